@@ -1,0 +1,10 @@
+"""Supermask layers: Dense and convolutions with a random, masked kernel."""
+
+from keras_slt.layers.base import SCALES, SupermaskLayer
+from keras_slt.layers.conv import (
+    SupermaskConv,
+    SupermaskConv1D,
+    SupermaskConv2D,
+    SupermaskDepthwiseConv2D,
+)
+from keras_slt.layers.dense import SupermaskDense

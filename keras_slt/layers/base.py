@@ -1,0 +1,209 @@
+"""The part every supermask layer shares: W, scores, freeze and the mask.
+
+A supermask layer computes its output with the effective kernel
+W_eff = m * W * scale (DESIGN.md sections 1 and 3), where `W` is a random
+kernel that is never trained, `m` a binary mask selected from trainable
+`scores`, and `freeze` a ternary tensor that fixes part of the mask for good.
+Subclasses only say what shape the kernel has and how it is applied.
+"""
+
+import math
+
+import numpy as np
+import keras
+from keras import layers, ops
+
+from keras_slt import initializers, seeding, selection, threshold_context
+from keras_slt.counting import floor_count
+from keras_slt.freezing import LOCKED, PRUNED, freeze_pattern
+
+SCALES = ("none", "static", "dynamic")
+
+
+class SupermaskLayer(layers.Layer):
+    """Base class of the supermask layers.
+
+    Args:
+        sparsity: target ticket sparsity s in [0, 1). Used for layer-wise
+            selection (when the layer is not inside a `SupermaskModel` with
+            global selection) and by the static scale.
+        prune_rate: fraction of this layer's weights permanently pruned (p_l).
+        lock_rate: fraction permanently locked into the ticket (r_l).
+        weight_init: "signed_kaiming_constant", "kaiming_normal" or
+            "kaiming_uniform".
+        score_init: initializer of the scores, same names.
+        scale: "none", "static" (1/sqrt(1-s)) or "dynamic" (1/sqrt(1-s_l)).
+        seed: the model seed (weights, freeze pattern and scores derive from
+            it and `layer_index`).
+        layer_index: this layer's position among the model's supermask layers.
+        use_bias: whether to add a trainable bias (off in SLT networks).
+        activation: activation function applied to the output.
+    """
+
+    def __init__(
+        self,
+        sparsity=0.5,
+        prune_rate=0.0,
+        lock_rate=0.0,
+        weight_init="signed_kaiming_constant",
+        score_init="kaiming_normal",
+        scale="none",
+        seed=0,
+        layer_index=0,
+        use_bias=False,
+        activation=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        for name, value in (("sparsity", sparsity), ("prune_rate", prune_rate), ("lock_rate", lock_rate)):
+            if not 0.0 <= value <= 1.0 or (name == "sparsity" and value >= 1.0):
+                raise ValueError(f"{name} must be in [0, 1{')' if name == 'sparsity' else ']'}, got {value}")
+        if prune_rate + lock_rate > 1.0:
+            raise ValueError(f"prune_rate + lock_rate must be <= 1, got {prune_rate + lock_rate}")
+        if scale not in SCALES:
+            raise ValueError(f"scale must be one of {', '.join(SCALES)}; got {scale!r}")
+        self.sparsity = float(sparsity)
+        self.prune_rate = float(prune_rate)
+        self.lock_rate = float(lock_rate)
+        self.weight_init = initializers.check_name(weight_init, "weight_init")
+        self.score_init = initializers.check_name(score_init, "score_init")
+        self.scale = scale
+        self.seed = seeding.check_seed(seed)
+        self.layer_index = int(layer_index)
+        self.use_bias = use_bias
+        self.activation = keras.activations.get(activation)
+
+    # Subclasses define `kernel_shape` and `apply_kernel`.
+    def kernel_shape(self, input_shape):
+        """The Keras kernel shape for inputs of `input_shape`."""
+        raise NotImplementedError
+
+    def apply_kernel(self, inputs, kernel):
+        """The layer's linear operation with `kernel` (no bias)."""
+        raise NotImplementedError
+
+    def fan_in(self, kernel_shape):
+        """Inputs seen by one output unit, for the Kaiming initializers."""
+        return initializers.fan_in(kernel_shape)
+
+    def bias_shape(self, kernel_shape):
+        """Shape of the bias, broadcastable against the output."""
+        return (kernel_shape[-1],)
+
+    def build(self, input_shape):
+        shape = tuple(int(d) for d in self.kernel_shape(input_shape))
+        fan_in = self.fan_in(shape)
+        weight = initializers.generate(
+            self.weight_init, shape,
+            seeding.stream(self.seed, self.layer_index, seeding.WEIGHT), fan_in,
+        )
+        freeze = freeze_pattern(
+            shape, self.prune_rate, self.lock_rate,
+            seeding.stream(self.seed, self.layer_index, seeding.FREEZE),
+        )
+        scores = initializers.generate(
+            self.score_init, shape,
+            seeding.stream(self.seed, self.layer_index, seeding.SCORE), fan_in,
+        )
+        # autocast=False keeps W and scores in float32 under mixed precision,
+        # so masks are selected from full-precision scores.
+        self.weight = self.add_weight(
+            name="weight", shape=shape, initializer=_constant(weight),
+            trainable=False, autocast=False,
+        )
+        self.scores = self.add_weight(
+            name="scores", shape=shape, initializer=_constant(scores),
+            trainable=True, autocast=False,
+        )
+        self.freeze = self.add_weight(
+            name="freeze", shape=shape, dtype="int8", initializer=_constant(freeze),
+            trainable=False,
+        )
+        self.num_weights = int(np.prod(shape))
+        self.num_pruned = int(np.sum(freeze == PRUNED))
+        self.num_locked = int(np.sum(freeze == LOCKED))
+        self.num_free = self.num_weights - self.num_pruned - self.num_locked
+        if self.use_bias:
+            self.bias = self.add_weight(
+                name="bias", shape=self.bias_shape(shape), initializer="zeros",
+                trainable=True,
+            )
+        else:
+            self.bias = None
+
+    def layerwise_threshold(self, magnitude=None):
+        """The threshold of layer-wise selection, k_l = floor(N_l * s)."""
+        if magnitude is None:
+            magnitude = ops.abs(self.scores)
+        k_free = floor_count(self.num_weights, self.sparsity) - self.num_pruned
+        return selection.kth_smallest([magnitude], [self.freeze == 0], k_free, self.num_free)
+
+    def mask(self, threshold=None):
+        """The binary mask (float32 0/1) for a threshold on |scores|.
+
+        Args:
+            threshold: the selection threshold; None selects layer-wise.
+        """
+        magnitude = ops.abs(self.scores)
+        if threshold is None:
+            threshold = self.layerwise_threshold(magnitude)
+        return self._binary_mask(magnitude, threshold)
+
+    def _binary_mask(self, magnitude, threshold):
+        selected = ops.cast(magnitude > threshold, "float32")
+        locked = ops.cast(self.freeze == LOCKED, "float32")
+        return ops.where(self.freeze == 0, selected, locked)
+
+    def effective_kernel(self):
+        """W_eff = m * W * scale, with the straight-through score gradient."""
+        magnitude = ops.abs(self.scores)
+        threshold = threshold_context.current_threshold()
+        if threshold is None:
+            threshold = self.layerwise_threshold(magnitude)
+        mask = self._binary_mask(magnitude, threshold)
+        # Straight-through estimator: |s| - stop_gradient(|s|) is exactly 0, so
+        # the forward pass uses the binary mask unchanged, while the backward
+        # pass sees the mask as |score|: dL/dscore = dL/dm * sign(score).
+        mask_ste = mask + (magnitude - ops.stop_gradient(magnitude))
+        kernel = self.weight * mask_ste
+        if self.scale == "static":
+            kernel = kernel * (1.0 / math.sqrt(1.0 - self.sparsity))
+        elif self.scale == "dynamic":
+            # 1/sqrt(1 - s_l) = 1/sqrt(density); the floor avoids 1/0 for an
+            # empty mask. `mask` carries no gradient, so neither does this.
+            density = ops.maximum(ops.mean(mask), 1.0 / self.num_weights)
+            kernel = kernel * ops.rsqrt(density)
+        return ops.cast(kernel, self.compute_dtype)
+
+    def call(self, inputs):
+        outputs = self.apply_kernel(inputs, self.effective_kernel())
+        if self.bias is not None:
+            outputs = ops.add(outputs, self.bias)
+        return self.activation(outputs)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "sparsity": self.sparsity,
+                "prune_rate": self.prune_rate,
+                "lock_rate": self.lock_rate,
+                "weight_init": self.weight_init,
+                "score_init": self.score_init,
+                "scale": self.scale,
+                "seed": self.seed,
+                "layer_index": self.layer_index,
+                "use_bias": self.use_bias,
+                "activation": keras.activations.serialize(self.activation),
+            }
+        )
+        return config
+
+
+def _constant(array):
+    """An initializer returning a precomputed array."""
+
+    def initializer(shape, dtype=None):
+        return ops.convert_to_tensor(array, dtype=dtype)
+
+    return initializer

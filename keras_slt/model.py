@@ -1,0 +1,161 @@
+"""`SupermaskModel`: one global Edge-Popup threshold per forward pass."""
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_slt import selection, threshold_context
+from keras_slt.counting import floor_count
+from keras_slt.freezing import check_sparsity
+from keras_slt.layers import SupermaskLayer
+
+SELECTIONS = ("global", "layerwise")
+
+
+def supermask_layers(model):
+    """The supermask layers of a model (nested models included), by index."""
+    found = []
+
+    def visit(layer):
+        if isinstance(layer, SupermaskLayer):
+            found.append(layer)
+        for child in getattr(layer, "layers", ()):
+            visit(child)
+
+    visit(model)
+    return sorted(found, key=lambda layer: layer.layer_index)
+
+
+@keras.saving.register_keras_serializable(package="keras_slt")
+class SupermaskModel(keras.Model):
+    """Wraps a network of supermask layers and selects their masks together.
+
+    With global selection, every call first computes the threshold t, the
+    k-th smallest modified score over all supermask layers (k = floor(N*s)),
+    and publishes it to the layers for that call, so `fit`, `evaluate` and
+    `predict` always use the masks of the current scores. With layer-wise
+    selection each layer selects its own top (1-s) fraction.
+
+    Args:
+        network: a Keras model (Sequential, functional or subclassed) whose
+            supermask layers carry distinct `layer_index` values.
+        sparsity: target ticket sparsity s in [0, 1).
+        selection: "global" (default) or "layerwise".
+        metadata: optional dict recorded with the model (how it was built:
+            ratios, distribution, seed...), saved in its config.
+
+    Example:
+
+    >>> net = keras.Sequential([keras.Input((784,)),
+    ...     SupermaskDense(100, activation="relu", layer_index=0),
+    ...     SupermaskDense(10, layer_index=1)])
+    >>> model = SupermaskModel(net, sparsity=0.5)
+    >>> model.compile("sgd", "sparse_categorical_crossentropy")
+    """
+
+    def __init__(self, network, sparsity, selection="global", metadata=None, **kwargs):
+        super().__init__(**kwargs)
+        if selection not in SELECTIONS:
+            raise ValueError(f"selection must be one of {', '.join(SELECTIONS)}; got {selection!r}")
+        if not 0.0 <= sparsity < 1.0:
+            raise ValueError(f"sparsity must be in [0, 1), got {sparsity}")
+        self.network = network
+        self.sparsity = float(sparsity)
+        self.selection = selection
+        self.metadata = dict(metadata or {})
+        if network.built:
+            self._check_layers()
+            self.built = True
+
+    def build(self, input_shape):
+        if not self.network.built:
+            self.network.build(input_shape)
+        self._check_layers()
+        self.built = True
+
+    def _check_layers(self):
+        found = supermask_layers(self.network)
+        if not found:
+            raise ValueError("network has no supermask layers; see keras_slt.supermaskify")
+        indices = [layer.layer_index for layer in found]
+        if len(set(indices)) != len(indices):
+            raise ValueError(f"supermask layers need distinct layer_index values, got {indices}")
+        pruned = sum(layer.num_pruned for layer in found) / sum(layer.num_weights for layer in found)
+        locked = sum(layer.num_locked for layer in found) / sum(layer.num_weights for layer in found)
+        check_sparsity(self.sparsity, pruned, locked)
+
+    @property
+    def supermask_layers(self):
+        return supermask_layers(self.network)
+
+    def global_threshold(self):
+        """The global threshold t of the current scores (a scalar tensor)."""
+        layers = self.supermask_layers
+        num_weights = sum(layer.num_weights for layer in layers)
+        num_pruned = sum(layer.num_pruned for layer in layers)
+        num_free = sum(layer.num_free for layer in layers)
+        # Pruned scores are -inf, so the k-th smallest modified score is the
+        # (k - pruned)-th smallest free |score| (or +-inf past either end).
+        k_free = floor_count(num_weights, self.sparsity) - num_pruned
+        return selection.kth_smallest(
+            [ops.abs(layer.scores) for layer in layers],
+            [layer.freeze == 0 for layer in layers],
+            k_free,
+            num_free,
+        )
+
+    def threshold(self):
+        """The threshold each layer selects with: one, or one per layer."""
+        if self.selection == "global":
+            return self.global_threshold()
+        return [layer.layerwise_threshold() for layer in self.supermask_layers]
+
+    def call(self, inputs, training=None):
+        if self.selection == "layerwise":
+            return self.network(inputs, training=training)
+        with threshold_context.use_threshold(self.global_threshold()):
+            return self.network(inputs, training=training)
+
+    def masks(self):
+        """The current binary masks as int8 NumPy arrays, in layer order."""
+        layers = self.supermask_layers
+        threshold = self.global_threshold() if self.selection == "global" else None
+        return [
+            ops.convert_to_numpy(layer.mask(threshold)).astype(np.int8) for layer in layers
+        ]
+
+    def mask_statistics(self):
+        """Actual sparsity overall and per layer, and the threshold(s)."""
+        masks = self.masks()
+        kept = sum(int(m.sum()) for m in masks)
+        total = sum(m.size for m in masks)
+        threshold = self.threshold()
+        if isinstance(threshold, list):
+            threshold = [float(ops.convert_to_numpy(t)) for t in threshold]
+        else:
+            threshold = float(ops.convert_to_numpy(threshold))
+        return {
+            "actual_sparsity": 1.0 - kept / total,
+            "layer_sparsity": {
+                layer.name: 1.0 - float(m.mean())
+                for layer, m in zip(self.supermask_layers, masks)
+            },
+            "threshold": threshold,
+        }
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "network": keras.saving.serialize_keras_object(self.network),
+            "sparsity": self.sparsity,
+            "selection": self.selection,
+            "metadata": self.metadata,
+        }
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        network = keras.saving.deserialize_keras_object(
+            config.pop("network"), custom_objects=custom_objects
+        )
+        return cls(network=network, **config)

@@ -1,0 +1,144 @@
+"""Model-size accounting of DESIGN.md section 5.
+
+The paper counts 1 bit per *free* supermask weight (the searched mask): the
+random weights and the freeze pattern regenerate from the seed. Every float
+that must be stored anyway (BatchNorm statistics, biases, layers that are not
+supermask layers) costs 32 bits, and the model seed 64 bits. A weight-trained
+network costs 32 bits per parameter. The entropy bound replaces each free
+weight's 1 bit by H(q_l), q_l the density of layer l's free mask.
+"""
+
+import dataclasses
+import math
+
+import numpy as np
+
+from keras_slt.freezing import FREE
+from keras_slt.model import supermask_layers
+
+SEED_BITS = 64
+
+
+def binary_entropy(q):
+    """H(q) in bits; 0 at q = 0 or 1."""
+    if q <= 0.0 or q >= 1.0:
+        return 0.0
+    return -q * math.log2(q) - (1.0 - q) * math.log2(1.0 - q)
+
+
+@dataclasses.dataclass
+class LayerSize:
+    name: str
+    shape: tuple
+    weights: int
+    free: int
+    pruned: int
+    locked: int
+    kept: int
+    kept_free: int
+    entropy_bits: float
+
+
+@dataclasses.dataclass
+class ModelSize:
+    """Sizes of a ticket under the paper's accounting, in bits.
+
+    Attributes:
+        supermask_weights, free, pruned, locked, kept: counts over all
+            supermask layers (kept: ones in the current mask).
+        stored_floats: floats that must be stored besides the mask.
+        mask_bits: 1 bit per free weight.
+        model_size_bits: mask_bits + 32 * stored_floats + the seed.
+        entropy_bits: the entropy bound of the free mask alone.
+        entropy_model_bits: entropy_bits + 32 * stored_floats + the seed.
+        dense_float32_bits: 32 bits per parameter of the weight-trained
+            network (supermask weights and the stored floats).
+        layers: per-layer `LayerSize`.
+    """
+
+    supermask_weights: int
+    free: int
+    pruned: int
+    locked: int
+    kept: int
+    stored_floats: int
+    mask_bits: int
+    model_size_bits: int
+    entropy_bits: float
+    entropy_model_bits: float
+    dense_float32_bits: int
+    layers: list
+
+    @property
+    def compression(self):
+        """dense_float32_bits / model_size_bits."""
+        return self.dense_float32_bits / self.model_size_bits
+
+    def as_dict(self):
+        result = dataclasses.asdict(self)
+        result["compression"] = self.compression
+        return result
+
+
+def model_size(model, masks=None):
+    """The DESIGN.md section 5 accounting of a supermask model.
+
+    Args:
+        model: a `SupermaskModel` (or any model holding supermask layers).
+        masks: the current masks in layer order; computed when None.
+
+    Returns:
+        A `ModelSize`.
+
+    Example:
+
+    >>> size = model_size(model)
+    >>> size.model_size_bits, size.dense_float32_bits
+    """
+    layers = supermask_layers(model)
+    if masks is None:
+        masks = model.masks()
+    supermask_vars = {id(v) for layer in layers for v in (layer.weight, layer.scores, layer.freeze)}
+    # Integer variables (seed-generator states, counters) are not model floats.
+    stored_floats = sum(
+        int(np.prod(v.shape))
+        for v in model.weights
+        if id(v) not in supermask_vars and "float" in str(v.dtype)
+    )
+    per_layer = []
+    for layer, mask in zip(layers, masks):
+        freeze = np.asarray(layer.freeze.numpy() if hasattr(layer.freeze, "numpy") else layer.freeze)
+        free = freeze == FREE
+        kept_free = int(mask[free].sum())
+        density = kept_free / layer.num_free if layer.num_free else 0.0
+        per_layer.append(
+            LayerSize(
+                name=layer.name,
+                shape=tuple(mask.shape),
+                weights=layer.num_weights,
+                free=layer.num_free,
+                pruned=layer.num_pruned,
+                locked=layer.num_locked,
+                kept=int(mask.sum()),
+                kept_free=kept_free,
+                entropy_bits=layer.num_free * binary_entropy(density),
+            )
+        )
+    free = sum(l.free for l in per_layer)
+    weights = sum(l.weights for l in per_layer)
+    entropy = sum(l.entropy_bits for l in per_layer)
+    overhead = 32 * stored_floats + SEED_BITS
+    return ModelSize(
+        supermask_weights=weights,
+        free=free,
+        pruned=sum(l.pruned for l in per_layer),
+        locked=sum(l.locked for l in per_layer),
+        kept=sum(l.kept for l in per_layer),
+        stored_floats=stored_floats,
+        mask_bits=free,
+        model_size_bits=free + overhead,
+        entropy_bits=entropy,
+        entropy_model_bits=entropy + overhead,
+        dense_float32_bits=32 * (weights + stored_floats),
+        layers=per_layer,
+    )
