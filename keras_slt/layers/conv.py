@@ -53,7 +53,12 @@ class SupermaskConv(SupermaskLayer):
         self.strides = _tuple(strides, rank, "strides")
         self.dilation_rate = _tuple(dilation_rate, rank, "dilation_rate")
         self.padding = padding
-        self.data_format = keras.backend.standardize_data_format(data_format)
+        data_format = data_format or keras.config.image_data_format()
+        if data_format not in ("channels_last", "channels_first"):
+            raise ValueError(
+                f"data_format must be 'channels_last' or 'channels_first', got {data_format!r}"
+            )
+        self.data_format = data_format
         self.input_spec = keras.layers.InputSpec(ndim=rank + 2)
 
     def input_channels(self, input_shape):

@@ -1,0 +1,1 @@
+"""Deployment command-line tools: export and TFLite benchmark (absl flags)."""

@@ -1,0 +1,155 @@
+"""Reader for the python-pickle batches of CIFAR-10 and CIFAR-100.
+
+Each batch file is a pickled dict with `b"data"`, a `uint8` array of shape
+`(N, 3072)` holding each image as 1024 red, then 1024 green, then 1024 blue
+values in row-major order, and a list of `N` integer labels under
+`b"labels"` (CIFAR-10) or `b"fine_labels"` (CIFAR-100).
+
+Pickle files can run arbitrary code when loaded: only read files from a
+source you trust (the official archives).
+"""
+
+import collections
+import os
+import pickle
+
+import numpy as np
+
+from keras_slt.data.errors import DataError
+
+Layout = collections.namedtuple(
+    "Layout", ["folder", "train_files", "test_files", "label_key"]
+)
+
+LAYOUTS = {
+    "cifar10": Layout(
+        folder="cifar-10-batches-py",
+        train_files=tuple(f"data_batch_{i}" for i in range(1, 6)),
+        test_files=("test_batch",),
+        label_key=b"labels",
+    ),
+    "cifar100": Layout(
+        folder="cifar-100-python",
+        train_files=("train",),
+        test_files=("test",),
+        label_key=b"fine_labels",
+    ),
+}
+
+
+def read_batch(path, label_key):
+    """Reads one CIFAR pickle batch.
+
+    Args:
+        path: Path of the batch file.
+        label_key: Key of the labels: `b"labels"` for CIFAR-10,
+            `b"fine_labels"` for CIFAR-100.
+
+    Returns:
+        `(images, labels)`: `uint8` images of shape `(N, 32, 32, 3)` and
+        `int32` labels of shape `(N,)`.
+
+    Raises:
+        DataError: If the file is missing, not a pickle, or does not hold
+            `b"data"` and `label_key` of matching lengths.
+
+    Example:
+
+    >>> x, y = read_batch("cifar-10-batches-py/test_batch", b"labels")
+    >>> x.shape
+    (10000, 32, 32, 3)
+    """
+    try:
+        with open(path, "rb") as f:
+            batch = pickle.load(f, encoding="bytes")
+    except FileNotFoundError:
+        raise DataError(f"{path} does not exist") from None
+    except Exception as e:  # Unpickling raises many exception types.
+        raise DataError(
+            f"{path} is not a valid CIFAR pickle ({type(e).__name__}: {e})"
+        ) from e
+    if not isinstance(batch, dict) or b"data" not in batch or (
+        label_key not in batch
+    ):
+        raise DataError(
+            f"{path} is not a CIFAR batch: expected a dict with b'data' "
+            f"and {label_key!r}"
+        )
+    data = np.asarray(batch[b"data"])
+    labels = np.asarray(batch[label_key])
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
+        raise DataError(
+            f"{path}: b'data' has dtype {data.dtype} and shape {data.shape}, "
+            f"expected uint8 of shape (N, 3072)"
+        )
+    if labels.shape != (len(data),) or not np.issubdtype(
+        labels.dtype, np.integer
+    ):
+        raise DataError(
+            f"{path}: {label_key!r} holds {labels.shape} values of "
+            f"{labels.dtype}, expected {len(data)} integers"
+        )
+    images = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+    return np.ascontiguousarray(images), labels.astype(np.int32)
+
+
+def find_folder(data_dir, name):
+    """Locates the extracted CIFAR folder.
+
+    Args:
+        data_dir: The extracted folder (`cifar-10-batches-py` or
+            `cifar-100-python`) or its parent directory.
+        name: `"cifar10"` or `"cifar100"`.
+
+    Returns:
+        The directory that holds the batch files.
+
+    Raises:
+        DataError: If neither `data_dir` nor its subfolder holds all files.
+
+    Example:
+
+    >>> find_folder("/data", "cifar10")
+    '/data/cifar-10-batches-py'
+    """
+    layout = LAYOUTS[name]
+    files = layout.train_files + layout.test_files
+    candidates = (os.path.join(data_dir, layout.folder), data_dir)
+    for folder in candidates:
+        if all(os.path.isfile(os.path.join(folder, f)) for f in files):
+            return folder
+    raise DataError(
+        f"missing {', '.join(files)} in {candidates[0]} or {candidates[1]}"
+    )
+
+
+def load_dir(data_dir, name):
+    """Reads the CIFAR-10 or CIFAR-100 training and test batches.
+
+    Args:
+        data_dir: The extracted folder or its parent (see `find_folder`).
+        name: `"cifar10"` or `"cifar100"`.
+
+    Returns:
+        `(x_train, y_train, x_test, y_test)`: `uint8` images of shape
+        `(N, 32, 32, 3)` and `int32` labels.
+
+    Raises:
+        DataError: If any batch file is missing or malformed.
+
+    Example:
+
+    >>> x_train, y_train, x_test, y_test = load_dir("/data", "cifar100")
+    """
+    layout = LAYOUTS[name]
+    folder = find_folder(data_dir, name)
+
+    def read_all(files):
+        parts = [read_batch(os.path.join(folder, f), layout.label_key)
+                 for f in files]
+        return (np.concatenate([p[0] for p in parts]),
+                np.concatenate([p[1] for p in parts]))
+
+    x_train, y_train = read_all(layout.train_files)
+    x_test, y_test = read_all(layout.test_files)
+    return x_train, y_train, x_test, y_test

@@ -1,0 +1,23 @@
+"""The error raised for missing or malformed dataset files."""
+
+
+class DataError(ValueError):
+    """Dataset files are missing, malformed, or could not be obtained.
+
+    The message is always a single line: it says which files were expected
+    where and how to obtain them. Whitespace, including newlines, in the
+    message is collapsed to single spaces.
+
+    Args:
+        message: Description of the problem.
+
+    Example:
+
+    >>> try:
+    ...     keras_slt.data.load("mnist", data_dir="/nonexistent")
+    ... except keras_slt.data.DataError as e:
+    ...     print(e)
+    """
+
+    def __init__(self, message):
+        super().__init__(" ".join(str(message).split()))

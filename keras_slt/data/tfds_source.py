@@ -1,0 +1,106 @@
+"""Datasets read through TensorFlow Datasets (TFDS).
+
+TFDS downloads and prepares a dataset on first use (ImageNet from manually
+downloaded archives) and stores it in its data directory (`TFDS_DATA_DIR`,
+by default `~/tensorflow_datasets`). `tensorflow_datasets` is imported only
+when one of these functions is called.
+"""
+
+import numpy as np
+
+from keras_slt.data.errors import DataError
+
+IMAGENET_FILES = ("ILSVRC2012_img_train.tar", "ILSVRC2012_img_val.tar")
+
+
+def _describe(error):
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0] if lines else ''}"
+
+
+def _num_examples(ds):
+    n = int(ds.cardinality())
+    if n < 0:
+        n = int(ds.reduce(0, lambda count, _: count + 1))
+    return n
+
+
+def _to_numpy(ds):
+    images, labels = [], []
+    for x, y in ds.batch(4096).as_numpy_iterator():
+        images.append(x)
+        labels.append(y)
+    return np.concatenate(images), np.concatenate(labels).astype(np.int32)
+
+
+def load_arrays(name):
+    """Loads the train and test splits of a small TFDS dataset into memory.
+
+    Args:
+        name: TFDS name, e.g. `"cifar10"`.
+
+    Returns:
+        `(x_train, y_train, x_test, y_test)`: `uint8` NHWC images and `int32`
+        labels.
+
+    Raises:
+        DataError: If TFDS cannot download, prepare or read the dataset.
+
+    Example:
+
+    >>> x_train, y_train, x_test, y_test = load_arrays("cifar10")
+    """
+    import tensorflow_datasets as tfds
+
+    try:
+        train, test = tfds.load(
+            name, split=["train", "test"], as_supervised=True
+        )
+        return _to_numpy(train) + _to_numpy(test)
+    except Exception as e:  # TFDS and download failures vary widely.
+        raise DataError(f"TFDS could not load {name} ({_describe(e)})") from e
+
+
+def load_imagenet(manual_dir=None):
+    """Reads ImageNet (ILSVRC 2012) through TFDS, images left JPEG-encoded.
+
+    Args:
+        manual_dir: Directory holding `ILSVRC2012_img_train.tar` and
+            `ILSVRC2012_img_val.tar`, needed only the first time, while TFDS
+            prepares the dataset. `None` means TFDS's default,
+            `<data dir>/downloads/manual`.
+
+    Returns:
+        `(train, test, num_train, num_test)`: the TFDS `train` and
+        `validation` splits as `tf.data.Dataset`s of `(jpeg, label)` in a
+        fixed order, and their sizes.
+
+    Raises:
+        DataError: If TFDS cannot prepare or read the dataset.
+
+    Example:
+
+    >>> train, test, num_train, num_test = load_imagenet("/data/imagenet")
+    """
+    import tensorflow_datasets as tfds
+
+    try:
+        train, test = tfds.load(
+            "imagenet2012",
+            split=["train", "validation"],
+            as_supervised=True,
+            shuffle_files=False,
+            decoders={"image": tfds.decode.SkipDecoding()},
+            download_and_prepare_kwargs={
+                "download_config": tfds.download.DownloadConfig(
+                    manual_dir=manual_dir
+                )
+            },
+        )
+        return train, test, _num_examples(train), _num_examples(test)
+    except Exception as e:  # TFDS and preparation failures vary widely.
+        where = manual_dir or "TFDS's <data dir>/downloads/manual"
+        raise DataError(
+            f"TFDS could not prepare imagenet2012 from "
+            f"{' and '.join(IMAGENET_FILES)} in {where} ({_describe(e)})"
+        ) from e

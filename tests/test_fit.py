@@ -1,0 +1,103 @@
+"""Edge-Popup search inside `model.fit`."""
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+import keras_slt
+from keras_slt import selection
+
+pytestmark = pytest.mark.agnostic
+
+
+def toy_data(n=512, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, 8, 8, 1)).astype("float32")
+    y = (x[:, :4, :, 0].mean(axis=(1, 2)) > x[:, 4:, :, 0].mean(axis=(1, 2))).astype("int32")
+    return x, y
+
+
+def small_model(selection_mode="global", **kwargs):
+    inputs = keras.Input((8, 8, 1))
+    h = keras.layers.Conv2D(16, 3, padding="same", activation="relu")(inputs)
+    h = keras.layers.Flatten()(h)
+    h = keras.layers.Dense(64, activation="relu")(h)
+    outputs = keras.layers.Dense(2)(h)
+    base = keras.Model(inputs, outputs)
+    args = dict(sparsity=0.5, freeze_ratio=0.4, seed=3, selection=selection_mode)
+    args.update(kwargs)
+    return keras_slt.supermaskify(base, **args)
+
+
+def reference_masks(model):
+    layers = model.supermask_layers
+    scores = [ops.convert_to_numpy(l.scores) for l in layers]
+    freezes = [ops.convert_to_numpy(l.freeze) for l in layers]
+    select = selection.global_masks if model.selection == "global" else selection.layerwise_masks
+    return select(scores, freezes, model.sparsity), freezes
+
+
+@pytest.mark.parametrize("selection_mode", ["global", "layerwise"])
+def test_fit_changes_masks_lowers_loss_and_keeps_frozen(selection_mode):
+    model = small_model(selection_mode)
+    # jit_compile=True: XLA on TensorFlow, jax.jit on JAX.
+    model.compile(keras.optimizers.SGD(0.1, momentum=0.9),
+                  keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=True)
+    x, y = toy_data()
+    before = model.masks()
+    loss_before = model.evaluate(x, y, verbose=0)
+    history = model.fit(x, y, epochs=4, batch_size=64, verbose=0)
+    after = model.masks()
+    assert model.evaluate(x, y, verbose=0) < loss_before
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    changed = sum(int((a != b).sum()) for a, b in zip(before, after))
+    assert changed > 0
+    expected, freezes = reference_masks(model)
+    for mask, ref, freeze in zip(after, expected, freezes):
+        np.testing.assert_array_equal(mask, ref)
+        assert np.all(mask[freeze == -1] == 0) and np.all(mask[freeze == 1] == 1)
+    n = sum(m.size for m in after)
+    kept = sum(int(m.sum()) for m in after)
+    if selection_mode == "global":
+        assert kept == n - int(np.floor(n * 0.5))
+    else:
+        assert all(int(m.sum()) == m.size - m.size // 2 for m in after)
+
+
+def test_frozen_tensors_and_weights_never_change():
+    model = small_model()
+    model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    layers = model.supermask_layers
+    frozen = [(ops.convert_to_numpy(l.weight), ops.convert_to_numpy(l.freeze)) for l in layers]
+    x, y = toy_data(128)
+    model.fit(x, y, epochs=1, batch_size=32, verbose=0)
+    for layer, (w, f) in zip(layers, frozen):
+        assert np.array_equal(ops.convert_to_numpy(layer.weight), w)
+        assert np.array_equal(ops.convert_to_numpy(layer.freeze), f)
+
+
+def test_predict_uses_current_mask():
+    model = small_model()
+    x, _ = toy_data(4)
+    masks = model.masks()
+    layers = model.supermask_layers
+    h = np.maximum(ops.convert_to_numpy(ops.conv(x, ops.convert_to_numpy(layers[0].weight) * masks[0], padding="same")), 0)
+    h = np.maximum(h.reshape(4, -1) @ (ops.convert_to_numpy(layers[1].weight) * masks[1]), 0)
+    expected = h @ (ops.convert_to_numpy(layers[2].weight) * masks[2])
+    np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_keras_file_round_trip(tmp_path):
+    model = small_model(scale="dynamic")
+    model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x, y = toy_data(128)
+    model.fit(x, y, epochs=1, batch_size=32, verbose=0)
+    path = tmp_path / "ticket.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert isinstance(loaded, keras_slt.SupermaskModel)
+    np.testing.assert_array_equal(model.predict(x, verbose=0), loaded.predict(x, verbose=0))
+    for a, b in zip(model.masks(), loaded.masks()):
+        np.testing.assert_array_equal(a, b)
+    assert loaded.metadata["seed"] == 3

@@ -1,0 +1,151 @@
+"""Supermask layers: variables, masks, gradients, serialization."""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+import keras_slt
+from keras_slt import initializers, selection, seeding
+from keras_slt.layers import SupermaskConv1D, SupermaskConv2D, SupermaskDense, SupermaskDepthwiseConv2D
+
+from conftest import gradient
+
+pytestmark = pytest.mark.agnostic
+
+
+def built(layer, shape):
+    layer(np.zeros(shape, "float32"))
+    return layer
+
+
+def test_variables():
+    layer = built(SupermaskConv2D(8, 3, prune_rate=0.25, lock_rate=0.125, seed=5, layer_index=2), (1, 6, 6, 4))
+    assert tuple(layer.weight.shape) == (3, 3, 4, 8) == tuple(layer.scores.shape) == tuple(layer.freeze.shape)
+    assert [v.name for v in layer.trainable_weights] == ["scores"]
+    assert layer.freeze.dtype == "int8"
+    freeze = ops.convert_to_numpy(layer.freeze)
+    assert np.sum(freeze == -1) == math.floor(288 * 0.25) == layer.num_pruned
+    assert np.sum(freeze == 1) == math.floor(288 * 0.125) == layer.num_locked
+    assert layer.num_free == 288 - 72 - 36
+    assert layer.bias is None
+
+
+@pytest.mark.parametrize("name", initializers.NAMES)
+def test_weight_initializers(name):
+    layer = built(SupermaskDense(400, weight_init=name, seed=1), (1, 300))
+    w = ops.convert_to_numpy(layer.weight)
+    std = math.sqrt(2.0 / 300)
+    if name == "signed_kaiming_constant":
+        np.testing.assert_allclose(np.abs(w), np.float32(std), rtol=1e-6)
+        assert abs((w > 0).mean() - 0.5) < 0.01
+    elif name == "kaiming_normal":
+        assert abs(w.std() - std) < 0.01 * std * 5 and abs(w.mean()) < 0.01 * std * 5
+    else:
+        bound = std * math.sqrt(3)
+        assert np.abs(w).max() <= bound and np.abs(w).max() > 0.99 * bound
+        assert abs(w.std() - std) < 0.05 * std
+
+
+def test_scores_kaiming_normal_by_default():
+    layer = built(SupermaskDense(500, seed=1), (1, 200))
+    s = ops.convert_to_numpy(layer.scores)
+    assert abs(s.std() - math.sqrt(2.0 / 200)) < 0.05 * math.sqrt(2.0 / 200)
+
+
+def test_depthwise_fan_in_and_shapes():
+    layer = built(SupermaskDepthwiseConv2D(3, depth_multiplier=2, use_bias=True), (1, 8, 8, 5))
+    assert tuple(layer.weight.shape) == (3, 3, 5, 2)
+    np.testing.assert_allclose(np.abs(ops.convert_to_numpy(layer.weight)), math.sqrt(2 / 9), rtol=1e-6)
+    assert tuple(layer.bias.shape) == (10,)
+
+
+@pytest.mark.parametrize("sparsity", [0.0, 0.3, 0.5, 0.9])
+def test_standalone_layer_selects_layerwise(sparsity):
+    layer = built(SupermaskDense(64, sparsity=sparsity, prune_rate=0.2 * sparsity, lock_rate=0.1, seed=3), (1, 32))
+    mask = ops.convert_to_numpy(layer.mask())
+    reference = selection.layerwise_masks(
+        [ops.convert_to_numpy(layer.scores)], [ops.convert_to_numpy(layer.freeze)], sparsity
+    )[0]
+    np.testing.assert_array_equal(mask, reference)
+    assert int(mask.sum()) == 2048 - math.floor(2048 * sparsity)
+
+
+@pytest.mark.parametrize("scale", ["none", "static", "dynamic"])
+def test_output_matches_reference(scale):
+    layer = built(SupermaskConv2D(6, 3, padding="same", sparsity=0.6, scale=scale, lock_rate=0.2, seed=9), (1, 5, 5, 3))
+    x = np.random.default_rng(0).standard_normal((2, 5, 5, 3)).astype("float32")
+    mask = selection.layerwise_masks([ops.convert_to_numpy(layer.scores)], [ops.convert_to_numpy(layer.freeze)], 0.6)[0]
+    factor = {"none": 1.0, "static": 1 / math.sqrt(0.4), "dynamic": 1 / math.sqrt(mask.mean())}[scale]
+    kernel = ops.convert_to_numpy(layer.weight) * mask * np.float32(factor)
+    expected = ops.convert_to_numpy(ops.conv(x, kernel, padding="same"))
+    np.testing.assert_allclose(ops.convert_to_numpy(layer(x)), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_effective_kernel_is_exactly_masked_weight():
+    layer = built(SupermaskDense(32, sparsity=0.5, seed=2), (1, 16))
+    kernel = ops.convert_to_numpy(layer.effective_kernel())
+    mask = ops.convert_to_numpy(layer.mask())
+    assert np.array_equal(kernel, ops.convert_to_numpy(layer.weight) * mask)
+    assert set(np.unique(mask)) == {0.0, 1.0}
+
+
+def test_straight_through_gradient():
+    layer = built(SupermaskDense(16, sparsity=0.5, lock_rate=0.1, prune_rate=0.1, seed=4), (1, 8))
+    x = np.random.default_rng(1).standard_normal((4, 8)).astype("float32")
+    upstream = np.random.default_rng(2).standard_normal((4, 16)).astype("float32")
+
+    def loss():
+        return ops.sum(layer(x) * upstream)
+
+    grad = gradient(loss, layer.scores)
+    # dL/dW_eff = x^T upstream; dL/dm = dL/dW_eff * W; dL/dscore = dL/dm * sign(score).
+    d_mask = (x.T @ upstream) * ops.convert_to_numpy(layer.weight)
+    expected = d_mask * np.sign(ops.convert_to_numpy(layer.scores))
+    np.testing.assert_allclose(grad, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_conv1d_and_bias():
+    layer = built(SupermaskConv1D(4, 3, use_bias=True, activation="relu"), (2, 10, 3))
+    assert [v.name for v in layer.trainable_weights] == ["scores", "bias"]
+    assert layer(np.ones((2, 10, 3), "float32")).shape == (2, 8, 4)
+
+
+def test_config_round_trip():
+    layer = SupermaskConv2D(8, (3, 3), strides=2, padding="same", sparsity=0.7, prune_rate=0.3,
+                            lock_rate=0.1, weight_init="kaiming_uniform", scale="dynamic", seed=11,
+                            layer_index=4, activation="relu")
+    clone = SupermaskConv2D.from_config(layer.get_config())
+    x = np.random.default_rng(0).standard_normal((1, 8, 8, 3)).astype("float32")
+    np.testing.assert_array_equal(ops.convert_to_numpy(layer(x)), ops.convert_to_numpy(clone(x)))
+
+
+def test_same_seed_same_tensors_other_seed_differs():
+    a = built(SupermaskDense(20, seed=1, layer_index=0, prune_rate=0.5), (1, 10))
+    b = built(SupermaskDense(20, seed=1, layer_index=0, prune_rate=0.5), (1, 10))
+    c = built(SupermaskDense(20, seed=2, layer_index=0, prune_rate=0.5), (1, 10))
+    for name in ("weight", "freeze", "scores"):
+        va, vb, vc = (ops.convert_to_numpy(getattr(l, name)) for l in (a, b, c))
+        assert np.array_equal(va, vb) and not np.array_equal(va, vc)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"sparsity": 1.0}, r"sparsity must be in \[0, 1\)"),
+        ({"prune_rate": -0.5}, r"prune_rate must be in \[0, 1\]"),
+        ({"lock_rate": 1.5}, r"lock_rate must be in \[0, 1\]"),
+        ({"prune_rate": 0.6, "lock_rate": 0.6}, r"prune_rate \+ lock_rate must be <= 1"),
+        ({"weight_init": "xavier"}, "weight_init must be one of signed_kaiming_constant, kaiming_normal, kaiming_uniform"),
+        ({"score_init": "zeros"}, "score_init must be one of"),
+        ({"scale": "huge"}, "scale must be one of none, static, dynamic"),
+        ({"seed": -1}, r"seed must be in \[0, 2\*\*64\)"),
+        ({"units": 0}, "units must be a positive integer"),
+    ],
+)
+def test_layer_validation(kwargs, message):
+    args = {"units": 4, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        SupermaskDense(**args)

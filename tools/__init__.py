@@ -1,0 +1,1 @@
+"""Command-line tools: search, sweep, plot (absl flags)."""
