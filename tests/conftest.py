@@ -44,3 +44,19 @@ def gradient(function, variable):
 
         return np.asarray(jax.grad(wrapped)(variable.value))
     raise NotImplementedError(backend)
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_tool(script, *args, timeout=600):
+    """Runs `python <script> <args>` from the repository root on this checkout.
+
+    Returns the CompletedProcess (text output captured).
+    """
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.run([sys.executable, os.path.join(ROOT, script), *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)

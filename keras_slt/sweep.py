@@ -1,0 +1,211 @@
+"""Grids of searches and the table of their results.
+
+A sweep is a list of runs; each run is a set of `tools/search.py` flags and
+an output folder named after them. Runs whose folder already holds a
+`results.json` are finished, so an interrupted sweep resumes by running the
+same command again. `collect` turns every `results.json` below a folder into
+one row per run, classified by *source* (DESIGN.md section 4):
+
+| source | p | r |
+| --- | --- | --- |
+| weight-trained | - | - |
+| dense source | 0 | 0 |
+| pruned source | > 0 | 0 |
+| frozen source | >= 0 | > 0 |
+"""
+
+import csv
+import dataclasses
+import itertools
+import json
+import os
+import pathlib
+import subprocess
+import sys
+from concurrent import futures
+
+from keras_slt import freezing
+
+WEIGHT_TRAINED = "weight-trained"
+DENSE_SOURCE = "dense source"
+PRUNED_SOURCE = "pruned source"
+FROZEN_SOURCE = "frozen source"
+SOURCES = (DENSE_SOURCE, PRUNED_SOURCE, FROZEN_SOURCE, WEIGHT_TRAINED)
+
+COLUMNS = (
+    "run", "model", "dataset", "source", "algo", "sparsity", "freeze_ratio",
+    "prune_ratio", "lock_ratio", "seed", "test_accuracy", "val_accuracy",
+    "model_size_bits", "dense_float32_bits", "actual_sparsity", "wall_time_s",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """One search of a sweep: its flags and its output folder name."""
+
+    name: str
+    flags: tuple  # ((flag, value), ...) in a fixed order
+
+    def command(self, search_script, output_root, base_flags=()):
+        """The command line of this run."""
+        output_dir = pathlib.Path(output_root) / self.name
+        return [sys.executable, str(search_script), *base_flags,
+                *(f"--{key}={value}" for key, value in self.flags),
+                f"--output_dir={output_dir}"]
+
+
+def _fmt(value):
+    return f"{value:g}"
+
+
+def grid(models, sparsities, freeze_ratios, seeds, lock_shares=(None,),
+         pruned_source=True, weight_trained=True):
+    """The runs of an accuracy-versus-size study.
+
+    For every model, sparsity s, freezing ratio f and seed:
+    - f = 0: the ticket in the dense source;
+    - f > 0: the ticket in the frozen source, p = f*(1-share), r = f*share for
+      each lock share (None: the paper's split, share = 1 - s);
+    - f > 0 and f <= s, when `pruned_source`: the ticket in a randomly
+      pruned source with p = f, r = 0, which has the same number of free
+      weights (the same ticket size) as the frozen source with ratio f.
+    Plus, when `weight_trained`, one weight-trained network per model and seed.
+
+    Args:
+        models: model names.
+        sparsities: ticket sparsities.
+        freeze_ratios: freezing ratios f.
+        seeds: seeds.
+        lock_shares: fractions of the frozen weights that are locked.
+        pruned_source: add the randomly pruned source at matching sizes.
+        weight_trained: add the weight-trained baseline.
+
+    Returns:
+        A list of `Run`, without duplicates, in a stable order.
+
+    Example:
+
+    >>> [r.name for r in grid(["fc"], [0.5], [0.0, 0.5], [0], weight_trained=False)]
+    ['fc_s0.5_dense_seed0', 'fc_s0.5_f0.5_frozen_seed0', 'fc_s0.5_f0.5_pruned_seed0']
+    """
+    runs = {}
+    for model, seed in itertools.product(models, seeds):
+        if weight_trained:
+            name = f"{model}_weights_seed{seed}"
+            runs[name] = Run(name, (("model", model), ("algo", "dense"), ("seed", seed)))
+        for s, f in itertools.product(sparsities, freeze_ratios):
+            base = (("model", model), ("algo", "ep"), ("sparsity", _fmt(s)))
+            if f == 0:
+                name = f"{model}_s{_fmt(s)}_dense_seed{seed}"
+                runs[name] = Run(name, base + (("prune_ratio", 0), ("lock_ratio", 0), ("seed", seed)))
+                continue
+            for share in lock_shares:
+                share = 1.0 - s if share is None else share
+                p, r = f * (1.0 - share), f * share
+                tag = "" if share == 1.0 - s else f"_lock{_fmt(share)}"
+                name = f"{model}_s{_fmt(s)}_f{_fmt(f)}{tag}_frozen_seed{seed}"
+                runs[name] = Run(name, base + (("prune_ratio", _fmt(p)), ("lock_ratio", _fmt(r)), ("seed", seed)))
+            if pruned_source and f <= s:
+                name = f"{model}_s{_fmt(s)}_f{_fmt(f)}_pruned_seed{seed}"
+                runs[name] = Run(name, base + (("prune_ratio", _fmt(f)), ("lock_ratio", 0), ("seed", seed)))
+    return list(runs.values())
+
+
+def is_finished(output_root, run):
+    return (pathlib.Path(output_root) / run.name / "results.json").is_file()
+
+
+def execute(runs, search_script, output_root, base_flags=(), parallel=1, log=print):
+    """Runs every unfinished run, `parallel` at a time.
+
+    Each run's output goes to `<output_root>/<name>/log.txt`. Returns the
+    names of the runs that failed.
+    """
+    pending = [run for run in runs if not is_finished(output_root, run)]
+    log(f"{len(runs) - len(pending)} of {len(runs)} runs already finished; running {len(pending)}")
+
+    def launch(run):
+        folder = pathlib.Path(output_root) / run.name
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / "log.txt", "a") as out:
+            code = subprocess.call(run.command(search_script, output_root, base_flags),
+                                   stdout=out, stderr=subprocess.STDOUT)
+        log(f"{'done' if code == 0 else f'FAILED ({code})'}: {run.name}")
+        return run.name, code
+
+    with futures.ThreadPoolExecutor(max_workers=parallel) as pool:
+        results = list(pool.map(launch, pending))
+    return [name for name, code in results if code != 0]
+
+
+def source_of(algo, prune_ratio, lock_ratio):
+    """The DESIGN.md section 4 name of a run's source."""
+    if algo == "dense":
+        return WEIGHT_TRAINED
+    if lock_ratio > 0:
+        return FROZEN_SOURCE
+    return PRUNED_SOURCE if prune_ratio > 0 else DENSE_SOURCE
+
+
+def row_of(name, results):
+    """One CSV row from a run's `results.json` contents."""
+    flags = results.get("flags", {})
+    algo = flags.get("algo", "ep")
+    sparsity = float(flags.get("sparsity", 0.0))
+    if algo == "dense":
+        p = r = 0.0
+    elif flags.get("freeze_ratio") not in (None, "", "None"):
+        p, r = freezing.split_freeze_ratio(float(flags["freeze_ratio"]), sparsity)
+    else:
+        p, r = float(flags.get("prune_ratio") or 0.0), float(flags.get("lock_ratio") or 0.0)
+    return {
+        "run": name,
+        "model": flags.get("model"),
+        "dataset": flags.get("dataset"),
+        "source": source_of(algo, p, r),
+        "algo": algo,
+        "sparsity": sparsity if algo != "dense" else "",
+        "freeze_ratio": round(p + r, 6),
+        "prune_ratio": round(p, 6),
+        "lock_ratio": round(r, 6),
+        "seed": results.get("seed", flags.get("seed")),
+        "test_accuracy": results["test_accuracy"],
+        "val_accuracy": results.get("val_accuracy"),
+        "model_size_bits": results["model_size_bits"],
+        "dense_float32_bits": results.get("dense_float32_bits"),
+        "actual_sparsity": results.get("actual_sparsity", ""),
+        "wall_time_s": results.get("wall_time_s", ""),
+    }
+
+
+def collect(output_root):
+    """Rows for every `results.json` directly below `output_root`, by name."""
+    rows = []
+    for path in sorted(pathlib.Path(output_root).glob("*/results.json")):
+        with open(path) as f:
+            rows.append(row_of(path.parent.name, json.load(f)))
+    return rows
+
+
+def write_csv(rows, path):
+    """Writes `rows` atomically (temporary file, then rename)."""
+    path = pathlib.Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+
+
+def read_csv(path):
+    """Rows of a sweep CSV, numbers parsed."""
+    numeric = {"sparsity", "freeze_ratio", "prune_ratio", "lock_ratio", "test_accuracy",
+               "val_accuracy", "model_size_bits", "dense_float32_bits", "actual_sparsity",
+               "wall_time_s"}
+    rows = []
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            rows.append({k: (float(v) if k in numeric and v not in ("", "None") else v)
+                         for k, v in row.items()})
+    return rows

@@ -1,0 +1,111 @@
+"""Sweeps, the frontier and the figures, without running real searches."""
+
+import json
+import textwrap
+
+import pytest
+
+from keras_slt import pareto, plots, sweep
+
+from conftest import run_tool
+
+pytestmark = pytest.mark.agnostic
+
+
+def test_grid_contents():
+    runs = sweep.grid(["fc"], [0.5, 0.9], [0.0, 0.3, 0.7], [0, 1])
+    names = {r.name for r in runs}
+    assert len(runs) == len(names)
+    # per seed: 1 weight-trained + 2 dense source + 4 frozen + pruned where f <= s (0.3@0.5, 0.3@0.9, 0.7@0.9)
+    assert len(runs) == 2 * (1 + 2 + 4 + 3)
+    frozen = dict(next(r for r in runs if r.name == "fc_s0.9_f0.7_frozen_seed1").flags)
+    assert float(frozen["prune_ratio"]) == pytest.approx(0.63) and float(frozen["lock_ratio"]) == pytest.approx(0.07)
+    pruned = dict(next(r for r in runs if r.name == "fc_s0.9_f0.7_pruned_seed1").flags)
+    assert float(pruned["prune_ratio"]) == 0.7 and float(pruned["lock_ratio"]) == 0
+    assert "fc_s0.5_f0.7_pruned_seed0" not in names  # p > s is not a valid search
+
+
+def test_lock_shares():
+    runs = sweep.grid(["fc"], [0.5], [0.4], [0], lock_shares=[0.0, 1.0], pruned_source=False, weight_trained=False)
+    flags = {r.name: dict(r.flags) for r in runs}
+    assert flags["fc_s0.5_f0.4_lock0_frozen_seed0"]["lock_ratio"] == "0"
+    assert flags["fc_s0.5_f0.4_lock1_frozen_seed0"]["prune_ratio"] == "0"
+
+
+def test_source_classification():
+    assert sweep.source_of("dense", 0, 0) == sweep.WEIGHT_TRAINED
+    assert sweep.source_of("ep", 0, 0) == sweep.DENSE_SOURCE
+    assert sweep.source_of("ep", 0.3, 0) == sweep.PRUNED_SOURCE
+    assert sweep.source_of("ep", 0.3, 0.1) == sweep.FROZEN_SOURCE
+
+
+def fake_results(folder, accuracy, size, **flags):
+    folder.mkdir(parents=True)
+    (folder / "results.json").write_text(json.dumps({
+        "test_accuracy": accuracy, "val_accuracy": accuracy, "model_size_bits": size,
+        "dense_float32_bits": 32 * size, "actual_sparsity": flags.get("sparsity", 0), "seed": flags.get("seed", 0),
+        "wall_time_s": 1.0, "flags": {"model": "fc", "dataset": "fashion_mnist", **flags},
+        "layer_sparsity": {"dense": 0.5, "dense_1": 0.4},
+    }))
+
+
+def test_collect_csv_frontier_and_plots(tmp_path):
+    root = tmp_path / "sweep"
+    fake_results(root / "a", 0.80, 1000, algo="ep", sparsity=0.5, freeze_ratio=0.5, seed=0)
+    fake_results(root / "b", 0.84, 1000, algo="ep", sparsity=0.5, freeze_ratio=0.5, seed=1)
+    fake_results(root / "c", 0.83, 2000, algo="ep", sparsity=0.5, prune_ratio=0, lock_ratio=0, seed=0)
+    fake_results(root / "d", 0.70, 1500, algo="ep", sparsity=0.5, prune_ratio=0.25, lock_ratio=0, seed=0)
+    fake_results(root / "e", 0.90, 64000, algo="dense", seed=0)
+    rows = sweep.collect(root)
+    assert [r["source"] for r in rows] == [sweep.FROZEN_SOURCE, sweep.FROZEN_SOURCE, sweep.DENSE_SOURCE,
+                                           sweep.PRUNED_SOURCE, sweep.WEIGHT_TRAINED]
+    assert rows[0]["prune_ratio"] == 0.25 and rows[0]["lock_ratio"] == 0.25
+    sweep.write_csv(rows, tmp_path / "r.csv")
+    back = sweep.read_csv(tmp_path / "r.csv")
+    assert [r["test_accuracy"] for r in back] == [0.8, 0.84, 0.83, 0.7, 0.9]
+    configs = pareto.aggregate([r for r in back if r["source"] != sweep.WEIGHT_TRAINED])
+    frozen = next(c for c in configs if c["source"] == sweep.FROZEN_SOURCE)
+    assert frozen["seeds"] == 2 and frozen["accuracy_mean"] == pytest.approx(0.82)
+    front = pareto.frontier(configs)
+    # The pruned source at 1500 bits is beaten by the frozen one at 1000 bits.
+    assert [c["source"] for c in front] == [sweep.FROZEN_SOURCE, sweep.DENSE_SOURCE]
+    paths = plots.accuracy_vs_size(back, tmp_path / "fig" / "size", "t")
+    paths += plots.accuracy_vs_freeze_ratio(back, 0.5, tmp_path / "fig" / "freeze", "t")
+    paths += plots.layer_sparsity_bars({"dense": 0.5, "dense_1": 0.4}, tmp_path / "fig" / "layers", "t")
+    assert all(p.stat().st_size > 1000 for p in paths) and len(paths) == 6
+
+
+def test_frontier_ties_and_order():
+    configs = [{"model_size_bits": 2, "accuracy_mean": 0.5}, {"model_size_bits": 1, "accuracy_mean": 0.5},
+               {"model_size_bits": 3, "accuracy_mean": 0.6}, {"model_size_bits": 3, "accuracy_mean": 0.7}]
+    assert pareto.frontier(configs) == [configs[1], configs[3]]
+
+
+FAKE_SEARCH = textwrap.dedent(
+    """
+    import json, pathlib, sys
+    args = dict(a[2:].split("=", 1) for a in sys.argv[1:])
+    out = pathlib.Path(args["output_dir"]); out.mkdir(parents=True, exist_ok=True)
+    with open(out.parent / "calls.txt", "a") as f: f.write(out.name + "\\n")
+    (out / "results.json").write_text(json.dumps({"test_accuracy": 0.5, "model_size_bits": 10,
+                                                  "flags": args, "seed": int(args["seed"])}))
+    """
+)
+
+
+def test_execute_skips_finished_runs(tmp_path):
+    script = tmp_path / "fake_search.py"
+    script.write_text(FAKE_SEARCH)
+    runs = sweep.grid(["fc"], [0.5], [0.0, 0.5], [0, 1], weight_trained=False)
+    root = tmp_path / "out"
+    assert sweep.execute(runs[:2], script, root, parallel=2, log=lambda m: None) == []
+    assert sweep.execute(runs, script, root, parallel=2, log=lambda m: None) == []
+    calls = (root / "calls.txt").read_text().split()
+    assert sorted(calls) == sorted(r.name for r in runs)  # each run exactly once
+
+
+def test_sweep_cli_rejects_bad_flags(tmp_path):
+    result = run_tool("tools/sweep.py", f"--output_dir={tmp_path}", "--sparsities=0.5,1.5")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == "error: --sparsities values must be in [0.0, 0.999999], got 0.5,1.5"
+    assert "Traceback" not in result.stderr
