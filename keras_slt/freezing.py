@@ -43,19 +43,19 @@ def resolve_ratios(sparsity, freeze_ratio=None, prune_ratio=None, lock_ratio=Non
     Raises:
         ValueError: naming the offending argument and its valid range.
     """
-    _check_fraction("sparsity", sparsity, upper_open=True)
+    check_fraction("sparsity", sparsity, upper_open=True)
     if freeze_ratio is not None:
         if prune_ratio is not None or lock_ratio is not None:
             raise ValueError(
                 "give either freeze_ratio or prune_ratio/lock_ratio, not both"
             )
-        _check_fraction("freeze_ratio", freeze_ratio)
+        check_fraction("freeze_ratio", freeze_ratio)
         p, r = split_freeze_ratio(float(freeze_ratio), float(sparsity))
     else:
         p = 0.0 if prune_ratio is None else prune_ratio
         r = 0.0 if lock_ratio is None else lock_ratio
-        _check_fraction("prune_ratio", p)
-        _check_fraction("lock_ratio", r)
+        check_fraction("prune_ratio", p)
+        check_fraction("lock_ratio", r)
         if p + r > 1.0:
             raise ValueError(
                 f"prune_ratio + lock_ratio must be <= 1, got {p} + {r} = {p + r}"
@@ -74,7 +74,8 @@ def check_sparsity(sparsity, p, r):
         )
 
 
-def _check_fraction(name, value, upper_open=False):
+def check_fraction(name, value, upper_open=False):
+    """Raises unless `value` is a number in [0, 1] ([0, 1) when upper_open)."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)):
         raise ValueError(f"{name} must be a number, got {value!r}")
     upper_ok = value < 1.0 if upper_open else value <= 1.0

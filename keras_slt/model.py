@@ -6,7 +6,7 @@ from keras import ops
 
 from keras_slt import selection, threshold_context
 from keras_slt.counting import floor_count
-from keras_slt.freezing import check_sparsity
+from keras_slt.freezing import check_fraction, check_sparsity
 from keras_slt.layers import SupermaskLayer
 
 SELECTIONS = ("global", "layerwise")
@@ -57,8 +57,7 @@ class SupermaskModel(keras.Model):
         super().__init__(**kwargs)
         if selection not in SELECTIONS:
             raise ValueError(f"selection must be one of {', '.join(SELECTIONS)}; got {selection!r}")
-        if not 0.0 <= sparsity < 1.0:
-            raise ValueError(f"sparsity must be in [0, 1), got {sparsity}")
+        check_fraction("sparsity", sparsity, upper_open=True)
         self.network = network
         self.sparsity = float(sparsity)
         self.selection = selection

@@ -12,6 +12,7 @@ import dataclasses
 import math
 
 import numpy as np
+from keras import ops
 
 from keras_slt.freezing import FREE
 from keras_slt.model import supermask_layers
@@ -107,8 +108,7 @@ def model_size(model, masks=None):
     )
     per_layer = []
     for layer, mask in zip(layers, masks):
-        freeze = np.asarray(layer.freeze.numpy() if hasattr(layer.freeze, "numpy") else layer.freeze)
-        free = freeze == FREE
+        free = ops.convert_to_numpy(layer.freeze) == FREE
         kept_free = int(mask[free].sum())
         density = kept_free / layer.num_free if layer.num_free else 0.0
         per_layer.append(

@@ -9,13 +9,13 @@ Subclasses only say what shape the kernel has and how it is applied.
 
 import math
 
-import numpy as np
 import keras
+import numpy as np
 from keras import layers, ops
 
 from keras_slt import initializers, seeding, selection, threshold_context
 from keras_slt.counting import floor_count
-from keras_slt.freezing import LOCKED, PRUNED, freeze_pattern
+from keras_slt.freezing import LOCKED, PRUNED, check_fraction, freeze_pattern
 
 SCALES = ("none", "static", "dynamic")
 
@@ -55,9 +55,9 @@ class SupermaskLayer(layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        for name, value in (("sparsity", sparsity), ("prune_rate", prune_rate), ("lock_rate", lock_rate)):
-            if not 0.0 <= value <= 1.0 or (name == "sparsity" and value >= 1.0):
-                raise ValueError(f"{name} must be in [0, 1{')' if name == 'sparsity' else ']'}, got {value}")
+        check_fraction("sparsity", sparsity, upper_open=True)
+        check_fraction("prune_rate", prune_rate)
+        check_fraction("lock_rate", lock_rate)
         if prune_rate + lock_rate > 1.0:
             raise ValueError(f"prune_rate + lock_rate must be <= 1, got {prune_rate + lock_rate}")
         if scale not in SCALES:
