@@ -24,6 +24,7 @@ setup(
         "numpy>=1.26",  # Philox streams, reference selection
         "ai-edge-litert>=1.2",  # LiteRT interpreter for TFLite parity checks
         "matplotlib>=3.8",  # sweep plots
+        "constriction>=0.4",  # range coder of the compact .slt ticket files
     ],
     extras_require={
         "test": ["pytest>=8", "jax[cpu]>=0.4.30"],
@@ -32,6 +33,9 @@ setup(
         "console_scripts": [
             "keras-slt-search=keras_slt.tools.search:run",
             "keras-slt-export=keras_slt.deploy_tools.export:run",
+            "keras-slt-benchmark-tflite=keras_slt.deploy_tools.benchmark_tflite:run",
+            "keras-slt-sweep=keras_slt.tools.sweep:run",
+            "keras-slt-plot=keras_slt.tools.plot:run",
         ],
     },
 )

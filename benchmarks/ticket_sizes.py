@@ -1,0 +1,108 @@
+"""Sizes of an FC 784-1024-1024-10 ticket in every deployment form.
+
+Builds the ticket with `keras_slt.supermaskify` (sparsity 0.9, freezing ratio
+0.5, signed Kaiming constant weights), searches it briefly on Fashion-MNIST,
+exports it with `export_ticket` (checks included) and prints:
+- the size table (dense float32, the paper's 1 bit per free weight, the
+  entropy bound, the .slt file, float TFLite dense/sparse, int8 TFLite);
+- the .slt file against its bound, 1.05 x entropy + 1 KB;
+- whether the int8 kernels are lossless (signed-constant weights take two
+  values per layer, so per-channel int8 can represent them exactly);
+- LiteRT latency, dense vs sparse, batch 1.
+
+Example:
+
+    python benchmarks/ticket_sizes.py --steps=300 --export_dir=runs/fc_ticket
+"""
+
+import os
+import tempfile
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from absl import app, flags  # noqa: E402
+
+import keras_slt  # noqa: E402
+from keras_slt import data  # noqa: E402
+from keras_slt.export import artifacts, effective_kernels, report, sources, tflite  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_integer("steps", 300, "Search steps (batch 128) before exporting; 0 keeps the initial scores.")
+flags.DEFINE_string("data_dir", None, "Fashion-MNIST IDX files; default keras_slt.data's.")
+flags.DEFINE_integer("seed", 0, "Model seed.")
+flags.DEFINE_string("export_dir", None, "Keep the exported files here; default: a temporary folder.")
+
+
+def build_ticket(seed):
+    base = keras.Sequential([
+        keras.Input((28, 28, 1)),
+        keras.layers.Flatten(),
+        keras.layers.Dense(1024, activation="relu"),
+        keras.layers.Dense(1024, activation="relu"),
+        keras.layers.Dense(10),
+    ])
+    return keras_slt.supermaskify(base, sparsity=0.9, freeze_ratio=0.5,
+                                  weight_init="signed_kaiming_constant", seed=seed)
+
+
+def int8_kernel_error(content, kernels):
+    """Largest relative error of the dequantized int8 kernels vs W_eff.
+
+    Reads the (dense) int8 model's constant int8 matrices; TFLite stores a
+    Dense kernel transposed, (units, inputs), with one scale per unit.
+    """
+    runner = tflite.interpreter(content)
+    by_shape = {k.T.shape: k.T for k in kernels}
+    worst = 0.0
+    for detail in runner.get_tensor_details():
+        kernel = by_shape.get(tuple(detail["shape"]))
+        if detail["dtype"] != np.int8 or kernel is None:
+            continue
+        scales = detail["quantization_parameters"]["scales"]
+        dequantized = runner.get_tensor(detail["index"]).astype(np.float64) * scales[:, np.newaxis]
+        worst = max(worst, float(np.max(np.abs(dequantized - kernel) / np.abs(kernel).max())))
+    return worst
+
+
+def main(argv):
+    del argv
+    model = build_ticket(FLAGS.seed)
+    calibration, inputs = sources.dataset_inputs(model, "fashion_mnist", FLAGS.data_dir)
+    if FLAGS.steps:
+        x_train, y_train, _, _ = data.load_arrays("fashion_mnist", FLAGS.data_dir)
+        spec = data.SPECS["fashion_mnist"]
+        x_train = np.asarray(data.normalize(x_train, spec.mean, spec.std))
+        model.compile(keras.optimizers.Adam(1e-2),
+                      keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+        model.fit(x_train, y_train, batch_size=128, steps_per_epoch=FLAGS.steps, epochs=1, verbose=2)
+    with tempfile.TemporaryDirectory() as directory:
+        result = artifacts.export_ticket(model, FLAGS.export_dir or directory, inputs, int8=True,
+                                         calibration=calibration)
+    plain = keras_slt.export.materialize(model)
+    int8_dense = tflite.to_tflite(plain, int8=True, representative_data=calibration, sparse=False)
+    sizes = dict(result.sizes, tflite_int8_dense=len(int8_dense))
+    for check in result.checks:
+        print(check)
+    print()
+    print(report.size_table(model, sizes))
+
+    accounting = keras_slt.model_size(model)
+    bound = 1.05 * accounting.entropy_bits / 8 + 1024
+    print(f"\n.slt {sizes['slt']:,} bytes; bound 1.05 x entropy + 1 KB = {bound:,.0f} bytes: "
+          f"{'ok' if sizes['slt'] <= bound else 'EXCEEDED'}")
+    print(f"sparse/dense float TFLite: {sizes['tflite'] / sizes['tflite_dense']:.3f}; "
+          f"int8 sparse/float sparse: {sizes['tflite_int8'] / sizes['tflite']:.3f}")
+    error = int8_kernel_error(int8_dense, effective_kernels(model))
+    print(f"int8 kernels: max relative error {error:.2e} "
+          f"({'lossless up to float32 rounding of the scales' if error < 1e-6 else 'lossy'})")
+    for int8 in (False, True):
+        dense, sparse = tflite.dense_sparse_latency(plain, inputs[0], int8, calibration, runs=500, warmup=50)
+        print(f"LiteRT {'int8' if int8 else 'float32':7} batch 1: dense {dense * 1e6:.1f} us, "
+              f"sparse {sparse * 1e6:.1f} us, sparse/dense {sparse / dense:.2f}")
+    return 0 if result.passed else 1
+
+
+if __name__ == "__main__":
+    app.run(main)

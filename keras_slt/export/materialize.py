@@ -1,0 +1,124 @@
+"""`materialize`: a ticket as an ordinary Keras model (DESIGN.md section 6).
+
+Each supermask layer becomes the Keras layer it stands for, with kernel
+W_eff = m * W * scale as the supermask model computes it and the bias if it
+has one; every other layer (BatchNormalization with its statistics included)
+is copied with its weights. The result needs no keras-slt to load or run.
+"""
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_slt import threshold_context
+from keras_slt.layers import (
+    SupermaskConv1D,
+    SupermaskConv2D,
+    SupermaskDense,
+    SupermaskDepthwiseConv2D,
+    SupermaskLayer,
+)
+from keras_slt.model import SupermaskModel
+
+_PLAIN_CLASSES = {
+    SupermaskDense: keras.layers.Dense,
+    SupermaskConv1D: keras.layers.Conv1D,
+    SupermaskConv2D: keras.layers.Conv2D,
+    SupermaskDepthwiseConv2D: keras.layers.DepthwiseConv2D,
+}
+
+# Configuration that only describes how the random kernel and mask are made.
+_SUPERMASK_KEYS = frozenset({
+    "sparsity", "prune_rate", "lock_rate", "weight_init", "score_init",
+    "scale", "seed", "layer_index",
+})
+
+
+def check_supermask_model(model):
+    """Raises unless `model` is a built `SupermaskModel`."""
+    if not isinstance(model, SupermaskModel):
+        raise ValueError(f"expected a keras_slt.SupermaskModel, got {type(model).__name__}")
+    if not model.built:
+        raise ValueError("the SupermaskModel must be built (call it once or build it)")
+
+
+def effective_kernels(model):
+    """W_eff of every supermask layer, in layer order, as NumPy arrays.
+
+    The layers compute them with the model's own selection (one global
+    threshold, or their layer-wise ones), so they equal the kernels that
+    `model(x)` uses.
+
+    Args:
+        model: a built `SupermaskModel`.
+
+    Returns:
+        A list of float arrays shaped like the kernels.
+
+    Example:
+
+    >>> kernels = effective_kernels(model)
+    >>> [k.shape for k in kernels]
+    """
+    check_supermask_model(model)
+    threshold = model.global_threshold() if model.selection == "global" else None
+    with threshold_context.use_threshold(threshold):
+        return [ops.convert_to_numpy(layer.effective_kernel()) for layer in model.supermask_layers]
+
+
+def plain_layer(layer):
+    """An unbuilt Keras layer computing what supermask `layer` computes.
+
+    Args:
+        layer: a `SupermaskDense`, `SupermaskConv1D`, `SupermaskConv2D` or
+            `SupermaskDepthwiseConv2D`.
+
+    Returns:
+        The matching `keras.layers` layer, same name, activation and bias
+        setting; its kernel is to be set to W_eff.
+    """
+    plain_class = _PLAIN_CLASSES.get(type(layer))
+    if plain_class is None:
+        raise ValueError(f"layer {layer.name!r} ({type(layer).__name__}) has no plain Keras counterpart")
+    config = {k: v for k, v in layer.get_config().items() if k not in _SUPERMASK_KEYS}
+    return plain_class.from_config(config)
+
+
+def materialize(model):
+    """A plain Keras copy of a ticket, with kernels W_eff and no scores.
+
+    Args:
+        model: a built `SupermaskModel` whose network is Sequential or
+            functional (nested models included).
+
+    Returns:
+        A `keras.Model` of ordinary layers giving the same predictions.
+
+    Example:
+
+    >>> plain = materialize(model)
+    >>> np.abs(plain.predict(x) - model.predict(x)).max()  # ~1e-7
+    >>> plain.save("ticket.keras")
+    """
+    check_supermask_model(model)
+    kernels = dict(zip((id(layer) for layer in model.supermask_layers), effective_kernels(model)))
+    pairs = []
+
+    def clone_layer(layer):
+        if isinstance(layer, SupermaskLayer):
+            clone = plain_layer(layer)
+        else:
+            clone = layer.__class__.from_config(layer.get_config())
+        pairs.append((layer, clone))
+        return clone
+
+    plain = keras.models.clone_model(model.network, clone_function=clone_layer, recursive=True)
+    for layer, clone in pairs:
+        if isinstance(layer, SupermaskLayer):
+            weights = [kernels[id(layer)]]
+            if layer.use_bias:
+                weights.append(np.reshape(ops.convert_to_numpy(layer.bias), clone.bias.shape))
+            clone.set_weights(weights)
+        else:
+            clone.set_weights(layer.get_weights())
+    return plain

@@ -1,0 +1,122 @@
+"""Where an export starts: the model file and real inputs to check it on."""
+
+import json
+import os
+import warnings
+
+import keras
+import numpy as np
+
+from keras_slt import data
+from keras_slt.export.ticket import load_ticket
+from keras_slt.model import SupermaskModel
+
+# Files a search run's output folder may hold, best first.
+MODEL_FILES = ("best.keras", "model.keras")
+RESULTS_FILE = "results.json"
+
+
+def search_run(output_dir):
+    """The model file of a search run and the flags it ran with.
+
+    Args:
+        output_dir: the run's `--output_dir`, holding `best.keras` (or
+            `model.keras`) and, when present, `results.json` with "flags".
+
+    Returns:
+        (model path, flags dict; empty when there is no results.json).
+
+    Example:
+
+    >>> path, flags = search_run("runs/fmnist_fc")
+    >>> flags.get("dataset")
+    'fashion_mnist'
+    """
+    if not os.path.isdir(output_dir):
+        raise ValueError(f"output_dir {output_dir} is not a directory")
+    found = [os.path.join(output_dir, f) for f in MODEL_FILES if os.path.isfile(os.path.join(output_dir, f))]
+    if not found:
+        raise ValueError(f"output_dir {output_dir} holds none of {', '.join(MODEL_FILES)}")
+    results = os.path.join(output_dir, RESULTS_FILE)
+    flags = {}
+    if os.path.isfile(results):
+        with open(results, encoding="utf-8") as f:
+            flags = json.load(f).get("flags", {})
+    return found[0], flags
+
+
+def load_model(path):
+    """Loads a `.keras` model or a `.slt` ticket (as its `SupermaskModel`).
+
+    Example:
+
+    >>> model = load_model("runs/fmnist_fc/best.keras")
+    """
+    if not os.path.isfile(path):
+        raise ValueError(f"model file {path} does not exist")
+    if path.endswith(".slt"):
+        return load_ticket(path, supermask=True)
+    if path.endswith(".keras"):
+        return keras.saving.load_model(path, compile=False)
+    raise ValueError(f"model file must end in .keras or .slt, got {path}")
+
+
+def dataset_inputs(model, dataset, data_dir=None, num_calibration=200, max_samples=10000, normalize=True):
+    """Real inputs for calibration and checks, preprocessed like the search.
+
+    Images are scaled to [0, 1] and, with `normalize`, standardized with the
+    dataset's mean and std (as `keras_slt.data.load` does by default), then
+    reshaped to the model's input shape when only the layout differs.
+
+    Args:
+        model: the model the inputs are for.
+        dataset: a name from `keras_slt.data.NAMES` with numpy arrays.
+        data_dir: the dataset's files (see `keras_slt.data.load_arrays`).
+        num_calibration: samples taken from the training split.
+        max_samples: samples taken from the test split.
+        normalize: standardize with the dataset's mean and std.
+
+    Returns:
+        (calibration inputs, test inputs), float32.
+
+    Example:
+
+    >>> calibration, x_test = dataset_inputs(model, "fashion_mnist")
+    """
+    x_train, _, x_test, _ = data.load_arrays(dataset, data_dir)
+    spec = data.SPECS[dataset]
+    mean, std = (spec.mean, spec.std) if normalize else (0.0, 1.0)
+
+    def prepare(images):
+        images = np.asarray(data.normalize(images, mean, std), dtype=np.float32)
+        return _fit_shape(images, model)
+
+    return prepare(x_train[:num_calibration]), prepare(x_test[:max_samples])
+
+
+def random_inputs(model, num_calibration=200, max_samples=1000, seed=0):
+    """Standard normal inputs, when no dataset is given (with a warning).
+
+    Returns:
+        (calibration inputs, test inputs).
+    """
+    warnings.warn("no dataset given: checking on random inputs; int8 calibration will be poor",
+                  stacklevel=2)
+    shape = _input_shape(model)
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((num_calibration,) + shape, dtype=np.float32),
+            rng.standard_normal((max_samples,) + shape, dtype=np.float32))
+
+
+def _input_shape(model):
+    network = model.network if isinstance(model, SupermaskModel) else model
+    return tuple(network.inputs[0].shape[1:])
+
+
+def _fit_shape(images, model):
+    shape = _input_shape(model)
+    if images.shape[1:] == shape:
+        return images
+    if np.prod(images.shape[1:]) != np.prod(shape):
+        raise ValueError(f"dataset images of shape {images.shape[1:]} do not fit the model's input {shape}")
+    return images.reshape((len(images),) + shape)

@@ -1,0 +1,240 @@
+"""The compact ticket format `.slt` (DESIGN.md section 6).
+
+A ticket stores what cannot be regenerated: the architecture with its seeds,
+each supermask layer's free mask, range-coded close to its entropy, and the
+floats that must be kept. Random weights and freeze patterns are rebuilt from
+the seeds. All integers are little-endian.
+
+    header (20 bytes)
+        magic          4 bytes   b"KSLT"
+        version        uint32    FORMAT_VERSION
+        payload_size   uint64    bytes after the header
+        payload_crc32  uint32    zlib.crc32 of the payload
+    payload
+        config_size    uint32
+        config         zlib-compressed UTF-8 JSON of the SupermaskModel
+                       (`keras.saving.serialize_keras_object`, no compile
+                       config); seeds and freeze ratios are in it
+        num_layers     uint32    supermask layers, in layer_index order
+        per layer:
+            num_free     uint64  free positions (freeze == 0)
+            ones         uint64  kept free positions
+            fingerprint  uint32  crc32 of W (float32) then freeze (int8)
+            coded_size   uint32
+            coded        bytes   the free mask in C order, `coding.encode_bits`
+        num_floats     uint64
+        floats         float32 every float variable of the model but W,
+                       scores and freeze, in `model.weights` order
+
+The fingerprint catches a library whose random streams differ from the one
+that wrote the ticket: loading then fails instead of building other weights.
+"""
+
+import dataclasses
+import json
+import struct
+import zlib
+
+import keras
+import numpy as np
+
+from keras_slt.export import coding, files
+from keras_slt.export.materialize import check_supermask_model, materialize
+from keras_slt.freezing import FREE, LOCKED
+
+MAGIC = b"KSLT"
+FORMAT_VERSION = 1
+
+_HEADER = struct.Struct("<4sIQI")
+_LAYER = struct.Struct("<QQII")
+_UINT32 = struct.Struct("<I")
+_UINT64 = struct.Struct("<Q")
+
+# Scores that make a model's own selection reproduce a stored mask: kept free
+# weights get the larger magnitude. Neither is 0, so sign(score) and with it
+# the straight-through gradient stay nonzero if the search goes on.
+KEPT_SCORE = 1.0
+DROPPED_SCORE = 0.5
+
+
+@dataclasses.dataclass
+class _CodedMask:
+    num_free: int
+    ones: int
+    fingerprint: int
+    coded: bytes
+
+
+def save_ticket(model, path):
+    """Writes a `SupermaskModel` as a compact `.slt` ticket, atomically.
+
+    Args:
+        model: a built `SupermaskModel` with a Sequential or functional
+            network.
+        path: the file to write; replaced only once it is complete.
+
+    Example:
+
+    >>> save_ticket(model, "fc.slt")
+    >>> plain = load_ticket("fc.slt")
+    """
+    check_supermask_model(model)
+    config = keras.saving.serialize_keras_object(model)
+    config.pop("compile_config", None)
+    config_bytes = zlib.compress(json.dumps(config).encode("utf-8"), 9)
+    parts = [_UINT32.pack(len(config_bytes)), config_bytes]
+    layers = model.supermask_layers
+    parts.append(_UINT32.pack(len(layers)))
+    for layer, mask in zip(layers, model.masks()):
+        freeze = _numpy(layer.freeze)
+        free_bits = mask[freeze == FREE]
+        coded = coding.encode_bits(free_bits)
+        parts += [
+            _LAYER.pack(free_bits.size, int(free_bits.sum()), _fingerprint(layer), len(coded)),
+            coded,
+        ]
+    floats = [_numpy(v).astype("<f4").ravel() for v in stored_variables(model)]
+    floats = np.concatenate(floats) if floats else np.zeros(0, "<f4")
+    parts += [_UINT64.pack(floats.size), floats.tobytes()]
+    payload = b"".join(parts)
+    header = _HEADER.pack(MAGIC, FORMAT_VERSION, len(payload), zlib.crc32(payload))
+    files.write_bytes(path, header + payload)
+
+
+def load_ticket(path, supermask=False):
+    """Rebuilds a ticket written by `save_ticket`.
+
+    Weights and freeze patterns regenerate from the seeds, the masks are
+    decoded and the stored floats restored, so the result is bit-identical
+    to `materialize` of the saved model.
+
+    Scores are not stored. With `supermask=True` each score is set to
+    `KEPT_SCORE` where the mask keeps the weight and `DROPPED_SCORE` where it
+    drops it. The model's own selection then gives back the stored masks:
+    its threshold, the k-th smallest free |score|, is `DROPPED_SCORE`
+    whenever the saved mask dropped at least one free weight (there are at
+    least k dropped ones, since the saved mask came from the same rule).
+    The ranking inside each group is lost.
+
+    Args:
+        path: a `.slt` file.
+        supermask: return the `SupermaskModel` instead of the materialized
+            plain Keras model.
+
+    Returns:
+        A plain `keras.Model` (default) or a `SupermaskModel`.
+
+    Raises:
+        ValueError: one line, if the file is not a ticket, is truncated or
+            corrupted, was written by a newer format version, or does not
+            match the weights this library regenerates.
+
+    Example:
+
+    >>> plain = load_ticket("fc.slt")
+    >>> plain.predict(x)
+    """
+    config_bytes, coded_masks, floats = _read(path)
+    model = keras.saving.deserialize_keras_object(json.loads(zlib.decompress(config_bytes)))
+    check_supermask_model(model)
+    layers = model.supermask_layers
+    if len(layers) != len(coded_masks):
+        raise ValueError(f"{path}: ticket holds {len(coded_masks)} masks for {len(layers)} supermask layers")
+    for layer, coded_mask in zip(layers, coded_masks):
+        freeze = _numpy(layer.freeze)
+        free = freeze == FREE
+        if coded_mask.fingerprint != _fingerprint(layer) or coded_mask.num_free != int(free.sum()):
+            raise ValueError(
+                f"{path}: layer {layer.name!r} regenerates other weights or freeze pattern than the "
+                "ticket was saved with (written by an incompatible keras-slt?)"
+            )
+        mask = (freeze == LOCKED).astype(np.uint8)
+        mask[free] = coding.decode_bits(coded_mask.coded, coded_mask.num_free, coded_mask.ones)
+        layer.scores.assign(np.where(mask == 1, KEPT_SCORE, DROPPED_SCORE).astype("float32"))
+    variables = stored_variables(model)
+    expected = sum(int(np.prod(v.shape)) for v in variables)
+    if floats.size != expected:
+        raise ValueError(f"{path}: ticket holds {floats.size} floats, the model needs {expected}")
+    offset = 0
+    for variable in variables:
+        size = int(np.prod(variable.shape))
+        variable.assign(floats[offset:offset + size].reshape(variable.shape).astype(variable.dtype))
+        offset += size
+    return model if supermask else materialize(model)
+
+
+def stored_variables(model):
+    """The float variables a ticket stores: all but W, scores and freeze.
+
+    BatchNorm statistics (and gamma/beta when affine), biases and the weights
+    of layers that are not supermask layers, in `model.weights` order.
+    Integer state (random-generator seeds, counters) is left out.
+    """
+    regenerated = {
+        id(v) for layer in model.supermask_layers for v in (layer.weight, layer.scores, layer.freeze)
+    }
+    return [v for v in model.weights if id(v) not in regenerated and "float" in str(v.dtype)]
+
+
+def _numpy(variable):
+    return keras.ops.convert_to_numpy(variable)
+
+
+def _fingerprint(layer):
+    weight = np.ascontiguousarray(_numpy(layer.weight), dtype="<f4")
+    freeze = np.ascontiguousarray(_numpy(layer.freeze), dtype=np.int8)
+    return zlib.crc32(freeze.tobytes(), zlib.crc32(weight.tobytes()))
+
+
+def _read(path):
+    """Checks the header and splits the payload: (config, masks, floats)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) < _HEADER.size:
+        if MAGIC.startswith(data[:len(MAGIC)]) and data:
+            raise ValueError(f"{path}: truncated ticket ({len(data)} bytes, shorter than its header)")
+        raise ValueError(f"{path}: not a keras-slt ticket (no {MAGIC!r} header)")
+    magic, version, payload_size, crc = _HEADER.unpack_from(data)
+    if magic != MAGIC:
+        raise ValueError(f"{path}: not a keras-slt ticket (no {MAGIC!r} header)")
+    if version > FORMAT_VERSION:
+        raise ValueError(
+            f"{path}: ticket format version {version} is newer than this keras-slt reads "
+            f"(up to {FORMAT_VERSION}); upgrade keras-slt"
+        )
+    payload = data[_HEADER.size:]
+    if len(payload) < payload_size:
+        raise ValueError(f"{path}: truncated ticket ({len(data)} of {_HEADER.size + payload_size} bytes)")
+    if len(payload) > payload_size:
+        raise ValueError(f"{path}: corrupted ticket ({len(payload) - payload_size} bytes past its end)")
+    if zlib.crc32(payload) != crc:
+        raise ValueError(f"{path}: corrupted ticket (checksum mismatch)")
+    try:
+        return _split_payload(payload)
+    except (struct.error, ValueError) as e:
+        raise ValueError(f"{path}: malformed ticket ({e})") from None
+
+
+def _split_payload(payload):
+    offset = 0
+
+    def take(size):
+        nonlocal offset
+        if offset + size > len(payload):
+            raise ValueError(f"field at byte {offset} runs past the payload")
+        offset += size
+        return payload[offset - size:offset]
+
+    (config_size,) = _UINT32.unpack(take(_UINT32.size))
+    config_bytes = take(config_size)
+    (num_layers,) = _UINT32.unpack(take(_UINT32.size))
+    coded_masks = []
+    for _ in range(num_layers):
+        num_free, ones, fingerprint, coded_size = _LAYER.unpack(take(_LAYER.size))
+        coded_masks.append(_CodedMask(num_free, ones, fingerprint, take(coded_size)))
+    (num_floats,) = _UINT64.unpack(take(_UINT64.size))
+    floats = np.frombuffer(take(4 * num_floats), dtype="<f4")
+    if offset != len(payload):
+        raise ValueError(f"{len(payload) - offset} unread bytes at the end of the payload")
+    return config_bytes, coded_masks, floats
+
