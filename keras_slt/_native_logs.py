@@ -1,0 +1,30 @@
+"""Keeps TensorFlow's native start-up lines off the terminal.
+
+Importing TensorFlow prints lines from C++ (absl's pre-initialization
+notice, oneDNN and CUDA probes) straight to file descriptor 2, where no
+Python logging setting reaches them. They bury the one-line errors of the
+command-line tools, so keras_slt imports Keras with descriptor 2 pointed at
+/dev/null. Python exceptions still surface: the descriptor is restored before
+they propagate. Set KERAS_SLT_NATIVE_LOGS=1 to see the lines.
+"""
+
+import contextlib
+import os
+import sys
+
+
+@contextlib.contextmanager
+def silenced():
+    """Within this block, writes to file descriptor 2 are discarded."""
+    if os.environ.get("KERAS_SLT_NATIVE_LOGS") or "tensorflow" in sys.modules:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
