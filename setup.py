@@ -20,6 +20,7 @@ setup(
         "tensorflow-datasets>=4.9",  # CIFAR and ImageNet pipelines
         # TFDS 4.9 imports importlib_resources but declares it only for old Pythons.
         "importlib_resources",
+        "tensorboard>=2.21",  # the search tool's logs (TF 2.21 no longer pulls it in)
         "absl-py>=2.0",  # command-line flags and flagfiles
         "numpy>=1.26",  # Philox streams, reference selection
         "ai-edge-litert>=1.2",  # LiteRT interpreter for TFLite parity checks

@@ -1,0 +1,160 @@
+"""Callbacks of a ticket search: mask statistics and a resumable checkpoint."""
+
+import glob
+import json
+import math
+import os
+import time
+
+import keras
+
+STATE_FILE = "state.json"
+BEST_FILE = "best.keras"
+
+
+class MaskStatistics(keras.callbacks.Callback):
+    """Adds the ticket's actual sparsity and threshold to the epoch logs.
+
+    The values land in `History`, the progress bar and TensorBoard like any
+    metric: `actual_sparsity`, and `threshold` under global selection (with
+    layer-wise selection each layer has its own threshold; none is logged).
+    Place it before the callbacks that should see them.
+
+    Example:
+
+    >>> model.fit(data.train, epochs=3, callbacks=[MaskStatistics(),
+    ...           keras.callbacks.TensorBoard("logs")])
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        statistics = self.model.mask_statistics()
+        logs["actual_sparsity"] = statistics["actual_sparsity"]
+        if not isinstance(statistics["threshold"], list):
+            logs["threshold"] = statistics["threshold"]
+
+
+class RunCheckpoint(keras.callbacks.Callback):
+    """Keeps a training run's best model and makes the run resumable.
+
+    At the end of every epoch it writes to `directory`:
+    - `best.keras`, when the monitored metric improves on every earlier
+      epoch (ties keep the earlier one);
+    - `ckpt-<epochs done>.weights.h5`: the model's weights and the
+      optimizer's state (iteration count included);
+    - `state.json`: epochs done, that checkpoint's file name, the best epoch
+      and value, every epoch's logs, the elapsed wall time and `metadata`.
+      It is replaced atomically, last, so a run killed at any moment resumes
+      from its last complete epoch; older checkpoints are then deleted.
+
+    `restore` reads it back before `fit`. The run ends exactly as an
+    uninterrupted one only if the data order depends on nothing but the
+    seed and the epoch (see `keras_slt.search`).
+
+    Args:
+        directory: where the files go (created if needed).
+        metadata: JSON-serializable dict stored with the state (the run's
+            configuration).
+        monitor: the epoch log to maximize, "val_accuracy" by default.
+
+    Example:
+
+    >>> checkpoint = RunCheckpoint("runs/a", metadata={"lr": 0.1})
+    >>> initial_epoch = checkpoint.restore(model)
+    >>> model.fit(train, epochs=10, initial_epoch=initial_epoch,
+    ...           validation_data=val, callbacks=[checkpoint])
+    """
+
+    def __init__(self, directory, metadata=None, monitor="val_accuracy"):
+        super().__init__()
+        self.directory = os.fspath(directory)
+        self.monitor = monitor
+        self.state = {
+            "epoch": 0,
+            "weights": None,
+            "best_epoch": None,
+            "best_value": None,
+            "history": [],
+            "elapsed_s": 0.0,
+            "metadata": metadata or {},
+        }
+        self._started = time.monotonic()
+        self._elapsed_before = 0.0
+
+    @property
+    def best_path(self):
+        return os.path.join(self.directory, BEST_FILE)
+
+    def saved_state(self):
+        """The state stored in `directory`, or None if there is none."""
+        path = os.path.join(self.directory, STATE_FILE)
+        if not os.path.exists(path):
+            return None
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+
+    def restore(self, model):
+        """Loads the stored state into `model` and returns the epochs done.
+
+        The model must be compiled; its optimizer is built first so that its
+        state can be loaded. Returns 0 when `directory` holds no state.
+        """
+        state = self.saved_state()
+        if state is None:
+            return 0
+        if not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        model.load_weights(os.path.join(self.directory, state["weights"]))
+        self.state = state
+        self._elapsed_before = state["elapsed_s"]
+        return state["epoch"]
+
+    def elapsed(self):
+        """Wall time of the run so far in seconds, earlier sessions included."""
+        return self._elapsed_before + time.monotonic() - self._started
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = dict(logs or {})
+        state = self.state
+        state["history"].append({"epoch": epoch + 1, **jsonable(logs)})
+        value = logs.get(self.monitor)
+        improved = value is not None and (
+            state["best_value"] is None or value > state["best_value"]
+        )
+        if improved:
+            state["best_epoch"], state["best_value"] = epoch + 1, float(value)
+        weights = f"ckpt-{epoch + 1}.weights.h5"
+        state.update(epoch=epoch + 1, weights=weights, elapsed_s=self.elapsed())
+        os.makedirs(self.directory, exist_ok=True)
+        if improved:
+            temporary = os.path.join(self.directory, ".best-tmp.keras")
+            self.model.save(temporary)
+            os.replace(temporary, self.best_path)
+        self.model.save_weights(os.path.join(self.directory, weights))
+        write_json(os.path.join(self.directory, STATE_FILE), state)
+        for path in glob.glob(os.path.join(self.directory, "ckpt-*.weights.h5")):
+            if os.path.basename(path) != weights:
+                os.remove(path)
+
+
+def jsonable(value):
+    """`value` with NumPy scalars as Python numbers and inf/nan as None."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_json(path, value):
+    """Writes `value` as JSON to `path` atomically (temporary file + rename)."""
+    temporary = f"{path}.tmp"
+    with open(temporary, "w", encoding="utf-8") as f:
+        json.dump(jsonable(value), f, indent=2, sort_keys=True)
+        f.write("\n")
+    os.replace(temporary, path)

@@ -1,0 +1,5 @@
+"""Reference networks of the paper, by name: `keras_slt.models.get`."""
+
+from keras_slt.models.convnets import conv, fc
+from keras_slt.models.registry import NAMES, SUPERMASK_OPTIONS, get
+from keras_slt.models.resnet import application_resnet, basic_resnet, wide_resnet50_2

@@ -1,0 +1,90 @@
+"""`get`: build a reference network by name, as a supermask or a dense model."""
+
+import functools
+
+from keras_slt.convert import supermaskify
+from keras_slt.models import convnets, resnet
+
+# name -> (builder(input_shape, num_classes, **architecture options), their names)
+_BUILDERS = {
+    "fc": (convnets.fc, ("width",)),
+    **{
+        f"conv{depth}": (functools.partial(convnets.conv, depth=depth), ("width_factor",))
+        for depth in convnets.CONV_DEPTHS
+    },
+    **{
+        f"resnet{depth}": (functools.partial(resnet.basic_resnet, depth=depth),
+                           ("stem", "width_factor"))
+        for depth in resnet.BASIC_BLOCKS
+    },
+    **{
+        f"resnet{depth}": (functools.partial(resnet.application_resnet, depth=depth), ())
+        for depth in resnet.APPLICATIONS
+    },
+    "wide_resnet50_2": (resnet.wide_resnet50_2, ("width_factor",)),
+}
+NAMES = tuple(_BUILDERS)
+
+# Options handed to `keras_slt.supermaskify` when supermask=True.
+SUPERMASK_OPTIONS = (
+    "sparsity", "freeze_ratio", "prune_ratio", "lock_ratio", "distribution",
+    "selection", "weight_init", "score_init", "scale", "seed",
+)
+DEFAULT_SPARSITY = 0.5
+
+
+def get(name, input_shape, num_classes, supermask=True, **options):
+    """Builds a reference network by name.
+
+    Names: fc, conv2, conv4, conv6, conv8, resnet18, resnet34, resnet50,
+    resnet101, wide_resnet50_2. ResNet-18/34 come with a CIFAR stem for inputs
+    of at most 64x64 pixels and an ImageNet stem otherwise (`stem` overrides);
+    the others are ImageNet networks.
+
+    Args:
+        name: one of `NAMES`.
+        input_shape: shape of one example, (height, width, channels).
+        num_classes: number of output logits.
+        supermask: True for a `SupermaskModel` (random weights, learned mask,
+            no bias, non-affine BatchNorm); False for the same architecture
+            with ordinary trainable weights (no bias, affine BatchNorm), the
+            weight-training baseline.
+        **options: architecture options — `width` (fc: hidden units, default
+            1024), `width_factor` (conv and ResNet-18/34, Wide-ResNet:
+            channel multiplier, default 1), `stem` (ResNet-18/34: "cifar" or
+            "imagenet") — and, with supermask=True, the arguments of
+            `keras_slt.supermaskify`: sparsity (default 0.5), freeze_ratio,
+            prune_ratio, lock_ratio, distribution, selection, weight_init,
+            score_init, scale, seed.
+
+    Returns:
+        A `keras_slt.SupermaskModel`, or a `keras.Model` when supermask=False.
+        Outputs are logits.
+
+    Raises:
+        ValueError: for an unknown name or option, naming it.
+
+    Example:
+
+    >>> model = keras_slt.models.get("conv6", (32, 32, 3), 10,
+    ...                              sparsity=0.5, freeze_ratio=0.5, seed=1)
+    >>> model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(
+    ...     from_logits=True))
+    """
+    if name not in _BUILDERS:
+        raise ValueError(f"model must be one of {', '.join(NAMES)}; got {name!r}")
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
+    builder, architecture_keys = _BUILDERS[name]
+    unknown = sorted(set(options) - set(architecture_keys) - set(SUPERMASK_OPTIONS))
+    if unknown:
+        takes = ", ".join(architecture_keys + SUPERMASK_OPTIONS)
+        raise ValueError(f"model {name!r} takes no option {unknown[0]!r}; it takes {takes}")
+    architecture = {key: options.pop(key) for key in architecture_keys if key in options}
+    if not supermask and options:
+        raise ValueError(f"{sorted(options)[0]} applies only to supermask models (supermask=True)")
+    network = builder(tuple(input_shape), num_classes, **architecture)
+    if not supermask:
+        return network
+    options.setdefault("sparsity", DEFAULT_SPARSITY)
+    return supermaskify(network, **options)

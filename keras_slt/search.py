@@ -1,0 +1,400 @@
+"""One ticket search (or weight-training baseline) run: `run_search(config)`.
+
+A run loads a dataset (`keras_slt.data`, 80/20 train/validation split),
+builds a reference network (`keras_slt.models.get`), trains it with the
+paper's recipe, keeps the epoch of best validation accuracy, evaluates that
+epoch on the test set and writes `<output_dir>/results.json`.
+
+- Algorithms: "ep" searches a ticket with Edge-Popup (random weights, learned
+  mask, optional frozen part); "dense" trains the same architecture's
+  weights (no bias, affine BatchNorm), whose size is 32 bits per parameter.
+- Optimizer: SGD with momentum and *coupled* weight decay (an L2 term in the
+  gradient, as PyTorch and the paper do; see `keras_slt.optimizers`),
+  applied to every trainable variable, scores included.
+- Schedules, stepped every batch: "cosine" decays the learning rate from
+  `lr` to 0 over the run; "step" multiplies it by 0.1 after 50% and again
+  after 75% of the epochs.
+- Output: TensorBoard logs in `<output_dir>/logs` (loss, accuracy, and for
+  tickets the actual sparsity and the global threshold), `best.keras` (the
+  best-validation model), a checkpoint per epoch and `results.json`.
+- Resuming: running again with the same `output_dir` continues after the
+  last complete epoch and ends exactly as an uninterrupted run would (see
+  `keras_slt.callbacks.RunCheckpoint`). The flags must be the same, except
+  those that do not change the result: `data_dir`, `output_dir`, `strategy`
+  and `jit`.
+- Distribution: "mirrored" (all local GPUs, or all logical CPUs when there
+  is no GPU) and "multi_worker" (`TF_CONFIG`) build and compile the model in
+  `strategy.scope()`; `batch_size` is the global batch. In a multi-worker run
+  only the chief writes to `output_dir`; worker i writes to
+  `output_dir/worker-i`.
+"""
+
+import dataclasses
+import math
+import os
+
+import keras
+import tensorflow as tf
+
+from keras_slt import data as datasets
+from keras_slt import distributions, freezing, initializers, models
+from keras_slt.callbacks import MaskStatistics, RunCheckpoint, jsonable, write_json
+from keras_slt.layers import SCALES
+from keras_slt.model import SELECTIONS
+from keras_slt.models.resnet import STEMS
+from keras_slt.optimizers import CoupledSGD
+from keras_slt.size import model_size
+
+ALGOS = ("ep", "dense")
+SCHEDULES = ("cosine", "step")
+STRATEGIES = ("default", "mirrored", "multi_worker")
+VALIDATION_FRACTION = 0.2
+STEP_MILESTONES = (0.5, 0.75)  # fractions of the run where "step" divides lr by 10
+RESULTS_FILE = "results.json"
+# Flags that may change when a run is resumed: they do not change its result.
+RESUMABLE_CHANGES = ("data_dir", "output_dir", "strategy", "jit")
+
+
+class ConfigError(ValueError):
+    """A run configuration the user has to fix; the message names the setting."""
+
+
+@dataclasses.dataclass
+class SearchConfig:
+    """The settings of one run; `tools/search.py` has one flag per field.
+
+    Defaults follow DESIGN.md's reference recipe (Conv6 on CIFAR-10: SGD,
+    lr 0.1, momentum 0.9, weight decay 1e-4, cosine, 100 epochs, batch 128).
+
+    Attributes:
+        model: a `keras_slt.models.NAMES` entry.
+        dataset: a `keras_slt.data.NAMES` entry.
+        data_dir: where the dataset files are (None: the data module's default).
+        algo: "ep" (ticket search) or "dense" (weight training).
+        selection: "global" or "layerwise".
+        sparsity: target ticket sparsity s.
+        freeze_ratio: f, split into p = f*s pruned and r = f*(1-s) locked.
+        prune_ratio, lock_ratio: p and r, instead of freeze_ratio.
+        distribution: how the ratios spread over layers (uniform, erk, epl, igq).
+        weight_init, score_init: initializer names.
+        scale: "none", "static" or "dynamic".
+        width: hidden units of the fc model.
+        width_factor: channel multiplier of the conv and ResNet models.
+        stem: "cifar" or "imagenet" for resnet18/34 (None: by input size).
+        epochs, batch_size, lr, momentum, weight_decay, schedule: training.
+        seed: the model seed; also fixes the split, data order and augmentation.
+        output_dir: where checkpoints, logs and results go.
+        jit: compile the train step with XLA.
+        mixed_precision: train under the "mixed_float16" policy (scores and
+            random weights stay float32).
+        strategy: "default", "mirrored" or "multi_worker".
+
+    The supermask settings (selection to scale) are ignored with algo "dense".
+    """
+
+    model: str = "conv6"
+    dataset: str = "cifar10"
+    data_dir: str | None = None
+    algo: str = "ep"
+    selection: str = "global"
+    sparsity: float = 0.5
+    freeze_ratio: float | None = None
+    prune_ratio: float | None = None
+    lock_ratio: float | None = None
+    distribution: str = "uniform"
+    weight_init: str = "signed_kaiming_constant"
+    score_init: str = "kaiming_normal"
+    scale: str = "none"
+    width: int | None = None
+    width_factor: float | None = None
+    stem: str | None = None
+    epochs: int = 100
+    batch_size: int = 128
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    schedule: str = "cosine"
+    seed: int = 0
+    output_dir: str | None = None
+    jit: bool = False
+    mixed_precision: bool = False
+    strategy: str = "default"
+
+    def validate(self):
+        """Raises `ConfigError` naming the first invalid setting.
+
+        Returns:
+            The resolved global (prune_ratio, lock_ratio); (0, 0) for "dense".
+        """
+        for name, choices in (
+            ("model", models.NAMES), ("dataset", datasets.NAMES), ("algo", ALGOS),
+            ("selection", SELECTIONS), ("distribution", distributions.METHODS),
+            ("weight_init", initializers.NAMES), ("score_init", initializers.NAMES),
+            ("scale", SCALES), ("schedule", SCHEDULES), ("strategy", STRATEGIES),
+        ):
+            if getattr(self, name) not in choices:
+                raise ConfigError(
+                    f"{name} must be one of {', '.join(choices)}; got {getattr(self, name)!r}"
+                )
+        if self.stem is not None and self.stem not in STEMS:
+            raise ConfigError(f"stem must be one of {', '.join(STEMS)}; got {self.stem!r}")
+        for name, low in (("epochs", 1), ("batch_size", 1), ("seed", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
+        if not self.lr > 0:
+            raise ConfigError(f"lr must be > 0, got {self.lr}")
+        if not 0 <= self.momentum < 1:
+            raise ConfigError(f"momentum must be in [0, 1), got {self.momentum}")
+        if not self.weight_decay >= 0:
+            raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay}")
+        if not self.output_dir:
+            raise ConfigError("output_dir is required")
+        if self.data_dir is not None and not os.path.isdir(self.data_dir):
+            raise ConfigError(f"data_dir {self.data_dir} is not a directory")
+        if self.algo == "dense":
+            return 0.0, 0.0
+        try:
+            return freezing.resolve_ratios(
+                self.sparsity, self.freeze_ratio, self.prune_ratio, self.lock_ratio
+            )
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+
+
+def run_search(config, callbacks=()):
+    """Runs (or resumes) one search and returns its results.
+
+    Seeds Keras's global random generators (`keras.utils.set_random_seed`)
+    with `config.seed`.
+
+    Args:
+        config: a `SearchConfig`.
+        callbacks: extra Keras callbacks, called after the run's own.
+
+    Returns:
+        The dict written to `<output_dir>/results.json`: test_accuracy (at
+        the best validation epoch, 0..1), test_loss, val_accuracy,
+        best_epoch, epochs_done, model_size_bits, dense_float32_bits,
+        entropy_model_bits, compression, actual_sparsity, layer_sparsity,
+        threshold, prune_ratio, lock_ratio, size (the full
+        `keras_slt.ModelSize`, tickets only), num_train, num_validation,
+        num_test, history (each epoch's logs), flags (the config), seed and
+        wall_time_s (all sessions of the run together).
+
+    Raises:
+        ConfigError: for an invalid setting, missing data files, or a
+            different run already in `output_dir`.
+
+    Example:
+
+    >>> results = run_search(SearchConfig(model="fc", dataset="fashion_mnist",
+    ...                                   epochs=3, output_dir="runs/fc"))
+    >>> print(summary(results))
+    """
+    prune_ratio, lock_ratio = config.validate()
+    strategy = _strategy(config.strategy)
+    checkpoint = RunCheckpoint(_worker_dir(config.output_dir, strategy),
+                               metadata={"flags": dataclasses.asdict(config)})
+    _check_same_run(config, checkpoint.saved_state())
+    keras.utils.set_random_seed(config.seed % 2**32)
+    try:
+        data = datasets.load(config.dataset, data_dir=config.data_dir,
+                             batch_size=config.batch_size, seed=config.seed,
+                             validation_fraction=VALIDATION_FRACTION)
+    except datasets.DataError as error:
+        raise ConfigError(f"data_dir: {error}") from None
+    steps_per_epoch = math.ceil(data.num_train / config.batch_size)
+
+    with strategy.scope():
+        model = _compiled_model(config, data, steps_per_epoch)
+        initial_epoch = checkpoint.restore(model)
+
+    if initial_epoch < config.epochs:
+        own = [MaskStatistics()] if config.algo == "ep" else []
+        own.append(checkpoint)
+        if _is_chief(strategy):
+            own.append(keras.callbacks.TensorBoard(os.path.join(config.output_dir, "logs"),
+                                                   write_graph=False))
+        model.fit(
+            _training_stream(data, initial_epoch, distributed=config.strategy != "default"),
+            steps_per_epoch=steps_per_epoch,
+            epochs=config.epochs,
+            initial_epoch=initial_epoch,
+            validation_data=data.validation,
+            callbacks=own + list(callbacks),
+            shuffle=False,  # data.train is already shuffled, per epoch
+        )
+    model.load_weights(checkpoint.best_path)
+    test = model.evaluate(data.test, return_dict=True, verbose=0)
+    state = checkpoint.state
+    results = {
+        "test_accuracy": float(test["accuracy"]),
+        "test_loss": float(test["loss"]),
+        "val_accuracy": state["best_value"],
+        "best_epoch": state["best_epoch"],
+        "epochs_done": state["epoch"],
+        **_size_results(model, config.algo),
+        "prune_ratio": prune_ratio,
+        "lock_ratio": lock_ratio,
+        "num_train": data.num_train,
+        "num_validation": data.num_validation,
+        "num_test": data.num_test,
+        "history": state["history"],
+        "flags": dataclasses.asdict(config),
+        "seed": config.seed,
+        "wall_time_s": checkpoint.elapsed(),
+    }
+    results = jsonable(results)
+    write_json(os.path.join(checkpoint.directory, RESULTS_FILE), results)
+    return results
+
+
+def summary(results):
+    """One line: what ran, its test accuracy and its size.
+
+    Example:
+
+    >>> summary(results)
+    'fc on fashion_mnist, ep (s=0.5, p=0.25, r=0.25): test accuracy 84.10% ...'
+    """
+    flags = results["flags"]
+    bits = results["model_size_bits"]
+    if flags["algo"] == "ep":
+        what = (f"ep (s={flags['sparsity']:g}, p={results['prune_ratio']:g}, "
+                f"r={results['lock_ratio']:g})")
+        size = (f"{results['compression']:.1f}x smaller than dense float32, "
+                f"actual sparsity {results['actual_sparsity']:.4f}")
+    else:
+        what, size = "dense weights", "float32"
+    return (
+        f"{flags['model']} on {flags['dataset']}, {what}: "
+        f"test accuracy {100 * results['test_accuracy']:.2f}% "
+        f"(best epoch {results['best_epoch']}, val {100 * results['val_accuracy']:.2f}%), "
+        f"size {bits:,} bits ({bits / 8 / 2**20:.3f} MiB, {size}), "
+        f"{results['wall_time_s']:.0f} s"
+    )
+
+
+def _compiled_model(config, data, steps_per_epoch):
+    """The run's model, compiled with its optimizer, loss and metrics."""
+    policy = keras.config.dtype_policy()
+    if config.mixed_precision:
+        keras.config.set_dtype_policy("mixed_float16")
+    try:
+        model = _build_model(config, data)
+    finally:
+        keras.config.set_dtype_policy(policy)
+    model.compile(
+        optimizer=CoupledSGD(_learning_rate(config, steps_per_epoch),
+                             momentum=config.momentum,
+                             coupled_weight_decay=config.weight_decay),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        jit_compile=config.jit,
+    )
+    return model
+
+
+def _build_model(config, data):
+    options = {name: getattr(config, name) for name in ("width", "width_factor", "stem")
+               if getattr(config, name) is not None}
+    if config.algo == "ep":
+        options.update(
+            sparsity=config.sparsity, selection=config.selection,
+            distribution=config.distribution, weight_init=config.weight_init,
+            score_init=config.score_init, scale=config.scale, seed=config.seed,
+        )
+        for name in ("freeze_ratio", "prune_ratio", "lock_ratio"):
+            if getattr(config, name) is not None:
+                options[name] = getattr(config, name)
+    try:
+        return models.get(config.model, data.input_shape, data.num_classes,
+                          supermask=config.algo == "ep", **options)
+    except ValueError as error:
+        raise ConfigError(f"model {config.model}: {error}") from None
+
+
+def _learning_rate(config, steps_per_epoch):
+    total = config.epochs * steps_per_epoch
+    if config.schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(config.lr, decay_steps=total)
+    return keras.optimizers.schedules.PiecewiseConstantDecay(
+        [int(total * fraction) for fraction in STEP_MILESTONES],
+        [config.lr * 0.1**i for i in range(len(STEP_MILESTONES) + 1)],
+    )
+
+
+def _training_stream(data, initial_epoch, distributed):
+    """All remaining training epochs as one stream, epoch e in its own order.
+
+    `data.train` draws a new order (and new augmentation) each time an
+    iterator is made from it, the i-th iterator always the same one for a
+    given seed; making an iterator reads no data. Epoch e uses iterator
+    e + 1: under a tf.distribute strategy Keras's `fit` first makes one
+    iterator to build the model, without one it makes none, so we make that
+    one ourselves; a resumed run then makes, and drops, one per epoch done.
+    Repeating the result inside `fit`'s single iterator continues the count,
+    so every epoch gets the same order in a resumed, an uninterrupted, a
+    one-device and a mirrored run.
+    """
+    for _ in range(initial_epoch + (0 if distributed else 1)):
+        iter(data.train)
+    return data.train.repeat()
+
+
+def _size_results(model, algo):
+    if algo == "dense":
+        bits = 32 * model.count_params()
+        return {"model_size_bits": bits, "dense_float32_bits": bits,
+                "entropy_model_bits": bits, "compression": 1.0,
+                "actual_sparsity": 0.0, "layer_sparsity": {}, "threshold": None}
+    size = model_size(model)
+    statistics = model.mask_statistics()
+    return {
+        "model_size_bits": size.model_size_bits,
+        "dense_float32_bits": size.dense_float32_bits,
+        "entropy_model_bits": size.entropy_model_bits,
+        "compression": size.compression,
+        "actual_sparsity": statistics["actual_sparsity"],
+        "layer_sparsity": statistics["layer_sparsity"],
+        "threshold": statistics["threshold"],
+        "size": size.as_dict(),
+    }
+
+
+def _check_same_run(config, state):
+    if state is None:
+        return
+    stored = state["metadata"]["flags"]
+    for name, value in dataclasses.asdict(config).items():
+        if name not in RESUMABLE_CHANGES and stored.get(name) != value:
+            raise ConfigError(
+                f"output_dir {config.output_dir} holds a run with {name}={stored.get(name)!r}, "
+                f"not {value!r}; use the same flags to resume it, or another output_dir"
+            )
+
+
+def _strategy(name):
+    if name == "mirrored":
+        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([device.name for device in devices])
+    if name == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def _is_chief(strategy):
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or resolver.task_type is None:
+        return True
+    if resolver.task_type == "chief":
+        return True
+    return (resolver.task_type == "worker" and resolver.task_id == 0
+            and "chief" not in resolver.cluster_spec().as_dict())
+
+
+def _worker_dir(output_dir, strategy):
+    if _is_chief(strategy):
+        return output_dir
+    return os.path.join(output_dir, f"worker-{strategy.cluster_resolver.task_id}")
