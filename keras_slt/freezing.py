@@ -64,10 +64,9 @@ def resolve_ratios(sparsity, freeze_ratio=None, prune_ratio=None, lock_ratio=Non
     return float(p), float(r)
 
 
-def check_sparsity(sparsity, p, r):
-    """Raises unless p <= sparsity <= 1 - r (small float tolerance)."""
-    tol = 1e-9
-    if not (p - tol <= sparsity <= 1.0 - r + tol):
+def check_sparsity(sparsity, p, r, tolerance=1e-9):
+    """Raises unless p <= sparsity <= 1 - r, up to `tolerance`."""
+    if not (p - tolerance <= sparsity <= 1.0 - r + tolerance):
         raise ValueError(
             f"sparsity must be in [prune_ratio, 1 - lock_ratio] = "
             f"[{p:g}, {1.0 - r:g}], got {sparsity}"

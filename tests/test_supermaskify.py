@@ -119,3 +119,14 @@ def test_keras_applications(build):
     assert abs(size.pruned + size.locked - 0.5 * size.supermask_weights) <= 2 * len(supermask) + 2
     out = converted.predict(np.random.default_rng(0).standard_normal((2, 32, 32, 3)).astype("float32"), verbose=0)
     assert out.shape == (2, 10) and np.all(np.isfinite(out))
+
+
+@pytest.mark.agnostic
+def test_sparsity_equal_to_prune_ratio_is_accepted():
+    # 1001 + 7 weights: flooring kept counts prunes 301 + 3 > 0.3 * 1008.
+    model = keras.Sequential([keras.Input((143,)), keras.layers.Dense(7), keras.layers.Dense(1)])
+    converted = keras_slt.supermaskify(model, sparsity=0.3, prune_ratio=0.3)
+    pruned = sum(l.num_pruned for l in converted.supermask_layers)
+    assert pruned == 304
+    # k = floor(1008 * 0.3) = 302 < 304 pruned: the threshold is -inf.
+    assert sum(int(m.sum()) for m in converted.masks()) == 1008 - pruned
