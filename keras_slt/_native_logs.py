@@ -1,10 +1,11 @@
 """Keeps TensorFlow's native start-up lines off the terminal.
 
 Importing TensorFlow prints lines from C++ (absl's pre-initialization
-notice, oneDNN and CUDA probes) straight to file descriptor 2, where no
+notice, oneDNN notes, and the CUDA probe that fails on machines without a
+GPU) straight to file descriptor 2, where no
 Python logging setting reaches them. They bury the one-line errors of the
-command-line tools, so keras_slt imports Keras with descriptor 2 pointed at
-/dev/null. Python exceptions still surface: the descriptor is restored before
+command-line tools, so keras_slt imports Keras, and lets TensorFlow probe its
+devices, with descriptor 2 pointed at /dev/null. Python exceptions still surface: the descriptor is restored before
 they propagate. Set KERAS_SLT_NATIVE_LOGS=1 to see the lines.
 """
 
@@ -28,3 +29,16 @@ def silenced():
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+
+
+def probe_devices():
+    """Makes TensorFlow look for its devices now (it logs when none is found).
+
+    Listing physical devices leaves logical devices configurable.
+    """
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
