@@ -62,6 +62,15 @@ class SupermaskModel(keras.Model):
         self.sparsity = float(sparsity)
         self.selection = selection
         self.metadata = dict(metadata or {})
+        # The bit pattern of the last training step's global threshold. The
+        # next search starts around it, since one optimizer step moves the
+        # threshold by a few hundred ulps, which saves most of the search's
+        # passes; the result is exact whatever this holds (0: start cold).
+        # int32, so it is no model float (size accounting, tickets).
+        self.threshold_hint = self.add_weight(
+            name="threshold_hint", shape=(), dtype="int32", initializer="zeros",
+            trainable=False, aggregation="only_first_replica",
+        )
         if network.built:
             self._check_layers()
             self.built = True
@@ -79,9 +88,12 @@ class SupermaskModel(keras.Model):
         indices = [layer.layer_index for layer in found]
         if len(set(indices)) != len(indices):
             raise ValueError(f"supermask layers need distinct layer_index values, got {indices}")
-        pruned = sum(layer.num_pruned for layer in found) / sum(layer.num_weights for layer in found)
-        locked = sum(layer.num_locked for layer in found) / sum(layer.num_weights for layer in found)
-        check_sparsity(self.sparsity, pruned, locked)
+        total = sum(layer.num_weights for layer in found)
+        pruned = sum(layer.num_pruned for layer in found) / total
+        locked = sum(layer.num_locked for layer in found) / total
+        # Per-layer counts are floored, so the actual fractions may exceed
+        # the requested ratios by up to one weight per layer.
+        check_sparsity(self.sparsity, pruned, locked, tolerance=len(found) / total)
 
     @property
     def supermask_layers(self):
@@ -89,6 +101,10 @@ class SupermaskModel(keras.Model):
 
     def global_threshold(self):
         """The global threshold t of the current scores (a scalar tensor)."""
+        return self._global_selection()[0]
+
+    def _global_selection(self):
+        """(threshold, its bit pattern): see `selection.threshold_of_scores`."""
         layers = self.supermask_layers
         num_weights = sum(layer.num_weights for layer in layers)
         num_pruned = sum(layer.num_pruned for layer in layers)
@@ -96,11 +112,13 @@ class SupermaskModel(keras.Model):
         # Pruned scores are -inf, so the k-th smallest modified score is the
         # (k - pruned)-th smallest free |score| (or +-inf past either end).
         k_free = floor_count(num_weights, self.sparsity) - num_pruned
-        return selection.kth_smallest(
-            [ops.abs(layer.scores) for layer in layers],
-            [layer.freeze == 0 for layer in layers],
+        return selection.threshold_of_scores(
+            [layer.scores for layer in layers],
+            # A layer without frozen weights needs no freeze pattern read.
+            [layer.freeze if layer.num_free < layer.num_weights else None for layer in layers],
             k_free,
             num_free,
+            hint=self.threshold_hint,
         )
 
     def threshold(self):
@@ -112,7 +130,11 @@ class SupermaskModel(keras.Model):
     def call(self, inputs, training=None):
         if self.selection == "layerwise":
             return self.network(inputs, training=training)
-        with threshold_context.use_threshold(self.global_threshold()):
+        threshold, key = self._global_selection()
+        if training:
+            # Like BatchNorm statistics: only training steps update state.
+            self.threshold_hint.assign(key)
+        with threshold_context.use_threshold(threshold):
             return self.network(inputs, training=training)
 
     def masks(self):

@@ -133,10 +133,11 @@ class SupermaskLayer(layers.Layer):
 
     def layerwise_threshold(self, magnitude=None):
         """The threshold of layer-wise selection, k_l = floor(N_l * s)."""
-        if magnitude is None:
-            magnitude = ops.abs(self.scores)
         k_free = floor_count(self.num_weights, self.sparsity) - self.num_pruned
-        return selection.kth_smallest([magnitude], [self.freeze == 0], k_free, self.num_free)
+        if magnitude is not None:
+            return selection.kth_smallest([magnitude], [self.freeze == 0], k_free, self.num_free)
+        threshold, _ = selection.threshold_of_scores([self.scores], [self._freeze_if_any()], k_free, self.num_free)
+        return threshold
 
     def mask(self, threshold=None):
         """The binary mask (float32 0/1) for a threshold on |scores|.
@@ -144,33 +145,29 @@ class SupermaskLayer(layers.Layer):
         Args:
             threshold: the selection threshold; None selects layer-wise.
         """
-        magnitude = ops.abs(self.scores)
         if threshold is None:
-            threshold = self.layerwise_threshold(magnitude)
-        return self._binary_mask(magnitude, threshold)
+            threshold = self.layerwise_threshold()
+        return self._binary_mask(ops.abs(self.scores), threshold)
 
     def _binary_mask(self, magnitude, threshold):
-        selected = ops.cast(magnitude > threshold, "float32")
-        locked = ops.cast(self.freeze == LOCKED, "float32")
-        return ops.where(self.freeze == 0, selected, locked)
+        return ops.cast(_keep(magnitude, self.freeze, threshold), "float32")
+
+    def _freeze_if_any(self):
+        """The freeze pattern, or None when nothing is frozen (no need to read it)."""
+        return self.freeze if self.num_free < self.num_weights else None
 
     def effective_kernel(self):
         """W_eff = m * W * scale, with the straight-through score gradient."""
-        magnitude = ops.abs(self.scores)
         threshold = threshold_context.current_threshold()
         if threshold is None:
-            threshold = self.layerwise_threshold(magnitude)
-        mask = self._binary_mask(magnitude, threshold)
-        # Straight-through estimator: |s| - stop_gradient(|s|) is exactly 0, so
-        # the forward pass uses the binary mask unchanged, while the backward
-        # pass sees the mask as |score|: dL/dscore = dL/dm * sign(score).
-        mask_ste = mask + (magnitude - ops.stop_gradient(magnitude))
-        kernel = self.weight * mask_ste
+            threshold = self.layerwise_threshold()
+        kernel = _masked_weight(self.scores, self.weight, self._freeze_if_any(), threshold)
         if self.scale == "static":
             kernel = kernel * (1.0 / math.sqrt(1.0 - self.sparsity))
         elif self.scale == "dynamic":
             # 1/sqrt(1 - s_l) = 1/sqrt(density); the floor avoids 1/0 for an
-            # empty mask. `mask` carries no gradient, so neither does this.
+            # empty mask. The mask carries no gradient, so neither does this.
+            mask = self._binary_mask(ops.abs(self.scores), threshold)
             density = ops.maximum(ops.mean(mask), 1.0 / self.num_weights)
             kernel = kernel * ops.rsqrt(density)
         return ops.cast(kernel, self.compute_dtype)
@@ -198,6 +195,100 @@ class SupermaskLayer(layers.Layer):
             }
         )
         return config
+
+
+def _keep(values, freeze, threshold):
+    """The boolean mask: free weights with |score| > threshold, and locked ones.
+
+    `values` are the scores or their magnitudes; `freeze` None means nothing
+    is frozen. The comparison is made on bit patterns, as the selection does:
+    non-negative floats order like their int32 bits (and -inf, whose bits are
+    negative, is below all of them), and integer compares see denormals that
+    XLA and TF flush to zero in float compares. A NaN score is never kept.
+    """
+    key = ops.bitwise_and(ops.view(values, "int32"), 0x7FFFFFFF)
+    bound = ops.view(ops.convert_to_tensor(threshold, "float32"), "int32")
+    selected = (key > bound) & (key <= _INF_BITS)
+    if freeze is None:
+        return selected
+    return (selected & (freeze == 0)) | (freeze == LOCKED)
+
+
+_INF_BITS = 0x7F800000  # the bit pattern of +inf
+
+
+def _masked_weight(scores, weight, freeze, threshold):
+    """W where the mask keeps it, else 0, with the straight-through gradient.
+
+    Forward: exactly m * W for the binary mask m. Backward: the mask is seen
+    as |score|, so dL/dscore = dL/dm * sign(score) = dL/dW_eff * W * sign(score)
+    (what the former `W * (m + |s| - stop_gradient(|s|))` gave, without
+    computing |s| - |s| in the forward pass). Spelled out as a custom gradient,
+    each direction is one elementwise pass that XLA fuses: on TensorFlow
+    outside XLA (a plain graph, or eager), each direction runs as one small
+    XLA call, where the TF graph would launch ~8 kernels of the full size.
+    """
+    # Variables are read here: a custom gradient must see plain tensors.
+    scores, weight = _read(scores), _read(weight)
+    freeze = None if freeze is None else _read(freeze)
+    threshold = ops.convert_to_tensor(threshold, "float32")
+    forward, backward = _kernel_functions()
+
+    @ops.custom_gradient
+    def masked(scores):
+        def grad(*args, upstream=None):
+            if upstream is None:
+                (upstream,) = args
+            return backward(upstream, weight, scores)
+
+        return forward(scores, weight, freeze, threshold), grad
+
+    return masked(scores)
+
+
+def _read(value):
+    """A tensor holding a variable's current value (keras.ops gives the variable)."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.convert_to_tensor(value)
+    return ops.convert_to_tensor(value)
+
+
+def _masked_forward(scores, weight, freeze, threshold):
+    return ops.where(_keep(scores, freeze, threshold), weight, ops.zeros_like(weight))
+
+
+def _masked_backward(upstream, weight, scores):
+    return upstream * weight * ops.sign(scores)
+
+
+_KERNEL_FUNCTIONS = {}
+
+
+def _kernel_functions():
+    """(forward, backward) of `_masked_weight`: XLA-compiled on TensorFlow."""
+    backend = keras.backend.backend()
+    if backend != "tensorflow" or not FUSE_WITH_XLA:
+        return _masked_forward, _masked_backward
+    if backend not in _KERNEL_FUNCTIONS:
+        import tensorflow as tf
+
+        functions = []
+        for function in (_masked_forward, _masked_backward):
+            # Inside a train step compiled with XLA these are inlined.
+            compiled = tf.function(function, jit_compile=True, autograph=False)
+            # One trace per layer shape is expected, not a retracing problem.
+            compiled._omit_frequent_tracing_warning = True
+            functions.append(compiled)
+        _KERNEL_FUNCTIONS[backend] = tuple(functions)
+    return _KERNEL_FUNCTIONS[backend]
+
+
+# On TensorFlow, run the mask's forward and backward passes as XLA calls even
+# when the train step itself is not compiled with XLA (set False to use plain
+# TF ops, e.g. where XLA is unavailable).
+FUSE_WITH_XLA = True
 
 
 def _constant(array):
