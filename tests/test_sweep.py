@@ -7,7 +7,7 @@ import pytest
 
 from keras_slt import pareto, plots, sweep
 
-from conftest import run_tool
+from conftest import ROOT, run_tool
 
 pytestmark = pytest.mark.agnostic
 
@@ -109,3 +109,13 @@ def test_sweep_cli_rejects_bad_flags(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == "error: --sparsities values must be in [0.0, 0.999999], got 0.5,1.5"
     assert "Traceback" not in result.stderr
+
+
+def test_sweep_flagfiles_expand(tmp_path):
+    import pathlib
+
+    for flagfile in sorted(pathlib.Path(ROOT, "configs").glob("sweep_*.flags")):
+        result = run_tool("tools/sweep.py", f"--flagfile={flagfile}", "--dry_run")
+        assert result.returncode == 0, result.stderr
+        commands = result.stdout.strip().splitlines()
+        assert commands and all("tools/search.py --flagfile=configs/" in c for c in commands)
