@@ -23,7 +23,8 @@ _STYLE = {
 def _save(figure, stem):
     stem = pathlib.Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = [stem.with_suffix(".png"), stem.with_suffix(".svg")]
+    # Not with_suffix: a stem like "..._s0.5" already has a dot.
+    paths = [stem.parent / f"{stem.name}.png", stem.parent / f"{stem.name}.svg"]
     for path in paths:
         figure.savefig(path, dpi=150, bbox_inches="tight")
     plt.close(figure)

@@ -70,9 +70,10 @@ def test_collect_csv_frontier_and_plots(tmp_path):
     # The pruned source at 1500 bits is beaten by the frozen one at 1000 bits.
     assert [c["source"] for c in front] == [sweep.FROZEN_SOURCE, sweep.DENSE_SOURCE]
     paths = plots.accuracy_vs_size(back, tmp_path / "fig" / "size", "t")
-    paths += plots.accuracy_vs_freeze_ratio(back, 0.5, tmp_path / "fig" / "freeze", "t")
+    paths += plots.accuracy_vs_freeze_ratio(back, 0.5, tmp_path / "fig" / "freeze_s0.5", "t")
     paths += plots.layer_sparsity_bars({"dense": 0.5, "dense_1": 0.4}, tmp_path / "fig" / "layers", "t")
-    assert all(p.stat().st_size > 1000 for p in paths) and len(paths) == 6
+    assert all(p.stat().st_size > 1000 for p in paths) and len(set(paths)) == 6
+    assert tmp_path.joinpath("fig", "freeze_s0.5.svg").is_file()
 
 
 def test_frontier_ties_and_order():
