@@ -235,6 +235,8 @@ CONFIGS_SCRIPT = textwrap.dedent("""
     sys.argv = ["search"]
     from tools import search as tool
     for path in sorted(glob.glob("configs/*.flags")):
+        if path.startswith("configs/sweep_"):  # tools/sweep.py's flagfiles
+            continue
         tool.FLAGS.unparse_flags()
         tool.FLAGS(["search", f"--flagfile={path}"])
         config = tool.config_from_flags()
