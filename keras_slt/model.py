@@ -114,8 +114,7 @@ class SupermaskModel(keras.Model):
         k_free = floor_count(num_weights, self.sparsity) - num_pruned
         return selection.threshold_of_scores(
             [layer.scores for layer in layers],
-            # A layer without frozen weights needs no freeze pattern read.
-            [layer.freeze if layer.num_free < layer.num_weights else None for layer in layers],
+            [layer.freeze_or_none() for layer in layers],
             k_free,
             num_free,
             hint=self.threshold_hint,
@@ -139,18 +138,21 @@ class SupermaskModel(keras.Model):
 
     def masks(self):
         """The current binary masks as int8 NumPy arrays, in layer order."""
+        return self._masks_for(self.threshold())
+
+    def _masks_for(self, threshold):
         layers = self.supermask_layers
-        threshold = self.global_threshold() if self.selection == "global" else None
+        per_layer = threshold if isinstance(threshold, list) else [threshold] * len(layers)
         return [
-            ops.convert_to_numpy(layer.mask(threshold)).astype(np.int8) for layer in layers
+            ops.convert_to_numpy(layer.mask(t)).astype(np.int8) for layer, t in zip(layers, per_layer)
         ]
 
     def mask_statistics(self):
         """Actual sparsity overall and per layer, and the threshold(s)."""
-        masks = self.masks()
+        threshold = self.threshold()  # selected once, for the masks and the report
+        masks = self._masks_for(threshold)
         kept = sum(int(m.sum()) for m in masks)
         total = sum(m.size for m in masks)
-        threshold = self.threshold()
         if isinstance(threshold, list):
             threshold = [float(ops.convert_to_numpy(t)) for t in threshold]
         else:

@@ -131,12 +131,12 @@ class SupermaskLayer(layers.Layer):
         else:
             self.bias = None
 
-    def layerwise_threshold(self, magnitude=None):
+    def layerwise_threshold(self):
         """The threshold of layer-wise selection, k_l = floor(N_l * s)."""
         k_free = floor_count(self.num_weights, self.sparsity) - self.num_pruned
-        if magnitude is not None:
-            return selection.kth_smallest([magnitude], [self.freeze == 0], k_free, self.num_free)
-        threshold, _ = selection.threshold_of_scores([self.scores], [self._freeze_if_any()], k_free, self.num_free)
+        threshold, _ = selection.threshold_of_scores(
+            [self.scores], [self.freeze_or_none()], k_free, self.num_free
+        )
         return threshold
 
     def mask(self, threshold=None):
@@ -152,7 +152,7 @@ class SupermaskLayer(layers.Layer):
     def _binary_mask(self, magnitude, threshold):
         return ops.cast(_keep(magnitude, self.freeze, threshold), "float32")
 
-    def _freeze_if_any(self):
+    def freeze_or_none(self):
         """The freeze pattern, or None when nothing is frozen (no need to read it)."""
         return self.freeze if self.num_free < self.num_weights else None
 
@@ -161,7 +161,7 @@ class SupermaskLayer(layers.Layer):
         threshold = threshold_context.current_threshold()
         if threshold is None:
             threshold = self.layerwise_threshold()
-        kernel = _masked_weight(self.scores, self.weight, self._freeze_if_any(), threshold)
+        kernel = _masked_weight(self.scores, self.weight, self.freeze_or_none(), threshold)
         if self.scale == "static":
             kernel = kernel * (1.0 / math.sqrt(1.0 - self.sparsity))
         elif self.scale == "dynamic":
