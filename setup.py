@@ -9,11 +9,10 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=find_packages(include=["keras_slt", "keras_slt.*"])
-    + ["keras_slt.tools", "keras_slt.deploy_tools"],
-    # The command-line tools live in tools/ and deploy/ in the repository and
-    # are installed inside the package so their console scripts resolve.
-    package_dir={"keras_slt.tools": "tools", "keras_slt.deploy_tools": "deploy"},
+    packages=find_packages(include=["keras_slt", "keras_slt.*"]),
+    # The launcher silences TensorFlow's start-up lines before keras_slt is
+    # imported, so it cannot live inside the package (see its docstring).
+    py_modules=["keras_slt_launch"],
     install_requires=[
         "tensorflow==2.21.*",  # default backend, tf.data, TFLite converter
         "keras>=3.10",  # the layers and models
@@ -32,11 +31,11 @@ setup(
     },
     entry_points={
         "console_scripts": [
-            "keras-slt-search=keras_slt.tools.search:run",
-            "keras-slt-export=keras_slt.deploy_tools.export:run",
-            "keras-slt-benchmark-tflite=keras_slt.deploy_tools.benchmark_tflite:run",
-            "keras-slt-sweep=keras_slt.tools.sweep:run",
-            "keras-slt-plot=keras_slt.tools.plot:run",
+            "keras-slt-search=keras_slt_launch:search",
+            "keras-slt-export=keras_slt_launch:export",
+            "keras-slt-benchmark-tflite=keras_slt_launch:benchmark_tflite",
+            "keras-slt-sweep=keras_slt_launch:sweep",
+            "keras-slt-plot=keras_slt_launch:plot",
         ],
     },
 )

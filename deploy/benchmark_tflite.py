@@ -1,56 +1,6 @@
-"""Times LiteRT inference of a ticket, dense vs sparse TFLite (batch 1).
+"""Thin shell around `keras_slt.cli.benchmark_tflite` (also installed as `keras-slt-benchmark-tflite`)."""
 
-Example:
-
-    python deploy/benchmark_tflite.py --model_path=runs/fmnist_fc/best.keras --int8
-
-Prints the median latency of each conversion and the sparse/dense ratio.
-LiteRT expands randomly sparse weights once when the model is prepared
-(DENSIFY), so expect a ratio near 1: sparse encoding saves file size.
-"""
-
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from absl import flags  # noqa: E402
-
-from keras_slt import cli  # noqa: E402
-from keras_slt.export import sources, tflite  # noqa: E402
-
-FLAGS = flags.FLAGS
-flags.DEFINE_string("model_path", None, "A .keras model or .slt ticket.")
-flags.DEFINE_bool("int8", False, "Also time the int8 conversions.")
-flags.DEFINE_string("dataset", None, "Dataset for the timed input and int8 calibration; default random.")
-flags.DEFINE_string("data_dir", None, "Dataset files (see keras_slt.data.load_arrays).")
-flags.DEFINE_integer("runs", 500, "Timed invocations per model.")
-flags.DEFINE_integer("warmup", 50, "Untimed invocations first.")
-flags.DEFINE_integer("num_threads", 1, "LiteRT CPU threads.")
-flags.mark_flag_as_required("model_path")
-
-
-def main(argv):
-    del argv
-    for name in ("runs", "num_threads"):
-        if FLAGS[name].value < 1:
-            raise ValueError(f"--{name} must be >= 1, got {FLAGS[name].value}")
-    if FLAGS.warmup < 0:
-        raise ValueError(f"--warmup must be >= 0, got {FLAGS.warmup}")
-    model = sources.load_model(FLAGS.model_path)
-    if FLAGS.dataset:
-        calibration, inputs = sources.dataset_inputs(model, FLAGS.dataset, FLAGS.data_dir, max_samples=1)
-    else:
-        calibration, inputs = sources.random_inputs(model, max_samples=1)
-    timing = {"runs": FLAGS.runs, "warmup": FLAGS.warmup, "num_threads": FLAGS.num_threads}
-    for int8 in (False, True) if FLAGS.int8 else (False,):
-        dense, sparse = tflite.dense_sparse_latency(model, inputs[0], int8, calibration, **timing)
-        print(f"{'int8' if int8 else 'float32':8} dense {dense * 1e6:9.1f} us  sparse {sparse * 1e6:9.1f} us"
-              f"  sparse/dense {sparse / dense:.3f}")
-
-
-def run():
-    cli.run(main)
-
+import keras_slt_launch
 
 if __name__ == "__main__":
-    run()
+    keras_slt_launch.benchmark_tflite()

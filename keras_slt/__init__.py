@@ -5,13 +5,6 @@ The flow: data -> model (supermask layers, `supermaskify`) -> search
 deploy.
 """
 
-from keras_slt import _native_logs
-
-with _native_logs.silenced():
-    import keras  # noqa: F401  (imports the backend; see _native_logs)
-
-    _native_logs.probe_devices()
-
 from keras_slt import distributions, freezing, initializers, models, optimizers, seeding, selection
 from keras_slt.convert import supermaskify
 from keras_slt.layers import (

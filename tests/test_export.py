@@ -11,7 +11,8 @@ import pytest
 
 import keras_slt
 from conftest import run_tool
-from keras_slt.export import coding, files, materialize, save_ticket, load_ticket, ticket, tflite
+from keras_slt import files
+from keras_slt.export import coding, materialize, save_ticket, load_ticket, ticket, tflite
 from keras_slt.size import binary_entropy
 
 

@@ -1,4 +1,4 @@
-"""`keras_slt.search.run_search` and `tools/search.py` on a tiny fake Fashion-MNIST."""
+"""`keras_slt.experiments.search.run_search` and `tools/search.py` on a tiny fake Fashion-MNIST."""
 
 import gzip
 import json
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, run_tool
-from keras_slt import search
+from keras_slt.experiments import search
 
 NUM_TRAIN, NUM_TEST = 200, 100  # 160 train / 40 validation: 5 batches of 32
 
@@ -197,7 +197,7 @@ MIRRORED_SCRIPT = textwrap.dedent("""
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import keras
-    from keras_slt import search
+    from keras_slt.experiments import search
     data_dir, out = sys.argv[1], sys.argv[2]
     report = {}
     for strategy in ("default", "mirrored"):
@@ -233,7 +233,7 @@ def test_mirrored_on_two_logical_cpus_matches_one_device(data_dir, tmp_path):
 CONFIGS_SCRIPT = textwrap.dedent("""
     import glob, sys
     sys.argv = ["search"]
-    from tools import search as tool
+    from keras_slt.cli import search as tool
     for path in sorted(glob.glob("configs/*.flags")):
         if path.startswith("configs/sweep_"):  # tools/sweep.py's flagfiles
             continue

@@ -1,11 +1,12 @@
 """Sweeps, the frontier and the figures, without running real searches."""
 
 import json
+import sys
 import textwrap
 
 import pytest
 
-from keras_slt import pareto, plots, sweep
+from keras_slt.experiments import pareto, plots, sweep
 
 from conftest import ROOT, run_tool
 
@@ -99,8 +100,8 @@ def test_execute_skips_finished_runs(tmp_path):
     script.write_text(FAKE_SEARCH)
     runs = sweep.grid(["fc"], [0.5], [0.0, 0.5], [0, 1], weight_trained=False)
     root = tmp_path / "out"
-    assert sweep.execute(runs[:2], script, root, parallel=2, log=lambda m: None) == []
-    assert sweep.execute(runs, script, root, parallel=2, log=lambda m: None) == []
+    assert sweep.execute(runs[:2], root, parallel=2, log=lambda m: None, program=(sys.executable, str(script))) == []
+    assert sweep.execute(runs, root, parallel=2, log=lambda m: None, program=(sys.executable, str(script))) == []
     calls = (root / "calls.txt").read_text().split()
     assert sorted(calls) == sorted(r.name for r in runs)  # each run exactly once
 
@@ -119,4 +120,4 @@ def test_sweep_flagfiles_expand(tmp_path):
         result = run_tool("tools/sweep.py", f"--flagfile={flagfile}", "--dry_run")
         assert result.returncode == 0, result.stderr
         commands = result.stdout.strip().splitlines()
-        assert commands and all("tools/search.py --flagfile=configs/" in c for c in commands)
+        assert commands and all("keras_slt_launch search --flagfile=configs/" in c for c in commands)

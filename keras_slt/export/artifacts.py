@@ -14,7 +14,8 @@ import os
 import keras
 import numpy as np
 
-from keras_slt.export import files, tflite
+from keras_slt import files
+from keras_slt.export import tflite
 from keras_slt.export.materialize import materialize
 from keras_slt.export.ticket import load_ticket, save_ticket
 from keras_slt.model import SupermaskModel

@@ -7,13 +7,10 @@ import warnings
 import keras
 import numpy as np
 
-from keras_slt import data
+from keras_slt import data, run_files
 from keras_slt.export.ticket import load_ticket
 from keras_slt.model import SupermaskModel
 
-# Files a search run's output folder may hold, best first.
-MODEL_FILES = ("best.keras", "model.keras")
-RESULTS_FILE = "results.json"
 
 
 def search_run(output_dir):
@@ -34,10 +31,10 @@ def search_run(output_dir):
     """
     if not os.path.isdir(output_dir):
         raise ValueError(f"output_dir {output_dir} is not a directory")
-    found = [os.path.join(output_dir, f) for f in MODEL_FILES if os.path.isfile(os.path.join(output_dir, f))]
+    found = [os.path.join(output_dir, f) for f in run_files.MODEL_FILES if os.path.isfile(os.path.join(output_dir, f))]
     if not found:
-        raise ValueError(f"output_dir {output_dir} holds none of {', '.join(MODEL_FILES)}")
-    results = os.path.join(output_dir, RESULTS_FILE)
+        raise ValueError(f"output_dir {output_dir} holds none of {', '.join(run_files.MODEL_FILES)}")
+    results = os.path.join(output_dir, run_files.RESULTS)
     flags = {}
     if os.path.isfile(results):
         with open(results, encoding="utf-8") as f:
@@ -61,11 +58,11 @@ def load_model(path):
     raise ValueError(f"model file must end in .keras or .slt, got {path}")
 
 
-def dataset_inputs(model, dataset, data_dir=None, num_calibration=200, max_samples=10000, normalize=True):
+def dataset_inputs(model, dataset, data_dir=None, num_calibration=200, max_samples=10000):
     """Real inputs for calibration and checks, preprocessed like the search.
 
-    Images are scaled to [0, 1] and, with `normalize`, standardized with the
-    dataset's mean and std (as `keras_slt.data.load` does by default), then
+    Images are scaled to [0, 1] and standardized with the dataset's mean
+    and std (as `keras_slt.data.load` does for a search), then
     reshaped to the model's input shape when only the layout differs.
 
     Args:
@@ -74,7 +71,6 @@ def dataset_inputs(model, dataset, data_dir=None, num_calibration=200, max_sampl
         data_dir: the dataset's files (see `keras_slt.data.load_arrays`).
         num_calibration: samples taken from the training split.
         max_samples: samples taken from the test split.
-        normalize: standardize with the dataset's mean and std.
 
     Returns:
         (calibration inputs, test inputs), float32.
@@ -85,10 +81,9 @@ def dataset_inputs(model, dataset, data_dir=None, num_calibration=200, max_sampl
     """
     x_train, _, x_test, _ = data.load_arrays(dataset, data_dir)
     spec = data.SPECS[dataset]
-    mean, std = (spec.mean, spec.std) if normalize else (0.0, 1.0)
 
     def prepare(images):
-        images = np.asarray(data.normalize(images, mean, std), dtype=np.float32)
+        images = np.asarray(data.normalize(images, spec.mean, spec.std), dtype=np.float32)
         return _fit_shape(images, model)
 
     return prepare(x_train[:num_calibration]), prepare(x_test[:max_samples])

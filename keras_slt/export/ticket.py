@@ -38,7 +38,8 @@ import zlib
 import keras
 import numpy as np
 
-from keras_slt.export import coding, files
+from keras_slt import files
+from keras_slt.export import coding
 from keras_slt.export.materialize import check_supermask_model, materialize
 from keras_slt.freezing import FREE, LOCKED
 

@@ -16,15 +16,15 @@ one row per run, classified by *source* (DESIGN.md section 4):
 
 import csv
 import dataclasses
+import io
 import itertools
 import json
-import os
 import pathlib
 import subprocess
 import sys
 from concurrent import futures
 
-from keras_slt import freezing
+from keras_slt import files, freezing, run_files
 
 WEIGHT_TRAINED = "weight-trained"
 DENSE_SOURCE = "dense source"
@@ -39,6 +39,10 @@ COLUMNS = (
 )
 
 
+# The search tool, started in a new process (see keras_slt_launch).
+SEARCH_PROGRAM = (sys.executable, "-m", "keras_slt_launch", "search")
+
+
 @dataclasses.dataclass(frozen=True)
 class Run:
     """One search of a sweep: its flags and its output folder name."""
@@ -46,10 +50,10 @@ class Run:
     name: str
     flags: tuple  # ((flag, value), ...) in a fixed order
 
-    def command(self, search_script, output_root, base_flags=()):
-        """The command line of this run."""
+    def command(self, output_root, base_flags=(), program=SEARCH_PROGRAM):
+        """The command line of this run: `program`, then the flags."""
         output_dir = pathlib.Path(output_root) / self.name
-        return [sys.executable, str(search_script), *base_flags,
+        return [*program, *base_flags,
                 *(f"--{key}={value}" for key, value in self.flags),
                 f"--output_dir={output_dir}"]
 
@@ -112,11 +116,14 @@ def grid(models, sparsities, freeze_ratios, seeds, lock_shares=(None,),
 
 
 def is_finished(output_root, run):
-    return (pathlib.Path(output_root) / run.name / "results.json").is_file()
+    return (pathlib.Path(output_root) / run.name / run_files.RESULTS).is_file()
 
 
-def execute(runs, search_script, output_root, base_flags=(), parallel=1, log=print):
+def execute(runs, output_root, base_flags=(), parallel=1, log=print, program=SEARCH_PROGRAM):
     """Runs every unfinished run, `parallel` at a time.
+
+    `program` is the search command without flags (the search tool by
+    default; tests substitute their own).
 
     Each run's output goes to `<output_root>/<name>/log.txt`. Returns the
     names of the runs that failed.
@@ -128,7 +135,7 @@ def execute(runs, search_script, output_root, base_flags=(), parallel=1, log=pri
         folder = pathlib.Path(output_root) / run.name
         folder.mkdir(parents=True, exist_ok=True)
         with open(folder / "log.txt", "a") as out:
-            code = subprocess.call(run.command(search_script, output_root, base_flags),
+            code = subprocess.call(run.command(output_root, base_flags, program),
                                    stdout=out, stderr=subprocess.STDOUT)
         log(f"{'done' if code == 0 else f'FAILED ({code})'}: {run.name}")
         return run.name, code
@@ -181,21 +188,19 @@ def row_of(name, results):
 def collect(output_root):
     """Rows for every `results.json` directly below `output_root`, by name."""
     rows = []
-    for path in sorted(pathlib.Path(output_root).glob("*/results.json")):
+    for path in sorted(pathlib.Path(output_root).glob(f"*/{run_files.RESULTS}")):
         with open(path) as f:
             rows.append(row_of(path.parent.name, json.load(f)))
     return rows
 
 
 def write_csv(rows, path):
-    """Writes `rows` atomically (temporary file, then rename)."""
-    path = pathlib.Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
+    """Writes `rows` atomically (see `keras_slt.files`)."""
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    files.write_text(path, text.getvalue())
 
 
 def read_csv(path):

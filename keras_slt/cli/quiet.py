@@ -1,12 +1,14 @@
-"""Keeps TensorFlow's native start-up lines off the terminal.
+"""Keeps TensorFlow's native start-up lines off a command line's terminal.
 
 Importing TensorFlow prints lines from C++ (absl's pre-initialization
 notice, oneDNN notes, and the CUDA probe that fails on machines without a
-GPU) straight to file descriptor 2, where no
-Python logging setting reaches them. They bury the one-line errors of the
-command-line tools, so keras_slt imports Keras, and lets TensorFlow probe its
-devices, with descriptor 2 pointed at /dev/null. Python exceptions still surface: the descriptor is restored before
-they propagate. Set KERAS_SLT_NATIVE_LOGS=1 to see the lines.
+GPU) straight to file descriptor 2, where no Python logging setting reaches
+them. They bury the one-line errors of the command-line tools, so the tools'
+launcher (`keras_slt_launch`) imports keras_slt, and lets TensorFlow probe
+its devices, with descriptor 2 pointed at /dev/null. Python exceptions still
+surface: the descriptor is restored before they propagate. Set
+KERAS_SLT_NATIVE_LOGS=1 to see the lines. Importing keras_slt as a library
+does none of this.
 """
 
 import contextlib

@@ -6,12 +6,12 @@ Every function writes `<stem>.png` and `<stem>.svg` and returns the paths.
 import collections
 import pathlib
 
-import matplotlib
+# Figures are made with matplotlib's object API, not pyplot: it needs no
+# display and changes no global backend setting.
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")  # files only; no display is needed or assumed
-import matplotlib.pyplot as plt  # noqa: E402
-
-from keras_slt import pareto, sweep  # noqa: E402
+from keras_slt import files
+from keras_slt.experiments import pareto, sweep
 
 _STYLE = {
     sweep.DENSE_SOURCE: dict(color="tab:blue", marker="o"),
@@ -20,14 +20,19 @@ _STYLE = {
 }
 
 
+def _subplots(figsize):
+    figure = Figure(figsize=figsize)
+    return figure, figure.add_subplot()
+
+
 def _save(figure, stem):
     stem = pathlib.Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     # Not with_suffix: a stem like "..._s0.5" already has a dot.
     paths = [stem.parent / f"{stem.name}.png", stem.parent / f"{stem.name}.svg"]
     for path in paths:
-        figure.savefig(path, dpi=150, bbox_inches="tight")
-    plt.close(figure)
+        with files.atomic_path(path) as temp:
+            figure.savefig(temp, dpi=150, bbox_inches="tight")
     return paths
 
 
@@ -46,7 +51,7 @@ def accuracy_vs_size(rows, stem, title):
     each source's accuracy-size frontier, with error bars of one standard
     deviation over seeds.
     """
-    figure, axis = plt.subplots(figsize=(7, 4.5))
+    figure, axis = _subplots(figsize=(7, 4.5))
     configs = pareto.aggregate([r for r in rows if r["source"] != sweep.WEIGHT_TRAINED])
     for source, style in _STYLE.items():
         members = [c for c in configs if c["source"] == source]
@@ -75,7 +80,7 @@ def accuracy_vs_freeze_ratio(rows, sparsity, stem, title):
     its pruning ratio p, which gives the same ticket size as the frozen
     source at the same ratio.
     """
-    figure, axis = plt.subplots(figsize=(7, 4.5))
+    figure, axis = _subplots(figsize=(7, 4.5))
     configs = [c for c in pareto.aggregate([r for r in rows if r["source"] != sweep.WEIGHT_TRAINED])
                if abs(float(c["sparsity"]) - sparsity) < 1e-9]
     dense = [c for c in configs if c["source"] == sweep.DENSE_SOURCE]
@@ -102,7 +107,7 @@ def layer_sparsity_bars(layer_sparsity, stem, title):
         layer_sparsity: dict layer name -> sparsity (as in results.json).
     """
     names = list(layer_sparsity)
-    figure, axis = plt.subplots(figsize=(max(5, 0.6 * len(names)), 4))
+    figure, axis = _subplots(figsize=(max(5, 0.6 * len(names)), 4))
     axis.bar(range(len(names)), [100 * layer_sparsity[n] for n in names], color="tab:green")
     axis.set_xticks(range(len(names)), names, rotation=45, ha="right")
     axis.set_ylabel("sparsity (%)")

@@ -19,7 +19,7 @@ epoch on the test set and writes `<output_dir>/results.json`.
   best-validation model), a checkpoint per epoch and `results.json`.
 - Resuming: running again with the same `output_dir` continues after the
   last complete epoch and ends exactly as an uninterrupted run would (see
-  `keras_slt.callbacks.RunCheckpoint`). The flags must be the same, except
+  `keras_slt.experiments.callbacks.RunCheckpoint`). The flags must be the same, except
   those that do not change the result: `data_dir`, `output_dir`, `strategy`
   and `jit`.
 - Distribution: "mirrored" (all local GPUs, or all logical CPUs when there
@@ -37,129 +37,17 @@ import keras
 import tensorflow as tf
 
 from keras_slt import data as datasets
-from keras_slt import distributions, freezing, initializers, models
-from keras_slt.callbacks import MaskStatistics, RunCheckpoint, jsonable, write_json
-from keras_slt.layers import SCALES
-from keras_slt.model import SELECTIONS
-from keras_slt.models.resnet import STEMS
+from keras_slt import models, run_files
+from keras_slt.experiments.callbacks import MaskStatistics, RunCheckpoint, jsonable, write_json
+from keras_slt.experiments.config import (  # noqa: F401  (SearchConfig, ConfigError: the API)
+    RESUMABLE_CHANGES,
+    STEP_MILESTONES,
+    VALIDATION_FRACTION,
+    ConfigError,
+    SearchConfig,
+)
 from keras_slt.optimizers import CoupledSGD
 from keras_slt.size import model_size
-
-ALGOS = ("ep", "dense")
-SCHEDULES = ("cosine", "step")
-STRATEGIES = ("default", "mirrored", "multi_worker")
-VALIDATION_FRACTION = 0.2
-STEP_MILESTONES = (0.5, 0.75)  # fractions of the run where "step" divides lr by 10
-RESULTS_FILE = "results.json"
-# Flags that may change when a run is resumed: they do not change its result.
-RESUMABLE_CHANGES = ("data_dir", "output_dir", "strategy", "jit")
-
-
-class ConfigError(ValueError):
-    """A run configuration the user has to fix; the message names the setting."""
-
-
-@dataclasses.dataclass
-class SearchConfig:
-    """The settings of one run; `tools/search.py` has one flag per field.
-
-    Defaults follow DESIGN.md's reference recipe (Conv6 on CIFAR-10: SGD,
-    lr 0.1, momentum 0.9, weight decay 1e-4, cosine, 100 epochs, batch 128).
-
-    Attributes:
-        model: a `keras_slt.models.NAMES` entry.
-        dataset: a `keras_slt.data.NAMES` entry.
-        data_dir: where the dataset files are (None: the data module's default).
-        algo: "ep" (ticket search) or "dense" (weight training).
-        selection: "global" or "layerwise".
-        sparsity: target ticket sparsity s.
-        freeze_ratio: f, split into p = f*s pruned and r = f*(1-s) locked.
-        prune_ratio, lock_ratio: p and r, instead of freeze_ratio.
-        distribution: how the ratios spread over layers (uniform, erk, epl, igq).
-        weight_init, score_init: initializer names.
-        scale: "none", "static" or "dynamic".
-        width: hidden units of the fc model.
-        width_factor: channel multiplier of the conv and ResNet models.
-        stem: "cifar" or "imagenet" for resnet18/34 (None: by input size).
-        epochs, batch_size, lr, momentum, weight_decay, schedule: training.
-        seed: the model seed; also fixes the split, data order and augmentation.
-        output_dir: where checkpoints, logs and results go.
-        jit: compile the train step with XLA.
-        mixed_precision: train under the "mixed_float16" policy (scores and
-            random weights stay float32).
-        strategy: "default", "mirrored" or "multi_worker".
-
-    The supermask settings (selection to scale) are ignored with algo "dense".
-    """
-
-    model: str = "conv6"
-    dataset: str = "cifar10"
-    data_dir: str | None = None
-    algo: str = "ep"
-    selection: str = "global"
-    sparsity: float = 0.5
-    freeze_ratio: float | None = None
-    prune_ratio: float | None = None
-    lock_ratio: float | None = None
-    distribution: str = "uniform"
-    weight_init: str = "signed_kaiming_constant"
-    score_init: str = "kaiming_normal"
-    scale: str = "none"
-    width: int | None = None
-    width_factor: float | None = None
-    stem: str | None = None
-    epochs: int = 100
-    batch_size: int = 128
-    lr: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    schedule: str = "cosine"
-    seed: int = 0
-    output_dir: str | None = None
-    jit: bool = False
-    mixed_precision: bool = False
-    strategy: str = "default"
-
-    def validate(self):
-        """Raises `ConfigError` naming the first invalid setting.
-
-        Returns:
-            The resolved global (prune_ratio, lock_ratio); (0, 0) for "dense".
-        """
-        for name, choices in (
-            ("model", models.NAMES), ("dataset", datasets.NAMES), ("algo", ALGOS),
-            ("selection", SELECTIONS), ("distribution", distributions.METHODS),
-            ("weight_init", initializers.NAMES), ("score_init", initializers.NAMES),
-            ("scale", SCALES), ("schedule", SCHEDULES), ("strategy", STRATEGIES),
-        ):
-            if getattr(self, name) not in choices:
-                raise ConfigError(
-                    f"{name} must be one of {', '.join(choices)}; got {getattr(self, name)!r}"
-                )
-        if self.stem is not None and self.stem not in STEMS:
-            raise ConfigError(f"stem must be one of {', '.join(STEMS)}; got {self.stem!r}")
-        for name, low in (("epochs", 1), ("batch_size", 1), ("seed", 0)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
-        if not self.lr > 0:
-            raise ConfigError(f"lr must be > 0, got {self.lr}")
-        if not 0 <= self.momentum < 1:
-            raise ConfigError(f"momentum must be in [0, 1), got {self.momentum}")
-        if not self.weight_decay >= 0:
-            raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay}")
-        if not self.output_dir:
-            raise ConfigError("output_dir is required")
-        if self.data_dir is not None and not os.path.isdir(self.data_dir):
-            raise ConfigError(f"data_dir {self.data_dir} is not a directory")
-        if self.algo == "dense":
-            return 0.0, 0.0
-        try:
-            return freezing.resolve_ratios(
-                self.sparsity, self.freeze_ratio, self.prune_ratio, self.lock_ratio
-            )
-        except ValueError as error:
-            raise ConfigError(str(error)) from None
 
 
 def run_search(config, callbacks=()):
@@ -214,7 +102,7 @@ def run_search(config, callbacks=()):
         own = [MaskStatistics()] if config.algo == "ep" else []
         own.append(checkpoint)
         if _is_chief(strategy):
-            own.append(keras.callbacks.TensorBoard(os.path.join(config.output_dir, "logs"),
+            own.append(keras.callbacks.TensorBoard(os.path.join(config.output_dir, run_files.LOGS_DIR),
                                                    write_graph=False))
         model.fit(
             _training_stream(data, initial_epoch, distributed=config.strategy != "default"),
@@ -246,7 +134,7 @@ def run_search(config, callbacks=()):
         "wall_time_s": checkpoint.elapsed(),
     }
     results = jsonable(results)
-    write_json(os.path.join(checkpoint.directory, RESULTS_FILE), results)
+    write_json(os.path.join(checkpoint.directory, run_files.RESULTS), results)
     return results
 
 
@@ -397,4 +285,4 @@ def _is_chief(strategy):
 def _worker_dir(output_dir, strategy):
     if _is_chief(strategy):
         return output_dir
-    return os.path.join(output_dir, f"worker-{strategy.cluster_resolver.task_id}")
+    return os.path.join(output_dir, run_files.worker_dir(strategy.cluster_resolver.task_id))

@@ -8,8 +8,8 @@ import time
 
 import keras
 
-STATE_FILE = "state.json"
-BEST_FILE = "best.keras"
+from keras_slt import files, run_files
+
 
 
 class MaskStatistics(keras.callbacks.Callback):
@@ -84,11 +84,11 @@ class RunCheckpoint(keras.callbacks.Callback):
 
     @property
     def best_path(self):
-        return os.path.join(self.directory, BEST_FILE)
+        return os.path.join(self.directory, run_files.BEST_MODEL)
 
     def saved_state(self):
         """The state stored in `directory`, or None if there is none."""
-        path = os.path.join(self.directory, STATE_FILE)
+        path = os.path.join(self.directory, run_files.STATE)
         if not os.path.exists(path):
             return None
         with open(path, encoding="utf-8") as f:
@@ -124,16 +124,16 @@ class RunCheckpoint(keras.callbacks.Callback):
         )
         if improved:
             state["best_epoch"], state["best_value"] = epoch + 1, float(value)
-        weights = f"ckpt-{epoch + 1}.weights.h5"
+        weights = run_files.checkpoint(epoch + 1)
         state.update(epoch=epoch + 1, weights=weights, elapsed_s=self.elapsed())
         os.makedirs(self.directory, exist_ok=True)
         if improved:
-            temporary = os.path.join(self.directory, ".best-tmp.keras")
-            self.model.save(temporary)
-            os.replace(temporary, self.best_path)
-        self.model.save_weights(os.path.join(self.directory, weights))
-        write_json(os.path.join(self.directory, STATE_FILE), state)
-        for path in glob.glob(os.path.join(self.directory, "ckpt-*.weights.h5")):
+            with files.atomic_path(self.best_path) as temp:
+                self.model.save(temp)
+        with files.atomic_path(os.path.join(self.directory, weights)) as temp:
+            self.model.save_weights(temp)
+        write_json(os.path.join(self.directory, run_files.STATE), state)
+        for path in glob.glob(os.path.join(self.directory, run_files.CHECKPOINT_GLOB)):
             if os.path.basename(path) != weights:
                 os.remove(path)
 
@@ -152,9 +152,5 @@ def jsonable(value):
 
 
 def write_json(path, value):
-    """Writes `value` as JSON to `path` atomically (temporary file + rename)."""
-    temporary = f"{path}.tmp"
-    with open(temporary, "w", encoding="utf-8") as f:
-        json.dump(jsonable(value), f, indent=2, sort_keys=True)
-        f.write("\n")
-    os.replace(temporary, path)
+    """Writes `value` as JSON to `path` atomically (see `keras_slt.files`)."""
+    files.write_json(path, jsonable(value))

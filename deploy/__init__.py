@@ -1,1 +1,0 @@
-"""Deployment command-line tools: export and TFLite benchmark (absl flags)."""

@@ -1,0 +1,76 @@
+"""Runs a grid of ticket searches and collects their results into one CSV.
+
+Example:
+
+    python tools/sweep.py --output_dir=runs/fmnist --models=fc \
+        --sparsities=0.5,0.9 --freeze_ratios=0,0.5 --seeds=0,1,2 \
+        --search_flagfile=configs/fashion_mnist_fc.flags
+
+Runs already finished in --output_dir are skipped, so running the same
+command again resumes an interrupted sweep.
+"""
+
+import os
+from absl import flags
+
+from keras_slt.cli import common
+from keras_slt.experiments import sweep
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("output_dir", None, "Folder holding one sub-folder per run.")
+flags.DEFINE_list("models", ["fc"], "Model names.")
+flags.DEFINE_list("sparsities", ["0.3", "0.5", "0.7", "0.9"], "Ticket sparsities.")
+flags.DEFINE_list("freeze_ratios", ["0", "0.3", "0.5", "0.7", "0.9"], "Freezing ratios f (0: dense source).")
+flags.DEFINE_list("lock_shares", [], "Fractions of the frozen weights locked; empty: the paper's split r = f*(1-s).")
+flags.DEFINE_list("seeds", ["0"], "Seeds.")
+flags.DEFINE_bool("pruned_source", True, "Add the randomly pruned source at matching ticket sizes.")
+flags.DEFINE_bool("weight_trained", True, "Add the weight-trained baseline.")
+flags.DEFINE_string("search_flagfile", None, "Flagfile with the search flags shared by every run.")
+flags.DEFINE_integer("parallel", max(1, (os.cpu_count() or 1) // 8), "Runs at a time.")
+flags.DEFINE_string("csv", None, "Where to write the table; default <output_dir>/results.csv.")
+flags.DEFINE_bool("dry_run", False, "Print the runs and exit.")
+flags.mark_flag_as_required("output_dir")
+
+
+
+def _floats(name, values, low, high):
+    try:
+        numbers = [float(v) for v in values]
+    except ValueError:
+        raise ValueError(f"--{name} must be numbers, got {','.join(values)}") from None
+    if not numbers or not all(low <= v <= high for v in numbers):
+        raise ValueError(f"--{name} values must be in [{low}, {high}], got {','.join(values)}")
+    return numbers
+
+
+def main(argv):
+    del argv
+    sparsities = _floats("sparsities", FLAGS.sparsities, 0.0, 0.999999)
+    freeze_ratios = _floats("freeze_ratios", FLAGS.freeze_ratios, 0.0, 1.0)
+    lock_shares = _floats("lock_shares", FLAGS.lock_shares, 0.0, 1.0) if FLAGS.lock_shares else [None]
+    try:
+        seeds = [int(s) for s in FLAGS.seeds]
+    except ValueError:
+        raise ValueError(f"--seeds must be integers, got {','.join(FLAGS.seeds)}") from None
+    if FLAGS.parallel < 1:
+        raise ValueError(f"--parallel must be >= 1, got {FLAGS.parallel}")
+    if FLAGS.search_flagfile and not os.path.isfile(FLAGS.search_flagfile):
+        raise ValueError(f"--search_flagfile: no such file {FLAGS.search_flagfile}")
+    runs = sweep.grid(FLAGS.models, sparsities, freeze_ratios, seeds, lock_shares,
+                      FLAGS.pruned_source, FLAGS.weight_trained)
+    base_flags = [f"--flagfile={FLAGS.search_flagfile}"] if FLAGS.search_flagfile else []
+    if FLAGS.dry_run:
+        for run in runs:
+            print(" ".join(run.command(FLAGS.output_dir, base_flags)))
+        return 0
+    failed = sweep.execute(runs, FLAGS.output_dir, base_flags, FLAGS.parallel)
+    rows = sweep.collect(FLAGS.output_dir)
+    table = FLAGS.csv or os.path.join(FLAGS.output_dir, "results.csv")
+    sweep.write_csv(rows, table)
+    print(f"{len(rows)} runs in {table}" + (f"; {len(failed)} failed: {', '.join(failed)}" if failed else ""))
+    return 1 if failed else 0
+
+
+def run():
+    common.run(main)
+

@@ -1,0 +1,14 @@
+"""The experiment harness: what a study runs on top of the core library.
+
+- `config`: `SearchConfig`, the settings of one run (the search tool's flags
+  are generated from its fields);
+- `search`: `run_search`, one ticket search or weight-training baseline;
+- `callbacks`: mask statistics and the resumable run checkpoint;
+- `run_files`: the names of the files in a run folder;
+- `sweep`, `pareto`, `plots`: grids of runs, the accuracy-size frontier and
+  its figures.
+
+Nothing here is needed to build, search or export a ticket from Python; the
+core (`keras_slt.layers`, `keras_slt.SupermaskModel`, `keras_slt.export`...)
+does not import this package.
+"""

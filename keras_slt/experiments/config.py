@@ -1,0 +1,125 @@
+"""`SearchConfig`: every setting of one run, stated once.
+
+Each field carries its help text in its metadata; the search tool's absl
+flags are generated from the fields (`keras_slt.cli.search`), so a new
+setting is one new field here.
+"""
+
+import dataclasses
+import os
+
+from keras_slt import distributions, freezing, initializers, models
+from keras_slt import data as datasets
+from keras_slt.layers import SCALES
+from keras_slt.model import SELECTIONS
+from keras_slt.models.resnet import STEMS
+
+ALGOS = ("ep", "dense")
+SCHEDULES = ("cosine", "step")
+STRATEGIES = ("default", "mirrored", "multi_worker")
+VALIDATION_FRACTION = 0.2
+STEP_MILESTONES = (0.5, 0.75)  # fractions of the run where "step" divides lr by 10
+# Settings that may change when a run is resumed: they do not change its result.
+RESUMABLE_CHANGES = ("data_dir", "output_dir", "strategy", "jit")
+
+
+class ConfigError(ValueError):
+    """A run configuration the user has to fix; the message names the setting."""
+
+
+def _choices(names):
+    return f" One of {', '.join(names)}."
+
+
+def setting(default, help, choices=None):
+    """A `SearchConfig` field with its help text (and choices, for the help)."""
+    if choices is not None:
+        help += _choices(choices)
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
+@dataclasses.dataclass
+class SearchConfig:
+    """The settings of one run; `tools/search.py` has one flag per field.
+
+    Defaults follow the paper's reference recipe (Conv6 on CIFAR-10: SGD,
+    lr 0.1, momentum 0.9, weight decay 1e-4, cosine, 100 epochs, batch 128).
+    The supermask settings (selection to scale) are ignored with algo
+    "dense". Each field's help is in its metadata (`--helpfull` shows it).
+
+    Example:
+
+    >>> config = SearchConfig(model="fc", dataset="fashion_mnist", epochs=3,
+    ...                       output_dir="runs/fc")
+    >>> config.validate()  # the resolved (prune_ratio, lock_ratio)
+    (0.0, 0.0)
+    """
+
+    model: str = setting("conv6", "Network.", models.NAMES)
+    dataset: str = setting("cifar10", "Dataset.", datasets.NAMES)
+    data_dir: str | None = setting(None, "Folder of the dataset files (default: the data module's).")
+    algo: str = setting("ep", "ep: ticket search (Edge-Popup); dense: weight training.", ALGOS)
+    selection: str = setting("global", "Mask selection.", SELECTIONS)
+    sparsity: float = setting(0.5, "Target ticket sparsity s, in [p, 1 - r].")
+    freeze_ratio: float | None = setting(None, "Freezing ratio f: p = f*s pruned, r = f*(1-s) locked.")
+    prune_ratio: float | None = setting(None, "Fraction p permanently pruned (instead of --freeze_ratio).")
+    lock_ratio: float | None = setting(None, "Fraction r permanently locked (instead of --freeze_ratio).")
+    distribution: str = setting("uniform", "Layer-wise spread of p and r.", distributions.METHODS)
+    weight_init: str = setting("signed_kaiming_constant", "Random weights.", initializers.NAMES)
+    score_init: str = setting("kaiming_normal", "Initial scores.", initializers.NAMES)
+    scale: str = setting("none", "Kernel scaling.", SCALES)
+    width: int | None = setting(None, "fc: hidden units (default 1024).")
+    width_factor: float | None = setting(None, "conv and ResNet models: channel multiplier (default 1).")
+    stem: str | None = setting(None, "resnet18/34: stem; default by input size.", STEMS)
+    epochs: int = setting(100, "Training epochs.")
+    batch_size: int = setting(128, "Global batch size.")
+    lr: float = setting(0.1, "Initial learning rate.")
+    momentum: float = setting(0.9, "SGD momentum.")
+    weight_decay: float = setting(1e-4, "Coupled (L2, PyTorch-style) weight decay.")
+    schedule: str = setting("cosine", "Learning-rate schedule.", SCHEDULES)
+    seed: int = setting(0, "Model seed; also fixes the split, data order and augmentation.")
+    output_dir: str | None = setting(None, "Folder for checkpoints, logs and results.json (required).")
+    jit: bool = setting(False, "Compile the train step with XLA.")
+    mixed_precision: bool = setting(False, "Train under mixed_float16 (scores and random weights stay float32).")
+    strategy: str = setting("default", "tf.distribute strategy.", STRATEGIES)
+
+    def validate(self):
+        """Raises `ConfigError` naming the first invalid setting.
+
+        Returns:
+            The resolved global (prune_ratio, lock_ratio); (0, 0) for "dense".
+        """
+        for name, choices in (
+            ("model", models.NAMES), ("dataset", datasets.NAMES), ("algo", ALGOS),
+            ("selection", SELECTIONS), ("distribution", distributions.METHODS),
+            ("weight_init", initializers.NAMES), ("score_init", initializers.NAMES),
+            ("scale", SCALES), ("schedule", SCHEDULES), ("strategy", STRATEGIES),
+        ):
+            if getattr(self, name) not in choices:
+                raise ConfigError(
+                    f"{name} must be one of {', '.join(choices)}; got {getattr(self, name)!r}"
+                )
+        if self.stem is not None and self.stem not in STEMS:
+            raise ConfigError(f"stem must be one of {', '.join(STEMS)}; got {self.stem!r}")
+        for name, low in (("epochs", 1), ("batch_size", 1), ("seed", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
+        if not self.lr > 0:
+            raise ConfigError(f"lr must be > 0, got {self.lr}")
+        if not 0 <= self.momentum < 1:
+            raise ConfigError(f"momentum must be in [0, 1), got {self.momentum}")
+        if not self.weight_decay >= 0:
+            raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay}")
+        if not self.output_dir:
+            raise ConfigError("output_dir is required")
+        if self.data_dir is not None and not os.path.isdir(self.data_dir):
+            raise ConfigError(f"data_dir {self.data_dir} is not a directory")
+        if self.algo == "dense":
+            return 0.0, 0.0
+        try:
+            return freezing.resolve_ratios(
+                self.sparsity, self.freeze_ratio, self.prune_ratio, self.lock_ratio
+            )
+        except ValueError as error:
+            raise ConfigError(str(error)) from None

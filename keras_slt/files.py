@@ -1,0 +1,75 @@
+"""Atomic file writes: a reader never sees a partial file, a crash loses none.
+
+Every file keras-slt writes (models, checkpoints, tickets, TFLite files,
+JSON results, CSV tables) goes through `atomic_path`: the content is written
+to a temporary file beside the target, flushed to disk, and renamed over the
+target in one step.
+"""
+
+import contextlib
+import json
+import os
+import tempfile
+
+
+def _fsync(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """A temporary path beside `path` that replaces it when the block ends.
+
+    The temporary file keeps `path`'s extensions. When the
+    block ends, the file is flushed to disk (fsync), renamed over `path`,
+    and the rename itself flushed. If the block raises, the temporary file is
+    removed and `path` is left as it was.
+
+    Args:
+        path: the file to write.
+
+    Example:
+
+    >>> with atomic_path("model.keras") as temp:
+    ...     model.save(temp)
+    """
+    path = os.fspath(path)
+    directory, base = os.path.split(os.path.abspath(path))
+    # The whole extension ("ckpt-1.weights.h5" -> ".weights.h5"): Keras checks it.
+    dot = base.find(".", 1)
+    suffix = base[dot:] if dot > 0 else ""
+    fd, temp = tempfile.mkstemp(dir=directory, prefix=f".{base}.", suffix=suffix)
+    os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temp, 0o666 & ~umask)  # mkstemp makes it private; give it a new file's mode
+    try:
+        yield temp
+        _fsync(temp)
+        os.replace(temp, path)
+    except BaseException:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise
+    _fsync(directory)
+
+
+def write_bytes(path, data):
+    """Writes `data` to `path` atomically."""
+    with atomic_path(path) as temp:
+        with open(temp, "wb") as f:
+            f.write(data)
+
+
+def write_text(path, text):
+    """Writes the string `text` to `path` atomically (UTF-8)."""
+    write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path, value):
+    """Writes `value` as indented, key-sorted JSON to `path` atomically."""
+    write_text(path, json.dumps(value, indent=2, sort_keys=True) + "\n")

@@ -1,0 +1,29 @@
+"""The names of the files in a run folder (`--output_dir` of a search).
+
+One place for them: the search runner and its checkpoint write them, the
+sweep collects them, the export tool reads them.
+
+- `results.json`: the run's results and flags, written when it ends;
+- `best.keras`: the best-validation model;
+- `state.json` and `ckpt-<epochs done>.weights.h5`: the resumable state;
+- `logs/`: TensorBoard logs;
+- `worker-<i>/`: a non-chief worker's own folder in a multi-worker run.
+"""
+
+RESULTS = "results.json"
+BEST_MODEL = "best.keras"
+STATE = "state.json"
+LOGS_DIR = "logs"
+CHECKPOINT_GLOB = "ckpt-*.weights.h5"
+# Model files an export looks for in a run folder, best first.
+MODEL_FILES = (BEST_MODEL, "model.keras")
+
+
+def checkpoint(epochs_done):
+    """The weights checkpoint written after `epochs_done` epochs."""
+    return f"ckpt-{epochs_done}.weights.h5"
+
+
+def worker_dir(task_id):
+    """The sub-folder of non-chief worker `task_id`."""
+    return f"worker-{task_id}"

@@ -1,0 +1,69 @@
+"""Starts a keras-slt command line with TensorFlow's start-up lines silenced.
+
+The console scripts (`keras-slt-search`, ...) and the shells in `tools/` and
+`deploy/` call these functions. Why a module outside the `keras_slt` package:
+importing anything inside it first imports `keras_slt`, hence Keras and
+TensorFlow, whose native start-up lines can only be silenced *before* that
+import (see `keras_slt/cli/quiet.py`, which this module loads on its own for
+that reason). The tools themselves live in `keras_slt.cli`.
+"""
+
+import importlib
+import importlib.util
+import os
+import sys
+
+_QUIET = os.path.join(os.path.dirname(os.path.abspath(__file__)), "keras_slt", "cli", "quiet.py")
+
+
+def _quiet_module():
+    # Loaded from its file: `import keras_slt.cli.quiet` would import
+    # keras_slt, and so TensorFlow, first.
+    spec = importlib.util.spec_from_file_location("_keras_slt_quiet", _QUIET)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def launch(tool):
+    """Imports `keras_slt.cli.<tool>` quietly and runs it."""
+    quiet = _quiet_module()
+    with quiet.silenced():
+        module = importlib.import_module(f"keras_slt.cli.{tool}")
+        quiet.probe_devices()
+    return module.run()
+
+
+def main():
+    """`python -m keras_slt_launch TOOL [flags]`: runs keras_slt.cli.TOOL."""
+    if len(sys.argv) < 2 or sys.argv[1] not in TOOLS:
+        print(f"usage: python -m keras_slt_launch {{{','.join(TOOLS)}}} [flags]", file=sys.stderr)
+        return 2
+    tool = sys.argv.pop(1)
+    return launch(tool)
+
+
+def search():
+    return launch("search")
+
+
+def sweep():
+    return launch("sweep")
+
+
+def plot():
+    return launch("plot")
+
+
+def export():
+    return launch("export")
+
+
+def benchmark_tflite():
+    return launch("benchmark_tflite")
+
+
+TOOLS = ("search", "sweep", "plot", "export", "benchmark_tflite")
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,1 +1,0 @@
-"""Command-line tools: search, sweep, plot (absl flags)."""
