@@ -37,7 +37,7 @@ def test_network_of_a_global_model_refuses_to_run_alone():
     model(x)
     with pytest.raises(ValueError, match=GLOBAL_ERROR):
         model.network(x)
-    cut = keras.Model(model.network.input, model.network.layers[0].output)
+    cut = keras.Model(model.network.inputs[0], model.network.layers[0].output)
     with pytest.raises(ValueError, match=GLOBAL_ERROR):
         cut(x)
 

@@ -217,6 +217,12 @@ class SupermaskLayer(layers.Layer):
             outputs = ops.add(outputs, self.bias)
         return self.activation(outputs)
 
+    def compute_output_spec(self, inputs, threshold=None):
+        # Keras's symbolic calls (building or loading a functional network)
+        # trace `call`, outside any model call. Shape and dtype do not
+        # depend on the threshold, so any will do.
+        return super().compute_output_spec(inputs, threshold=0.0 if threshold is None else threshold)
+
     def get_config(self):
         config = super().get_config()
         config.update(
