@@ -106,3 +106,15 @@ def test_saved_ticket_loads_and_predicts_the_same(saved, tmp_path):
     np.testing.assert_array_equal(
         export.load_ticket(tmp_path / "again.slt").predict(saved["x"], verbose=0), saved["global_ticket"]
     )
+
+
+@pytest.mark.agnostic
+def test_functional_network_builds_before_the_model_sets_sparsity():
+    # Building the graph traces the layers symbolically, before any model
+    # (or sparsity) exists; static scale needs the sparsity only when run.
+    inputs = keras.Input((6, 6, 2))
+    x = keras_slt.SupermaskConv2D(3, 3, scale="static", layer_index=0)(inputs)
+    x = keras.layers.Flatten()(x)
+    network = keras.Model(inputs, SupermaskDense(2, scale="static", layer_index=1)(x))
+    model = keras_slt.SupermaskModel(network, sparsity=0.5)
+    assert model(np.ones((1, 6, 6, 2), "float32")).shape == (1, 2)

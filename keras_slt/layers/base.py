@@ -212,16 +212,19 @@ class SupermaskLayer(layers.Layer):
     def call(self, inputs, threshold=None):
         if threshold is None:
             threshold = self.call_threshold()
-        outputs = self.apply_kernel(inputs, self.effective_kernel(threshold))
-        if self.bias is not None:
-            outputs = ops.add(outputs, self.bias)
-        return self.activation(outputs)
+        return self._output(inputs, self.effective_kernel(threshold))
 
     def compute_output_spec(self, inputs, threshold=None):
         # Keras's symbolic calls (building or loading a functional network)
-        # trace `call`, outside any model call. Shape and dtype do not
-        # depend on the threshold, so any will do.
-        return super().compute_output_spec(inputs, threshold=0.0 if threshold is None else threshold)
+        # happen outside any model call, with no threshold. Shape and dtype
+        # do not depend on the mask: a symbolic kernel stands in for W_eff.
+        return self._output(inputs, keras.KerasTensor(self.weight.shape, self.compute_dtype))
+
+    def _output(self, inputs, kernel):
+        outputs = self.apply_kernel(inputs, kernel)
+        if self.bias is not None:
+            outputs = ops.add(outputs, self.bias)
+        return self.activation(outputs)
 
     def get_config(self):
         config = super().get_config()
