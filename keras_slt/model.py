@@ -52,7 +52,7 @@ class SupermaskModel(keras.Model):
         check_fraction("sparsity", sparsity, upper_open=True)
         self.network = network
         self._sparsity = float(sparsity)
-        self.selection = selection
+        self._selection = selection
         self.metadata = dict(metadata or {})
         # The bit pattern of the last training step's global threshold. The
         # next search starts around it, since one optimizer step moves the
@@ -68,10 +68,16 @@ class SupermaskModel(keras.Model):
             self._check_layers()
             self.built = True
 
+    # Read-only: the layers hold copies, set once by `_adopt_layers`.
     @property
     def sparsity(self):
         """The target ticket sparsity s, shared by all supermask layers."""
         return self._sparsity
+
+    @property
+    def selection(self):
+        """"global" or "layerwise", shared by all supermask layers."""
+        return self._selection
 
     def build(self, input_shape):
         if not self.network.built:

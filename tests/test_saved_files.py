@@ -56,8 +56,9 @@ def test_model_owns_selection_and_sparsity():
     network = keras.Sequential([keras.Input((6,)), SupermaskDense(3, sparsity=0.5)])
     with pytest.raises(ValueError, match="has sparsity 0.5, its SupermaskModel 0.7"):
         keras_slt.SupermaskModel(network, sparsity=0.7)
-    with pytest.raises(AttributeError):
-        model.sparsity = 0.5
+    for name in ("sparsity", "selection"):
+        with pytest.raises(AttributeError):
+            setattr(model, name, 0.5)
 
 
 def test_static_scale_uses_the_model_sparsity():
