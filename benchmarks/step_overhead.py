@@ -6,7 +6,7 @@ then stepped *alternately* in one process (plain, supermask, plain, ...), so
 machine noise hits both alike. Prints the median step time of each and the
 ratio of the medians (target: <= 1.10x for Conv6, <= 1.25x for FC).
 
-Architectures (DESIGN.md section 4):
+Architectures (docs/METHOD.md, section 10 (Baselines)):
 - conv6: 32x32x3 input, 3x3 convs 64,64 | 128,128 | 256,256, each pair then
   a 2x2 max-pool, then Dense 256, 256, 10; ReLU, no bias, no BatchNorm.
 - fc: 784-1024-1024-10, ReLU, no bias.

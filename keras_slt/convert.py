@@ -15,12 +15,14 @@ import keras
 from keras_slt import distributions, freezing, initializers
 from keras_slt.layers import (
     SCALES,
+    SELECTIONS,
     SupermaskConv1D,
     SupermaskConv2D,
     SupermaskDense,
     SupermaskDepthwiseConv2D,
 )
-from keras_slt.model import SELECTIONS, SupermaskModel
+from keras_slt.model import SupermaskModel
+from keras_slt.walk import walk
 
 UNSUPPORTED_CHOICES = ("error", "keep")
 
@@ -46,13 +48,6 @@ def _supermask_class(layer):
     if type(layer) is keras.layers.DepthwiseConv2D:
         return SupermaskDepthwiseConv2D
     return None
-
-
-def _walk(layer):
-    """`layer` and every layer nested in it, depth first, in model order."""
-    yield layer
-    for child in getattr(layer, "layers", ()):
-        yield from _walk(child)
 
 
 def supermaskify(
@@ -118,7 +113,7 @@ def supermaskify(
         raise ValueError("model must be built (give it an Input) before supermaskify")
 
     convertible = []
-    for layer in _walk(model):
+    for layer in walk(model):
         if layer is model or isinstance(layer, keras.Model):
             continue
         if _supermask_class(layer) is not None:

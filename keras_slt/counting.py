@@ -1,4 +1,6 @@
-"""Integer counts from fractions, as DESIGN.md writes them: floor(N * x).
+"""Integer counts from fractions: floor(N * x).
+
+As docs/METHOD.md, section 2 (Counts and flooring), writes them.
 
 `N * x` is computed in float64, where a product that is mathematically an
 integer can land one ulp below it (100 * (1 - 0.9) = 9.999999999999998). A

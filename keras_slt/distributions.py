@@ -1,8 +1,9 @@
 """Density distributions: how a global density is shared among layers.
 
-Implements DESIGN.md section 2 (uniform, ERK, EPL, IGQ). Pure NumPy/Python:
-inputs are Keras kernel shapes, outputs are per-layer sparsities whose kept
-counts are whole numbers (kept counts are floored).
+Implements docs/METHOD.md, section 4 (Layer-wise distributions): uniform,
+ERK, EPL, IGQ. Pure NumPy/Python: inputs are Keras kernel shapes, outputs
+are per-layer sparsities whose kept counts are whole numbers (kept counts
+are floored).
 """
 
 import numpy as np

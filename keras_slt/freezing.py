@@ -1,8 +1,9 @@
 """Random freezing: which weights are permanently pruned or locked.
 
-DESIGN.md section 2. Global ratios `p` (pruned) and `r` (locked) become
-per-layer ratios through a density distribution, and each layer's ternary
-freeze pattern (-1 pruned, +1 locked, 0 free) is drawn from its seed.
+docs/METHOD.md, section 3 (Freezing). Global ratios `p` (pruned) and `r`
+(locked) become per-layer ratios through a density distribution, and each
+layer's ternary freeze pattern (-1 pruned, +1 locked, 0 free) is drawn from
+its seed.
 """
 
 import numpy as np

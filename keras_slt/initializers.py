@@ -1,4 +1,6 @@
-"""The weight and score initializers of DESIGN.md section 1, as NumPy arrays.
+"""The weight and score initializers, as NumPy arrays.
+
+docs/METHOD.md, section 1 (Objects), names them.
 
 fan_in is kh*kw*in_channels for a conv kernel and in_features for a dense one;
 in Keras kernel layout that is the product of every dimension but the last

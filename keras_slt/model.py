@@ -4,26 +4,12 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_slt import selection, threshold_context
+from keras_slt import threshold_context
 from keras_slt.counting import floor_count
 from keras_slt.freezing import check_fraction, check_sparsity
-from keras_slt.layers import SupermaskLayer
-
-SELECTIONS = ("global", "layerwise")
-
-
-def supermask_layers(model):
-    """The supermask layers of a model (nested models included), by index."""
-    found = []
-
-    def visit(layer):
-        if isinstance(layer, SupermaskLayer):
-            found.append(layer)
-        for child in getattr(layer, "layers", ()):
-            visit(child)
-
-    visit(model)
-    return sorted(found, key=lambda layer: layer.layer_index)
+from keras_slt.layers.base import SELECTIONS
+from keras_slt.selection import threshold_of_scores
+from keras_slt.walk import supermask_layers
 
 
 @keras.saving.register_keras_serializable(package="keras_slt")
@@ -35,6 +21,12 @@ class SupermaskModel(keras.Model):
     and publishes it to the layers for that call, so `fit`, `evaluate` and
     `predict` always use the masks of the current scores. With layer-wise
     selection each layer selects its own top (1-s) fraction.
+
+    The model owns the selection mode and the sparsity: it sets both on
+    every supermask layer of its network (a layer given another sparsity is
+    refused). Its layers under global selection then refuse to run outside
+    the model's call (e.g. `model.network(x)`), where they would otherwise
+    select with some other threshold.
 
     Args:
         network: a Keras model (Sequential, functional or subclassed) whose
@@ -59,8 +51,8 @@ class SupermaskModel(keras.Model):
             raise ValueError(f"selection must be one of {', '.join(SELECTIONS)}; got {selection!r}")
         check_fraction("sparsity", sparsity, upper_open=True)
         self.network = network
-        self.sparsity = float(sparsity)
-        self.selection = selection
+        self._sparsity = float(sparsity)
+        self._selection = selection
         self.metadata = dict(metadata or {})
         # The bit pattern of the last training step's global threshold. The
         # next search starts around it, since one optimizer step moves the
@@ -71,15 +63,39 @@ class SupermaskModel(keras.Model):
             name="threshold_hint", shape=(), dtype="int32", initializer="zeros",
             trainable=False, aggregation="only_first_replica",
         )
+        self._adopt_layers()
         if network.built:
             self._check_layers()
             self.built = True
 
+    # Read-only: the layers hold copies, set once by `_adopt_layers`.
+    @property
+    def sparsity(self):
+        """The target ticket sparsity s, shared by all supermask layers."""
+        return self._sparsity
+
+    @property
+    def selection(self):
+        """"global" or "layerwise", shared by all supermask layers."""
+        return self._selection
+
     def build(self, input_shape):
         if not self.network.built:
             self.network.build(input_shape)
+        self._adopt_layers()  # layers a subclassed network made in build
         self._check_layers()
         self.built = True
+
+    def _adopt_layers(self):
+        """Sets this model's selection mode and sparsity on its supermask layers."""
+        for layer in supermask_layers(self.network):
+            if layer.sparsity is not None and layer.sparsity != self.sparsity:
+                raise ValueError(
+                    f"layer {layer.name!r} has sparsity {layer.sparsity}, its SupermaskModel "
+                    f"{self.sparsity}: leave the layers' sparsity unset or give them the model's"
+                )
+            layer.sparsity = self.sparsity
+            layer.selection = self.selection
 
     def _check_layers(self):
         found = supermask_layers(self.network)
@@ -112,7 +128,7 @@ class SupermaskModel(keras.Model):
         # Pruned scores are -inf, so the k-th smallest modified score is the
         # (k - pruned)-th smallest free |score| (or +-inf past either end).
         k_free = floor_count(num_weights, self.sparsity) - num_pruned
-        return selection.threshold_of_scores(
+        return threshold_of_scores(
             [layer.scores for layer in layers],
             [layer.freeze_or_none() for layer in layers],
             k_free,
@@ -125,6 +141,21 @@ class SupermaskModel(keras.Model):
         if self.selection == "global":
             return self.global_threshold()
         return [layer.layerwise_threshold() for layer in self.supermask_layers]
+
+    def layer_thresholds(self):
+        """The threshold of each supermask layer, in layer order.
+
+        Example:
+
+        >>> [layer.mask(t) for layer, t in zip(model.supermask_layers,
+        ...                                   model.layer_thresholds())]
+        """
+        return self._per_layer(self.threshold())
+
+    def _per_layer(self, threshold):
+        if isinstance(threshold, list):
+            return threshold
+        return [threshold] * len(self.supermask_layers)
 
     def call(self, inputs, training=None):
         if self.selection == "layerwise":
@@ -141,10 +172,9 @@ class SupermaskModel(keras.Model):
         return self._masks_for(self.threshold())
 
     def _masks_for(self, threshold):
-        layers = self.supermask_layers
-        per_layer = threshold if isinstance(threshold, list) else [threshold] * len(layers)
         return [
-            ops.convert_to_numpy(layer.mask(t)).astype(np.int8) for layer, t in zip(layers, per_layer)
+            ops.convert_to_numpy(layer.mask(t)).astype(np.int8)
+            for layer, t in zip(self.supermask_layers, self._per_layer(threshold))
         ]
 
     def mask_statistics(self):

@@ -1,4 +1,4 @@
-"""Model-size accounting of DESIGN.md section 5.
+"""Model-size accounting of docs/METHOD.md, section 7 (Model size).
 
 The paper counts 1 bit per *free* supermask weight (the searched mask): the
 random weights and the freeze pattern regenerate from the seed. Every float
@@ -15,9 +15,28 @@ import numpy as np
 from keras import ops
 
 from keras_slt.freezing import FREE
-from keras_slt.model import supermask_layers
+from keras_slt.walk import supermask_layers
 
 SEED_BITS = 64
+
+
+def stored_variables(model):
+    """The float variables a ticket stores: all but W, scores and freeze.
+
+    BatchNorm statistics (and gamma/beta when affine), biases and the weights
+    of layers that are not supermask layers, in `model.weights` order; they
+    cost 32 bits each in `model_size` and are what a `.slt` ticket keeps.
+    Integer state (random-generator seeds, counters, the threshold hint) is
+    left out.
+
+    Example:
+
+    >>> sum(int(np.prod(v.shape)) for v in stored_variables(model))
+    """
+    regenerated = {
+        id(v) for layer in supermask_layers(model) for v in (layer.weight, layer.scores, layer.freeze)
+    }
+    return [v for v in model.weights if id(v) not in regenerated and "float" in str(v.dtype)]
 
 
 def binary_entropy(q):
@@ -82,7 +101,7 @@ class ModelSize:
 
 
 def model_size(model, masks=None):
-    """The DESIGN.md section 5 accounting of a supermask model.
+    """The docs/METHOD.md, section 7 (Model size) accounting of a model.
 
     Args:
         model: a `SupermaskModel` (or any model holding supermask layers).
@@ -99,13 +118,7 @@ def model_size(model, masks=None):
     layers = supermask_layers(model)
     if masks is None:
         masks = model.masks()
-    supermask_vars = {id(v) for layer in layers for v in (layer.weight, layer.scores, layer.freeze)}
-    # Integer variables (seed-generator states, counters) are not model floats.
-    stored_floats = sum(
-        int(np.prod(v.shape))
-        for v in model.weights
-        if id(v) not in supermask_vars and "float" in str(v.dtype)
-    )
+    stored_floats = sum(int(np.prod(v.shape)) for v in stored_variables(model))
     per_layer = []
     for layer, mask in zip(layers, masks):
         free = ops.convert_to_numpy(layer.freeze) == FREE

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.agnostic
 
 
 def built(layer, shape):
-    layer(np.zeros(shape, "float32"))
+    layer.build(shape)
     return layer
 
 
@@ -65,7 +65,7 @@ def test_depthwise_fan_in_and_shapes():
 @pytest.mark.parametrize("sparsity", [0.0, 0.3, 0.5, 0.9])
 def test_standalone_layer_selects_layerwise(sparsity):
     layer = built(SupermaskDense(64, sparsity=sparsity, prune_rate=0.2 * sparsity, lock_rate=0.1, seed=3), (1, 32))
-    mask = ops.convert_to_numpy(layer.mask())
+    mask = ops.convert_to_numpy(layer.mask(layer.layerwise_threshold()))
     reference = selection.layerwise_masks(
         [ops.convert_to_numpy(layer.scores)], [ops.convert_to_numpy(layer.freeze)], sparsity
     )[0]
@@ -86,8 +86,9 @@ def test_output_matches_reference(scale):
 
 def test_effective_kernel_is_exactly_masked_weight():
     layer = built(SupermaskDense(32, sparsity=0.5, seed=2), (1, 16))
-    kernel = ops.convert_to_numpy(layer.effective_kernel())
-    mask = ops.convert_to_numpy(layer.mask())
+    threshold = layer.layerwise_threshold()
+    kernel = ops.convert_to_numpy(layer.effective_kernel(threshold))
+    mask = ops.convert_to_numpy(layer.mask(threshold))
     assert np.array_equal(kernel, ops.convert_to_numpy(layer.weight) * mask)
     assert set(np.unique(mask)) == {0.0, 1.0}
 
@@ -107,8 +108,26 @@ def test_straight_through_gradient():
     np.testing.assert_allclose(grad, expected, rtol=1e-5, atol=1e-6)
 
 
+def test_standalone_layer_needs_a_sparsity():
+    layer = SupermaskDense(4, seed=1)
+    with pytest.raises(ValueError, match="has no sparsity: give it one, or put it in a SupermaskModel"):
+        layer(np.ones((1, 3), "float32"))
+
+
+def test_global_layer_takes_a_threshold_or_refuses():
+    layer = built(SupermaskDense(8, sparsity=0.5, seed=1, selection="global"), (1, 6))
+    x = np.random.default_rng(0).standard_normal((2, 6)).astype("float32")
+    with pytest.raises(ValueError, match="under global selection and was called without its model's threshold"):
+        layer(x)
+    threshold = ops.convert_to_tensor(0.05, "float32")
+    mask = ops.convert_to_numpy(layer.mask(threshold))
+    assert 0 < mask.sum() < mask.size
+    expected = x @ (ops.convert_to_numpy(layer.weight) * mask)
+    np.testing.assert_allclose(ops.convert_to_numpy(layer(x, threshold=threshold)), expected, rtol=1e-5, atol=1e-6)
+
+
 def test_conv1d_and_bias():
-    layer = built(SupermaskConv1D(4, 3, use_bias=True, activation="relu"), (2, 10, 3))
+    layer = built(SupermaskConv1D(4, 3, sparsity=0.5, use_bias=True, activation="relu"), (2, 10, 3))
     assert [v.name for v in layer.trainable_weights] == ["scores", "bias"]
     assert layer(np.ones((2, 10, 3), "float32")).shape == (2, 8, 4)
 
@@ -141,6 +160,7 @@ def test_same_seed_same_tensors_other_seed_differs():
         ({"weight_init": "xavier"}, "weight_init must be one of signed_kaiming_constant, kaiming_normal, kaiming_uniform"),
         ({"score_init": "zeros"}, "score_init must be one of"),
         ({"scale": "huge"}, "scale must be one of none, static, dynamic"),
+        ({"selection": "both"}, "selection must be one of global, layerwise"),
         ({"seed": -1}, r"seed must be in \[0, 2\*\*64\)"),
         ({"units": 0}, "units must be a positive integer"),
     ],

@@ -6,6 +6,7 @@ import pytest
 
 import keras_slt
 from keras_slt import models
+from keras_slt.walk import walk
 
 CIFAR = (32, 32, 3)
 IMAGENET = (224, 224, 3)
@@ -60,20 +61,14 @@ def test_supermask_true_has_only_supermask_layers(name, options):
     shape = (28, 28, 1) if name == "fc" else CIFAR
     model = models.get(name, shape, 10, **options)
     assert isinstance(model, keras_slt.SupermaskModel)
-    layers = list(_walk(model.network))
+    layers = list(walk(model.network))
     assert not any(type(l) in (keras.layers.Dense, keras.layers.Conv2D) for l in layers)
     assert all(not (l.center or l.scale) for l in layers if isinstance(l, keras.layers.BatchNormalization))
     assert all("scores" in v.path for v in model.trainable_weights)
     plain = models.get(name, shape, 10, supermask=False, **options)
     assert sum(l.num_weights for l in model.supermask_layers) == sum(
-        int(np.prod(l.kernel.shape)) for l in _walk(plain) if hasattr(l, "kernel"))
+        int(np.prod(l.kernel.shape)) for l in walk(plain) if hasattr(l, "kernel"))
     assert model(np.zeros((2,) + shape, "float32")).shape == (2, 10)
-
-
-def _walk(layer):
-    for child in getattr(layer, "layers", ()):
-        yield child
-        yield from _walk(child)
 
 
 def test_supermask_options_pass_through():

@@ -1,4 +1,4 @@
-"""The NumPy reference selection of DESIGN.md section 3."""
+"""The NumPy reference selection of docs/METHOD.md, section 5 (Selection)."""
 
 import numpy as np
 import pytest

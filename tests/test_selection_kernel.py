@@ -14,6 +14,7 @@ from keras import ops
 
 import keras_slt
 from keras_slt import selection
+from keras_slt.selection import search
 from keras_slt.counting import floor_count
 
 pytestmark = pytest.mark.agnostic
@@ -21,9 +22,8 @@ pytestmark = pytest.mark.agnostic
 INF_BITS = 0x7F800000
 
 
-@pytest.fixture(params=["fast", "generic"])
-def path(request, monkeypatch):
-    monkeypatch.setattr(selection, "FORCE_GENERIC", request.param == "generic")
+@pytest.fixture(params=selection.COUNTINGS)
+def counting(request):
     return request.param
 
 
@@ -40,7 +40,7 @@ def expected(magnitudes, free, k):
     return np.sort(values)[k - 1]
 
 
-def select(magnitudes, free, k, hint=None):
+def select(magnitudes, free, k, hint=None, counting="variadic"):
     num_free = int(sum(int(f.sum()) for f in free))
     value = selection.kth_smallest(
         [ops.convert_to_tensor(m) for m in magnitudes],
@@ -48,6 +48,7 @@ def select(magnitudes, free, k, hint=None):
         k,
         num_free,
         hint=hint,
+        counting=counting,
     )
     return np.float32(ops.convert_to_numpy(value))
 
@@ -77,7 +78,7 @@ def random_case(rng, shapes, kind):
 
 @pytest.mark.parametrize("kind", ["normal", "ties", "zeros", "extreme"])
 @pytest.mark.parametrize("shapes", SHAPES, ids=["one", "three", "two"])
-def test_matches_numpy_sort(path, shapes, kind):
+def test_matches_numpy_sort(counting, shapes, kind):
     rng = np.random.default_rng(abs(hash((kind, len(shapes)))) % 2**32)
     for _ in range(4):
         values, free = random_case(rng, shapes, kind)
@@ -86,12 +87,13 @@ def test_matches_numpy_sort(path, shapes, kind):
             if not 1 <= k <= n:
                 continue
             want = expected(values, free, k)
-            assert select(values, free, k) == want, (kind, k)
+            assert select(values, free, k, counting=counting) == want, (kind, k)
 
 
 def test_uncompiled_generic_path(monkeypatch):
     """The plain keras.ops search, run as is (the path of other backends)."""
-    monkeypatch.setattr(selection, "_compiled_path", lambda: None)
+    # As on a backend without a compiled path of its own.
+    monkeypatch.setattr(search, "_backend_path", lambda: None)
     rng = np.random.default_rng(3)
     values, free = random_case(rng, SHAPES[1], "ties")
     n = int(sum(int(f.sum()) for f in free))
@@ -99,33 +101,33 @@ def test_uncompiled_generic_path(monkeypatch):
         assert select(values, free, k) == expected(values, free, k)
 
 
-def test_out_of_range_ranks(path):
+def test_out_of_range_ranks(counting):
     values = [np.array([3.0, 1.0, 2.0], np.float32)]
     free = [np.array([True, True, False])]
-    assert select(values, free, 0) == -np.inf
-    assert select(values, free, -5) == -np.inf
-    assert select(values, free, 3) == np.inf
-    assert select(values, free, 1) == 1.0 and select(values, free, 2) == 3.0
+    assert select(values, free, 0, counting=counting) == -np.inf
+    assert select(values, free, -5, counting=counting) == -np.inf
+    assert select(values, free, 3, counting=counting) == np.inf
+    assert select(values, free, 1, counting=counting) == 1.0 and select(values, free, 2, counting=counting) == 3.0
 
 
-def test_frozen_positions_do_not_count(path):
+def test_frozen_positions_do_not_count(counting):
     # The smallest values are all frozen: they must not be selected.
     values = [np.arange(100, dtype=np.float32)]
     free = [np.arange(100) >= 50]
     for k in (1, 10, 50):
-        assert select(values, free, k) == np.float32(49 + k)
+        assert select(values, free, k, counting=counting) == np.float32(49 + k)
 
 
-def test_single_value_and_all_equal(path):
-    assert select([np.array([0.25], np.float32)], [np.array([True])], 1) == np.float32(0.25)
+def test_single_value_and_all_equal(counting):
+    assert select([np.array([0.25], np.float32)], [np.array([True])], 1, counting=counting) == np.float32(0.25)
     values = [np.full(1000, 0.3, np.float32)]
     free = [np.ones(1000, bool)]
     for k in (1, 500, 1000):
-        assert select(values, free, k) == np.float32(0.3)
+        assert select(values, free, k, counting=counting) == np.float32(0.3)
 
 
 @pytest.mark.parametrize("offset", [0, 1, -1, 100, -3000, 10**6, -(10**8)])
-def test_hints_change_nothing(path, offset):
+def test_hints_change_nothing(counting, offset):
     rng = np.random.default_rng(7)
     values = [np.abs(rng.standard_normal(s)).astype(np.float32) * np.float32(0.05) for s in [(300, 20), (77,)]]
     free = [rng.random(v.shape) < 0.8 for v in values]
@@ -133,18 +135,18 @@ def test_hints_change_nothing(path, offset):
     for k in (1, n // 2, n):
         want = expected(values, free, k)
         hint = ops.convert_to_tensor(bits(want) + offset, "int32")
-        assert select(values, free, k, hint=hint) == want
+        assert select(values, free, k, hint=hint, counting=counting) == want
 
 
 @pytest.mark.parametrize("hint", [-1, 0, INF_BITS, 2**31 - 1, bits(1e-30), bits(3e38)])
-def test_unusable_hints_are_ignored(path, hint):
+def test_unusable_hints_are_ignored(counting, hint):
     rng = np.random.default_rng(8)
     values = [np.abs(rng.standard_normal(1000)).astype(np.float32)]
     free = [np.ones(1000, bool)]
-    assert select(values, free, 400, hint=ops.convert_to_tensor(hint, "int32")) == expected(values, free, 400)
+    assert select(values, free, 400, hint=ops.convert_to_tensor(hint, "int32"), counting=counting) == expected(values, free, 400)
 
 
-def test_threshold_of_scores_uses_magnitudes_and_freeze(path):
+def test_threshold_of_scores_uses_magnitudes_and_freeze(counting):
     rng = np.random.default_rng(9)
     scores = [rng.standard_normal(s).astype(np.float32) for s in [(40, 30), (3, 3, 4, 5)]]
     scores[0].flat[:5] = -0.0
@@ -156,17 +158,17 @@ def test_threshold_of_scores_uses_magnitudes_and_freeze(path):
         want = expected([np.abs(s) for s in scores], free, k)
         for masks in ([ops.convert_to_tensor(f) for f in freezes], [ops.convert_to_tensor(freezes[0]), None]):
             threshold, key = selection.threshold_of_scores(
-                [ops.convert_to_tensor(s) for s in scores], masks, k, n
+                [ops.convert_to_tensor(s) for s in scores], masks, k, n, counting=counting
             )
             assert np.float32(ops.convert_to_numpy(threshold)) == want
             assert int(ops.convert_to_numpy(key)) == bits(want)
-    threshold, key = selection.threshold_of_scores([ops.convert_to_tensor(scores[0])], [None], 0, 1200)
+    threshold, key = selection.threshold_of_scores([ops.convert_to_tensor(scores[0])], [None], 0, 1200, counting=counting)
     assert float(ops.convert_to_numpy(threshold)) == -np.inf and int(ops.convert_to_numpy(key)) == 0
 
 
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="tf.function")
 @pytest.mark.parametrize("jit_compile", [True, False])
-def test_inside_tf_function(path, jit_compile):
+def test_inside_tf_function(counting, jit_compile):
     import tensorflow as tf
 
     rng = np.random.default_rng(10)
@@ -178,14 +180,14 @@ def test_inside_tf_function(path, jit_compile):
 
     @tf.function(jit_compile=jit_compile)
     def run(hint):
-        return [selection.kth_smallest(tensors, masks, k, n, hint=hint) for k in (1, n // 2, n)]
+        return [selection.kth_smallest(tensors, masks, k, n, hint=hint, counting=counting) for k in (1, n // 2, n)]
 
     for hint in (0, bits(expected(values, free, n // 2)) + 5):
         got = [np.float32(t.numpy()) for t in run(tf.constant(hint))]
         assert got == [expected(values, free, k) for k in (1, n // 2, n)]
 
 
-def test_jax_jit(path):
+def test_jax_jit(counting):
     if keras.backend.backend() != "jax":
         pytest.skip("jax.jit")
     import jax
@@ -194,7 +196,7 @@ def test_jax_jit(path):
     values = [np.abs(rng.standard_normal(500)).astype(np.float32)]
     free = [rng.random(500) < 0.9]
     n = int(free[0].sum())
-    run = jax.jit(lambda v, f, h: selection.kth_smallest([v], [f], n // 2, n, hint=h))
+    run = jax.jit(lambda v, f, h: selection.kth_smallest([v], [f], n // 2, n, hint=h, counting=counting))
     for hint in (0, bits(expected(values, free, n // 2)) - 40):
         assert np.float32(run(values[0], free[0], hint)) == expected(values, free, n // 2)
 
@@ -227,3 +229,8 @@ def test_model_threshold_stays_exact_while_training():
     model.threshold_hint.assign(bits(1e-20))
     assert float(ops.convert_to_numpy(model.global_threshold())) == want
     assert math.isfinite(want)
+
+
+def test_unknown_counting_is_refused():
+    with pytest.raises(ValueError, match="counting must be one of variadic, generic; got 'fast'"):
+        select([np.ones(3, np.float32)], [np.ones(3, bool)], 1, counting="fast")

@@ -1,4 +1,4 @@
-"""Model-size accounting (DESIGN.md section 5)."""
+"""Model-size accounting (docs/METHOD.md, section 7 (Model size))."""
 
 import math
 

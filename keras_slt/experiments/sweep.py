@@ -4,7 +4,7 @@ A sweep is a list of runs; each run is a set of `tools/search.py` flags and
 an output folder named after them. Runs whose folder already holds a
 `results.json` are finished, so an interrupted sweep resumes by running the
 same command again. `collect` turns every `results.json` below a folder into
-one row per run, classified by *source* (DESIGN.md section 4):
+one row per run, classified by *source* (docs/METHOD.md, section 10 (Baselines)):
 
 | source | p | r |
 | --- | --- | --- |
@@ -146,7 +146,7 @@ def execute(runs, output_root, base_flags=(), parallel=1, log=print, program=SEA
 
 
 def source_of(algo, prune_ratio, lock_ratio):
-    """The DESIGN.md section 4 name of a run's source."""
+    """The docs/METHOD.md, section 10 (Baselines) name of a run's source."""
     if algo == "dense":
         return WEIGHT_TRAINED
     if lock_ratio > 0:

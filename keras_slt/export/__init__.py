@@ -1,6 +1,7 @@
 """Deploying tickets: materialized Keras models, compact `.slt` files, TFLite.
 
-DESIGN.md section 6. `materialize` turns a `SupermaskModel` into plain Keras
+The deployment forms of docs/METHOD.md, section 9 (Deployment forms).
+`materialize` turns a `SupermaskModel` into plain Keras
 layers with kernels W_eff; `save_ticket`/`load_ticket` write and read the
 compact format (seeds + entropy-coded free mask + stored floats); `to_tflite`
 converts with sparse weight encoding, optionally int8.
@@ -15,8 +16,9 @@ Example:
 
 from keras_slt.export import coding, tflite
 from keras_slt.export.materialize import effective_kernels, materialize
-from keras_slt.export.ticket import FORMAT_VERSION, load_ticket, save_ticket, stored_variables
+from keras_slt.export.ticket import FORMAT_VERSION, load_ticket, save_ticket
 from keras_slt.export.tflite import to_tflite
+from keras_slt.size import stored_variables
 
 __all__ = [
     "FORMAT_VERSION",

@@ -1,7 +1,7 @@
 """Entropy coding of binary masks: a range coder with one Bernoulli model.
 
 A free mask of n bits with k ones is coded with the fixed probability
-p = k / n, so it costs about n * H(k / n) bits (DESIGN.md section 5) plus a
+p = k / n, so it costs about n * H(k / n) bits (docs/METHOD.md, section 7 (Model size)) plus a
 few words. The coder is `constriction`'s `stream.queue.RangeEncoder` with
 `stream.model.Bernoulli(p, perfect=False)`; its output is a sequence of
 32-bit words, stored little-endian. The counts n and k are kept by the

@@ -1,5 +1,6 @@
-"""`materialize`: a ticket as an ordinary Keras model (DESIGN.md section 6).
+"""`materialize`: a ticket as an ordinary Keras model.
 
+One of the deployment forms of docs/METHOD.md, section 9 (Deployment forms).
 Each supermask layer becomes the Keras layer it stands for, with kernel
 W_eff = m * W * scale as the supermask model computes it and the bias if it
 has one; every other layer (BatchNormalization with its statistics included)
@@ -10,7 +11,6 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_slt import threshold_context
 from keras_slt.layers import (
     SupermaskConv1D,
     SupermaskConv2D,
@@ -30,7 +30,7 @@ _PLAIN_CLASSES = {
 # Configuration that only describes how the random kernel and mask are made.
 _SUPERMASK_KEYS = frozenset({
     "sparsity", "prune_rate", "lock_rate", "weight_init", "score_init",
-    "scale", "seed", "layer_index",
+    "scale", "seed", "layer_index", "selection",
 })
 
 
@@ -45,9 +45,9 @@ def check_supermask_model(model):
 def effective_kernels(model):
     """W_eff of every supermask layer, in layer order, as NumPy arrays.
 
-    The layers compute them with the model's own selection (one global
-    threshold, or their layer-wise ones), so they equal the kernels that
-    `model(x)` uses.
+    Each layer computes it for the threshold of the model's own selection
+    (`SupermaskModel.layer_thresholds`: one global threshold, or the
+    layer-wise ones), so they equal the kernels that `model(x)` uses.
 
     Args:
         model: a built `SupermaskModel`.
@@ -61,9 +61,10 @@ def effective_kernels(model):
     >>> [k.shape for k in kernels]
     """
     check_supermask_model(model)
-    threshold = model.global_threshold() if model.selection == "global" else None
-    with threshold_context.use_threshold(threshold):
-        return [ops.convert_to_numpy(layer.effective_kernel()) for layer in model.supermask_layers]
+    return [
+        ops.convert_to_numpy(layer.effective_kernel(threshold))
+        for layer, threshold in zip(model.supermask_layers, model.layer_thresholds())
+    ]
 
 
 def plain_layer(layer):

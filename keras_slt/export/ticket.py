@@ -1,4 +1,6 @@
-"""The compact ticket format `.slt` (DESIGN.md section 6).
+"""The compact ticket format `.slt`.
+
+One of the deployment forms of docs/METHOD.md, section 9 (Deployment forms).
 
 A ticket stores what cannot be regenerated: the architecture with its seeds,
 each supermask layer's free mask, range-coded close to its entropy, and the
@@ -42,6 +44,7 @@ from keras_slt import files
 from keras_slt.export import coding
 from keras_slt.export.materialize import check_supermask_model, materialize
 from keras_slt.freezing import FREE, LOCKED
+from keras_slt.size import stored_variables
 
 MAGIC = b"KSLT"
 FORMAT_VERSION = 1
@@ -162,19 +165,6 @@ def load_ticket(path, supermask=False):
         variable.assign(floats[offset:offset + size].reshape(variable.shape).astype(variable.dtype))
         offset += size
     return model if supermask else materialize(model)
-
-
-def stored_variables(model):
-    """The float variables a ticket stores: all but W, scores and freeze.
-
-    BatchNorm statistics (and gamma/beta when affine), biases and the weights
-    of layers that are not supermask layers, in `model.weights` order.
-    Integer state (random-generator seeds, counters) is left out.
-    """
-    regenerated = {
-        id(v) for layer in model.supermask_layers for v in (layer.weight, layer.scores, layer.freeze)
-    }
-    return [v for v in model.weights if id(v) not in regenerated and "float" in str(v.dtype)]
 
 
 def _numpy(variable):

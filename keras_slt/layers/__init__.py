@@ -1,6 +1,6 @@
 """Supermask layers: Dense and convolutions with a random, masked kernel."""
 
-from keras_slt.layers.base import SCALES, SupermaskLayer
+from keras_slt.layers.base import SCALES, SELECTIONS, SupermaskLayer
 from keras_slt.layers.conv import (
     SupermaskConv,
     SupermaskConv1D,

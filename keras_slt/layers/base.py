@@ -1,10 +1,11 @@
 """The part every supermask layer shares: W, scores, freeze and the mask.
 
 A supermask layer computes its output with the effective kernel
-W_eff = m * W * scale (DESIGN.md sections 1 and 3), where `W` is a random
-kernel that is never trained, `m` a binary mask selected from trainable
-`scores`, and `freeze` a ternary tensor that fixes part of the mask for good.
-Subclasses only say what shape the kernel has and how it is applied.
+W_eff = m * W * scale (docs/METHOD.md, sections 1 (Objects) and 6 (Gradient
+and scaling)), where `W` is a random kernel that is never trained, `m` a
+binary mask selected from trainable `scores`, and `freeze` a ternary tensor
+that fixes part of the mask for good. Subclasses only say what shape the
+kernel has and how it is applied.
 """
 
 import math
@@ -13,20 +14,31 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from keras_slt import initializers, seeding, selection, threshold_context
+from keras_slt import initializers, seeding, threshold_context
 from keras_slt.counting import floor_count
 from keras_slt.freezing import LOCKED, PRUNED, check_fraction, freeze_pattern
+from keras_slt.selection import threshold_of_scores
+from keras_slt.selection.keys import keep
 
 SCALES = ("none", "static", "dynamic")
+SELECTIONS = ("global", "layerwise")
 
 
 class SupermaskLayer(layers.Layer):
     """Base class of the supermask layers.
 
+    A layer selects its mask in one of two modes, its `selection`:
+    "layerwise" (the default, for a layer on its own) picks its own top
+    (1 - s) fraction; "global" takes the threshold of the `SupermaskModel`
+    it belongs to, which sets this mode (and `sparsity`) when it is built.
+    A global layer called outside its model's call raises a ValueError
+    rather than fall back to a selection of its own.
+
     Args:
-        sparsity: target ticket sparsity s in [0, 1). Used for layer-wise
-            selection (when the layer is not inside a `SupermaskModel` with
-            global selection) and by the static scale.
+        sparsity: target ticket sparsity s in [0, 1), used by layer-wise
+            selection and the static scale. A `SupermaskModel` sets it to its
+            own sparsity (and refuses a layer given a different one), so
+            inside a model it may be left None.
         prune_rate: fraction of this layer's weights permanently pruned (p_l).
         lock_rate: fraction permanently locked into the ticket (r_l).
         weight_init: "signed_kaiming_constant", "kaiming_normal" or
@@ -38,11 +50,17 @@ class SupermaskLayer(layers.Layer):
         layer_index: this layer's position among the model's supermask layers.
         use_bias: whether to add a trainable bias (off in SLT networks).
         activation: activation function applied to the output.
+        selection: "layerwise" or "global" (set by a `SupermaskModel`).
+
+    Call arguments:
+        inputs: the input tensor.
+        threshold: optional selection threshold; by default the model's
+            (global) or the layer's own (layer-wise).
     """
 
     def __init__(
         self,
-        sparsity=0.5,
+        sparsity=None,
         prune_rate=0.0,
         lock_rate=0.0,
         weight_init="signed_kaiming_constant",
@@ -52,17 +70,22 @@ class SupermaskLayer(layers.Layer):
         layer_index=0,
         use_bias=False,
         activation=None,
+        selection="layerwise",
         **kwargs,
     ):
         super().__init__(**kwargs)
-        check_fraction("sparsity", sparsity, upper_open=True)
+        if sparsity is not None:
+            check_fraction("sparsity", sparsity, upper_open=True)
         check_fraction("prune_rate", prune_rate)
         check_fraction("lock_rate", lock_rate)
         if prune_rate + lock_rate > 1.0:
             raise ValueError(f"prune_rate + lock_rate must be <= 1, got {prune_rate + lock_rate}")
         if scale not in SCALES:
             raise ValueError(f"scale must be one of {', '.join(SCALES)}; got {scale!r}")
-        self.sparsity = float(sparsity)
+        if selection not in SELECTIONS:
+            raise ValueError(f"selection must be one of {', '.join(SELECTIONS)}; got {selection!r}")
+        self.sparsity = None if sparsity is None else float(sparsity)
+        self.selection = selection
         self.prune_rate = float(prune_rate)
         self.lock_rate = float(lock_rate)
         self.weight_init = initializers.check_name(weight_init, "weight_init")
@@ -131,49 +154,74 @@ class SupermaskLayer(layers.Layer):
         else:
             self.bias = None
 
+    def _checked_sparsity(self):
+        if self.sparsity is None:
+            raise ValueError(
+                f"layer {self.name!r} has no sparsity: give it one, or put it in a SupermaskModel"
+            )
+        return self.sparsity
+
     def layerwise_threshold(self):
         """The threshold of layer-wise selection, k_l = floor(N_l * s)."""
-        k_free = floor_count(self.num_weights, self.sparsity) - self.num_pruned
-        threshold, _ = selection.threshold_of_scores(
-            [self.scores], [self.freeze_or_none()], k_free, self.num_free
-        )
+        k_free = floor_count(self.num_weights, self._checked_sparsity()) - self.num_pruned
+        threshold, _ = threshold_of_scores([self.scores], [self.freeze_or_none()], k_free, self.num_free)
         return threshold
 
-    def mask(self, threshold=None):
+    def mask(self, threshold):
         """The binary mask (float32 0/1) for a threshold on |scores|.
 
         Args:
-            threshold: the selection threshold; None selects layer-wise.
+            threshold: the selection threshold, e.g. the model's
+                `global_threshold()` or this layer's `layerwise_threshold()`.
         """
-        if threshold is None:
-            threshold = self.layerwise_threshold()
-        return self._binary_mask(ops.abs(self.scores), threshold)
-
-    def _binary_mask(self, magnitude, threshold):
-        return ops.cast(_keep(magnitude, self.freeze, threshold), "float32")
+        return ops.cast(keep(ops.abs(self.scores), self.freeze, threshold), "float32")
 
     def freeze_or_none(self):
         """The freeze pattern, or None when nothing is frozen (no need to read it)."""
         return self.freeze if self.num_free < self.num_weights else None
 
-    def effective_kernel(self):
-        """W_eff = m * W * scale, with the straight-through score gradient."""
-        threshold = threshold_context.current_threshold()
-        if threshold is None:
-            threshold = self.layerwise_threshold()
+    def effective_kernel(self, threshold):
+        """W_eff = m * W * scale, with the straight-through score gradient.
+
+        Args:
+            threshold: the selection threshold, as for `mask`.
+        """
         kernel = _masked_weight(self.scores, self.weight, self.freeze_or_none(), threshold)
         if self.scale == "static":
-            kernel = kernel * (1.0 / math.sqrt(1.0 - self.sparsity))
+            kernel = kernel * (1.0 / math.sqrt(1.0 - self._checked_sparsity()))
         elif self.scale == "dynamic":
             # 1/sqrt(1 - s_l) = 1/sqrt(density); the floor avoids 1/0 for an
             # empty mask. The mask carries no gradient, so neither does this.
-            mask = self._binary_mask(ops.abs(self.scores), threshold)
-            density = ops.maximum(ops.mean(mask), 1.0 / self.num_weights)
+            density = ops.maximum(ops.mean(self.mask(threshold)), 1.0 / self.num_weights)
             kernel = kernel * ops.rsqrt(density)
         return ops.cast(kernel, self.compute_dtype)
 
-    def call(self, inputs):
-        outputs = self.apply_kernel(inputs, self.effective_kernel())
+    def call_threshold(self):
+        """The threshold of a call: the model's (global) or this layer's own."""
+        if self.selection == "layerwise":
+            return self.layerwise_threshold()
+        threshold = threshold_context.current_threshold()
+        if threshold is None:
+            raise ValueError(
+                f"layer {self.name!r} is under global selection and was called without its "
+                "model's threshold: call the SupermaskModel (not its network or a model cut "
+                "from it), or pass threshold= to the layer"
+            )
+        return threshold
+
+    def call(self, inputs, threshold=None):
+        if threshold is None:
+            threshold = self.call_threshold()
+        return self._output(inputs, self.effective_kernel(threshold))
+
+    def compute_output_spec(self, inputs, threshold=None):
+        # Keras's symbolic calls (building or loading a functional network)
+        # happen outside any model call, with no threshold. Shape and dtype
+        # do not depend on the mask: a symbolic kernel stands in for W_eff.
+        return self._output(inputs, keras.KerasTensor(self.weight.shape, self.compute_dtype))
+
+    def _output(self, inputs, kernel):
+        outputs = self.apply_kernel(inputs, kernel)
         if self.bias is not None:
             outputs = ops.add(outputs, self.bias)
         return self.activation(outputs)
@@ -192,29 +240,10 @@ class SupermaskLayer(layers.Layer):
                 "layer_index": self.layer_index,
                 "use_bias": self.use_bias,
                 "activation": keras.activations.serialize(self.activation),
+                "selection": self.selection,
             }
         )
         return config
-
-
-def _keep(values, freeze, threshold):
-    """The boolean mask: free weights with |score| > threshold, and locked ones.
-
-    `values` are the scores or their magnitudes; `freeze` None means nothing
-    is frozen. The comparison is made on bit patterns, as the selection does:
-    non-negative floats order like their int32 bits (and -inf, whose bits are
-    negative, is below all of them), and integer compares see denormals that
-    XLA and TF flush to zero in float compares. A NaN score is never kept.
-    """
-    key = ops.bitwise_and(ops.view(values, "int32"), 0x7FFFFFFF)
-    bound = ops.view(ops.convert_to_tensor(threshold, "float32"), "int32")
-    selected = (key > bound) & (key <= _INF_BITS)
-    if freeze is None:
-        return selected
-    return (selected & (freeze == 0)) | (freeze == LOCKED)
-
-
-_INF_BITS = 0x7F800000  # the bit pattern of +inf
 
 
 def _masked_weight(scores, weight, freeze, threshold):
@@ -256,7 +285,7 @@ def _read(value):
 
 
 def _masked_forward(scores, weight, freeze, threshold):
-    return ops.where(_keep(scores, freeze, threshold), weight, ops.zeros_like(weight))
+    return ops.where(keep(scores, freeze, threshold), weight, ops.zeros_like(weight))
 
 
 def _masked_backward(upstream, weight, scores):
@@ -269,7 +298,7 @@ _KERNEL_FUNCTIONS = {}
 def _kernel_functions():
     """(forward, backward) of `_masked_weight`: XLA-compiled on TensorFlow."""
     backend = keras.backend.backend()
-    if backend != "tensorflow" or not FUSE_WITH_XLA:
+    if backend != "tensorflow":
         return _masked_forward, _masked_backward
     if backend not in _KERNEL_FUNCTIONS:
         import tensorflow as tf
@@ -283,12 +312,6 @@ def _kernel_functions():
             functions.append(compiled)
         _KERNEL_FUNCTIONS[backend] = tuple(functions)
     return _KERNEL_FUNCTIONS[backend]
-
-
-# On TensorFlow, run the mask's forward and backward passes as XLA calls even
-# when the train step itself is not compiled with XLA (set False to use plain
-# TF ops, e.g. where XLA is unavailable).
-FUSE_WITH_XLA = True
 
 
 def _constant(array):

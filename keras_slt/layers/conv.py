@@ -100,7 +100,7 @@ class SupermaskConv1D(SupermaskConv):
 
     Example:
 
-    >>> layer = SupermaskConv1D(8, 3, padding="same")
+    >>> layer = SupermaskConv1D(8, 3, padding="same", sparsity=0.5)
     >>> layer(np.ones((2, 16, 4), "float32")).shape
     (2, 16, 8)
     """
@@ -141,7 +141,7 @@ class SupermaskDepthwiseConv2D(SupermaskConv):
 
     Example:
 
-    >>> layer = SupermaskDepthwiseConv2D(3, padding="same")
+    >>> layer = SupermaskDepthwiseConv2D(3, padding="same", sparsity=0.5)
     >>> layer(np.ones((2, 8, 8, 4), "float32")).shape
     (2, 8, 8, 4)
     """

@@ -1,4 +1,4 @@
-"""The small reference networks: FC and Conv2/4/6/8 (DESIGN.md section 4).
+"""The small reference networks: FC and Conv2/4/6/8 (docs/METHOD.md, section 10 (Baselines)).
 
 Plain Keras models with ordinary weights and no biases; `keras_slt.models.get`
 turns them into supermask models. Every layer is named explicitly, so two
