@@ -7,7 +7,8 @@ epoch on the test set and writes `<output_dir>/results.json`.
 
 - Algorithms: "ep" searches a ticket with Edge-Popup (random weights, learned
   mask, optional frozen part); "dense" trains the same architecture's
-  weights (no bias, affine BatchNorm), whose size is 32 bits per parameter.
+  weights (no bias, non-affine BatchNorm, Kaiming-uniform initial weights, as
+  the official code's baselines), whose size is 32 bits per parameter.
 - Optimizer: SGD with momentum and *coupled* weight decay (an L2 term in the
   gradient, as PyTorch and the paper do; see `keras_slt.optimizers`),
   applied to every trainable variable, scores included.
