@@ -43,8 +43,11 @@ def setting(default, help, choices=None):
 class SearchConfig:
     """The settings of one run; `tools/search.py` has one flag per field.
 
-    Defaults follow the paper's reference recipe (Conv6 on CIFAR-10: SGD,
-    lr 0.1, momentum 0.9, weight decay 1e-4, cosine, 100 epochs, batch 128).
+    Training defaults follow the paper's reference recipe (Conv6 on
+    CIFAR-10: SGD, lr 0.1, momentum 0.9, weight decay 1e-4, cosine, 100
+    epochs, batch 128); the official code's complete recipes (ERK,
+    Kaiming-uniform weights, a schedule stepped per epoch) are the flagfiles
+    in configs/, compared with the official code in docs/FIDELITY.md.
     The supermask settings (selection to scale) are ignored with algo
     "dense". Each field's help is in its metadata (`--helpfull` shows it).
 
