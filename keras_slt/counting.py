@@ -10,6 +10,8 @@ meant; genuine fractions are floored as the design says.
 
 import math
 
+import numpy as np
+
 _TOLERANCE = 1e-6
 
 
@@ -24,3 +26,19 @@ def floor_count(n, fraction):
     5
     """
     return int(math.floor(n * fraction + _TOLERANCE))
+
+
+def float32_floor_count(n, fraction):
+    """int(n * fraction) with both factors and the product in float32.
+
+    The paper's official code holds per-layer sparsities in a float32 tensor
+    and counts a layer's frozen weights as `(numel * sparsity).int()`; this
+    reproduces its counts, which can differ by one weight from the float64
+    floor when the float32 product rounds across an integer.
+
+    Example:
+
+    >>> float32_floor_count(802816, 0.7341619739181979)  # float64: 589396
+    589397
+    """
+    return int(np.float32(n) * np.float32(fraction))

@@ -9,7 +9,7 @@ its seed.
 import numpy as np
 
 from keras_slt import distributions, seeding
-from keras_slt.counting import floor_count
+from keras_slt.counting import float32_floor_count, floor_count
 
 PRUNED = -1
 FREE = 0
@@ -88,7 +88,10 @@ def layer_ratios(shapes, prune_ratio, lock_ratio, distribution="uniform"):
     """Per-layer (p_l, r_l) from the global ratios and a density distribution.
 
     frozen_l = sparsity_D(l, 1 - (p + r)), p_l = sparsity_D(l, 1 - p) and
-    r_l = frozen_l - p_l, which must land in [0, 1].
+    r_l = frozen_l - p_l, which must land in [0, 1]. For the official
+    code's distributions (ERK, EPL, IGQ) the layer's counts are taken as
+    that code takes them, int(N_l * p_l) and int(N_l * r_l) in float32, and
+    returned as count / N_l, so `freeze_pattern` draws exactly those counts.
 
     Args:
         shapes: Keras kernel shapes of the supermask layers.
@@ -108,16 +111,25 @@ def layer_ratios(shapes, prune_ratio, lock_ratio, distribution="uniform"):
         shapes, 1.0 - (prune_ratio + lock_ratio), distribution
     )
     pruned = distributions.layer_sparsities(shapes, 1.0 - prune_ratio, distribution)
+    official = distribution in distributions.OFFICIAL_METHODS
     ratios = []
     for shape, f_l, p_l in zip(shapes, frozen, pruned):
-        r_l = f_l - p_l
+        if official:
+            p_l = np.float32(p_l)
+            r_l = np.float32(f_l) - p_l
+        else:
+            r_l = f_l - p_l
         if not -1e-12 <= r_l <= 1.0:
             raise ValueError(
                 f"lock_ratio: distribution {distribution!r} gives a layer of shape "
                 f"{tuple(shape)} a locked fraction {r_l:.4g} outside [0, 1]; "
                 "use another distribution or smaller ratios"
             )
-        ratios.append((p_l, max(r_l, 0.0)))
+        if official:
+            n = int(np.prod(shape))
+            ratios.append((float32_floor_count(n, p_l) / n, float32_floor_count(n, r_l) / n))
+        else:
+            ratios.append((p_l, max(r_l, 0.0)))
     return ratios
 
 

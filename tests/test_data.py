@@ -246,6 +246,15 @@ def test_split_deterministic():
     np.testing.assert_array_equal(val, np.sort(permutation[48000:]))
     assert [len(s) for s in data.split_indices(50000, 0.2, 0)] == [40000, 10000]
     assert [len(s) for s in data.split_indices(10, 0.0, 0)] == [10, 0]
+    # The official int(n * 0.8) training images, on ImageNet's 1,281,167.
+    assert [len(s) for s in data.split_indices(1_281_167, 0.2, 0)] == [1_024_933, 256_234]
+
+
+def test_cifar_normalization_is_the_official_codes():
+    # utils/dataset.py of the paper's code.
+    assert data.SPECS["cifar10"][2:4] == ((0.491, 0.482, 0.447), (0.247, 0.243, 0.262))
+    assert data.SPECS["cifar100"][2:4] == ((0.507, 0.487, 0.441), (0.267, 0.256, 0.276))
+    assert data.SPECS["imagenet2012"][2:4] == ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 
 
 def test_normalize():

@@ -16,9 +16,10 @@ def trainable_count(model):
     return sum(int(np.prod(v.shape)) for v in model.trainable_weights)
 
 
-# Trainable parameters of the reference networks without biases: the fc and
-# ConvN counts of Ramanujan et al., and the torchvision (ImageNet) and
-# kuangliu (CIFAR) ResNets minus their classifier bias.
+# Parameters of the reference networks without biases: the fc and ConvN
+# counts of Ramanujan et al., and the torchvision (ImageNet) and kuangliu
+# (CIFAR) ResNets minus their classifier bias. BatchNorm is non-affine: its two
+# statistics per channel take the place of gamma/beta in the total.
 @pytest.mark.parametrize("name, shape, classes, expected", [
     ("fc", (28, 28, 1), 10, 784 * 1024 + 1024 * 1024 + 1024 * 10),
     ("conv2", CIFAR, 10, 4_300_992),
@@ -29,27 +30,59 @@ def trainable_count(model):
     ("resnet34", CIFAR, 10, 21_282_122 - 10),
     ("resnet18", IMAGENET, 1000, 11_689_512 - 1000),
     ("resnet34", IMAGENET, 1000, 21_797_672 - 1000),
-    ("resnet50", IMAGENET, 1000, 25_557_032 - 1000),
     ("wide_resnet50_2", IMAGENET, 1000, 68_883_240 - 1000),
 ])
 def test_parameter_counts_match_the_reference(name, shape, classes, expected):
     model = models.get(name, shape, classes, supermask=False)
-    assert trainable_count(model) == expected
+    assert model.count_params() == expected
+    norms = [l for l in model.layers if isinstance(l, keras.layers.BatchNormalization)]
+    assert trainable_count(model) == expected - sum(2 * l.moving_mean.shape[0] for l in norms)
 
 
-def test_supermask_false_trains_kernels_without_bias_and_with_affine_batchnorm():
-    model = models.get("resnet18", CIFAR, 10, supermask=False, width_factor=0.125)
+def test_supermask_false_is_the_official_dense_baseline():
+    # utils/model.py of the official code: use_affine_bn False, kaiming_uniform_.
+    keras.utils.set_random_seed(0)
+    model = models.get("conv6", CIFAR, 10, supermask=False)
     kernels = [l for l in model.layers if isinstance(l, (keras.layers.Dense, keras.layers.Conv2D))]
     assert kernels and all(l.kernel.trainable and not l.use_bias for l in kernels)
+    for layer in kernels:
+        weights = np.asarray(layer.kernel)
+        bound = np.sqrt(6.0 / np.prod(weights.shape[:-1]))
+        assert np.abs(weights).max() <= bound
+        if weights.size > 10_000:  # U(-b, b): std b / sqrt(3)
+            assert weights.std() == pytest.approx(bound / np.sqrt(3), rel=0.02)
+    model = models.get("resnet18", CIFAR, 10, supermask=False, width_factor=0.125)
     norms = [l for l in model.layers if isinstance(l, keras.layers.BatchNormalization)]
-    assert norms and all(l.center and l.scale for l in norms)
+    assert norms and not any(l.center or l.scale for l in norms)
     assert not any(isinstance(l, keras_slt.SupermaskLayer) for l in model.layers)
 
 
-def test_resnet50_from_keras_applications_has_no_bias():
-    model = models.get("resnet50", (32, 32, 3), 10, supermask=False)
-    convs = [l for l in model.layers if isinstance(l, (keras.layers.Dense, keras.layers.Conv2D))]
-    assert len(convs) == 54 and not any(l.use_bias for l in convs)
+@pytest.fixture(scope="module")
+def resnet50():
+    # Kernel shapes do not depend on the input size; 64x64 builds faster.
+    return models.get("resnet50", (64, 64, 3), 1000, supermask=False)
+
+
+def test_resnet50_is_torchvision_v1_5(resnet50):
+    kernels = [l for l in resnet50.layers if isinstance(l, (keras.layers.Dense, keras.layers.Conv2D))]
+    assert len(kernels) == 54 and not any(l.use_bias for l in kernels)
+    assert trainable_count(resnet50) == 25_502_912
+    for stage, blocks in enumerate((3, 4, 6, 3), start=1):
+        for block in range(1, blocks + 1):
+            name = f"stage{stage}_block{block}"
+            stride = (2, 2) if stage > 1 and block == 1 else (1, 1)
+            # The stride sits on the 3x3 convolution, padded 1 on each side.
+            assert resnet50.get_layer(f"{name}_conv1").strides == (1, 1)
+            assert resnet50.get_layer(f"{name}_conv2").strides == stride
+            assert resnet50.get_layer(f"{name}_conv3").strides == (1, 1)
+            if stride == (2, 2):
+                assert resnet50.get_layer(f"{name}_conv2_pad").padding == ((1, 1), (1, 1))
+            if block == 1:
+                assert resnet50.get_layer(f"{name}_proj").strides == stride
+    assert resnet50.get_layer("stage4_block3_out").output.shape == (None, 2, 2, 2048)
+    norms = [l for l in resnet50.layers if isinstance(l, keras.layers.BatchNormalization)]
+    assert len(norms) == 53
+    assert all((l.momentum, l.epsilon, l.center, l.scale) == (0.9, 1e-5, False, False) for l in norms)
 
 
 @pytest.mark.parametrize("name, options", [

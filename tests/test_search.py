@@ -2,6 +2,7 @@
 
 import gzip
 import json
+import math
 import os
 import re
 import struct
@@ -117,6 +118,49 @@ def _weights(path):
     return np.concatenate(arrays).tolist()
 
 
+class LearningRates(keras.callbacks.Callback):
+    """The learning rate of every training batch."""
+
+    def __init__(self):
+        super().__init__()
+        self.rates = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.rates.append(float(self.model.optimizer.learning_rate))
+
+
+def test_per_epoch_schedule_steps_like_pytorch(data_dir, tmp_path):
+    # PyTorch's CosineAnnealingLR(T_max=3) stepped after each epoch: epoch e
+    # trains at 0.05 * (1 + cos(pi * e / 3)), all 4 of its batches (160
+    # images in batches of 48: the last, partial batch is kept, as PyTorch's
+    # DataLoader(drop_last=False) keeps it).
+    rates = LearningRates()
+    results = search.run_search(tiny_config(data_dir, tmp_path, epochs=3, batch_size=48,
+                                            schedule_unit="epoch"), callbacks=[rates])
+    expected = [0.05 * (1 + math.cos(math.pi * e / 3)) for e in range(3) for _ in range(4)]
+    np.testing.assert_allclose(rates.rates, expected, rtol=1e-6)
+    # The official best-epoch rule: the first epoch of highest validation accuracy.
+    val = [epoch["val_accuracy"] for epoch in results["history"]]
+    assert results["best_epoch"] == 1 + val.index(max(val)) and results["val_accuracy"] == max(val)
+
+
+@pytest.mark.parametrize("schedule, unit, expected", [
+    # MultiStepLR(milestones=[int(0.5 E), int(0.75 E)], gamma=0.1), once per epoch.
+    ("step", "epoch", [0.1, 0.1, 0.01, 0.001, 0.001]),
+    # Per batch: the cosine moves inside epoch 0 already (3 batches an epoch).
+    ("cosine", "batch", [0.05 * (1 + math.cos(math.pi * i / 15)) for i in range(0, 15, 3)]),
+])
+def test_schedules(schedule, unit, expected):
+    config = search.SearchConfig(epochs=5, lr=0.1, schedule=schedule, schedule_unit=unit)
+    rate = search._learning_rate(config, steps_per_epoch=3)
+    np.testing.assert_allclose([float(rate(3 * e)) for e in range(5)], expected, rtol=1e-6)
+    if unit == "epoch":
+        # Epoch 1's last batch (step 5) still trains at its rate, epoch 2's first does not.
+        assert float(rate(5)) == float(rate(3)) != float(rate(6))
+    else:
+        assert float(rate(1)) < float(rate(0))
+
+
 def test_resume_refuses_other_flags(data_dir, tmp_path):
     search.run_search(tiny_config(data_dir, tmp_path, epochs=1))
     with pytest.raises(search.ConfigError, match="holds a run with sparsity=0.5, not 0.7"):
@@ -139,6 +183,7 @@ def test_resume_refuses_other_flags(data_dir, tmp_path):
     ({"score_init": "zeros"}, "score_init must be one of"),
     ({"scale": "huge"}, "scale must be one of none, static, dynamic"),
     ({"schedule": "linear"}, "schedule must be one of cosine, step"),
+    ({"schedule_unit": "step"}, "schedule_unit must be one of batch, epoch"),
     ({"strategy": "tpu"}, "strategy must be one of default, mirrored, multi_worker"),
     ({"stem": "tiny"}, "stem must be one of cifar, imagenet"),
     ({"data_dir": "/nonexistent/fashion"}, "data_dir /nonexistent/fashion is not a directory"),
@@ -231,9 +276,10 @@ def test_mirrored_on_two_logical_cpus_matches_one_device(data_dir, tmp_path):
 
 
 CONFIGS_SCRIPT = textwrap.dedent("""
-    import glob, sys
+    import dataclasses, glob, json, sys
     sys.argv = ["search"]
     from keras_slt.cli import search as tool
+    runs = {}
     for path in sorted(glob.glob("configs/*.flags")):
         if path.startswith("configs/sweep_"):  # tools/sweep.py's flagfiles
             continue
@@ -241,19 +287,57 @@ CONFIGS_SCRIPT = textwrap.dedent("""
         tool.FLAGS(["search", f"--flagfile={path}"])
         config = tool.config_from_flags()
         prune, lock = config.validate()
-        print(path, config.model, config.dataset, config.algo, f"{prune:g}", f"{lock:g}")
+        runs[path] = {**dataclasses.asdict(config), "p": prune, "r": lock}
+    print(json.dumps(runs))
 """)
 
+# The official code's recipes (configs/*.yaml of image_classification/).
+OFFICIAL_TRAINING = {"epochs": 100, "lr": 0.1, "momentum": 0.9, "weight_decay": 1e-4,
+                     "schedule": "cosine", "schedule_unit": "epoch", "mixed_precision": False,
+                     "seed": 0}
+OFFICIAL_CIFAR10 = {**OFFICIAL_TRAINING, "dataset": "cifar10", "batch_size": 128}
+OFFICIAL_CIFAR10_EP = {**OFFICIAL_CIFAR10, "algo": "ep", "selection": "global",
+                       "weight_init": "kaiming_uniform", "score_init": "kaiming_normal",
+                       "scale": "none", "distribution": "erk"}
+OFFICIAL_IMAGENET_EP = {**OFFICIAL_TRAINING, "model": "resnet50", "dataset": "imagenet2012",
+                        "batch_size": 256, "algo": "ep", "selection": "global", "sparsity": 0.7,
+                        "weight_init": "signed_kaiming_constant", "score_init": "kaiming_normal",
+                        "scale": "dynamic", "distribution": "epl"}
+PAPER_FLAGFILES = {
+    **{f"configs/cifar10_{model}_{name}.flags": {**values, "model": model}
+       for model in ("conv6", "resnet18") for name, values in {
+           "dense_source": {**OFFICIAL_CIFAR10_EP, "sparsity": 0.7, "p": 0.0, "r": 0.0},
+           "pruned_source": {**OFFICIAL_CIFAR10_EP, "sparsity": 0.9, "p": 0.8, "r": 0.0},
+           "frozen_source": {**OFFICIAL_CIFAR10_EP, "sparsity": 0.5, "p": 0.25, "r": 0.25},
+           "frozen_source_epl": {**OFFICIAL_CIFAR10_EP, "sparsity": 0.5, "p": 0.25, "r": 0.25,
+                                 "distribution": "epl"},
+           "dense_weights": {**OFFICIAL_CIFAR10, "algo": "dense"},
+       }.items()},
+    "configs/imagenet2012_resnet50_dense_source.flags": {**OFFICIAL_IMAGENET_EP, "p": 0.0, "r": 0.0},
+    "configs/imagenet2012_resnet50_pruned_source.flags": {**OFFICIAL_IMAGENET_EP, "p": 0.5, "r": 0.0},
+    "configs/imagenet2012_resnet50_frozen_source.flags": {**OFFICIAL_IMAGENET_EP, "p": 0.49, "r": 0.21},
+}
 
-def test_configs_are_valid_flagfiles():
+
+@pytest.fixture(scope="module")
+def flagfiles():
+    """Every search flagfile, read by the search tool's own flag parser."""
     result = subprocess.run([sys.executable, "-c", CONFIGS_SCRIPT], cwd=ROOT, capture_output=True,
                             text=True, timeout=120, env=dict(os.environ, PYTHONPATH=ROOT))
     assert result.returncode == 0, result.stderr[-3000:]
-    runs = {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines()}
-    assert runs["configs/fashion_mnist_fc.flags"] == ["fc", "fashion_mnist", "ep", "0", "0"]
-    assert runs["configs/cifar10_conv6_frozen_source.flags"] == ["conv6", "cifar10", "ep", "0.25", "0.25"]
-    assert runs["configs/cifar10_resnet18_pruned_source.flags"] == ["resnet18", "cifar10", "ep", "0.25", "0"]
-    assert runs["configs/cifar10_resnet18_dense_weights.flags"][2] == "dense"
-    assert runs["configs/imagenet2012_resnet50_frozen_source.flags"] == [
-        "resnet50", "imagenet2012", "ep", "0.49", "0.21"]
-    assert len(runs) == 12  # fashion_mnist fc, conv4; 8 cifar10; 2 imagenet2012
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def test_configs_are_valid_flagfiles(flagfiles):
+    assert flagfiles["configs/fashion_mnist_fc.flags"]["model"] == "fc"
+    assert (flagfiles["configs/fashion_mnist_fc.flags"]["p"], flagfiles["configs/fashion_mnist_fc.flags"]["r"]) == (0, 0)
+    assert set(flagfiles) == set(PAPER_FLAGFILES) | {"configs/fashion_mnist_fc.flags",
+                                                      "configs/fashion_mnist_conv4.flags"}
+
+
+@pytest.mark.parametrize("path", sorted(PAPER_FLAGFILES))
+def test_paper_flagfiles_hold_the_official_values(flagfiles, path):
+    config = flagfiles[path]
+    for name, value in PAPER_FLAGFILES[path].items():
+        assert config[name] == pytest.approx(value), (path, name)
+    assert search.VALIDATION_FRACTION == 0.2  # the official train_val_ratio 0.8

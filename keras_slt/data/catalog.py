@@ -1,12 +1,13 @@
 """Static facts about the supported datasets.
 
 Normalization constants are the per-channel mean and standard deviation of
-the training images scaled to [0, 1]:
+the training images scaled to [0, 1], as the paper's official code writes
+them (utils/dataset.py) where it has the dataset:
 
 - MNIST: 0.1307 / 0.3081.
 - Fashion-MNIST: 0.2860 / 0.3530 (computed from the 60000 training images).
-- CIFAR-10: (0.4914, 0.4822, 0.4465) / (0.2470, 0.2435, 0.2616).
-- CIFAR-100: (0.5071, 0.4865, 0.4409) / (0.2673, 0.2564, 0.2762).
+- CIFAR-10: (0.491, 0.482, 0.447) / (0.247, 0.243, 0.262).
+- CIFAR-100: (0.507, 0.487, 0.441) / (0.267, 0.256, 0.276).
 - ImageNet (ILSVRC 2012): (0.485, 0.456, 0.406) / (0.229, 0.224, 0.225),
   the constants used by most published ImageNet models.
 """
@@ -58,8 +59,8 @@ SPECS = {
     "cifar10": DatasetSpec(
         input_shape=(32, 32, 3),
         num_classes=10,
-        mean=(0.4914, 0.4822, 0.4465),
-        std=(0.2470, 0.2435, 0.2616),
+        mean=(0.491, 0.482, 0.447),
+        std=(0.247, 0.243, 0.262),
         obtain=(
             "download and extract "
             "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz and "
@@ -69,8 +70,8 @@ SPECS = {
     "cifar100": DatasetSpec(
         input_shape=(32, 32, 3),
         num_classes=100,
-        mean=(0.5071, 0.4865, 0.4409),
-        std=(0.2673, 0.2564, 0.2762),
+        mean=(0.507, 0.487, 0.441),
+        std=(0.267, 0.256, 0.276),
         obtain=(
             "download and extract "
             "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz and "

@@ -41,8 +41,9 @@ def split_indices(num_examples, validation_fraction, seed):
     """Splits `range(num_examples)` into training and validation indices.
 
     The indices are permuted by a numpy Philox generator keyed by `seed`; the
-    last `round(num_examples * validation_fraction)` of the permutation are
-    the validation indices. Both returned arrays are sorted.
+    first `int(num_examples * (1 - validation_fraction))` of the permutation
+    are the training indices (the official code's `int(n * train_val_ratio)`),
+    the rest the validation indices. Both returned arrays are sorted.
 
     Args:
         num_examples: Size of the full training set.
@@ -61,7 +62,7 @@ def split_indices(num_examples, validation_fraction, seed):
     """
     rng = np.random.Generator(np.random.Philox(key=seed))
     permutation = rng.permutation(num_examples)
-    cut = num_examples - int(round(num_examples * validation_fraction))
+    cut = int(num_examples * (1 - validation_fraction))
     return np.sort(permutation[:cut]), np.sort(permutation[cut:])
 
 

@@ -7,13 +7,16 @@ epoch on the test set and writes `<output_dir>/results.json`.
 
 - Algorithms: "ep" searches a ticket with Edge-Popup (random weights, learned
   mask, optional frozen part); "dense" trains the same architecture's
-  weights (no bias, affine BatchNorm), whose size is 32 bits per parameter.
+  weights (no bias, non-affine BatchNorm, Kaiming-uniform initial weights, as
+  the official code's baselines), whose size is 32 bits per parameter.
 - Optimizer: SGD with momentum and *coupled* weight decay (an L2 term in the
   gradient, as PyTorch and the paper do; see `keras_slt.optimizers`),
   applied to every trainable variable, scores included.
-- Schedules, stepped every batch: "cosine" decays the learning rate from
-  `lr` to 0 over the run; "step" multiplies it by 0.1 after 50% and again
-  after 75% of the epochs.
+- Schedules: "cosine" decays the learning rate from `lr` towards 0 over the
+  run; "step" multiplies it by 0.1 after 50% and again after 75% of the
+  epochs. They step every batch (`schedule_unit="batch"`) or, as the
+  official code's PyTorch schedulers, once per epoch ("epoch": epoch e of E
+  trains at lr * (1 + cos(pi * e / E)) / 2).
 - Output: TensorBoard logs in `<output_dir>/logs` (loss, accuracy, and for
   tickets the actual sparsity and the global threshold), `best.keras` (the
   best-validation model), a checkpoint per epoch and `results.json`.
@@ -204,6 +207,8 @@ def _build_model(config, data):
 
 
 def _learning_rate(config, steps_per_epoch):
+    if config.schedule_unit == "epoch":
+        return _per_epoch(_epoch_rates(config), steps_per_epoch)
     total = config.epochs * steps_per_epoch
     if config.schedule == "cosine":
         return keras.optimizers.schedules.CosineDecay(config.lr, decay_steps=total)
@@ -211,6 +216,30 @@ def _learning_rate(config, steps_per_epoch):
         [int(total * fraction) for fraction in STEP_MILESTONES],
         [config.lr * 0.1**i for i in range(len(STEP_MILESTONES) + 1)],
     )
+
+
+def _epoch_rates(config):
+    """The learning rate of each epoch under a once-per-epoch schedule."""
+    if config.schedule == "cosine":  # PyTorch's CosineAnnealingLR(T_max=epochs)
+        return [0.5 * config.lr * (1 + math.cos(math.pi * epoch / config.epochs))
+                for epoch in range(config.epochs)]
+    milestones = [int(config.epochs * fraction) for fraction in STEP_MILESTONES]
+    return [config.lr * 0.1 ** sum(epoch >= m for m in milestones)
+            for epoch in range(config.epochs)]
+
+
+def _per_epoch(rates, steps_per_epoch):
+    """A schedule holding rates[e] for every batch of epoch e."""
+    boundaries, values = [], [rates[0]]
+    for epoch, rate in enumerate(rates[1:], start=1):
+        if rate != values[-1]:
+            # The optimizer's step counter is 0 in the first batch; the
+            # decay's value i + 1 starts after boundary i.
+            boundaries.append(epoch * steps_per_epoch - 1)
+            values.append(rate)
+    if not boundaries:
+        return rates[0]
+    return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
 
 
 def _training_stream(data, initial_epoch, distributed):

@@ -1,7 +1,8 @@
 """The small reference networks: FC and Conv2/4/6/8 (docs/METHOD.md, section 10 (Baselines)).
 
-Plain Keras models with ordinary weights and no biases; `keras_slt.models.get`
-turns them into supermask models. Every layer is named explicitly, so two
+Plain Keras models with Kaiming-uniform initial weights and no biases, as
+the official code's weight-trained baselines (`w_init_method:
+kaiming_uniform`); `keras_slt.models.get` turns them into supermask models. Every layer is named explicitly, so two
 builds of the same architecture agree layer by layer (checkpoints rely on it).
 """
 
@@ -12,6 +13,8 @@ from keras import layers
 CONV_PAIRS = (64, 128, 256, 512)
 CONV_DEPTHS = (2, 4, 6, 8)
 HIDDEN_UNITS = (256, 256)
+# PyTorch's kaiming_uniform_(nonlinearity="relu"): U(-b, b), b = sqrt(6 / fan_in).
+KAIMING_UNIFORM = keras.initializers.VarianceScaling(2.0, "fan_in", "uniform")
 
 
 def fc(input_shape, num_classes, width=1024):
@@ -37,8 +40,9 @@ def fc(input_shape, num_classes, width=1024):
     x = layers.Flatten(name="flatten")(inputs)
     for index in range(2):
         x = layers.Dense(width, activation="relu", use_bias=False,
-                         kernel_initializer="he_normal", name=f"fc{index + 1}")(x)
-    outputs = layers.Dense(num_classes, use_bias=False, name="logits")(x)
+                         kernel_initializer=KAIMING_UNIFORM, name=f"fc{index + 1}")(x)
+    outputs = layers.Dense(num_classes, use_bias=False, kernel_initializer=KAIMING_UNIFORM,
+                           name="logits")(x)
     return keras.Model(inputs, outputs, name="fc")
 
 
@@ -71,15 +75,16 @@ def conv(input_shape, num_classes, depth, width_factor=1.0):
         for half in range(2):
             x = layers.Conv2D(scaled(channels, width_factor), 3, padding="same",
                               activation="relu", use_bias=False,
-                              kernel_initializer="he_normal",
+                              kernel_initializer=KAIMING_UNIFORM,
                               name=f"conv{2 * pair + half + 1}")(x)
         x = layers.MaxPooling2D(2, name=f"pool{pair + 1}")(x)
     x = layers.Flatten(name="flatten")(x)
     for index, units in enumerate(HIDDEN_UNITS):
         x = layers.Dense(scaled(units, width_factor), activation="relu",
-                         use_bias=False, kernel_initializer="he_normal",
+                         use_bias=False, kernel_initializer=KAIMING_UNIFORM,
                          name=f"fc{index + 1}")(x)
-    outputs = layers.Dense(num_classes, use_bias=False, name="logits")(x)
+    outputs = layers.Dense(num_classes, use_bias=False, kernel_initializer=KAIMING_UNIFORM,
+                           name="logits")(x)
     return keras.Model(inputs, outputs, name=f"conv{depth}")
 
 

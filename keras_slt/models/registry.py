@@ -18,8 +18,9 @@ _BUILDERS = {
         for depth in resnet.BASIC_BLOCKS
     },
     **{
-        f"resnet{depth}": (functools.partial(resnet.application_resnet, depth=depth), ())
-        for depth in resnet.APPLICATIONS
+        f"resnet{depth}": (functools.partial(resnet.bottleneck_resnet, depth=depth),
+                           ("width_factor",))
+        for depth in resnet.BOTTLENECK_BLOCKS
     },
     "wide_resnet50_2": (resnet.wide_resnet50_2, ("width_factor",)),
 }
@@ -37,9 +38,12 @@ def get(name, input_shape, num_classes, supermask=True, **options):
     """Builds a reference network by name.
 
     Names: fc, conv2, conv4, conv6, conv8, resnet18, resnet34, resnet50,
-    resnet101, wide_resnet50_2. ResNet-18/34 come with a CIFAR stem for inputs
-    of at most 64x64 pixels and an ImageNet stem otherwise (`stem` overrides);
-    the others are ImageNet networks.
+    resnet101, wide_resnet50_2, as in the paper's official code (ResNets in
+    torchvision's layout, bottlenecks strided on their 3x3 convolution).
+    ResNet-18/34 come with a CIFAR stem for inputs of at most 64x64 pixels
+    and an ImageNet stem otherwise (`stem` overrides); the others are
+    ImageNet networks. For keras.applications networks, use
+    `keras_slt.supermaskify`.
 
     Args:
         name: one of `NAMES`.
@@ -47,10 +51,11 @@ def get(name, input_shape, num_classes, supermask=True, **options):
         num_classes: number of output logits.
         supermask: True for a `SupermaskModel` (random weights, learned mask,
             no bias, non-affine BatchNorm); False for the same architecture
-            with ordinary trainable weights (no bias, affine BatchNorm), the
-            weight-training baseline.
+            with ordinary trainable weights (no bias, non-affine BatchNorm,
+            Kaiming-uniform initial weights), the official weight-training
+            baseline.
         **options: architecture options — `width` (fc: hidden units, default
-            1024), `width_factor` (conv and ResNet-18/34, Wide-ResNet:
+            1024), `width_factor` (conv and ResNet models:
             channel multiplier, default 1), `stem` (ResNet-18/34: "cifar" or
             "imagenet") — and, with supermask=True, the arguments of
             `keras_slt.supermaskify`: sparsity (default 0.5), freeze_ratio,

@@ -1,31 +1,35 @@
-"""ResNets: CIFAR and ImageNet BasicBlock ResNet-18/34, Wide-ResNet-50-2, and
-ResNet-50/101 from `keras.applications`.
+"""ResNets in the torchvision layout: BasicBlock ResNet-18/34 (CIFAR or
+ImageNet stem) and bottleneck ResNet-50/101 and Wide-ResNet-50-2 ("v1.5").
 
-The BasicBlock networks and Wide-ResNet-50-2 follow the torchvision layout
-(stride on the 3x3 convolution, projection shortcut where the shape changes,
-BatchNorm momentum 0.1 in PyTorch terms); `keras.applications` has no
-ResNet-18/34 and no bottleneck wider than 4x. ResNet-50/101 are
-`keras.applications.ResNet50`/`ResNet101` with their biases removed.
-Convolutions and the classifier have no bias; BatchNorm is affine here and
-becomes non-affine in the supermask version.
+As in torchvision and the paper's official code: the stride of a
+downsampling block is on its 3x3 convolution (keras.applications' ResNet50
+puts it on the first 1x1), a projection shortcut (1x1 convolution and
+BatchNorm) where the shape changes, BatchNorm momentum 0.9 in Keras terms
+(0.1 in PyTorch terms) and epsilon 1e-5, padding k // 2 on both sides of a
+strided convolution. Convolutions and the classifier have no bias, BatchNorm
+is non-affine (the official `use_affine_bn: False`) and the initial weights
+are Kaiming-uniform, so `supermask=False` is the official weight-trained
+baseline; `keras_slt.supermaskify` replaces the weights of the supermask
+version. keras.applications networks stay usable through `supermaskify`.
 
 Two stems:
 - "imagenet": 7x7/2 convolution, BatchNorm, ReLU, 3x3/2 max-pool.
 - "cifar": 3x3/1 convolution, BatchNorm, ReLU, no max-pool.
 ResNet-18/34 pick the CIFAR stem for inputs of at most 64x64 pixels (CIFAR,
 Tiny ImageNet, MNIST) and the ImageNet stem for larger ones, unless `stem`
-says otherwise.
+says otherwise; the bottleneck networks always have the ImageNet stem.
 """
 
 import keras
 from keras import layers
 
-from keras_slt.models.convnets import check_width_factor, scaled
+from keras_slt.models.convnets import KAIMING_UNIFORM, check_width_factor, scaled
 
 STEMS = ("cifar", "imagenet")
 BASIC_BLOCKS = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3)}
+BOTTLENECK_BLOCKS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}
 STAGE_CHANNELS = (64, 128, 256, 512)
-APPLICATIONS = {50: keras.applications.ResNet50, 101: keras.applications.ResNet101}
+BOTTLENECK_EXPANSION = 4
 
 
 def basic_resnet(input_shape, num_classes, depth, stem=None, width_factor=1.0):
@@ -45,8 +49,8 @@ def basic_resnet(input_shape, num_classes, depth, stem=None, width_factor=1.0):
     Example:
 
     >>> model = basic_resnet((32, 32, 3), 10, 18, stem="cifar")
-    >>> model.count_params()  # weights, BatchNorm gamma/beta and statistics
-    11183552
+    >>> model.count_params()  # kernels and BatchNorm statistics
+    11173952
     """
     if depth not in BASIC_BLOCKS:
         raise ValueError(f"depth must be one of {tuple(BASIC_BLOCKS)}, got {depth!r}")
@@ -63,62 +67,50 @@ def basic_resnet(input_shape, num_classes, depth, stem=None, width_factor=1.0):
     return _classifier(inputs, x, num_classes, f"{stem}_resnet{depth}")
 
 
-def wide_resnet50_2(input_shape, num_classes, width_factor=1.0):
-    """Wide-ResNet-50-2: ResNet-50's bottlenecks with twice the inner width.
+def bottleneck_resnet(input_shape, num_classes, depth, width_factor=1.0, inner_factor=1):
+    """ResNet-50 or ResNet-101 (torchvision v1.5) built from bottlenecks.
 
     Args:
         input_shape: (height, width, channels).
         num_classes: number of output logits.
+        depth: 50 or 101.
         width_factor: multiplies every layer's channels.
+        inner_factor: widens each bottleneck's 1x1-3x3 inner part (2 for
+            Wide-ResNet-50-2).
 
     Returns:
-        A `keras.Model` named `wide_resnet50_2` with logits output.
+        A `keras.Model` named `resnet{depth}` (or `wide_resnet{depth}_2`)
+        with logits output.
+
+    Example:
+
+    >>> model = bottleneck_resnet((224, 224, 3), 1000, 50)
+    >>> sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    25502912
+    """
+    if depth not in BOTTLENECK_BLOCKS:
+        raise ValueError(f"depth must be one of {tuple(BOTTLENECK_BLOCKS)}, got {depth!r}")
+    check_width_factor(width_factor)
+    inputs = keras.Input(input_shape, name="image")
+    x = _stem(inputs, "imagenet", scaled(64, width_factor))
+    for stage, (blocks, channels) in enumerate(zip(BOTTLENECK_BLOCKS[depth], STAGE_CHANNELS)):
+        for block in range(blocks):
+            stride = 2 if stage > 0 and block == 0 else 1
+            x = _bottleneck(x, scaled(inner_factor * channels, width_factor),
+                            scaled(BOTTLENECK_EXPANSION * channels, width_factor), stride,
+                            name=f"stage{stage + 1}_block{block + 1}")
+    name = f"wide_resnet{depth}_{inner_factor}" if inner_factor != 1 else f"resnet{depth}"
+    return _classifier(inputs, x, num_classes, name)
+
+
+def wide_resnet50_2(input_shape, num_classes, width_factor=1.0):
+    """Wide-ResNet-50-2: ResNet-50 with twice the bottlenecks' inner width.
 
     Example:
 
     >>> model = wide_resnet50_2((224, 224, 3), 1000)
     """
-    check_width_factor(width_factor)
-    inputs = keras.Input(input_shape, name="image")
-    x = _stem(inputs, "imagenet", scaled(64, width_factor))
-    for stage, (blocks, channels) in enumerate(zip((3, 4, 6, 3), STAGE_CHANNELS)):
-        for block in range(blocks):
-            stride = 2 if stage > 0 and block == 0 else 1
-            x = _bottleneck(x, scaled(2 * channels, width_factor),
-                            scaled(4 * channels, width_factor), stride,
-                            name=f"stage{stage + 1}_block{block + 1}")
-    return _classifier(inputs, x, num_classes, "wide_resnet50_2")
-
-
-def application_resnet(input_shape, num_classes, depth):
-    """`keras.applications` ResNet-50 or ResNet-101, untrained, without biases.
-
-    Args:
-        input_shape: (height, width, channels), at least 32x32.
-        num_classes: number of output logits.
-        depth: 50 or 101.
-
-    Returns:
-        A `keras.Model` with logits output.
-
-    Example:
-
-    >>> model = application_resnet((224, 224, 3), 1000, 50)
-    """
-    if depth not in APPLICATIONS:
-        raise ValueError(f"depth must be one of {tuple(APPLICATIONS)}, got {depth!r}")
-    model = APPLICATIONS[depth](
-        weights=None, include_top=True, classes=num_classes,
-        input_shape=tuple(input_shape), classifier_activation=None,
-    )
-    return keras.models.clone_model(model, clone_function=_without_bias)
-
-
-def _without_bias(layer):
-    config = layer.get_config()
-    if "use_bias" in config:
-        config["use_bias"] = False
-    return layer.__class__.from_config(config)
+    return bottleneck_resnet(input_shape, num_classes, 50, width_factor, inner_factor=2)
 
 
 def _conv(x, filters, kernel_size, stride, name):
@@ -129,11 +121,13 @@ def _conv(x, filters, kernel_size, stride, name):
     else:
         padding = "same"
     return layers.Conv2D(filters, kernel_size, strides=stride, padding=padding,
-                         use_bias=False, kernel_initializer="he_normal", name=name)(x)
+                         use_bias=False, kernel_initializer=KAIMING_UNIFORM, name=name)(x)
 
 
 def _batchnorm(x, name):
-    return layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=name)(x)
+    # PyTorch's BatchNorm2d(momentum=0.1, eps=1e-5, affine=False).
+    return layers.BatchNormalization(momentum=0.9, epsilon=1e-5, center=False, scale=False,
+                                     name=name)(x)
 
 
 def _stem(x, stem, channels):
@@ -176,5 +170,6 @@ def _bottleneck(x, inner, channels, stride, name):
 
 def _classifier(inputs, x, num_classes, name):
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    outputs = layers.Dense(num_classes, use_bias=False, name="logits")(x)
+    outputs = layers.Dense(num_classes, use_bias=False, kernel_initializer=KAIMING_UNIFORM,
+                           name="logits")(x)
     return keras.Model(inputs, outputs, name=name)
