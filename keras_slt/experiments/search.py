@@ -29,9 +29,11 @@ epoch on the test set and writes `<output_dir>/results.json`.
   `output_dir/worker-i`.
 """
 
+import contextlib
 import dataclasses
 import math
 import os
+import re
 
 import keras
 import tensorflow as tf
@@ -73,6 +75,7 @@ def run_search(config, callbacks=()):
     Raises:
         ConfigError: for an invalid setting, missing data files, or a
             different run already in `output_dir`.
+        WorkerLostError: a multi-worker run lost a worker.
 
     Example:
 
@@ -80,10 +83,18 @@ def run_search(config, callbacks=()):
     ...                                   epochs=3, output_dir="runs/fc"))
     >>> print(summary(results))
     """
+    if config.strategy != "multi_worker":
+        return _run_search(config, callbacks)
+    with _reporting_lost_workers():
+        return _run_search(config, callbacks)
+
+
+def _run_search(config, callbacks):
     prune_ratio, lock_ratio = config.validate()
     strategy = _strategy(config.strategy)
     checkpoint = RunCheckpoint(_worker_dir(config.output_dir, strategy),
-                               metadata={"flags": dataclasses.asdict(config)})
+                               metadata={"flags": dataclasses.asdict(config)},
+                               read_from=config.output_dir)
     _check_same_run(config, checkpoint.saved_state())
     keras.utils.set_random_seed(config.seed % 2**32)
     try:
@@ -94,7 +105,7 @@ def run_search(config, callbacks=()):
         raise ConfigError(f"data_dir: {error}") from None
     steps_per_epoch = math.ceil(data.num_train / config.batch_size)
 
-    with strategy.scope():
+    with _scope(strategy):
         model = _compiled_model(config, data, steps_per_epoch)
         initial_epoch = checkpoint.restore(model)
 
@@ -113,7 +124,8 @@ def run_search(config, callbacks=()):
             callbacks=own + list(callbacks),
             shuffle=False,  # data.train is already shuffled, per epoch
         )
-    model.load_weights(checkpoint.best_path)
+    # The chief's: a worker stopped while writing may hold an older one.
+    model.load_weights(os.path.join(config.output_dir, run_files.BEST_MODEL))
     test = model.evaluate(data.test, return_dict=True, verbose=0)
     state = checkpoint.state
     results = {
@@ -136,6 +148,14 @@ def run_search(config, callbacks=()):
     results = jsonable(results)
     write_json(os.path.join(checkpoint.directory, run_files.RESULTS), results)
     return results
+
+
+class WorkerLostError(RuntimeError):
+    """A multi-worker run lost contact with a worker and stopped.
+
+    The message names the lost worker(s). Starting the same command on every
+    worker again resumes the run from its last complete epoch.
+    """
 
 
 def summary(results):
@@ -268,8 +288,50 @@ def _strategy(name):
         devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
         return tf.distribute.MirroredStrategy([device.name for device in devices])
     if name == "multi_worker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        return _MultiWorkerStrategy()
     return tf.distribute.get_strategy()
+
+
+class _MultiWorkerStrategy(tf.distribute.MultiWorkerMirroredStrategy):
+    """MultiWorkerMirroredStrategy whose `reduce` takes what Keras 3's `fit` gives it.
+
+    `fit` reduces a whole (x, y) batch at once to learn its shapes, and each
+    step's scalar logs along axis 0 (keras-team/keras#20585); the parent
+    reduces one value at a time, along an axis it has.
+    """
+
+    def reduce(self, reduce_op, value, axis):
+        parent = super()
+
+        def reduce_one(v):
+            rank = self.experimental_local_results(v)[0].shape.rank
+            return parent.reduce(reduce_op, v, None if rank == 0 else axis)
+
+        return tf.nest.map_structure(reduce_one, value)
+
+
+@contextlib.contextmanager
+def _reporting_lost_workers():
+    """Turns the UnavailableError of a lost worker into a `WorkerLostError`.
+
+    In a multi-worker run TensorFlow's coordination service notices a worker
+    that stops sending heartbeats (for 10 s by default) and aborts the
+    others' collectives with an UnavailableError naming it, rather than
+    leaving them waiting for it forever.
+    """
+    try:
+        yield
+    except tf.errors.UnavailableError as error:
+        resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+        cluster = resolver.cluster_spec().as_dict()
+        tasks = re.findall(r"/job:(\w+)/(?:replica:\d+/)?task:(\d+)", error.message)
+        lost = sorted({(job, int(task)) for job, task in tasks if job in cluster}
+                      - {(resolver.task_type, resolver.task_id)})
+        names = ", ".join(f"{job} {task} ({cluster[job][task]})" for job, task in lost)
+        reason = re.sub(r"\{\{.*?\}\}", "", error.message).strip().splitlines()[0].rstrip(":")
+        raise WorkerLostError(
+            f"lost {names or 'contact with another worker'}: {reason}; start the same command "
+            "on every worker to resume the run from its last complete epoch") from None
 
 
 def _is_chief(strategy):
@@ -286,3 +348,45 @@ def _worker_dir(output_dir, strategy):
     if _is_chief(strategy):
         return output_dir
     return os.path.join(output_dir, run_files.worker_dir(strategy.cluster_resolver.task_id))
+
+
+# The dtypes a collective broadcast carries (CollectiveBcastSend's type list).
+_BROADCAST_DTYPES = (tf.bool, tf.float16, tf.float32, tf.float64, tf.int32, tf.int64)
+
+
+@contextlib.contextmanager
+def _scope(strategy):
+    """`strategy.scope()`, where a multi-worker strategy can also create int8 variables.
+
+    MultiWorkerMirroredStrategy gives every new variable worker 0's initial
+    value through a collective broadcast, which carries no int8 (the layers'
+    freeze patterns). Such a variable's initial value is widened to int64
+    above the strategy's variable creator and narrowed back below it, so the
+    broadcast moves int64 and the variable keeps its dtype.
+    """
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        with strategy.scope():
+            yield
+        return
+    widened = []  # the dtypes of the variables being created, innermost last
+
+    def widen(next_creator, **kwargs):
+        dtype = tf.as_dtype(kwargs.get("dtype") or tf.float32)
+        if dtype in _BROADCAST_DTYPES:
+            return next_creator(**kwargs)
+        value = kwargs["initial_value"]
+        kwargs.update(dtype=tf.int64, initial_value=lambda: tf.cast(value() if callable(value) else value, tf.int64))
+        widened.append(dtype)
+        try:
+            return next_creator(**kwargs)
+        finally:
+            widened.pop()
+
+    def narrow(next_creator, **kwargs):
+        if widened and tf.as_dtype(kwargs.get("dtype")) == tf.int64:
+            value = kwargs["initial_value"]
+            kwargs.update(dtype=widened[-1], initial_value=lambda: tf.cast(value() if callable(value) else value, widened[-1]))
+        return next_creator(**kwargs)
+
+    with tf.variable_creator_scope(narrow), strategy.scope(), tf.variable_creator_scope(widen):
+        yield
