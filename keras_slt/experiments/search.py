@@ -26,7 +26,10 @@ epoch on the test set and writes `<output_dir>/results.json`.
   is no GPU) and "multi_worker" (`TF_CONFIG`) build and compile the model in
   `strategy.scope()`; `batch_size` is the global batch. In a multi-worker run
   only the chief writes to `output_dir`; worker i writes to
-  `output_dir/worker-i`.
+  `output_dir/worker-i`. Every worker resumes from the chief's checkpoint,
+  so `output_dir` must be on storage that all workers share. A worker that
+  dies or stops answering ends the run on the others with a
+  `WorkerLostError` (see BUILD.md, "Several devices and machines").
 """
 
 import contextlib
@@ -105,7 +108,7 @@ def _run_search(config, callbacks):
         raise ConfigError(f"data_dir: {error}") from None
     steps_per_epoch = math.ceil(data.num_train / config.batch_size)
 
-    with _scope(strategy):
+    with strategy.scope():
         model = _compiled_model(config, data, steps_per_epoch)
         initial_epoch = checkpoint.restore(model)
 
@@ -293,11 +296,17 @@ def _strategy(name):
 
 
 class _MultiWorkerStrategy(tf.distribute.MultiWorkerMirroredStrategy):
-    """MultiWorkerMirroredStrategy whose `reduce` takes what Keras 3's `fit` gives it.
+    """MultiWorkerMirroredStrategy, with two gaps to Keras 3 and keras-slt closed.
 
-    `fit` reduces a whole (x, y) batch at once to learn its shapes, and each
-    step's scalar logs along axis 0 (keras-team/keras#20585); the parent
-    reduces one value at a time, along an axis it has.
+    - Keras 3's `fit` reduces a whole (x, y) batch at once to learn its
+      shapes, and each step's scalar logs along axis 0
+      (keras-team/keras#20585); the parent reduces single values, along an
+      axis they have.
+    - The strategy gives each new variable worker 0's initial value through
+      a collective broadcast, which carries no int8 (the layers' freeze
+      patterns). In `scope()` such a value is widened (to int64, or float32)
+      above the strategy's variable creator and narrowed back below it: the
+      broadcast moves the wide value, the variable keeps its dtype.
     """
 
     def reduce(self, reduce_op, value, axis):
@@ -308,6 +317,39 @@ class _MultiWorkerStrategy(tf.distribute.MultiWorkerMirroredStrategy):
             return parent.reduce(reduce_op, v, None if rank == 0 else axis)
 
         return tf.nest.map_structure(reduce_one, value)
+
+    @contextlib.contextmanager
+    def scope(self):
+        narrowing = []  # the dtype of the variable being created, while it is widened
+
+        def widen(next_creator, **kwargs):
+            dtype = kwargs.get("dtype")  # None: the initial value's (Keras always gives one)
+            if dtype is None or tf.as_dtype(dtype) in _BROADCAST_DTYPES:
+                return next_creator(**kwargs)
+            dtype = tf.as_dtype(dtype)
+            wide = tf.int64 if dtype.is_integer else tf.float32
+            narrowing.append(dtype)
+            try:
+                return next_creator(**dict(kwargs, dtype=wide, initial_value=_cast(kwargs["initial_value"], wide)))
+            finally:
+                narrowing.pop()
+
+        def narrow(next_creator, **kwargs):
+            if narrowing:
+                kwargs.update(dtype=narrowing[-1], initial_value=_cast(kwargs["initial_value"], narrowing[-1]))
+            return next_creator(**kwargs)
+
+        with tf.variable_creator_scope(narrow), super().scope(), tf.variable_creator_scope(widen):
+            yield
+
+
+# The dtypes a collective broadcast carries (CollectiveBcastSend's type list).
+_BROADCAST_DTYPES = (tf.bool, tf.float16, tf.float32, tf.float64, tf.int32, tf.int64)
+
+
+def _cast(value, dtype):
+    """A variable's initial value (a value or a function making it) cast to `dtype`, lazily."""
+    return lambda: tf.cast(value() if callable(value) else value, dtype)
 
 
 @contextlib.contextmanager
@@ -349,44 +391,3 @@ def _worker_dir(output_dir, strategy):
         return output_dir
     return os.path.join(output_dir, run_files.worker_dir(strategy.cluster_resolver.task_id))
 
-
-# The dtypes a collective broadcast carries (CollectiveBcastSend's type list).
-_BROADCAST_DTYPES = (tf.bool, tf.float16, tf.float32, tf.float64, tf.int32, tf.int64)
-
-
-@contextlib.contextmanager
-def _scope(strategy):
-    """`strategy.scope()`, where a multi-worker strategy can also create int8 variables.
-
-    MultiWorkerMirroredStrategy gives every new variable worker 0's initial
-    value through a collective broadcast, which carries no int8 (the layers'
-    freeze patterns). Such a variable's initial value is widened to int64
-    above the strategy's variable creator and narrowed back below it, so the
-    broadcast moves int64 and the variable keeps its dtype.
-    """
-    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-        with strategy.scope():
-            yield
-        return
-    widened = []  # the dtypes of the variables being created, innermost last
-
-    def widen(next_creator, **kwargs):
-        dtype = tf.as_dtype(kwargs.get("dtype") or tf.float32)
-        if dtype in _BROADCAST_DTYPES:
-            return next_creator(**kwargs)
-        value = kwargs["initial_value"]
-        kwargs.update(dtype=tf.int64, initial_value=lambda: tf.cast(value() if callable(value) else value, tf.int64))
-        widened.append(dtype)
-        try:
-            return next_creator(**kwargs)
-        finally:
-            widened.pop()
-
-    def narrow(next_creator, **kwargs):
-        if widened and tf.as_dtype(kwargs.get("dtype")) == tf.int64:
-            value = kwargs["initial_value"]
-            kwargs.update(dtype=widened[-1], initial_value=lambda: tf.cast(value() if callable(value) else value, widened[-1]))
-        return next_creator(**kwargs)
-
-    with tf.variable_creator_scope(narrow), strategy.scope(), tf.variable_creator_scope(widen):
-        yield
