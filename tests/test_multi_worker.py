@@ -53,6 +53,7 @@ def _outcome(out):
 def _assert_same_run(out, one_process):
     results, masks, floats = _outcome(out)
     expected_results, expected_masks, expected_floats = one_process
+    print("two workers:", results["history"], "\none process:", expected_results["history"])
     for key in ("test_accuracy", "val_accuracy", "best_epoch", "epochs_done", "actual_sparsity",
                 "model_size_bits", "num_train", "num_test"):
         assert results[key] == expected_results[key], key
