@@ -4,7 +4,10 @@ Tests marked `agnostic` run on every Keras backend; README's test command runs
 them a second time with KERAS_BACKEND=jax.
 """
 
+import gzip
 import os
+import re
+import struct
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -60,3 +63,56 @@ def run_tool(script, *args, timeout=600):
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     return subprocess.run([sys.executable, os.path.join(ROOT, script), *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def tool_lines(stderr):
+    """stderr without TensorFlow's import-time C++ log lines (glog format)."""
+    return [line for line in stderr.splitlines() if line.strip()
+            and not re.match(r"[IWEF]\d{4} \d\d:\d\d:\d\d", line)
+            and not line.startswith("WARNING: All log messages before absl::InitializeLog()")]
+
+
+# The fake Fashion-MNIST of `data_dir`: 160 train / 40 validation examples,
+# 5 batches of 32.
+NUM_TRAIN, NUM_TEST = 200, 100
+
+
+def _write_idx(path, array, magic):
+    header = struct.pack(">I", magic) + b"".join(struct.pack(">I", d) for d in array.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    """Fashion-MNIST-shaped IDX files: a class template plus noise per image."""
+    folder = tmp_path_factory.mktemp("fashion_mnist")
+    rng = np.random.default_rng(0)
+    templates = rng.integers(0, 256, (10, 28, 28))
+    for prefix, n in (("train", NUM_TRAIN), ("t10k", NUM_TEST)):
+        labels = rng.integers(0, 10, n)
+        images = np.clip(templates[labels] + rng.normal(0, 60, (n, 28, 28)), 0, 255)
+        _write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", images, 2051)
+        _write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", labels, 2049)
+    return str(folder)
+
+
+def tiny_config(data_dir, output_dir, **overrides):
+    """A `SearchConfig` of a 2-epoch FC-16 search on `data_dir`."""
+    from keras_slt.experiments import search
+
+    settings = dict(model="fc", dataset="fashion_mnist", data_dir=data_dir, width=16,
+                    epochs=2, batch_size=32, output_dir=str(output_dir), sparsity=0.5)
+    settings.update(overrides)
+    return search.SearchConfig(**settings)
+
+
+def checkpoint_floats(path):
+    """Every float array of a weights file, concatenated (optimizer state included)."""
+    import h5py
+
+    arrays = []
+    with h5py.File(path, "r") as f:
+        f.visititems(lambda name, item: arrays.append(np.ravel(item[()]))
+                     if isinstance(item, h5py.Dataset) and item.dtype.kind == "f" else None)
+    return np.concatenate(arrays).tolist()

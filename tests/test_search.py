@@ -1,52 +1,18 @@
 """`keras_slt.experiments.search.run_search` and `tools/search.py` on a tiny fake Fashion-MNIST."""
 
-import gzip
 import json
 import math
 import os
-import re
-import struct
 import subprocess
 import sys
 import textwrap
 
-import h5py
 import keras
 import numpy as np
 import pytest
 
-from conftest import ROOT, run_tool
+from conftest import ROOT, checkpoint_floats, run_tool, tiny_config, tool_lines
 from keras_slt.experiments import search
-
-NUM_TRAIN, NUM_TEST = 200, 100  # 160 train / 40 validation: 5 batches of 32
-
-
-def write_idx(path, array, magic):
-    header = struct.pack(">I", magic) + b"".join(struct.pack(">I", d) for d in array.shape)
-    with gzip.open(path, "wb") as f:
-        f.write(header + array.astype(np.uint8).tobytes())
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    """Fashion-MNIST-shaped IDX files: a class template plus noise per image."""
-    folder = tmp_path_factory.mktemp("fashion_mnist")
-    rng = np.random.default_rng(0)
-    templates = rng.integers(0, 256, (10, 28, 28))
-    for prefix, n in (("train", NUM_TRAIN), ("t10k", NUM_TEST)):
-        labels = rng.integers(0, 10, n)
-        images = np.clip(templates[labels] + rng.normal(0, 60, (n, 28, 28)), 0, 255)
-        write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", images, 2051)
-        write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", labels, 2049)
-    return str(folder)
-
-
-def tiny_config(data_dir, output_dir, **overrides):
-    settings = dict(model="fc", dataset="fashion_mnist", data_dir=data_dir, width=16,
-                    epochs=2, batch_size=32, output_dir=str(output_dir), sparsity=0.5)
-    settings.update(overrides)
-    return search.SearchConfig(**settings)
-
 
 REQUIRED_KEYS = {
     "test_accuracy", "val_accuracy", "best_epoch", "model_size_bits", "dense_float32_bits",
@@ -102,20 +68,11 @@ def test_resumed_run_ends_like_an_uninterrupted_one(data_dir, tmp_path):
         assert resumed[key] == straight[key], key
     for a, b in zip(straight["history"], resumed["history"]):
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-6)
-    assert _weights(tmp_path / "straight" / "ckpt-3.weights.h5") == pytest.approx(
-        _weights(tmp_path / "resumed" / "ckpt-3.weights.h5"), rel=1e-6)
+    assert checkpoint_floats(tmp_path / "straight" / "ckpt-3.weights.h5") == pytest.approx(
+        checkpoint_floats(tmp_path / "resumed" / "ckpt-3.weights.h5"), rel=1e-6)
     masks = [keras.saving.load_model(tmp_path / run / "best.keras").masks()
              for run in ("straight", "resumed")]
     assert all(np.array_equal(a, b) for a, b in zip(*masks))
-
-
-def _weights(path):
-    """Every float array of a weights file, concatenated (optimizer state included)."""
-    arrays = []
-    with h5py.File(path, "r") as f:
-        f.visititems(lambda name, item: arrays.append(np.ravel(item[()]))
-                     if isinstance(item, h5py.Dataset) and item.dtype.kind == "f" else None)
-    return np.concatenate(arrays).tolist()
 
 
 class LearningRates(keras.callbacks.Callback):
@@ -221,13 +178,6 @@ def test_invalid_flags_exit_at_once_with_one_line(data_dir, tmp_path, flags, mes
     lines = tool_lines(result.stderr)
     assert len(lines) == 1 and lines[0].startswith(message), result.stderr
     assert not (tmp_path / "out" / "results.json").exists()
-
-
-def tool_lines(stderr):
-    """stderr without TensorFlow's import-time C++ log lines (glog format)."""
-    return [line for line in stderr.splitlines() if line.strip()
-            and not re.match(r"[IWEF]\d{4} \d\d:\d\d:\d\d", line)
-            and not line.startswith("WARNING: All log messages before absl::InitializeLog()")]
 
 
 def test_unparsable_flag_exits_without_traceback(tmp_path):

@@ -5,9 +5,10 @@ import sys
 from absl import app, flags
 
 
-def _fail(error):
+def fail(error, status=2):
+    """Exits with `error: <error>` on stderr; status 2 is bad input."""
     print(f"error: {error}", file=sys.stderr)
-    sys.exit(2)
+    sys.exit(status)
 
 
 def _parse_flags(argv):
@@ -15,7 +16,7 @@ def _parse_flags(argv):
     try:
         return flags.FLAGS(argv)
     except flags.Error as error:
-        _fail(error)
+        fail(error)
 
 
 def run(main):
@@ -28,4 +29,4 @@ def run(main):
     try:
         app.run(main, flags_parser=_parse_flags)
     except ValueError as error:
-        _fail(error)
+        fail(error)

@@ -54,7 +54,11 @@ def config_from_flags():
 def main(argv):
     if len(argv) > 1:
         raise ValueError(f"unexpected arguments: {' '.join(argv[1:])}")
-    print(search.summary(search.run_search(config_from_flags())))
+    try:
+        results = search.run_search(config_from_flags())
+    except search.WorkerLostError as error:
+        common.fail(error, status=1)  # the run failed; its flags were fine
+    print(search.summary(results))
 
 
 def run():

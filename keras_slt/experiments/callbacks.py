@@ -11,7 +11,6 @@ import keras
 from keras_slt import files, run_files
 
 
-
 class MaskStatistics(keras.callbacks.Callback):
     """Adds the ticket's actual sparsity and threshold to the epoch logs.
 
@@ -57,6 +56,10 @@ class RunCheckpoint(keras.callbacks.Callback):
         metadata: JSON-serializable dict stored with the state (the run's
             configuration).
         monitor: the epoch log to maximize, "val_accuracy" by default.
+        read_from: the directory whose stored run `saved_state` and
+            `restore` read, `directory` by default. The workers of a
+            multi-worker run all read the chief's, so that they resume
+            from the same epoch even if one was stopped while writing.
 
     Example:
 
@@ -66,9 +69,10 @@ class RunCheckpoint(keras.callbacks.Callback):
     ...           validation_data=val, callbacks=[checkpoint])
     """
 
-    def __init__(self, directory, metadata=None, monitor="val_accuracy"):
+    def __init__(self, directory, metadata=None, monitor="val_accuracy", read_from=None):
         super().__init__()
         self.directory = os.fspath(directory)
+        self.read_from = os.fspath(read_from or directory)
         self.monitor = monitor
         self.state = {
             "epoch": 0,
@@ -87,8 +91,8 @@ class RunCheckpoint(keras.callbacks.Callback):
         return os.path.join(self.directory, run_files.BEST_MODEL)
 
     def saved_state(self):
-        """The state stored in `directory`, or None if there is none."""
-        path = os.path.join(self.directory, run_files.STATE)
+        """The state stored in `read_from`, or None if there is none."""
+        path = os.path.join(self.read_from, run_files.STATE)
         if not os.path.exists(path):
             return None
         with open(path, encoding="utf-8") as f:
@@ -105,7 +109,7 @@ class RunCheckpoint(keras.callbacks.Callback):
             return 0
         if not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
-        model.load_weights(os.path.join(self.directory, state["weights"]))
+        model.load_weights(os.path.join(self.read_from, state["weights"]))
         self.state = state
         self._elapsed_before = state["elapsed_s"]
         return state["epoch"]

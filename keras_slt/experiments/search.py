@@ -29,12 +29,17 @@ epoch on the test set and writes `<output_dir>/results.json`.
   is no GPU) and "multi_worker" (`TF_CONFIG`) build and compile the model in
   `strategy.scope()`; `batch_size` is the global batch. In a multi-worker run
   only the chief writes to `output_dir`; worker i writes to
-  `output_dir/worker-i`.
+  `output_dir/worker-i`. Every worker resumes from the chief's checkpoint,
+  so `output_dir` must be on storage that all workers share. A worker that
+  dies or stops answering ends the run on the others with a
+  `WorkerLostError` (see BUILD.md, "Several devices and machines").
 """
 
+import contextlib
 import dataclasses
 import math
 import os
+import re
 
 import keras
 import tensorflow as tf
@@ -76,6 +81,7 @@ def run_search(config, callbacks=()):
     Raises:
         ConfigError: for an invalid setting, missing data files, or a
             different run already in `output_dir`.
+        WorkerLostError: a multi-worker run lost a worker.
 
     Example:
 
@@ -83,10 +89,18 @@ def run_search(config, callbacks=()):
     ...                                   epochs=3, output_dir="runs/fc"))
     >>> print(summary(results))
     """
+    if config.strategy != "multi_worker":
+        return _run_search(config, callbacks)
+    with _reporting_lost_workers():
+        return _run_search(config, callbacks)
+
+
+def _run_search(config, callbacks):
     prune_ratio, lock_ratio = config.validate()
     strategy = _strategy(config.strategy)
     checkpoint = RunCheckpoint(_worker_dir(config.output_dir, strategy),
-                               metadata={"flags": dataclasses.asdict(config)})
+                               metadata={"flags": dataclasses.asdict(config)},
+                               read_from=config.output_dir)
     _check_same_run(config, checkpoint.saved_state())
     keras.utils.set_random_seed(config.seed % 2**32)
     try:
@@ -116,7 +130,8 @@ def run_search(config, callbacks=()):
             callbacks=own + list(callbacks),
             shuffle=False,  # data.train is already shuffled, per epoch
         )
-    model.load_weights(checkpoint.best_path)
+    # The chief's: a worker stopped while writing may hold an older one.
+    model.load_weights(os.path.join(config.output_dir, run_files.BEST_MODEL))
     test = model.evaluate(data.test, return_dict=True, verbose=0)
     state = checkpoint.state
     results = {
@@ -139,6 +154,14 @@ def run_search(config, callbacks=()):
     results = jsonable(results)
     write_json(os.path.join(checkpoint.directory, run_files.RESULTS), results)
     return results
+
+
+class WorkerLostError(RuntimeError):
+    """A multi-worker run lost contact with a worker and stopped.
+
+    The message names the lost worker(s). Starting the same command on every
+    worker again resumes the run from its last complete epoch.
+    """
 
 
 def summary(results):
@@ -297,8 +320,89 @@ def _strategy(name):
         devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
         return tf.distribute.MirroredStrategy([device.name for device in devices])
     if name == "multi_worker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        return _MultiWorkerStrategy()
     return tf.distribute.get_strategy()
+
+
+class _MultiWorkerStrategy(tf.distribute.MultiWorkerMirroredStrategy):
+    """MultiWorkerMirroredStrategy, with two gaps to Keras 3 and keras-slt closed.
+
+    - Keras 3's `fit` reduces a whole (x, y) batch at once to learn its
+      shapes, and each step's scalar logs along axis 0
+      (keras-team/keras#20585); the parent reduces single values, along an
+      axis they have.
+    - The strategy gives each new variable worker 0's initial value through
+      a collective broadcast, which carries no int8 (the layers' freeze
+      patterns). In `scope()` such a value is widened (to int64, or float32)
+      above the strategy's variable creator and narrowed back below it: the
+      broadcast moves the wide value, the variable keeps its dtype.
+    """
+
+    def reduce(self, reduce_op, value, axis):
+        parent = super()
+
+        def reduce_one(v):
+            rank = self.experimental_local_results(v)[0].shape.rank
+            return parent.reduce(reduce_op, v, None if rank == 0 else axis)
+
+        return tf.nest.map_structure(reduce_one, value)
+
+    @contextlib.contextmanager
+    def scope(self):
+        narrowing = []  # the dtype of the variable being created, while it is widened
+
+        def widen(next_creator, **kwargs):
+            dtype = kwargs.get("dtype")  # None: the initial value's (Keras always gives one)
+            if dtype is None or tf.as_dtype(dtype) in _BROADCAST_DTYPES:
+                return next_creator(**kwargs)
+            dtype = tf.as_dtype(dtype)
+            wide = tf.int64 if dtype.is_integer else tf.float32
+            narrowing.append(dtype)
+            try:
+                return next_creator(**dict(kwargs, dtype=wide, initial_value=_cast(kwargs["initial_value"], wide)))
+            finally:
+                narrowing.pop()
+
+        def narrow(next_creator, **kwargs):
+            if narrowing:
+                kwargs.update(dtype=narrowing[-1], initial_value=_cast(kwargs["initial_value"], narrowing[-1]))
+            return next_creator(**kwargs)
+
+        with tf.variable_creator_scope(narrow), super().scope(), tf.variable_creator_scope(widen):
+            yield
+
+
+# The dtypes a collective broadcast carries (CollectiveBcastSend's type list).
+_BROADCAST_DTYPES = (tf.bool, tf.float16, tf.float32, tf.float64, tf.int32, tf.int64)
+
+
+def _cast(value, dtype):
+    """A variable's initial value (a value or a function making it) cast to `dtype`, lazily."""
+    return lambda: tf.cast(value() if callable(value) else value, dtype)
+
+
+@contextlib.contextmanager
+def _reporting_lost_workers():
+    """Turns the UnavailableError of a lost worker into a `WorkerLostError`.
+
+    In a multi-worker run TensorFlow's coordination service notices a worker
+    that stops sending heartbeats (for 10 s by default) and aborts the
+    others' collectives with an UnavailableError naming it, rather than
+    leaving them waiting for it forever.
+    """
+    try:
+        yield
+    except tf.errors.UnavailableError as error:
+        resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+        cluster = resolver.cluster_spec().as_dict()
+        tasks = re.findall(r"/job:(\w+)/(?:replica:\d+/)?task:(\d+)", error.message)
+        lost = sorted({(job, int(task)) for job, task in tasks if job in cluster}
+                      - {(resolver.task_type, resolver.task_id)})
+        names = ", ".join(f"{job} {task} ({cluster[job][task]})" for job, task in lost)
+        reason = re.sub(r"\{\{.*?\}\}", "", error.message).strip().splitlines()[0].rstrip(":")
+        raise WorkerLostError(
+            f"lost {names or 'contact with another worker'}: {reason}; start the same command "
+            "on every worker to resume the run from its last complete epoch") from None
 
 
 def _is_chief(strategy):
@@ -315,3 +419,4 @@ def _worker_dir(output_dir, strategy):
     if _is_chief(strategy):
         return output_dir
     return os.path.join(output_dir, run_files.worker_dir(strategy.cluster_resolver.task_id))
+
