@@ -156,25 +156,34 @@ def kth_smallest(magnitudes, free, k, num_free, hint=None):
     return threshold
 
 
-def threshold_of_scores(scores, freezes, k, num_free, hint=None):
+def threshold_of_scores(scores, freezes, k, num_free, hint=None, weights=None):
     """The k-th smallest free |score|, straight from scores and freeze patterns.
 
     The same as `kth_smallest([abs(s)...], [f == 0...], k, num_free, hint)`,
     but the magnitudes and keys are formed inside the compiled selection,
     where they fuse into its first pass.
 
+    With `weights`, each score of tensor i counts as weights[i] elements (a
+    block score of a blocked layer stands for the block's weights): the
+    result is the k-th smallest of the multiset in which each score is
+    repeated that many times, i.e. the smallest |score| t such that the
+    scores with |score| <= t weigh at least k. `k` and `num_free` are then
+    in those units.
+
     Args:
         scores: list of float32 score tensors (any sign).
         freezes: list of matching int8 freeze tensors (0 marks free weights),
             or None for a tensor known to have no frozen weight.
         k, num_free, hint: as `kth_smallest`.
+        weights: optional list of positive Python ints, one per tensor;
+            default 1 each.
 
     Returns:
         (threshold, key): the float32 threshold and its int32 bit pattern,
         the hint for the next search (0, meaning none, when the threshold
         is infinite).
     """
-    return _select(_keys_of_scores, scores, freezes, k, num_free, hint)
+    return _select(_keys_of_scores, scores, freezes, k, num_free, hint, weights)
 
 
 def _keys_of_magnitudes(magnitude, free, loop_flag):
@@ -203,7 +212,7 @@ def _unhoistable(values, loop_flag):
     return ops.where(loop_flag, ops.zeros_like(values), values)
 
 
-def _select(make_keys, values, masks, k, num_free, hint):
+def _select(make_keys, values, masks, k, num_free, hint, weights=None):
     if k <= 0:
         return ops.convert_to_tensor(-np.inf, "float32"), ops.convert_to_tensor(0, "int32")
     if k > num_free:
@@ -213,12 +222,37 @@ def _select(make_keys, values, masks, k, num_free, hint):
     # Runtime values in the compiled search: one compilation serves every k.
     k, num_free = ops.convert_to_tensor(k, "int32"), ops.convert_to_tensor(num_free, "int32")
     values, masks = list(values), list(masks)
+    # Static per tensor, so the counts are scaled after each reduction.
+    weights = (1,) * len(values) if weights is None else tuple(int(w) for w in weights)
     compiled = _compiled_path()
     if compiled is None:
-        key = _search(_keys_fn(make_keys, values, masks), k, num_free, hint, _count_generic)
+        key = _search(_keys_fn(make_keys, values, masks), k, num_free, hint, _weighted(_count_generic, weights))
     else:
-        key = compiled(make_keys, values, masks, k, num_free, hint)
+        key = compiled(make_keys, values, masks, k, num_free, hint, weights)
     return ops.view(key, "float32"), key
+
+
+def _weighted(count, weights):
+    """`count(keys, probes)` with tensor i's counts multiplied by weights[i].
+
+    The bracket search only needs #(key < probe) to be the count of the
+    multiset with repeats, which this is; its two certified exits
+    (exactly k - 1 below probes[0], exactly k below probes[1]) stay exact
+    for repeated keys, they just fire less often.
+    """
+    if all(w == 1 for w in weights):
+        return count
+
+    def weighted_count(keys, probes):
+        per_tensor = [count([key], probes) for key in keys]
+        counts = sum(c * w for (c, _, _), w in zip(per_tensor, weights))
+        above = per_tensor[0][1]
+        below = per_tensor[0][2]
+        for _, a, b in per_tensor[1:]:
+            above, below = ops.minimum(above, a), ops.maximum(below, b)
+        return counts, above, below
+
+    return weighted_count
 
 
 def _keys_fn(make_keys, values, masks):
@@ -393,18 +427,20 @@ def _count_jax(keys, probes):
     return _merge(per_tensor)
 
 
-def _select_jax(make_keys, values, masks, k, num_free, hint):
+def _select_jax(make_keys, values, masks, k, num_free, hint, weights):
     import jax
 
     count = _count_generic if FORCE_GENERIC else _count_jax
-    fn = _compiled.get(("jax", make_keys, count, _NUM_PROBES))
+    cache_key = ("jax", make_keys, count, _NUM_PROBES, weights)
+    fn = _compiled.get(cache_key)
     if fn is None:
+        count = _weighted(count, weights)
 
         def run(values, masks, hint, k, num_free):
             return _search(_keys_fn(make_keys, values, masks), k, num_free, hint, count)
 
         # jax.jit caches one compilation per shapes.
-        fn = _compiled[("jax", make_keys, count, _NUM_PROBES)] = jax.jit(run)
+        fn = _compiled[cache_key] = jax.jit(run)
     values = [getattr(v, "value", v) for v in values]
     masks = [getattr(m, "value", m) for m in masks]  # None stays None
     return fn(values, masks, hint, k, num_free)
@@ -438,7 +474,7 @@ def _count_tensorflow(keys, probes):
     return _merge(per_tensor)
 
 
-def _select_tensorflow(make_keys, values, masks, k, num_free, hint):
+def _select_tensorflow(make_keys, values, masks, k, num_free, hint, weights):
     import tensorflow as tf
 
     values = [tf.convert_to_tensor(v) for v in values]
@@ -446,11 +482,12 @@ def _select_tensorflow(make_keys, values, masks, k, num_free, hint):
     # One tf.function per signature: each is traced once, so models with
     # many layer shapes (layer-wise selection) raise no retracing warnings.
     count = _count_generic if FORCE_GENERIC else _count_tensorflow
-    signature = ("tf", make_keys, count, _NUM_PROBES) + tuple(
+    signature = ("tf", make_keys, count, _NUM_PROBES, weights) + tuple(
         None if t is None else (tuple(t.shape), t.dtype.name) for t in values + masks
     )
     fn = _compiled.get(signature)
     if fn is None:
+        count = _weighted(count, weights)
         # jit_compile=True: XLA fuses each pass into one loop, and the
         # variadic reduction exists only there. Inside a train step compiled
         # with XLA this is simply inlined; in a plain graph or eagerly it

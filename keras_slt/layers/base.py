@@ -13,7 +13,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from keras_slt import initializers, seeding, selection, threshold_context
+from keras_slt import blocks, initializers, seeding, selection, threshold_context
 from keras_slt.counting import floor_count
 from keras_slt.freezing import LOCKED, PRUNED, check_fraction, freeze_pattern
 
@@ -73,6 +73,10 @@ class SupermaskLayer(layers.Layer):
         self.use_bias = use_bias
         self.activation = keras.activations.get(activation)
 
+    # Weights per mask bit along the kernel's axis 0 (see keras_slt.blocks);
+    # SupermaskDense takes it as an argument.
+    block_size = 1
+
     # Subclasses define `kernel_shape` and `apply_kernel`.
     def kernel_shape(self, input_shape):
         """The Keras kernel shape for inputs of `input_shape`."""
@@ -93,16 +97,18 @@ class SupermaskLayer(layers.Layer):
     def build(self, input_shape):
         shape = tuple(int(d) for d in self.kernel_shape(input_shape))
         fan_in = self.fan_in(shape)
+        # Scores and freeze pattern have one entry per block of the mask.
+        mask_shape = blocks.block_shape(shape, self.block_size, self.name)
         weight = initializers.generate(
             self.weight_init, shape,
             seeding.stream(self.seed, self.layer_index, seeding.WEIGHT), fan_in,
         )
         freeze = freeze_pattern(
-            shape, self.prune_rate, self.lock_rate,
+            mask_shape, self.prune_rate, self.lock_rate,
             seeding.stream(self.seed, self.layer_index, seeding.FREEZE),
         )
         scores = initializers.generate(
-            self.score_init, shape,
+            self.score_init, mask_shape,
             seeding.stream(self.seed, self.layer_index, seeding.SCORE), fan_in,
         )
         # autocast=False keeps W and scores in float32 under mixed precision,
@@ -112,16 +118,17 @@ class SupermaskLayer(layers.Layer):
             trainable=False, autocast=False,
         )
         self.scores = self.add_weight(
-            name="scores", shape=shape, initializer=_constant(scores),
+            name="scores", shape=mask_shape, initializer=_constant(scores),
             trainable=True, autocast=False,
         )
         self.freeze = self.add_weight(
-            name="freeze", shape=shape, dtype="int8", initializer=_constant(freeze),
+            name="freeze", shape=mask_shape, dtype="int8", initializer=_constant(freeze),
             trainable=False,
         )
+        # Counts are in weights (a block counts as block_size weights).
         self.num_weights = int(np.prod(shape))
-        self.num_pruned = int(np.sum(freeze == PRUNED))
-        self.num_locked = int(np.sum(freeze == LOCKED))
+        self.num_pruned = self.block_size * int(np.sum(freeze == PRUNED))
+        self.num_locked = self.block_size * int(np.sum(freeze == LOCKED))
         self.num_free = self.num_weights - self.num_pruned - self.num_locked
         if self.use_bias:
             self.bias = self.add_weight(
@@ -135,19 +142,19 @@ class SupermaskLayer(layers.Layer):
         """The threshold of layer-wise selection, k_l = floor(N_l * s)."""
         k_free = floor_count(self.num_weights, self.sparsity) - self.num_pruned
         threshold, _ = selection.threshold_of_scores(
-            [self.scores], [self.freeze_or_none()], k_free, self.num_free
+            [self.scores], [self.freeze_or_none()], k_free, self.num_free, weights=[self.block_size]
         )
         return threshold
 
     def mask(self, threshold=None):
-        """The binary mask (float32 0/1) for a threshold on |scores|.
+        """The binary mask (float32 0/1, kernel-shaped) for a threshold on |scores|.
 
         Args:
             threshold: the selection threshold; None selects layer-wise.
         """
         if threshold is None:
             threshold = self.layerwise_threshold()
-        return self._binary_mask(ops.abs(self.scores), threshold)
+        return blocks.expand(self._binary_mask(ops.abs(self.scores), threshold), self.block_size)
 
     def _binary_mask(self, magnitude, threshold):
         return ops.cast(_keep(magnitude, self.freeze, threshold), "float32")
@@ -256,11 +263,15 @@ def _read(value):
 
 
 def _masked_forward(scores, weight, freeze, threshold):
-    return ops.where(_keep(scores, freeze, threshold), weight, ops.zeros_like(weight))
+    # Scores and freeze may hold one entry per block of weights.
+    keep = blocks.expand(_keep(scores, freeze, threshold), blocks.block_size_between(weight, scores))
+    return ops.where(keep, weight, ops.zeros_like(weight))
 
 
 def _masked_backward(upstream, weight, scores):
-    return upstream * weight * ops.sign(scores)
+    # A block score gets the sum of its weights' gradients, as if they shared it.
+    per_weight = upstream * weight
+    return blocks.block_sum(per_weight, blocks.block_size_between(weight, scores)) * ops.sign(scores)
 
 
 _KERNEL_FUNCTIONS = {}
