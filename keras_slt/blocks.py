@@ -70,7 +70,7 @@ def block_sum(values, block_size):
 
     Example:
 
-    >>> block_sum(np.arange(4.0).reshape(4, 1), 2).numpy().ravel().tolist()
+    >>> ops.convert_to_numpy(block_sum(np.arange(4.0).reshape(4, 1), 2)).ravel().tolist()
     [1.0, 5.0]
     """
     if block_size == 1:

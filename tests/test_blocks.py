@@ -86,22 +86,19 @@ def test_global_counts_with_blocked_and_unblocked_layers(sparsity, prune, lock):
     assert k <= dropped < k + 16
 
 
-def test_threshold_of_scores_counts_weighted_ranks():
+@pytest.mark.parametrize("path", ["fast", "generic"])
+def test_threshold_of_scores_counts_weighted_ranks(path, monkeypatch):
+    monkeypatch.setattr(selection, "FORCE_GENERIC", path == "generic")
     rng = np.random.default_rng(3)
     # Few distinct values, so ties and whole blocks straddle ranks.
     scores = [rng.integers(1, 9, size).astype("float32") / 8 for size in ((12, 5), (40,), (3, 3))]
     weights = [4, 1, 16]
     repeated = np.concatenate([np.repeat(s.ravel(), w) for s, w in zip(scores, weights)])
     total = repeated.size
-    for path in ("fast", "generic"):
-        selection.FORCE_GENERIC = path == "generic"
-        try:
-            for k in (1, 2, 5, 47, 48, 49, total // 2, total - 16, total - 1, total):
-                value, _ = selection.threshold_of_scores([ops.convert_to_tensor(s) for s in scores],
-                                                         [None] * 3, k, total, weights=weights)
-                assert np.float32(numpy(value)) == np.sort(repeated)[k - 1], (path, k)
-        finally:
-            selection.FORCE_GENERIC = False
+    for k in (1, 2, 5, 47, 48, 49, total // 2, total - 16, total - 1, total):
+        value, _ = selection.threshold_of_scores([ops.convert_to_tensor(s) for s in scores],
+                                                 [None] * 3, k, total, weights=weights)
+        assert np.float32(numpy(value)) == np.sort(repeated)[k - 1], k
 
 
 def test_block_score_gradient_is_the_block_sum():
