@@ -16,8 +16,12 @@ densified or block-sparse 1xK, `keras_slt.export.block_sparse`) are recorded
 with them.
 
     python benchmarks/block_study.py --output_dir=runs/blocks --csv=docs/results_block_sparse.csv
+    python benchmarks/block_study.py --summarize --csv=docs/results_block_sparse.csv
 
-Writes one CSV row per run (rewritten after each run).
+Writes one CSV row per run (rewritten after each run); `--summarize` prints
+the CSV (several may be given, comma-separated) as the Markdown table of
+docs/RESULTS.md: mean +- std test accuracy over seeds, ticket bits, and the
+exported files' bytes and latency against the dense ones.
 """
 
 import argparse
@@ -58,8 +62,9 @@ def ints(text):
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--output_dir", required=True)
+    parser.add_argument("--output_dir")
     parser.add_argument("--csv", required=True)
+    parser.add_argument("--summarize", action="store_true", help="print the CSV(s) as a Markdown table")
     parser.add_argument("--models", default="fc,conv4")
     parser.add_argument("--block_sizes", type=ints, default=[1, 4, 16])
     parser.add_argument("--sparsities", type=floats, default=[0.5, 0.7, 0.9])
@@ -120,8 +125,53 @@ def write_csv(path, rows):
     files.write_text(path, buffer.getvalue())
 
 
+def read_rows(paths):
+    rows = []
+    for path in paths.split(","):
+        with open(path, encoding="utf-8") as f:
+            rows += list(csv.DictReader(f))
+    return rows
+
+
+def summarize(rows):
+    """The Markdown table: one line per (model, s, f, B)."""
+    groups = {}
+    for row in rows:
+        key = (row["model"], float(row["sparsity"]), float(row["freeze_ratio"]), int(row["block_size"]))
+        groups.setdefault(key, []).append(row)
+    lines = [
+        "| model | s | f | B | test accuracy (%) | seeds | ticket bits | float bytes / dense | "
+        "float latency us (dense) | float x faster | int8 bytes / dense | int8 latency us (dense) | "
+        "int8 x faster | FC layout float / int8 |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for key in sorted(groups, key=lambda k: (list(ARCHITECTURES).index(k[0]),) + k[1:]):
+        group = groups[key]
+        accuracy = [100 * float(row["test_accuracy"]) for row in group]
+        spread = f" ± {statistics.stdev(accuracy):.2f}" if len(accuracy) > 1 else ""
+        cells = [key[0], f"{key[1]:g}", f"{key[2]:g}", str(key[3]), f"{statistics.mean(accuracy):.2f}{spread}",
+                 str(len(group)), f"{int(float(group[0]['model_size_bits'])):,}"]
+        exported = [row for row in group if row.get("float_bytes")]
+        if exported:
+            row = exported[0]
+            for precision in ("float", "int8"):
+                size, dense = int(row[f"{precision}_bytes"]), int(row[f"{precision}_dense_bytes"])
+                us, dense_us = float(row[f"{precision}_us"]), float(row[f"{precision}_dense_us"])
+                cells += [f"{size / dense:.3f}", f"{us:.0f} ({dense_us:.0f})", f"{dense_us / us:.2f}"]
+            cells.append(f"{row['float_layout']} / {row['int8_layout']}")
+        else:
+            cells += ["-"] * 7
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main():
     args = parse_args()
+    if args.summarize:
+        print(summarize(read_rows(args.csv)))
+        return
+    if not args.output_dir:
+        sys.exit("error: --output_dir is required (except with --summarize)")
     rows = []
     for model in args.models.split(","):
         dense = None
