@@ -10,8 +10,9 @@ resumes by running the same command again.
 For the seeds in `--export_seeds`, the best-validation ticket is exported to
 float32 and int8 TFLite (sparse encoding, int8 calibrated on 200 training
 images) and timed with LiteRT at batch 1 on one thread, interleaved with the
-same network exported dense at the same precision (the reference, converted
-once per model). The FULLY_CONNECTED layouts LiteRT will run (dense,
+same network exported dense at the same precision (the reference: the
+network with all its weights, `keras_slt.models.get(..., supermask=False)`,
+converted once per model). The FULLY_CONNECTED layouts LiteRT will run (dense,
 densified or block-sparse 1xK, `keras_slt.export.block_sparse`) are recorded
 with them.
 
@@ -39,7 +40,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 
-from keras_slt import files, run_files  # noqa: E402
+from keras_slt import files, models, run_files  # noqa: E402
 from keras_slt.experiments.search import SearchConfig, run_search  # noqa: E402
 from keras_slt.export import block_sparse, materialize, sources, tflite  # noqa: E402
 
@@ -200,7 +201,11 @@ def main():
                                 calibration, inputs = sources.dataset_inputs(supermask, "fashion_mnist",
                                                                              max_samples=1)
                                 if dense is None:
-                                    plain = materialize(supermask)
+                                    # The reference: the network itself, all weights, converted dense (a
+                                    # ticket would do as well, unless it is a dead one whose zero
+                                    # activations leave the int8 model to the slow built-in kernels).
+                                    plain = models.get(model, (28, 28, 1), 10, supermask=False,
+                                                       **ARCHITECTURES[model])
                                     dense = {"float": tflite.to_tflite(plain, sparse=False),
                                              "int8": tflite.to_tflite(plain, int8=True, sparse=False,
                                                                       representative_data=calibration)}
