@@ -12,7 +12,7 @@ import warnings
 
 import keras
 
-from keras_slt import distributions, freezing, initializers
+from keras_slt import blocks, distributions, freezing, initializers
 from keras_slt.layers import (
     SCALES,
     SELECTIONS,
@@ -62,6 +62,7 @@ def supermaskify(
     score_init="kaiming_normal",
     scale="none",
     seed=0,
+    block_size=1,
     affine_batchnorm=False,
     use_bias=False,
     unsupported="error",
@@ -83,6 +84,10 @@ def supermaskify(
         score_init: initializer of the scores (same names).
         scale: "none", "static" or "dynamic".
         seed: the model seed; weights, freeze pattern and scores derive from it.
+        block_size: B in (1, 4, 16) for every Dense layer: its mask comes in
+            blocks of B consecutive inputs of one output (see
+            `keras_slt.blocks`); a Dense layer whose input size B does not
+            divide is refused, naming it. Convolutions stay unblocked.
         affine_batchnorm: keep BatchNorm's trainable gamma/beta (default off).
         use_bias: give supermask layers a trainable bias (default off).
         unsupported: what to do with a layer that has trainable weights but
@@ -99,6 +104,7 @@ def supermaskify(
     >>> model = supermaskify(base, sparsity=0.7, freeze_ratio=0.5, seed=1)
     """
     prune, lock = freezing.resolve_ratios(sparsity, freeze_ratio, prune_ratio, lock_ratio)
+    blocks.check_block_size(block_size)
     distributions.check_method(distribution)
     initializers.check_name(weight_init, "weight_init")
     initializers.check_name(score_init, "score_init")
@@ -140,7 +146,10 @@ def supermaskify(
                 key: value for key, value in layer.get_config().items()
                 if key in _ARCHITECTURE_KEYS
             }
-            return _supermask_class(layer)(
+            supermask_class = _supermask_class(layer)
+            if supermask_class is SupermaskDense:
+                config["block_size"] = block_size
+            return supermask_class(
                 **config,
                 sparsity=sparsity,
                 prune_rate=prune_rate,
@@ -167,6 +176,7 @@ def supermaskify(
         "score_init": score_init,
         "scale": scale,
         "seed": seed,
+        "block_size": block_size,
         "affine_batchnorm": affine_batchnorm,
     }
     return SupermaskModel(network, sparsity=sparsity, selection=selection, metadata=metadata,

@@ -18,7 +18,9 @@ class SupermaskModel(keras.Model):
 
     With global selection, every call first computes the threshold t, the
     k-th smallest modified score over all supermask layers (k = floor(N*s)),
-    and publishes it to the layers for that call, so `fit`, `evaluate` and
+    counted in weights: a block score of a blocked layer (`block_size` B)
+    counts as B weights, as if each weight of the block carried it. It
+    publishes it to the layers for that call, so `fit`, `evaluate` and
     `predict` always use the masks of the current scores. With layer-wise
     selection each layer selects its own top (1-s) fraction.
 
@@ -108,8 +110,8 @@ class SupermaskModel(keras.Model):
         pruned = sum(layer.num_pruned for layer in found) / total
         locked = sum(layer.num_locked for layer in found) / total
         # Per-layer counts are floored, so the actual fractions may exceed
-        # the requested ratios by up to one weight per layer.
-        check_sparsity(self.sparsity, pruned, locked, tolerance=len(found) / total)
+        # the requested ratios by up to one weight (block) per layer.
+        check_sparsity(self.sparsity, pruned, locked, tolerance=sum(layer.block_size for layer in found) / total)
 
     @property
     def supermask_layers(self):
@@ -127,6 +129,7 @@ class SupermaskModel(keras.Model):
         num_free = sum(layer.num_free for layer in layers)
         # Pruned scores are -inf, so the k-th smallest modified score is the
         # (k - pruned)-th smallest free |score| (or +-inf past either end).
+        # Counted in weights: a block score counts as its block_size weights.
         k_free = floor_count(num_weights, self.sparsity) - num_pruned
         return threshold_of_scores(
             [layer.scores for layer in layers],
@@ -134,6 +137,7 @@ class SupermaskModel(keras.Model):
             k_free,
             num_free,
             hint=self.threshold_hint,
+            weights=[layer.block_size for layer in layers],
         )
 
     def threshold(self):

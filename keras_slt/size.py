@@ -5,7 +5,8 @@ random weights and the freeze pattern regenerate from the seed. Every float
 that must be stored anyway (BatchNorm statistics, biases, layers that are not
 supermask layers) costs 32 bits, and the model seed 64 bits. A weight-trained
 network costs 32 bits per parameter. The entropy bound replaces each free
-weight's 1 bit by H(q_l), q_l the density of layer l's free mask.
+weight's 1 bit by H(q_l), q_l the density of layer l's free mask. A blocked
+layer (`block_size` B) costs 1 bit per free block of B weights.
 """
 
 import dataclasses
@@ -14,6 +15,7 @@ import math
 import numpy as np
 from keras import ops
 
+from keras_slt import blocks
 from keras_slt.freezing import FREE
 from keras_slt.walk import supermask_layers
 
@@ -56,6 +58,7 @@ class LayerSize:
     locked: int
     kept: int
     kept_free: int
+    mask_bits: int
     entropy_bits: float
 
 
@@ -67,7 +70,7 @@ class ModelSize:
         supermask_weights, free, pruned, locked, kept: counts over all
             supermask layers (kept: ones in the current mask).
         stored_floats: floats that must be stored besides the mask.
-        mask_bits: 1 bit per free weight.
+        mask_bits: 1 bit per free weight (per free block in blocked layers).
         model_size_bits: mask_bits + 32 * stored_floats + the seed.
         entropy_bits: the entropy bound of the free mask alone.
         entropy_model_bits: entropy_bits + 32 * stored_floats + the seed.
@@ -121,9 +124,10 @@ def model_size(model, masks=None):
     stored_floats = sum(int(np.prod(v.shape)) for v in stored_variables(model))
     per_layer = []
     for layer, mask in zip(layers, masks):
-        free = ops.convert_to_numpy(layer.freeze) == FREE
-        kept_free = int(mask[free].sum())
-        density = kept_free / layer.num_free if layer.num_free else 0.0
+        free = ops.convert_to_numpy(layer.freeze) == FREE  # one entry per block
+        free_blocks = int(free.sum())
+        kept_free_blocks = int(blocks.to_blocks(mask, layer.block_size)[free].sum())
+        density = kept_free_blocks / free_blocks if free_blocks else 0.0
         per_layer.append(
             LayerSize(
                 name=layer.name,
@@ -133,11 +137,13 @@ def model_size(model, masks=None):
                 pruned=layer.num_pruned,
                 locked=layer.num_locked,
                 kept=int(mask.sum()),
-                kept_free=kept_free,
-                entropy_bits=layer.num_free * binary_entropy(density),
+                kept_free=kept_free_blocks * layer.block_size,
+                mask_bits=free_blocks,
+                entropy_bits=free_blocks * binary_entropy(density),
             )
         )
     free = sum(l.free for l in per_layer)
+    mask_bits = sum(l.mask_bits for l in per_layer)
     weights = sum(l.weights for l in per_layer)
     entropy = sum(l.entropy_bits for l in per_layer)
     overhead = 32 * stored_floats + SEED_BITS
@@ -148,8 +154,8 @@ def model_size(model, masks=None):
         locked=sum(l.locked for l in per_layer),
         kept=sum(l.kept for l in per_layer),
         stored_floats=stored_floats,
-        mask_bits=free,
-        model_size_bits=free + overhead,
+        mask_bits=mask_bits,
+        model_size_bits=mask_bits + overhead,
         entropy_bits=entropy,
         entropy_model_bits=entropy + overhead,
         dense_float32_bits=32 * (weights + stored_floats),

@@ -8,7 +8,7 @@ setting is one new field here.
 import dataclasses
 import os
 
-from keras_slt import distributions, freezing, initializers, models
+from keras_slt import blocks, distributions, freezing, initializers, models
 from keras_slt import data as datasets
 from keras_slt.layers import SCALES
 from keras_slt.model import SELECTIONS
@@ -29,7 +29,7 @@ class ConfigError(ValueError):
 
 
 def _choices(names):
-    return f" One of {', '.join(names)}."
+    return f" One of {', '.join(map(str, names))}."
 
 
 def setting(default, help, choices=None):
@@ -72,6 +72,10 @@ class SearchConfig:
     weight_init: str = setting("signed_kaiming_constant", "Random weights.", initializers.NAMES)
     score_init: str = setting("kaiming_normal", "Initial scores.", initializers.NAMES)
     scale: str = setting("none", "Kernel scaling.", SCALES)
+    block_size: int = setting(
+        1, "Dense masks in blocks of this many consecutive inputs of one output (1: unblocked).",
+        blocks.BLOCK_SIZES,
+    )
     width: int | None = setting(None, "fc: hidden units (default 1024).")
     width_factor: float | None = setting(None, "conv and ResNet models: channel multiplier (default 1).")
     stem: str | None = setting(None, "resnet18/34: stem; default by input size.", STEMS)
@@ -101,11 +105,11 @@ class SearchConfig:
             ("selection", SELECTIONS), ("distribution", distributions.METHODS),
             ("weight_init", initializers.NAMES), ("score_init", initializers.NAMES),
             ("scale", SCALES), ("schedule", SCHEDULES), ("schedule_unit", SCHEDULE_UNITS),
-            ("strategy", STRATEGIES),
+            ("strategy", STRATEGIES), ("block_size", blocks.BLOCK_SIZES),
         ):
             if getattr(self, name) not in choices:
                 raise ConfigError(
-                    f"{name} must be one of {', '.join(choices)}; got {getattr(self, name)!r}"
+                    f"{name} must be one of {', '.join(map(str, choices))}; got {getattr(self, name)!r}"
                 )
         if self.stem is not None and self.stem not in STEMS:
             raise ConfigError(f"stem must be one of {', '.join(STEMS)}; got {self.stem!r}")

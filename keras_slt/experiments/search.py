@@ -218,6 +218,7 @@ def _build_model(config, data):
             sparsity=config.sparsity, selection=config.selection,
             distribution=config.distribution, weight_init=config.weight_init,
             score_init=config.score_init, scale=config.scale, seed=config.seed,
+            block_size=config.block_size,
         )
         for name in ("freeze_ratio", "prune_ratio", "lock_ratio"):
             if getattr(config, name) is not None:

@@ -6,6 +6,11 @@ Checks, on the inputs given:
 - `.slt`: `load_ticket` gives bit-identical weights and predictions;
 - float TFLite (LiteRT): max abs difference <= `FLOAT_TOLERANCE`;
 - int8 TFLite (LiteRT): top-1 agreement >= `MIN_INT8_AGREEMENT`.
+
+Each TFLite file is also timed with LiteRT (batch 1, one thread) beside the
+same network converted dense at the same precision, and its
+FULLY_CONNECTED layouts (dense, densified, block-sparse 1xK: which kernel
+LiteRT runs, `keras_slt.export.block_sparse`) are reported.
 """
 
 import dataclasses
@@ -15,7 +20,7 @@ import keras
 import numpy as np
 
 from keras_slt import files
-from keras_slt.export import tflite
+from keras_slt.export import block_sparse, tflite
 from keras_slt.export.materialize import materialize
 from keras_slt.export.ticket import load_ticket, save_ticket
 from keras_slt.model import SupermaskModel
@@ -47,14 +52,20 @@ class Export:
     Attributes:
         paths: format -> written file ("keras", "slt", "tflite",
             "tflite_int8").
-        sizes: bytes of each written file, plus "tflite_dense" (the float
-            TFLite without sparse encoding, converted for comparison only).
+        sizes: bytes of each written file, plus "tflite_dense" and
+            "tflite_int8_dense" (TFLite without sparse encoding, converted
+            for comparison only).
         checks: the `Check`s, in the order they ran.
+        latencies: seconds per batch-1 LiteRT inference of each TFLite key
+            of `sizes` (median).
+        layouts: the `block_sparse.summary` line of each TFLite key.
     """
 
     paths: dict
     sizes: dict
     checks: list
+    latencies: dict = dataclasses.field(default_factory=dict)
+    layouts: dict = dataclasses.field(default_factory=dict)
 
     @property
     def passed(self):
@@ -98,7 +109,7 @@ def export_ticket(model, directory, inputs, formats=FORMATS, int8=False, calibra
     if "slt" in formats and not supermask:
         raise ValueError("the .slt format needs a SupermaskModel (random weights from seeds and a mask)")
     os.makedirs(directory, exist_ok=True)
-    paths, sizes, checks = {}, {}, []
+    paths, sizes, checks, contents = {}, {}, [], {}
     plain = materialize(model) if supermask else model
     expected = plain.predict(inputs, batch_size=256, verbose=0)
     if supermask:
@@ -121,19 +132,25 @@ def export_ticket(model, directory, inputs, formats=FORMATS, int8=False, calibra
         checks.append(_max_diff_check(paths["slt"], "the materialized model", expected,
                                       loaded.predict(inputs, batch_size=256, verbose=0), 0.0))
     if "tflite" in formats:
-        sizes["tflite_dense"] = len(tflite.to_tflite(plain, sparse=False))
-        content = tflite.to_tflite(plain)
+        contents["tflite_dense"] = tflite.to_tflite(plain, sparse=False)
+        content = contents["tflite"] = tflite.to_tflite(plain)
         files.write_bytes(path_of("tflite"), content)
         checks.append(_max_diff_check(paths["tflite"], "Keras", expected, tflite.predict(content, inputs),
                                       FLOAT_TOLERANCE))
         if int8:
-            content = tflite.to_tflite(plain, int8=True, representative_data=calibration)
+            contents["tflite_int8_dense"] = tflite.to_tflite(plain, int8=True, representative_data=calibration,
+                                                             sparse=False)
+            content = contents["tflite_int8"] = tflite.to_tflite(plain, int8=True,
+                                                                 representative_data=calibration)
             files.write_bytes(path_of("tflite_int8"), content)
             agreement = float(np.mean(tflite.predict(content, inputs).argmax(-1) == expected.argmax(-1)))
             checks.append(Check(paths["tflite_int8"], f"top-1 agreement with Keras (min {MIN_INT8_AGREEMENT})",
                                 agreement, agreement >= MIN_INT8_AGREEMENT))
+    sizes.update({key: len(content) for key, content in contents.items()})
     sizes.update({key: os.path.getsize(path) for key, path in paths.items()})
-    return Export(paths, sizes, checks)
+    latencies = {key: tflite.latency(content, inputs[0]) for key, content in contents.items()}
+    layouts = {key: block_sparse.summary(content) for key, content in contents.items()}
+    return Export(paths, sizes, checks, latencies, layouts)
 
 
 def _max_diff_check(subject, reference, expected, found, tolerance):

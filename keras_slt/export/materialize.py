@@ -30,7 +30,7 @@ _PLAIN_CLASSES = {
 # Configuration that only describes how the random kernel and mask are made.
 _SUPERMASK_KEYS = frozenset({
     "sparsity", "prune_rate", "lock_rate", "weight_init", "score_init",
-    "scale", "seed", "layer_index", "selection",
+    "scale", "seed", "layer_index", "selection", "block_size",
 })
 
 

@@ -1,4 +1,4 @@
-"""The size table: a ticket under the paper's accounting and as files."""
+"""The size table: a ticket under the paper's accounting and as files, with LiteRT latency."""
 
 from keras_slt.model import SupermaskModel
 from keras_slt.size import model_size
@@ -44,8 +44,19 @@ def size_rows(sizes, accounting=None):
     return rows
 
 
-def size_table(model, sizes):
+# The dense TFLite file each TFLite row's latency is compared with.
+_DENSE_REFERENCE = {
+    "tflite_dense": "tflite_dense", "tflite": "tflite_dense",
+    "tflite_int8_dense": "tflite_int8_dense", "tflite_int8": "tflite_int8_dense",
+}
+
+
+def size_table(model, sizes, latencies=None):
     """`size_rows` as text, with bits per weight and the ratio to the first row.
+
+    With `latencies` (seconds by file key, as `Export.latencies`), the TFLite
+    rows also show their LiteRT latency and the ratio dense / this file
+    at the same precision (above 1: faster than dense).
 
     Weights are the supermask weights plus the stored floats (the
     parameters of the weight-trained network), or `model.count_params()`
@@ -54,6 +65,7 @@ def size_table(model, sizes):
     Args:
         model: the exported model (a `SupermaskModel` or a plain one).
         sizes: file sizes in bytes by key, as in `size_rows`.
+        latencies: optional median batch-1 latencies in seconds by key.
 
     Returns:
         The table as a string.
@@ -68,10 +80,20 @@ def size_table(model, sizes):
     else:
         accounting, num_weights = None, model.count_params()
     rows = size_rows(sizes, accounting)
+    keys = {label: key for key, label in FILE_ROWS}
+    latencies = latencies or {}
     width = max(len(label) for label, _ in rows)
     reference = rows[0][1]
-    lines = [f"{'':{width}}  {'bytes':>12}  {'bits/weight':>11}  {'x first':>8}"]
+    header = f"{'':{width}}  {'bytes':>12}  {'bits/weight':>11}  {'x first':>8}"
+    if latencies:
+        header += f"  {'latency us':>10}  {'dense/this':>10}"
+    lines = [header]
     for label, size in rows:
-        lines.append(f"{label:{width}}  {size:12,.0f}  {8 * size / num_weights:11.4f}"
-                     f"  {size / reference:8.4f}")
+        line = f"{label:{width}}  {size:12,.0f}  {8 * size / num_weights:11.4f}  {size / reference:8.4f}"
+        key = keys.get(label)
+        if key in latencies:
+            dense = latencies.get(_DENSE_REFERENCE[key])
+            speedup = f"{dense / latencies[key]:10.2f}" if dense else f"{'-':>10}"
+            line += f"  {1e6 * latencies[key]:10.1f}  {speedup}"
+        lines.append(line)
     return "\n".join(lines)

@@ -4,8 +4,11 @@
 `EXPERIMENTAL_SPARSITY` optimization, which stores each sparse constant
 tensor in a compressed (CSR-like) layout. LiteRT's built-in kernels have no
 random-sparsity path: the converter inserts a DENSIFY op that expands each
-weight once, when the interpreter is prepared, so sparsity shrinks the file,
-not the inference time. With `int8=True` weights and activations are
+weight once, when the interpreter is prepared, so random sparsity shrinks the
+file, not the inference time. Fully connected weights whose zeros come in
+1x4 (float) or 1x16 (int8) blocks, the masks of blocked tickets, are stored
+block-sparse instead and run on LiteRT's block kernels (see
+`keras_slt.export.block_sparse`). With `int8=True` weights and activations are
 quantized to int8 (per-channel kernel scales); inputs and outputs stay
 float32, with QUANTIZE/DEQUANTIZE ops at the edges.
 """

@@ -19,7 +19,10 @@ the seeds. All integers are little-endian.
                        config); seeds and freeze ratios are in it
         num_layers     uint32    supermask layers, in layer_index order
         per layer:
-            num_free     uint64  free positions (freeze == 0)
+            num_free     uint64  free positions (freeze == 0): free blocks
+                                 in a blocked layer (block_size > 1, in
+                                 the config), whose freeze pattern and
+                                 mask have one entry per block
             ones         uint64  kept free positions
             fingerprint  uint32  crc32 of W (float32) then freeze (int8)
             coded_size   uint32
@@ -40,7 +43,7 @@ import zlib
 import keras
 import numpy as np
 
-from keras_slt import files
+from keras_slt import blocks, files
 from keras_slt.export import coding
 from keras_slt.export.materialize import check_supermask_model, materialize
 from keras_slt.freezing import FREE, LOCKED
@@ -91,7 +94,7 @@ def save_ticket(model, path):
     parts.append(_UINT32.pack(len(layers)))
     for layer, mask in zip(layers, model.masks()):
         freeze = _numpy(layer.freeze)
-        free_bits = mask[freeze == FREE]
+        free_bits = blocks.to_blocks(mask, layer.block_size)[freeze == FREE]
         coded = coding.encode_bits(free_bits)
         parts += [
             _LAYER.pack(free_bits.size, int(free_bits.sum()), _fingerprint(layer), len(coded)),

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from keras_slt import initializers, seeding, threshold_context
+from keras_slt import blocks, initializers, seeding, threshold_context
 from keras_slt.counting import floor_count
 from keras_slt.freezing import LOCKED, PRUNED, check_fraction, freeze_pattern
 from keras_slt.selection import threshold_of_scores
@@ -96,6 +96,10 @@ class SupermaskLayer(layers.Layer):
         self.use_bias = use_bias
         self.activation = keras.activations.get(activation)
 
+    # Weights per mask bit along the kernel's axis 0 (see keras_slt.blocks);
+    # SupermaskDense takes it as an argument.
+    block_size = 1
+
     # Subclasses define `kernel_shape` and `apply_kernel`.
     def kernel_shape(self, input_shape):
         """The Keras kernel shape for inputs of `input_shape`."""
@@ -116,16 +120,18 @@ class SupermaskLayer(layers.Layer):
     def build(self, input_shape):
         shape = tuple(int(d) for d in self.kernel_shape(input_shape))
         fan_in = self.fan_in(shape)
+        # Scores and freeze pattern have one entry per block of the mask.
+        mask_shape = blocks.block_shape(shape, self.block_size, self.name)
         weight = initializers.generate(
             self.weight_init, shape,
             seeding.stream(self.seed, self.layer_index, seeding.WEIGHT), fan_in,
         )
         freeze = freeze_pattern(
-            shape, self.prune_rate, self.lock_rate,
+            mask_shape, self.prune_rate, self.lock_rate,
             seeding.stream(self.seed, self.layer_index, seeding.FREEZE),
         )
         scores = initializers.generate(
-            self.score_init, shape,
+            self.score_init, mask_shape,
             seeding.stream(self.seed, self.layer_index, seeding.SCORE), fan_in,
         )
         # autocast=False keeps W and scores in float32 under mixed precision,
@@ -135,16 +141,17 @@ class SupermaskLayer(layers.Layer):
             trainable=False, autocast=False,
         )
         self.scores = self.add_weight(
-            name="scores", shape=shape, initializer=_constant(scores),
+            name="scores", shape=mask_shape, initializer=_constant(scores),
             trainable=True, autocast=False,
         )
         self.freeze = self.add_weight(
-            name="freeze", shape=shape, dtype="int8", initializer=_constant(freeze),
+            name="freeze", shape=mask_shape, dtype="int8", initializer=_constant(freeze),
             trainable=False,
         )
+        # Counts are in weights (a block counts as block_size weights).
         self.num_weights = int(np.prod(shape))
-        self.num_pruned = int(np.sum(freeze == PRUNED))
-        self.num_locked = int(np.sum(freeze == LOCKED))
+        self.num_pruned = self.block_size * int(np.sum(freeze == PRUNED))
+        self.num_locked = self.block_size * int(np.sum(freeze == LOCKED))
         self.num_free = self.num_weights - self.num_pruned - self.num_locked
         if self.use_bias:
             self.bias = self.add_weight(
@@ -164,17 +171,20 @@ class SupermaskLayer(layers.Layer):
     def layerwise_threshold(self):
         """The threshold of layer-wise selection, k_l = floor(N_l * s)."""
         k_free = floor_count(self.num_weights, self._checked_sparsity()) - self.num_pruned
-        threshold, _ = threshold_of_scores([self.scores], [self.freeze_or_none()], k_free, self.num_free)
+        threshold, _ = threshold_of_scores(
+            [self.scores], [self.freeze_or_none()], k_free, self.num_free, weights=[self.block_size]
+        )
         return threshold
 
     def mask(self, threshold):
-        """The binary mask (float32 0/1) for a threshold on |scores|.
+        """The binary mask (float32 0/1, kernel-shaped) for a threshold on |scores|.
 
         Args:
             threshold: the selection threshold, e.g. the model's
                 `global_threshold()` or this layer's `layerwise_threshold()`.
         """
-        return ops.cast(keep(ops.abs(self.scores), self.freeze, threshold), "float32")
+        return blocks.expand(ops.cast(keep(ops.abs(self.scores), self.freeze, threshold), "float32"),
+                             self.block_size)
 
     def freeze_or_none(self):
         """The freeze pattern, or None when nothing is frozen (no need to read it)."""
@@ -285,11 +295,15 @@ def _read(value):
 
 
 def _masked_forward(scores, weight, freeze, threshold):
-    return ops.where(keep(scores, freeze, threshold), weight, ops.zeros_like(weight))
+    # Scores and freeze may hold one entry per block of weights.
+    kept = blocks.expand(keep(scores, freeze, threshold), blocks.block_size_between(weight, scores))
+    return ops.where(kept, weight, ops.zeros_like(weight))
 
 
 def _masked_backward(upstream, weight, scores):
-    return upstream * weight * ops.sign(scores)
+    # A block score gets the sum of its weights' gradients, as if they shared it.
+    per_weight = upstream * weight
+    return blocks.block_sum(per_weight, blocks.block_size_between(weight, scores)) * ops.sign(scores)
 
 
 _KERNEL_FUNCTIONS = {}

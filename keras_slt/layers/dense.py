@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_slt import blocks
 from keras_slt.layers.base import SupermaskLayer
 
 
@@ -12,6 +13,11 @@ class SupermaskDense(SupermaskLayer):
 
     Args:
         units: dimensionality of the output.
+        block_size: B in (1, 4, 16): the mask comes in blocks of B
+            consecutive input units for one output unit (one score, one
+            freeze state and one ticket bit per block; see
+            `keras_slt.blocks`). The input size must be a multiple of B.
+            1 (default) masks weights one by one.
         **kwargs: the supermask arguments of `SupermaskLayer` (sparsity,
             prune_rate, lock_rate, weight_init, score_init, scale, seed,
             layer_index, use_bias, activation) and base layer arguments.
@@ -21,13 +27,18 @@ class SupermaskDense(SupermaskLayer):
     >>> layer = SupermaskDense(10, sparsity=0.5, seed=1)
     >>> layer(np.ones((2, 784), "float32")).shape
     (2, 10)
+    >>> blocked = SupermaskDense(10, block_size=4, sparsity=0.9)
+    >>> blocked(np.ones((2, 784), "float32")).shape, blocked.scores.shape
+    ((2, 10), (196, 10))
     """
 
-    def __init__(self, units, **kwargs):
+    def __init__(self, units, block_size=1, **kwargs):
         super().__init__(**kwargs)
         if isinstance(units, bool) or not isinstance(units, int) or units < 1:
             raise ValueError(f"units must be a positive integer, got {units!r}")
+        blocks.check_block_size(block_size)
         self.units = units
+        self.block_size = block_size
         self.input_spec = keras.layers.InputSpec(min_ndim=2)
 
     def kernel_shape(self, input_shape):
@@ -42,4 +53,5 @@ class SupermaskDense(SupermaskLayer):
     def get_config(self):
         config = super().get_config()
         config["units"] = self.units
+        config["block_size"] = self.block_size
         return config

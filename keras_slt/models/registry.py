@@ -29,7 +29,7 @@ NAMES = tuple(_BUILDERS)
 # Options handed to `keras_slt.supermaskify` when supermask=True.
 SUPERMASK_OPTIONS = (
     "sparsity", "freeze_ratio", "prune_ratio", "lock_ratio", "distribution",
-    "selection", "weight_init", "score_init", "scale", "seed",
+    "selection", "weight_init", "score_init", "scale", "seed", "block_size",
 )
 DEFAULT_SPARSITY = 0.5
 
@@ -60,7 +60,7 @@ def get(name, input_shape, num_classes, supermask=True, **options):
             "imagenet") — and, with supermask=True, the arguments of
             `keras_slt.supermaskify`: sparsity (default 0.5), freeze_ratio,
             prune_ratio, lock_ratio, distribution, selection, weight_init,
-            score_init, scale, seed.
+            score_init, scale, seed, block_size (Dense layers' mask blocks).
 
     Returns:
         A `keras_slt.SupermaskModel`, or a `keras.Model` when supermask=False.

@@ -94,25 +94,34 @@ def kth_smallest(magnitudes, free, k, num_free, hint=None, counting="variadic"):
     return threshold
 
 
-def threshold_of_scores(scores, freezes, k, num_free, hint=None, counting="variadic"):
+def threshold_of_scores(scores, freezes, k, num_free, hint=None, counting="variadic", weights=None):
     """The k-th smallest free |score|, straight from scores and freeze patterns.
 
     The same as `kth_smallest([abs(s)...], [f == 0...], k, num_free, hint)`,
     but the magnitudes and keys are formed inside the compiled selection,
     where they fuse into its first pass.
 
+    With `weights`, each score of tensor i counts as weights[i] elements (a
+    block score of a blocked layer stands for the block's weights): the
+    result is the k-th smallest of the multiset in which each score is
+    repeated that many times, i.e. the smallest |score| t such that the
+    scores with |score| <= t weigh at least k. `k` and `num_free` are then
+    in those units.
+
     Args:
         scores: list of float32 score tensors (any sign).
         freezes: list of matching int8 freeze tensors (0 marks free weights),
             or None for a tensor known to have no frozen weight.
         k, num_free, hint, counting: as `kth_smallest`.
+        weights: optional list of positive Python ints, one per tensor;
+            default 1 each.
 
     Returns:
         (threshold, key): the float32 threshold and its int32 bit pattern,
         the hint for the next search (0, meaning none, when the threshold
         is infinite).
     """
-    return _select(_keys_of_scores, scores, freezes, k, num_free, hint, counting)
+    return _select(_keys_of_scores, scores, freezes, k, num_free, hint, counting, weights)
 
 
 def _keys_of_magnitudes(magnitude, free, loop_flag):
@@ -139,7 +148,7 @@ def _unhoistable(values, loop_flag):
     return ops.where(loop_flag, ops.zeros_like(values), values)
 
 
-def _select(make_keys, values, masks, k, num_free, hint, counting):
+def _select(make_keys, values, masks, k, num_free, hint, counting, weights=None):
     if counting not in COUNTINGS:
         raise ValueError(f"counting must be one of {', '.join(COUNTINGS)}; got {counting!r}")
     if k <= 0:
@@ -151,13 +160,45 @@ def _select(make_keys, values, masks, k, num_free, hint, counting):
     # Runtime values in the compiled search: one compilation serves every k.
     k, num_free = ops.convert_to_tensor(k, "int32"), ops.convert_to_tensor(num_free, "int32")
     values, masks = list(values), list(masks)
+    # Static per tensor, so the counts are scaled after each reduction.
+    weights = (1,) * len(values) if weights is None else tuple(int(w) for w in weights)
     path = _backend_path()
     if path is None:
-        key = kth_key(keys_fn(make_keys, values, masks), k, num_free, hint, count_generic)
+        count = weighted_count(count_generic, weights)
+        key = kth_key(keys_fn(make_keys, values, masks), k, num_free, hint, count)
     else:
-        count = count_generic if counting == "generic" else path.count_variadic
+        count = weighted_count(count_generic if counting == "generic" else path.count_variadic, weights)
         key = path.compiled_search(make_keys, values, masks, k, num_free, hint, count)
     return ops.view(key, "float32"), key
+
+
+_weighted_counts = {}
+
+
+def weighted_count(count, weights):
+    """`count(keys, probes)` with tensor i's counts multiplied by weights[i].
+
+    The bracket search only needs #(key < probe) to be the count of the
+    multiset with repeats, which this is; its two certified exits (exactly
+    k - 1 below probes[0], exactly k below probes[1]) stay exact for
+    repeated keys, they just fire less often. The result is cached per
+    (count, weights): the backend paths cache their compiled search by it.
+    """
+    if all(w == 1 for w in weights):
+        return count
+    cache_key = (count, weights)
+    if cache_key not in _weighted_counts:
+
+        def counted(keys, probes):
+            per_tensor = [count([key], probes) for key in keys]
+            counts = sum(c * w for (c, _, _), w in zip(per_tensor, weights))
+            above, below = per_tensor[0][1], per_tensor[0][2]
+            for _, a, b in per_tensor[1:]:
+                above, below = ops.minimum(above, a), ops.maximum(below, b)
+            return counts, above, below
+
+        _weighted_counts[cache_key] = counted
+    return _weighted_counts[cache_key]
 
 
 def keys_fn(make_keys, values, masks):
