@@ -45,7 +45,7 @@ def test_block_masks_are_whole_blocks(block_size):
     layer(np.zeros((1, 64), "float32"))
     assert tuple(layer.weight.shape) == (64, 24)
     assert tuple(layer.scores.shape) == tuple(layer.freeze.shape) == (64 // block_size, 24)
-    mask = numpy(layer.mask())
+    mask = numpy(layer.mask(layer.layerwise_threshold()))
     assert mask.shape == (64, 24)
     grouped = mask.reshape(64 // block_size, block_size, 24)
     assert (grouped == grouped[:, :1]).all()
@@ -86,9 +86,8 @@ def test_global_counts_with_blocked_and_unblocked_layers(sparsity, prune, lock):
     assert k <= dropped < k + 16
 
 
-@pytest.mark.parametrize("path", ["fast", "generic"])
-def test_threshold_of_scores_counts_weighted_ranks(path, monkeypatch):
-    monkeypatch.setattr(selection, "FORCE_GENERIC", path == "generic")
+@pytest.mark.parametrize("counting", selection.COUNTINGS)
+def test_threshold_of_scores_counts_weighted_ranks(counting):
     rng = np.random.default_rng(3)
     # Few distinct values, so ties and whole blocks straddle ranks.
     scores = [rng.integers(1, 9, size).astype("float32") / 8 for size in ((12, 5), (40,), (3, 3))]
@@ -97,7 +96,7 @@ def test_threshold_of_scores_counts_weighted_ranks(path, monkeypatch):
     total = repeated.size
     for k in (1, 2, 5, 47, 48, 49, total // 2, total - 16, total - 1, total):
         value, _ = selection.threshold_of_scores([ops.convert_to_tensor(s) for s in scores],
-                                                 [None] * 3, k, total, weights=weights)
+                                                 [None] * 3, k, total, counting=counting, weights=weights)
         assert np.float32(numpy(value)) == np.sort(repeated)[k - 1], k
 
 
