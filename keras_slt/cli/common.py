@@ -2,6 +2,7 @@
 
 import logging
 import sys
+import warnings
 
 from absl import app, flags
 from absl import logging as absl_logging
@@ -30,6 +31,9 @@ def _quiet(main):
             return main(argv)
         logging.getLogger("tensorflow").setLevel(logging.ERROR)
         absl_logging.set_verbosity(absl_logging.ERROR)
+        # TensorFlow's notes about itself (the converter's use of the
+        # deprecated tf.lite.Interpreter, ...), not about the user's run.
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"tensorflow\.")
         with quiet.log_lines_dropped():
             return main(argv)
 

@@ -1,4 +1,4 @@
-"""The size table: a ticket under the paper's accounting and as files."""
+"""The size table: a ticket under the paper's accounting and as files, with LiteRT latencies."""
 
 from keras_slt.model import SupermaskModel
 from keras_slt.size import model_size
@@ -9,8 +9,8 @@ FILE_ROWS = (
     ("keras", ".keras (materialized)"),
     ("tflite_dense", "TFLite float32, dense"),
     ("tflite", "TFLite float32, sparse"),
-    ("tflite_int8_dense", "TFLite int8, dense"),
-    ("tflite_int8", "TFLite int8, sparse"),
+    ("tflite_int8", "TFLite int8, dense"),
+    ("tflite_int8_sparse", "TFLite int8, sparse"),
 )
 
 
@@ -42,8 +42,9 @@ def size_rows(sizes, accounting=None):
     return rows
 
 
-def size_table(model, sizes):
-    """`size_rows` as text, with bits per weight and the ratio to the first row.
+def size_table(model, sizes, latencies=None):
+    """`size_rows` as text, with bits per weight, the ratio to the first row
+    and, for timed files, the LiteRT latency (batch 1, median, in ms).
 
     Weights are the supermask weights plus the stored floats (the
     parameters of the weight-trained network), or `model.count_params()`
@@ -52,6 +53,7 @@ def size_table(model, sizes):
     Args:
         model: the exported model (a `SupermaskModel` or a plain one).
         sizes: file sizes in bytes by key, as in `size_rows`.
+        latencies: `keras_slt.export.latency.Latency` by the same keys.
 
     Returns:
         The table as a string.
@@ -65,11 +67,19 @@ def size_table(model, sizes):
         num_weights = accounting.supermask_weights + accounting.stored_floats
     else:
         accounting, num_weights = None, model.count_params()
+    latencies = latencies or {}
+    labels = {label: key for key, label in FILE_ROWS}
     rows = size_rows(sizes, accounting)
     width = max(len(label) for label, _ in rows)
     reference = rows[0][1]
-    lines = [f"{'':{width}}  {'bytes':>12}  {'bits/weight':>11}  {'x first':>8}"]
+    header = f"{'':{width}}  {'bytes':>12}  {'bits/weight':>11}  {'x first':>8}"
+    lines = [header + (f"  {'LiteRT ms':>9}  {'runs':>5}" if latencies else "")]
     for label, size in rows:
-        lines.append(f"{label:{width}}  {size:12,.0f}  {8 * size / num_weights:11.4f}"
-                     f"  {size / reference:8.4f}")
+        line = f"{label:{width}}  {size:12,.0f}  {8 * size / num_weights:11.4f}  {size / reference:8.4f}"
+        timed = latencies.get(labels.get(label))
+        if timed is not None:
+            line += f"  {timed.seconds * 1e3:9.3f}  {timed.runs:5d}"
+        lines.append(line)
+    if latencies:
+        lines.append("LiteRT ms: median inference time at batch 1, one CPU thread, default delegates (XNNPACK)")
     return "\n".join(lines)
