@@ -247,10 +247,13 @@ def _check_same_run(config, state):
     if state is None:
         return
     stored = state["metadata"]["flags"]
-    for name, value in dataclasses.asdict(config).items():
-        if name not in RESUMABLE_CHANGES and stored.get(name) != value:
+    for field in dataclasses.fields(config):
+        name, value = field.name, getattr(config, field.name)
+        # A setting added since the run was stored ran with its default.
+        before = stored.get(name, field.default)
+        if name not in RESUMABLE_CHANGES and before != value:
             raise ConfigError(
-                f"output_dir {config.output_dir} holds a run with {name}={stored.get(name)!r}, "
+                f"output_dir {config.output_dir} holds a run with {name}={before!r}, "
                 f"not {value!r}; use the same flags to resume it, or another output_dir"
             )
 

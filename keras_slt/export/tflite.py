@@ -37,8 +37,9 @@ def to_tflite(model, int8=False, representative_data=None, sparse=True):
         sparse: encode sparse weights compactly (`EXPERIMENTAL_SPARSITY`).
 
     Returns:
-        The `.tflite` model as bytes. Its signature's inputs are named like
-        the model's inputs, its outputs follow the model's output order.
+        The `.tflite` model as bytes. Its signature's inputs are input_0,
+        input_1, ... and its outputs output_0, output_1, ..., in the
+        model's input and output order.
 
     Example:
 
