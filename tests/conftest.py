@@ -52,15 +52,17 @@ def gradient(function, variable):
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def run_tool(script, *args, timeout=600):
+def run_tool(script, *args, timeout=600, env=None):
     """Runs `python <script> <args>` from the repository root on this checkout.
 
+    `env` changes the inherited environment; a None value removes a variable.
     Returns the CompletedProcess (text output captured).
     """
     import subprocess
     import sys
 
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    changes = dict(env or {}, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = {key: value for key, value in dict(os.environ, **changes).items() if value is not None}
     return subprocess.run([sys.executable, os.path.join(ROOT, script), *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout)
 

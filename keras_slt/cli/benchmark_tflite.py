@@ -16,6 +16,7 @@ import os
 
 from absl import flags
 
+from keras_slt import data
 from keras_slt.cli import common
 from keras_slt.export import sources, tflite
 
@@ -24,6 +25,7 @@ flags.DEFINE_string("model_path", None, "A .keras model or .slt ticket.")
 flags.DEFINE_bool("int8", False, "Also time the int8 conversions.")
 flags.DEFINE_string("dataset", None, "Dataset for the timed input and int8 calibration; default random.")
 flags.DEFINE_string("data_dir", None, "Dataset files (see keras_slt.data.load_arrays).")
+flags.DEFINE_string("image_size", None, "H,W for tfds:NAME and image_folder datasets.")
 flags.DEFINE_integer("runs", 500, "Timed invocations per model.")
 flags.DEFINE_integer("warmup", 50, "Untimed invocations first.")
 flags.DEFINE_integer("num_threads", 1, "LiteRT CPU threads.")
@@ -39,12 +41,14 @@ def main(argv):
         raise ValueError(f"--warmup must be >= 0, got {FLAGS.warmup}")
     model = sources.load_model(FLAGS.model_path)
     if FLAGS.dataset:
-        calibration, inputs = sources.dataset_inputs(model, FLAGS.dataset, FLAGS.data_dir, max_samples=1)
+        calibration, inputs = sources.dataset_inputs(model, FLAGS.dataset, FLAGS.data_dir, max_samples=1,
+                                                     image_size=data.parse_image_size(FLAGS.image_size))
     else:
         calibration, inputs = sources.random_inputs(model, max_samples=1)
     timing = {"runs": FLAGS.runs, "warmup": FLAGS.warmup, "num_threads": FLAGS.num_threads}
+    sample = [x[0] for x in tflite.as_list(inputs)]
     for int8 in (False, True) if FLAGS.int8 else (False,):
-        dense, sparse = tflite.dense_sparse_latency(model, inputs[0], int8, calibration, **timing)
+        dense, sparse = tflite.dense_sparse_latency(model, sample, int8, calibration, **timing)
         print(f"{'int8' if int8 else 'float32':8} dense {dense * 1e6:9.1f} us  sparse {sparse * 1e6:9.1f} us"
               f"  sparse/dense {sparse / dense:.3f}")
 

@@ -1,4 +1,4 @@
-"""Exports a ticket as .keras, .slt and sparse (int8) TFLite, and verifies them.
+"""Exports a ticket as .keras, .slt and TFLite (float, int8), and verifies them.
 
 Example:
 
@@ -9,27 +9,41 @@ Example:
 
 Every file written is checked against the Keras model on real inputs (the
 run's dataset): LiteRT float output within 1e-4, int8 top-1 agreement of at
-least 99%, the .slt and .keras files reloading bit-identically. Then the
-kernel LiteRT runs for each FULLY_CONNECTED layer of each TFLite file
-(dense, densified at load, or block-sparse 1x4 / 1x16: tickets searched with
---block_size=4 or 16), and a size table with each TFLite file's LiteRT
-latency (batch 1, one thread) beside the dense file of the same precision. Exit status 1 when a check fails, 2 on invalid flags.
+least 99%, the .slt and .keras files reloading bit-identically. A table of
+sizes and LiteRT latencies (batch 1, median) follows. The float TFLite model
+is stored sparse (as fast as dense on LiteRT, smaller); --int8 writes the
+densely stored int8 model, the fastest on LiteRT's default CPU path;
+--int8_sparse adds the sparse int8 file, smaller but slower (its latency is
+in the table). Before the table, the kernel LiteRT runs for each
+FULLY_CONNECTED layer of each TFLite file: dense, densified at load, or
+block-sparse 1x4 / 1x16 (tickets searched with --block_size=4 or 16; the
+1x16 int8 kernel needs --int8_sparse). Exit status 1 when a check fails, 2
+on invalid flags.
 """
 
 import os
 
 from absl import flags
 
+from keras_slt import data
 from keras_slt.cli import common
 from keras_slt.export import artifacts, report, sources
+from keras_slt.model import SupermaskModel
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("output_dir", None, "A search run's output folder (holding best.keras, results.json).")
 flags.DEFINE_string("model_path", None, "A .keras model or .slt ticket to export, instead of --output_dir.")
-flags.DEFINE_list("format", list(artifacts.FORMATS), "Formats to write: keras, slt, tflite.")
-flags.DEFINE_bool("int8", False, "Also write a full-integer (int8) sparse TFLite model.")
-flags.DEFINE_string("dataset", None, "Dataset for calibration and checks; default: the run's.")
+flags.DEFINE_list("format", list(artifacts.FORMATS),
+                  "Formats to write: keras, slt, tflite (default all; slt only for supermask models).")
+flags.DEFINE_bool("int8", False, "Also write the full-integer (int8) TFLite model, densely stored: "
+                  "the fastest int8 layout on LiteRT's default CPU path (XNNPACK).")
+flags.DEFINE_bool("int8_sparse", False, "Also write the int8 TFLite model with sparse encoding: smaller, "
+                  "but XNNPACK rejects it and it runs slower (see the latency column).")
+flags.DEFINE_string("dataset", None, "Dataset for calibration and checks (a name, tfds:NAME or "
+                    "image_folder); default: the run's.")
 flags.DEFINE_string("data_dir", None, "Dataset files; default: the run's, or keras_slt.data's default.")
+flags.DEFINE_string("image_size", None, "H,W for tfds:NAME and image_folder datasets; default: the run's.")
+flags.DEFINE_float("latency_budget_s", 1.0, "About how many seconds to time each TFLite model.")
 flags.DEFINE_string("export_dir", None, "Where to write; default: --output_dir or the model's folder.")
 flags.DEFINE_string("name", "ticket", "Base name of the files written.")
 flags.DEFINE_integer("max_samples", 10000, "Test inputs the checks run on.")
@@ -40,10 +54,12 @@ def main(argv):
     del argv
     if (FLAGS.output_dir is None) == (FLAGS.model_path is None):
         raise ValueError("give exactly one of --output_dir and --model_path")
-    artifacts.check_formats(FLAGS.format, FLAGS.int8)
+    artifacts.check_formats(FLAGS.format, FLAGS.int8, FLAGS.int8_sparse)
     for name in ("max_samples", "num_calibration"):
         if FLAGS[name].value < 1:
             raise ValueError(f"--{name} must be >= 1, got {FLAGS[name].value}")
+    if not FLAGS.latency_budget_s > 0:
+        raise ValueError(f"--latency_budget_s must be > 0, got {FLAGS.latency_budget_s}")
     if FLAGS.output_dir is not None:
         model_path, run_flags = sources.search_run(FLAGS.output_dir)
     else:
@@ -52,17 +68,21 @@ def main(argv):
     targets = [os.path.abspath(os.path.join(export_dir, FLAGS.name + ending)) for ending in artifacts.ENDINGS.values()]
     if os.path.abspath(model_path) in targets:
         raise ValueError(f"--name={FLAGS.name} would overwrite the model being exported, {model_path}")
+    image_size = data.parse_image_size(FLAGS.image_size or run_flags.get("image_size"))
     model = sources.load_model(model_path)
+    formats = FLAGS.format
+    if not FLAGS["format"].present and not isinstance(model, SupermaskModel):
+        formats = [name for name in formats if name != "slt"]  # a weight-trained (--algo=dense) model
     dataset = FLAGS.dataset or run_flags.get("dataset")
     if dataset:
         calibration, inputs = sources.dataset_inputs(
             model, dataset, FLAGS.data_dir or run_flags.get("data_dir"),
-            FLAGS.num_calibration, FLAGS.max_samples,
+            FLAGS.num_calibration, FLAGS.max_samples, image_size,
         )
     else:
         calibration, inputs = sources.random_inputs(model, FLAGS.num_calibration, FLAGS.max_samples)
-    result = artifacts.export_ticket(model, export_dir, inputs, FLAGS.format, FLAGS.int8, calibration,
-                                     FLAGS.name)
+    result = artifacts.export_ticket(model, export_dir, inputs, formats, FLAGS.int8, calibration,
+                                     FLAGS.name, FLAGS.int8_sparse, FLAGS.latency_budget_s)
     for check in result.checks:
         print(check)
     for key, layout in result.layouts.items():

@@ -5,6 +5,7 @@ import os
 import tensorflow as tf
 
 from keras_slt.data import cifar
+from keras_slt.data import custom
 from keras_slt.data import idx
 from keras_slt.data import pipeline
 from keras_slt.data import tfds_source
@@ -17,6 +18,8 @@ from keras_slt.data.errors import DataError
 # ImageNet examples are shuffled through a buffer; the other datasets are
 # fully shuffled in memory.
 IMAGENET_SHUFFLE_BUFFER = 10_000
+# Training augmentation: "auto" is each dataset's usual one (see `load`).
+AUGMENTATIONS = ("auto", "none", "crop_flip")
 
 _READERS = {
     "mnist": idx.load_dir,
@@ -27,22 +30,42 @@ _READERS = {
 
 
 def _check_name(name):
-    if name not in SPECS:
+    if name not in SPECS and not custom.is_custom(name):
         raise ValueError(
-            f"Unknown dataset {name!r}; expected one of {', '.join(NAMES)}"
+            f"Unknown dataset {name!r}; expected one of {', '.join(NAMES)}, "
+            f"{custom.TFDS_PREFIX}NAME or {custom.IMAGE_FOLDER}"
         )
 
 
-def load_arrays(name, data_dir=None):
+def arrays_and_spec(name, data_dir=None, image_size=None):
+    """`load_arrays` and the dataset's `DatasetSpec` (derived, for custom ones).
+
+    Example:
+
+    >>> (x_train, y_train, x_test, y_test), spec = arrays_and_spec(
+    ...     "image_folder", "/data/pets", image_size=(64, 64))
+    """
+    _check_name(name)
+    if custom.is_custom(name):
+        return custom.load(name, data_dir, image_size)
+    return load_arrays(name, data_dir), SPECS[name]
+
+
+def load_arrays(name, data_dir=None, image_size=None):
     """Loads a small dataset into numpy arrays.
 
     Args:
-        name: One of `"mnist"`, `"fashion_mnist"`, `"cifar10"`, `"cifar100"`.
+        name: One of `"mnist"`, `"fashion_mnist"`, `"cifar10"`, `"cifar100"`,
+            `"tfds:NAME"` (any TFDS image classification dataset) or
+            `"image_folder"` (see `keras_slt.data.image_folder`).
         data_dir: Directory of the dataset files: the four IDX `.gz` files
             for (Fashion-)MNIST, the extracted CIFAR python folder or its
-            parent for CIFAR. If `None`, a system directory is used when it
-            exists (`/usr/share/datasets/fashion-mnist`, from Debian's
-            `dataset-fashion-mnist`), otherwise TFDS.
+            parent for CIFAR, TFDS's data directory for `tfds:NAME`, the
+            image folder for `image_folder`. If `None`, a system directory
+            is used when it exists (`/usr/share/datasets/fashion-mnist`,
+            from Debian's `dataset-fashion-mnist`), otherwise TFDS.
+        image_size: `(height, width)` to resize `tfds:` and `image_folder`
+            images to (default: their own size).
 
     Returns:
         `(x_train, y_train, x_test, y_test)`: `uint8` images of shape
@@ -60,6 +83,8 @@ def load_arrays(name, data_dir=None):
     ((60000, 28, 28, 1), (10000, 28, 28, 1))
     """
     _check_name(name)
+    if custom.is_custom(name):
+        return custom.load(name, data_dir, image_size)[0]
     if name not in _READERS:
         raise ValueError(
             f"Dataset {name!r} is too large for numpy arrays; use load()"
@@ -93,8 +118,9 @@ def load(
     batch_size=128,
     seed=0,
     validation_fraction=0.2,
-    augment=True,
+    augment="auto",
     normalize=True,
+    image_size=None,
 ):
     """Builds the training, validation and test pipelines of a dataset.
 
@@ -107,15 +133,20 @@ def load(
 
     Augmentation (training split only):
 
-    - MNIST, Fashion-MNIST: none.
-    - CIFAR-10/100: zero-pad by 4, random 32x32 crop, random horizontal flip.
-    - ImageNet: random-resized crop to 224x224 and random horizontal flip;
-      evaluation splits are resized to a short side of 256 and center-cropped
-      to 224x224 (also when `augment=False`).
+    - "auto", each dataset's usual one: none for MNIST, Fashion-MNIST,
+      `tfds:NAME` and `image_folder`; "crop_flip" for CIFAR-10/100;
+      random-resized crop to 224x224 and random horizontal flip for ImageNet,
+      whose evaluation splits are resized to a short side of 256 and
+      center-cropped to 224x224 (also with "none").
+    - "crop_flip": zero-pad by 4, random crop back to size, random horizontal
+      flip (not for ImageNet).
+    - "none".
 
     Args:
         name: One of `NAMES`: `"mnist"`, `"fashion_mnist"`, `"cifar10"`,
-            `"cifar100"`, `"imagenet2012"`.
+            `"cifar100"`, `"imagenet2012"`; or `"tfds:NAME"` or
+            `"image_folder"` (see `load_arrays`), whose shape, classes and
+            normalization come from their training images.
         data_dir: Where the files are. For the small datasets see
             `load_arrays`. For `"imagenet2012"`, the directory holding
             `ILSVRC2012_img_train.tar` and `ILSVRC2012_img_val.tar`, read
@@ -125,10 +156,13 @@ def load(
             the augmentation.
         validation_fraction: Fraction of the training set held out for
             validation, in [0, 1).
-        augment: Whether to augment the training split.
+        augment: Augmentation of the training split, one of
+            `AUGMENTATIONS` (see above).
         normalize: Whether to standardize images with the dataset's
             per-channel mean and std (see `SPECS`); otherwise images are
             only scaled to [0, 1].
+        image_size: `(height, width)` for `tfds:NAME` and `image_folder`
+            (see `load_arrays`).
 
     Returns:
         A `Dataset` with `train`, `validation` and `test` `tf.data.Dataset`s
@@ -158,8 +192,14 @@ def load(
     if int(seed) != seed or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed}")
     batch_size, seed = int(batch_size), int(seed)
+    if augment not in AUGMENTATIONS or (name == "imagenet2012" and augment == "crop_flip"):
+        choices = ("auto", "none") if name == "imagenet2012" else AUGMENTATIONS
+        raise ValueError(f"augment for {name} must be one of {', '.join(choices)}; got {augment!r}")
 
-    spec = SPECS[name]
+    if name == "imagenet2012":
+        spec = SPECS[name]
+    else:
+        arrays, spec = arrays_and_spec(name, data_dir, image_size)
     channels = spec.input_shape[-1]
     mean, std = (spec.mean, spec.std) if normalize else (
         (0.0,) * channels, (1.0,) * channels
@@ -179,7 +219,7 @@ def load(
         def decode(jpeg):
             return scale(transforms.resize_center_crop(jpeg))
 
-        if augment:
+        if augment == "auto":
             def train_transform(jpeg, s):
                 return scale(transforms.random_resized_crop_flip(jpeg, s))
         else:
@@ -194,10 +234,10 @@ def load(
         val_ds = pipeline.select(train, val_idx, num_train)
         test_ds = test
     else:
-        x_train, y_train, x_test, y_test = load_arrays(name, data_dir)
+        x_train, y_train, x_test, y_test = arrays
         num_test = len(x_test)
         decode = scale
-        if augment and name in ("cifar10", "cifar100"):
+        if augment == "crop_flip" or (augment == "auto" and name in ("cifar10", "cifar100")):
             def train_transform(image, s):
                 return scale(transforms.random_crop_flip(image, s))
         else:

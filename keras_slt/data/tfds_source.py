@@ -13,7 +13,8 @@ from keras_slt.data.errors import DataError
 IMAGENET_FILES = ("ILSVRC2012_img_train.tar", "ILSVRC2012_img_val.tar")
 
 
-def _describe(error):
+def describe_error(error):
+    """`Type: first line of the message` of an exception, for one-line errors."""
     lines = str(error).strip().splitlines()
     return f"{type(error).__name__}: {lines[0] if lines else ''}"
 
@@ -25,7 +26,8 @@ def _num_examples(ds):
     return n
 
 
-def _to_numpy(ds):
+def to_numpy(ds):
+    """(images, int32 labels) of a dataset of (image, label) pairs, in memory."""
     images, labels = [], []
     for x, y in ds.batch(4096).as_numpy_iterator():
         images.append(x)
@@ -56,9 +58,9 @@ def load_arrays(name):
         train, test = tfds.load(
             name, split=["train", "test"], as_supervised=True
         )
-        return _to_numpy(train) + _to_numpy(test)
+        return to_numpy(train) + to_numpy(test)
     except Exception as e:  # TFDS and download failures vary widely.
-        raise DataError(f"TFDS could not load {name} ({_describe(e)})") from e
+        raise DataError(f"TFDS could not load {name} ({describe_error(e)})") from e
 
 
 def load_imagenet(manual_dir=None):
@@ -102,5 +104,5 @@ def load_imagenet(manual_dir=None):
         where = manual_dir or "TFDS's <data dir>/downloads/manual"
         raise DataError(
             f"TFDS could not prepare imagenet2012 from "
-            f"{' and '.join(IMAGENET_FILES)} in {where} ({_describe(e)})"
+            f"{' and '.join(IMAGENET_FILES)} in {where} ({describe_error(e)})"
         ) from e

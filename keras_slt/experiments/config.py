@@ -10,6 +10,7 @@ import os
 
 from keras_slt import blocks, distributions, freezing, initializers, models
 from keras_slt import data as datasets
+from keras_slt.experiments import model_source
 from keras_slt.layers import SCALES
 from keras_slt.model import SELECTIONS
 from keras_slt.models.resnet import STEMS
@@ -59,9 +60,15 @@ class SearchConfig:
     (0.0, 0.0)
     """
 
-    model: str = setting("conv6", "Network.", models.NAMES)
-    dataset: str = setting("cifar10", "Dataset.", datasets.NAMES)
-    data_dir: str | None = setting(None, "Folder of the dataset files (default: the data module's).")
+    model: str = setting("conv6", "Network: a built-in one, PATH.keras (architecture only, fresh random "
+                         "weights) or keras.applications.NAME (weights=None).", models.NAMES)
+    dataset: str = setting("cifar10", "Dataset; also tfds:NAME (TFDS image classification) or image_folder "
+                           "(--data_dir with one subfolder per class).", datasets.NAMES)
+    data_dir: str | None = setting(None, "Folder of the dataset files (default: the data module's); the TFDS "
+                                   "data dir for tfds:NAME; the image folder for image_folder.")
+    image_size: str | None = setting(None, "H,W: resize tfds:NAME and image_folder images (default: their own size).")
+    augment: str = setting("auto", "Training augmentation; auto is the dataset's usual one (CIFAR: crop_flip, "
+                           "ImageNet: resized crop + flip, others: none).", datasets.AUGMENTATIONS)
     algo: str = setting("ep", "ep: ticket search (Edge-Popup); dense: weight training.", ALGOS)
     selection: str = setting("global", "Mask selection.", SELECTIONS)
     sparsity: float = setting(0.5, "Target ticket sparsity s, in [p, 1 - r].")
@@ -76,6 +83,9 @@ class SearchConfig:
         1, "Dense masks in blocks of this many consecutive inputs of one output (1: unblocked).",
         blocks.BLOCK_SIZES,
     )
+    keep_unsupported: bool = setting(False, "PATH.keras and keras.applications models: keep layers "
+                                     "supermaskify cannot convert as ordinary trained layers (a warning), "
+                                     "instead of an error naming them.")
     width: int | None = setting(None, "fc: hidden units (default 1024).")
     width_factor: float | None = setting(None, "conv and ResNet models: channel multiplier (default 1).")
     stem: str | None = setting(None, "resnet18/34: stem; default by input size.", STEMS)
@@ -100,8 +110,18 @@ class SearchConfig:
         Returns:
             The resolved global (prune_ratio, lock_ratio); (0, 0) for "dense".
         """
+        try:
+            model_source.check(self.model)
+            datasets.parse_image_size(self.image_size)
+            if datasets.is_custom(self.dataset):
+                datasets.custom.check(self.dataset, self.data_dir)
+            elif self.dataset not in datasets.NAMES:
+                raise ValueError(f"dataset must be one of {', '.join(datasets.NAMES)}, "
+                                 f"{datasets.TFDS_PREFIX}NAME or {datasets.IMAGE_FOLDER}; got {self.dataset!r}")
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
         for name, choices in (
-            ("model", models.NAMES), ("dataset", datasets.NAMES), ("algo", ALGOS),
+            ("augment", datasets.AUGMENTATIONS), ("algo", ALGOS),
             ("selection", SELECTIONS), ("distribution", distributions.METHODS),
             ("weight_init", initializers.NAMES), ("score_init", initializers.NAMES),
             ("scale", SCALES), ("schedule", SCHEDULES), ("schedule_unit", SCHEDULE_UNITS),

@@ -1,9 +1,10 @@
 """One ticket search (or weight-training baseline) run: `run_search(config)`.
 
 A run loads a dataset (`keras_slt.data`, 80/20 train/validation split),
-builds a reference network (`keras_slt.models.get`), trains it with the
-paper's recipe, keeps the epoch of best validation accuracy, evaluates that
-epoch on the test set and writes `<output_dir>/results.json`.
+builds the network `--model` names (`keras_slt.experiments.model_source`),
+trains it with the paper's recipe, keeps the epoch of best validation
+accuracy, evaluates that epoch on the test set and writes
+`<output_dir>/results.json`.
 
 - Algorithms: "ep" searches a ticket with Edge-Popup (random weights, learned
   mask, optional frozen part); "dense" trains the same architecture's
@@ -45,7 +46,8 @@ import keras
 import tensorflow as tf
 
 from keras_slt import data as datasets
-from keras_slt import models, run_files
+from keras_slt import run_files
+from keras_slt.experiments import model_source
 from keras_slt.experiments.callbacks import MaskStatistics, RunCheckpoint, jsonable, write_json
 from keras_slt.experiments.config import (  # noqa: F401  (SearchConfig, ConfigError: the API)
     RESUMABLE_CHANGES,
@@ -106,9 +108,11 @@ def _run_search(config, callbacks):
     try:
         data = datasets.load(config.dataset, data_dir=config.data_dir,
                              batch_size=config.batch_size, seed=config.seed,
-                             validation_fraction=VALIDATION_FRACTION)
+                             validation_fraction=VALIDATION_FRACTION, augment=config.augment,
+                             image_size=datasets.parse_image_size(config.image_size))
     except datasets.DataError as error:
-        raise ConfigError(f"data_dir: {error}") from None
+        setting = "dataset" if datasets.is_custom(config.dataset) else "data_dir"
+        raise ConfigError(f"{setting}: {error}") from None
     steps_per_epoch = math.ceil(data.num_train / config.batch_size)
 
     with strategy.scope():
@@ -203,7 +207,7 @@ def _compiled_model(config, data, steps_per_epoch):
         optimizer=CoupledSGD(_learning_rate(config, steps_per_epoch),
                              momentum=config.momentum,
                              coupled_weight_decay=config.weight_decay),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=not model_source.ends_in_softmax(model)),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         jit_compile=config.jit,
     )
@@ -211,21 +215,8 @@ def _compiled_model(config, data, steps_per_epoch):
 
 
 def _build_model(config, data):
-    options = {name: getattr(config, name) for name in ("width", "width_factor", "stem")
-               if getattr(config, name) is not None}
-    if config.algo == "ep":
-        options.update(
-            sparsity=config.sparsity, selection=config.selection,
-            distribution=config.distribution, weight_init=config.weight_init,
-            score_init=config.score_init, scale=config.scale, seed=config.seed,
-            block_size=config.block_size,
-        )
-        for name in ("freeze_ratio", "prune_ratio", "lock_ratio"):
-            if getattr(config, name) is not None:
-                options[name] = getattr(config, name)
     try:
-        return models.get(config.model, data.input_shape, data.num_classes,
-                          supermask=config.algo == "ep", **options)
+        return model_source.build(config, data.input_shape, data.num_classes)
     except ValueError as error:
         raise ConfigError(f"model {config.model}: {error}") from None
 
@@ -308,10 +299,13 @@ def _check_same_run(config, state):
     if state is None:
         return
     stored = state["metadata"]["flags"]
-    for name, value in dataclasses.asdict(config).items():
-        if name not in RESUMABLE_CHANGES and stored.get(name) != value:
+    for field in dataclasses.fields(config):
+        name, value = field.name, getattr(config, field.name)
+        # A setting added since the run was stored ran with its default.
+        before = stored.get(name, field.default)
+        if name not in RESUMABLE_CHANGES and before != value:
             raise ConfigError(
-                f"output_dir {config.output_dir} holds a run with {name}={stored.get(name)!r}, "
+                f"output_dir {config.output_dir} holds a run with {name}={before!r}, "
                 f"not {value!r}; use the same flags to resume it, or another output_dir"
             )
 

@@ -7,10 +7,17 @@ Checks, on the inputs given:
 - float TFLite (LiteRT): max abs difference <= `FLOAT_TOLERANCE`;
 - int8 TFLite (LiteRT): top-1 agreement >= `MIN_INT8_AGREEMENT`.
 
-Each TFLite file is also timed with LiteRT (batch 1, one thread) beside the
-same network converted dense at the same precision, and its
-FULLY_CONNECTED layouts (dense, densified, block-sparse 1xK: which kernel
-LiteRT runs, `keras_slt.export.block_sparse`) are reported.
+Every TFLite model is also timed on LiteRT (batch 1, median; see
+`keras_slt.export.latency`), the float one both with and without sparse
+encoding. Which layout is written by default follows those timings on
+LiteRT's default CPU path: float sparse (as fast as dense, since LiteRT
+densifies the weights once at load, and smaller), int8 dense (XNNPACK
+rejects sparse int8 kernels, so a sparse int8 file runs several times
+slower on the reference kernels); sparse int8 only on request. The
+FULLY_CONNECTED layouts of each TFLite file (dense, densified at load, or
+block-sparse 1xK: which kernel LiteRT runs, `keras_slt.export.block_sparse`)
+are reported too: tickets searched with 1x4 blocks run LiteRT's float block
+kernel, 1x16 blocks its int8 one (`int8_sparse`).
 """
 
 import dataclasses
@@ -20,14 +27,15 @@ import keras
 import numpy as np
 
 from keras_slt import files
-from keras_slt.export import block_sparse, tflite
+from keras_slt.export import block_sparse, latency, tflite
 from keras_slt.export.materialize import materialize
 from keras_slt.export.ticket import load_ticket, save_ticket
 from keras_slt.model import SupermaskModel
 
 FORMATS = ("keras", "slt", "tflite")
 # How each written file's name ends, after the base name.
-ENDINGS = {"keras": ".keras", "slt": ".slt", "tflite": ".tflite", "tflite_int8": "_int8.tflite"}
+ENDINGS = {"keras": ".keras", "slt": ".slt", "tflite": ".tflite", "tflite_int8": "_int8.tflite",
+           "tflite_int8_sparse": "_int8_sparse.tflite"}
 FLOAT_TOLERANCE = 1e-4
 MIN_INT8_AGREEMENT = 0.99
 
@@ -50,14 +58,13 @@ class Export:
     """What `export_ticket` wrote and found.
 
     Attributes:
-        paths: format -> written file ("keras", "slt", "tflite",
-            "tflite_int8").
-        sizes: bytes of each written file, plus "tflite_dense" and
-            "tflite_int8_dense" (TFLite without sparse encoding, converted
-            for comparison only).
+        paths: format -> written file ("keras", "slt", "tflite" (float,
+            sparse), "tflite_int8" (int8, dense), "tflite_int8_sparse").
+        sizes: bytes of each written file, plus "tflite_dense" (the float
+            TFLite without sparse encoding, converted for comparison only).
         checks: the `Check`s, in the order they ran.
-        latencies: seconds per batch-1 LiteRT inference of each TFLite key
-            of `sizes` (median).
+        latencies: a `latency.Latency` for each TFLite key of `sizes`
+            (empty when not timed).
         layouts: the `block_sparse.summary` line of each TFLite key.
     """
 
@@ -72,28 +79,37 @@ class Export:
         return all(check.passed for check in self.checks)
 
 
-def check_formats(formats, int8=False):
-    """Raises ValueError unless `formats` are known and `int8` has tflite."""
+def check_formats(formats, int8=False, int8_sparse=False):
+    """Raises ValueError unless `formats` are known and int8 outputs have tflite."""
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown or not formats:
         raise ValueError(f"formats must be among {', '.join(FORMATS)}; got {', '.join(formats) or 'none'}")
-    if int8 and "tflite" not in formats:
-        raise ValueError("int8 applies to the tflite format; add tflite to the formats")
+    for flag, value in (("int8", int8), ("int8_sparse", int8_sparse)):
+        if value and "tflite" not in formats:
+            raise ValueError(f"{flag} applies to the tflite format; add tflite to the formats")
 
 
-def export_ticket(model, directory, inputs, formats=FORMATS, int8=False, calibration=None, name="ticket"):
+def export_ticket(model, directory, inputs, formats=FORMATS, int8=False, calibration=None, name="ticket",
+                  int8_sparse=False, latency_budget_s=latency.BUDGET_S):
     """Writes `model` in deployment formats and verifies every file.
 
     Args:
         model: a `SupermaskModel`, or a plain Keras model ("slt" then
             unavailable).
         directory: where to write `<name>.keras`, `<name>.slt`,
-            `<name>.tflite` (float, sparse) and `<name>_int8.tflite`.
-        inputs: model inputs to check predictions on (real data if possible).
+            `<name>.tflite` (float, sparse), `<name>_int8.tflite` (int8,
+            dense) and `<name>_int8_sparse.tflite`.
+        inputs: model inputs to check predictions on (real data if
+            possible): an array, or a list of arrays for several inputs.
         formats: any of "keras", "slt", "tflite".
-        int8: also write the int8 sparse TFLite model (with "tflite").
+        int8: also write the int8 TFLite model, densely stored, the fastest
+            int8 layout on LiteRT's default CPU path (with "tflite").
         calibration: inputs calibrating int8 activation ranges.
         name: base name of the files.
+        int8_sparse: also write the int8 model with sparse encoding
+            (smaller, slower on LiteRT: see the module docstring).
+        latency_budget_s: about how long to time each TFLite model (see
+            `keras_slt.export.latency`); None to skip timing.
 
     Returns:
         An `Export`.
@@ -104,7 +120,7 @@ def export_ticket(model, directory, inputs, formats=FORMATS, int8=False, calibra
     ...                        calibration=x_train[:200])
     >>> result.passed, result.sizes["slt"]
     """
-    check_formats(formats, int8)
+    check_formats(formats, int8, int8_sparse)
     supermask = isinstance(model, SupermaskModel)
     if "slt" in formats and not supermask:
         raise ValueError("the .slt format needs a SupermaskModel (random weights from seeds and a mask)")
@@ -133,28 +149,37 @@ def export_ticket(model, directory, inputs, formats=FORMATS, int8=False, calibra
                                       loaded.predict(inputs, batch_size=256, verbose=0), 0.0))
     if "tflite" in formats:
         contents["tflite_dense"] = tflite.to_tflite(plain, sparse=False)
-        content = contents["tflite"] = tflite.to_tflite(plain)
-        files.write_bytes(path_of("tflite"), content)
-        checks.append(_max_diff_check(paths["tflite"], "Keras", expected, tflite.predict(content, inputs),
-                                      FLOAT_TOLERANCE))
-        if int8:
-            contents["tflite_int8_dense"] = tflite.to_tflite(plain, int8=True, representative_data=calibration,
-                                                             sparse=False)
-            content = contents["tflite_int8"] = tflite.to_tflite(plain, int8=True,
-                                                                 representative_data=calibration)
-            files.write_bytes(path_of("tflite_int8"), content)
-            agreement = float(np.mean(tflite.predict(content, inputs).argmax(-1) == expected.argmax(-1)))
-            checks.append(Check(paths["tflite_int8"], f"top-1 agreement with Keras (min {MIN_INT8_AGREEMENT})",
+        sizes["tflite_dense"] = len(contents["tflite_dense"])
+        contents["tflite"] = tflite.to_tflite(plain)
+        files.write_bytes(path_of("tflite"), contents["tflite"])
+        checks.append(_max_diff_check(paths["tflite"], "Keras", expected,
+                                      tflite.predict(contents["tflite"], inputs), FLOAT_TOLERANCE))
+        for key, sparse in (("tflite_int8", False), ("tflite_int8_sparse", True)):
+            if not (int8_sparse if sparse else int8):
+                continue
+            contents[key] = tflite.to_tflite(plain, int8=True, representative_data=calibration, sparse=sparse)
+            files.write_bytes(path_of(key), contents[key])
+            agreement = _top1_agreement(tflite.predict(contents[key], inputs), expected)
+            checks.append(Check(paths[key], f"top-1 agreement with Keras (min {MIN_INT8_AGREEMENT})",
                                 agreement, agreement >= MIN_INT8_AGREEMENT))
-    sizes.update({key: len(content) for key, content in contents.items()})
     sizes.update({key: os.path.getsize(path) for key, path in paths.items()})
-    latencies = {key: tflite.latency(content, inputs[0]) for key, content in contents.items()}
+    latencies = {}
+    if latency_budget_s is not None and contents:
+        sample = [x[0] for x in tflite.as_list(inputs)]
+        latencies = {key: latency.measure(content, sample, latency_budget_s) for key, content in contents.items()}
     layouts = {key: block_sparse.summary(content) for key, content in contents.items()}
     return Export(paths, sizes, checks, latencies, layouts)
 
 
+def _top1_agreement(found, expected):
+    """Fraction of samples whose arg-max matches, the worst over the outputs."""
+    return min(float(np.mean(np.argmax(f, -1) == np.argmax(e, -1)))
+               for f, e in zip(tflite.as_list(found), tflite.as_list(expected)))
+
+
 def _max_diff_check(subject, reference, expected, found, tolerance):
-    diff = float(np.max(np.abs(np.asarray(found, np.float64) - expected))) if expected.size else 0.0
+    diff = max((float(np.max(np.abs(np.asarray(f, np.float64) - e))) if e.size else 0.0)
+               for f, e in zip(tflite.as_list(found), tflite.as_list(expected)))
     return Check(subject, f"max |diff| to {reference} (limit {tolerance:g})", diff, diff <= tolerance)
 
 

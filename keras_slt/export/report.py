@@ -1,4 +1,4 @@
-"""The size table: a ticket under the paper's accounting and as files, with LiteRT latency."""
+"""The size table: a ticket under the paper's accounting and as files, with LiteRT latencies."""
 
 from keras_slt.model import SupermaskModel
 from keras_slt.size import model_size
@@ -9,15 +9,13 @@ FILE_ROWS = (
     ("keras", ".keras (materialized)"),
     ("tflite_dense", "TFLite float32, dense"),
     ("tflite", "TFLite float32, sparse"),
-    ("tflite_int8_dense", "TFLite int8, dense"),
-    ("tflite_int8", "TFLite int8, sparse"),
+    ("tflite_int8", "TFLite int8, dense"),
+    ("tflite_int8_sparse", "TFLite int8, sparse"),
 )
 
 
 def size_rows(sizes, accounting=None):
-    """(label, bytes) rows: the accounting, then files.
-
-    The accounting is that of docs/METHOD.md, section 7 (Model size).
+    """(label, bytes) rows: the accounting of DESIGN.md section 5, then files.
 
     Args:
         sizes: file sizes in bytes by key (see `FILE_ROWS`); missing keys are
@@ -47,16 +45,15 @@ def size_rows(sizes, accounting=None):
 # The dense TFLite file each TFLite row's latency is compared with.
 _DENSE_REFERENCE = {
     "tflite_dense": "tflite_dense", "tflite": "tflite_dense",
-    "tflite_int8_dense": "tflite_int8_dense", "tflite_int8": "tflite_int8_dense",
+    "tflite_int8": "tflite_int8", "tflite_int8_sparse": "tflite_int8",
 }
 
 
 def size_table(model, sizes, latencies=None):
-    """`size_rows` as text, with bits per weight and the ratio to the first row.
-
-    With `latencies` (seconds by file key, as `Export.latencies`), the TFLite
-    rows also show their LiteRT latency and the ratio dense / this file
-    at the same precision (above 1: faster than dense).
+    """`size_rows` as text, with bits per weight, the ratio to the first row
+    and, for timed files, the LiteRT latency (batch 1, median, in ms) and
+    the speed-up over the dense file of the same precision (dense / this;
+    above 1: faster than dense).
 
     Weights are the supermask weights plus the stored floats (the
     parameters of the weight-trained network), or `model.count_params()`
@@ -65,7 +62,7 @@ def size_table(model, sizes, latencies=None):
     Args:
         model: the exported model (a `SupermaskModel` or a plain one).
         sizes: file sizes in bytes by key, as in `size_rows`.
-        latencies: optional median batch-1 latencies in seconds by key.
+        latencies: `keras_slt.export.latency.Latency` by the same keys.
 
     Returns:
         The table as a string.
@@ -79,21 +76,22 @@ def size_table(model, sizes, latencies=None):
         num_weights = accounting.supermask_weights + accounting.stored_floats
     else:
         accounting, num_weights = None, model.count_params()
-    rows = size_rows(sizes, accounting)
-    keys = {label: key for key, label in FILE_ROWS}
     latencies = latencies or {}
+    labels = {label: key for key, label in FILE_ROWS}
+    rows = size_rows(sizes, accounting)
     width = max(len(label) for label, _ in rows)
     reference = rows[0][1]
     header = f"{'':{width}}  {'bytes':>12}  {'bits/weight':>11}  {'x first':>8}"
-    if latencies:
-        header += f"  {'latency us':>10}  {'dense/this':>10}"
-    lines = [header]
+    lines = [header + (f"  {'LiteRT ms':>9}  {'runs':>5}  {'dense/this':>10}" if latencies else "")]
     for label, size in rows:
         line = f"{label:{width}}  {size:12,.0f}  {8 * size / num_weights:11.4f}  {size / reference:8.4f}"
-        key = keys.get(label)
-        if key in latencies:
+        key = labels.get(label)
+        timed = latencies.get(key)
+        if timed is not None:
             dense = latencies.get(_DENSE_REFERENCE[key])
-            speedup = f"{dense / latencies[key]:10.2f}" if dense else f"{'-':>10}"
-            line += f"  {1e6 * latencies[key]:10.1f}  {speedup}"
+            speedup = f"{dense.seconds / timed.seconds:10.2f}" if dense else f"{'-':>10}"
+            line += f"  {timed.seconds * 1e3:9.3f}  {timed.runs:5d}  {speedup}"
         lines.append(line)
+    if latencies:
+        lines.append("LiteRT ms: median inference time at batch 1, one CPU thread, default delegates (XNNPACK)")
     return "\n".join(lines)

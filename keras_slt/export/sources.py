@@ -58,7 +58,7 @@ def load_model(path):
     raise ValueError(f"model file must end in .keras or .slt, got {path}")
 
 
-def dataset_inputs(model, dataset, data_dir=None, num_calibration=200, max_samples=10000):
+def dataset_inputs(model, dataset, data_dir=None, num_calibration=200, max_samples=10000, image_size=None):
     """Real inputs for calibration and checks, preprocessed like the search.
 
     Images are scaled to [0, 1] and standardized with the dataset's mean
@@ -66,11 +66,13 @@ def dataset_inputs(model, dataset, data_dir=None, num_calibration=200, max_sampl
     reshaped to the model's input shape when only the layout differs.
 
     Args:
-        model: the model the inputs are for.
-        dataset: a name from `keras_slt.data.NAMES` with numpy arrays.
+        model: the model the inputs are for, with one input.
+        dataset: a name from `keras_slt.data.NAMES` with numpy arrays,
+            "tfds:NAME" or "image_folder".
         data_dir: the dataset's files (see `keras_slt.data.load_arrays`).
         num_calibration: samples taken from the training split.
         max_samples: samples taken from the test split.
+        image_size: (height, width) for "tfds:NAME" and "image_folder".
 
     Returns:
         (calibration inputs, test inputs), float32.
@@ -79,8 +81,11 @@ def dataset_inputs(model, dataset, data_dir=None, num_calibration=200, max_sampl
 
     >>> calibration, x_test = dataset_inputs(model, "fashion_mnist")
     """
-    x_train, _, x_test, _ = data.load_arrays(dataset, data_dir)
-    spec = data.SPECS[dataset]
+    shapes = _input_shapes(model)
+    if len(shapes) != 1:
+        raise ValueError(f"dataset {dataset} feeds one input but the model takes {len(shapes)}; "
+                         "leave out the dataset to check on random inputs")
+    (x_train, _, x_test, _), spec = data.arrays_and_spec(dataset, data_dir, image_size)
 
     def prepare(images):
         images = np.asarray(data.normalize(images, spec.mean, spec.std), dtype=np.float32)
@@ -93,23 +98,26 @@ def random_inputs(model, num_calibration=200, max_samples=1000, seed=0):
     """Standard normal inputs, when no dataset is given (with a warning).
 
     Returns:
-        (calibration inputs, test inputs).
+        (calibration inputs, test inputs): arrays for a one-input model,
+        else lists with one array per input.
     """
     warnings.warn("no dataset given: checking on random inputs; int8 calibration will be poor",
                   stacklevel=2)
-    shape = _input_shape(model)
     rng = np.random.default_rng(seed)
-    return (rng.standard_normal((num_calibration,) + shape, dtype=np.float32),
-            rng.standard_normal((max_samples,) + shape, dtype=np.float32))
+    calibration, inputs = (
+        [rng.standard_normal((count,) + shape, dtype=np.float32) for shape in _input_shapes(model)]
+        for count in (num_calibration, max_samples)
+    )
+    return (calibration[0], inputs[0]) if len(inputs) == 1 else (calibration, inputs)
 
 
-def _input_shape(model):
+def _input_shapes(model):
     network = model.network if isinstance(model, SupermaskModel) else model
-    return tuple(network.inputs[0].shape[1:])
+    return [tuple(x.shape[1:]) for x in network.inputs]
 
 
 def _fit_shape(images, model):
-    shape = _input_shape(model)
+    (shape,) = _input_shapes(model)
     if images.shape[1:] == shape:
         return images
     if np.prod(images.shape[1:]) != np.prod(shape):

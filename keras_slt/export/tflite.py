@@ -30,16 +30,19 @@ def to_tflite(model, int8=False, representative_data=None, sparse=True):
     """Converts a ticket to a TFLite flatbuffer.
 
     Args:
-        model: a `SupermaskModel` (materialized first) or a plain Keras model
-            with one input.
+        model: a `SupermaskModel` (materialized first) or a plain Keras
+            model, with any number of inputs and outputs.
         int8: full-integer quantization of weights and activations.
         representative_data: input samples (first axis) for calibrating the
-            int8 activation ranges; required when `int8`. A few hundred
-            real inputs are enough.
+            int8 activation ranges, one array per model input (a list, or
+            one array for a one-input model); required when `int8`. A few
+            hundred real inputs are enough.
         sparse: encode sparse weights compactly (`EXPERIMENTAL_SPARSITY`).
 
     Returns:
-        The `.tflite` model as bytes.
+        The `.tflite` model as bytes. Its signature's inputs are input_0,
+        input_1, ... and its outputs output_0, output_1, ..., in the
+        model's input and output order.
 
     Example:
 
@@ -48,27 +51,42 @@ def to_tflite(model, int8=False, representative_data=None, sparse=True):
     """
     if isinstance(model, SupermaskModel):
         model = materialize(model)
-    if len(model.inputs) != 1:
-        raise ValueError(f"to_tflite supports models with one input, got {len(model.inputs)}")
     if int8 and representative_data is None:
         raise ValueError("int8 conversion needs representative_data to calibrate activations")
-    spec = tf.TensorSpec(model.inputs[0].shape, model.inputs[0].dtype)
+    specs = input_specs(model)
     with tempfile.TemporaryDirectory() as saved_model:
         # A SavedModel of the inference call: the converter freezes its
         # variables into constants (a traced tf.function would keep them as
         # resource variables).
         archive = keras.export.ExportArchive()
         archive.track(model)
-        archive.add_endpoint("serve", lambda x: model(x, training=False), [spec])
+        archive.add_endpoint("serve", lambda *x: model(list(x) if len(x) > 1 else x[0], training=False), specs)
         archive.write_out(saved_model, verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(saved_model)
         converter.optimizations = [tf.lite.Optimize.EXPERIMENTAL_SPARSITY] if sparse else []
         if int8:
-            samples = np.asarray(representative_data, dtype=spec.dtype.as_numpy_dtype)
-            converter.representative_dataset = lambda: ([sample[np.newaxis]] for sample in samples)
+            samples = [np.asarray(x, dtype=spec.dtype.as_numpy_dtype)
+                       for x, spec in zip(as_list(representative_data), specs)]
+            converter.representative_dataset = lambda: (
+                {spec.name: x[i:i + 1] for spec, x in zip(specs, samples)} for i in range(len(samples[0]))
+            )
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
             converter.optimizations.append(tf.lite.Optimize.DEFAULT)
         return converter.convert()
+
+
+def input_specs(model):
+    """One named `tf.TensorSpec` per model input (the names become the signature's)."""
+    return [tf.TensorSpec(x.shape, x.dtype, name=f"input_{i}") for i, x in enumerate(model.inputs)]
+
+
+def as_list(arrays):
+    """A list of arrays from one array, a list/tuple, or a dict (by sorted key)."""
+    if isinstance(arrays, dict):
+        return [arrays[key] for key in sorted(arrays)]
+    if isinstance(arrays, (list, tuple)):
+        return list(arrays)
+    return [arrays]
 
 
 def interpreter(content, batch_size=1, num_threads=1):
@@ -80,12 +98,14 @@ def interpreter(content, batch_size=1, num_threads=1):
     then run on the built-in kernels.
 
     Args:
-        content: a `.tflite` flatbuffer with one input and one output.
-        batch_size: the batch size of the input tensor.
+        content: a `.tflite` flatbuffer.
+        batch_size: the batch size of the input tensors.
         num_threads: CPU threads.
 
     Returns:
-        An `ai_edge_litert.interpreter.Interpreter`, tensors allocated.
+        `(interpreter, input details, output details)`: an
+        `ai_edge_litert.interpreter.Interpreter` with tensors allocated, and
+        the signature's input and output tensor details, in model order.
     """
     try:
         return _prepared(content, batch_size, num_threads, OpResolverType.AUTO)
@@ -93,45 +113,66 @@ def interpreter(content, batch_size=1, num_threads=1):
         return _prepared(content, batch_size, num_threads, OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
 
 
+def _ordered(details):
+    """Signature tensor details by name -> a list in model order.
+
+    Inputs are named input_0, input_1, ... (`input_specs`); outputs
+    output_0, output_1, ... by the converter, in the model's output order.
+    Sorted by their number, not as text (output_10 after output_9).
+    """
+    def number(name):
+        digits = name.rsplit("_", 1)[-1]
+        return (int(digits), name) if digits.isdigit() else (-1, name)
+
+    return [details[name] for name in sorted(details, key=number)]
+
+
 def _prepared(content, batch_size, num_threads, resolver):
     """An interpreter with tensors allocated and one invocation done."""
     runner = Interpreter(model_content=content, num_threads=num_threads,
                          experimental_op_resolver_type=resolver)
-    (detail,) = runner.get_input_details()
-    runner.resize_tensor_input(detail["index"], [batch_size] + list(detail["shape"][1:]))
+    signature = runner.get_signature_runner()
+    inputs, outputs = _ordered(signature.get_input_details()), _ordered(signature.get_output_details())
+    del signature  # it holds views of the tensors, which would forbid resizing them
+    for detail in inputs:
+        runner.resize_tensor_input(detail["index"], [batch_size] + list(detail["shape"][1:]))
     runner.allocate_tensors()
     runner.invoke()  # a delegate may fail only here
-    return runner
+    return runner, inputs, outputs
 
 
 def predict(content, inputs, batch_size=256):
-    """Runs a one-input, one-output `.tflite` model on `inputs` with LiteRT.
+    """Runs a `.tflite` model on `inputs` with LiteRT.
 
     Args:
         content: a `.tflite` flatbuffer.
-        inputs: an array of input samples (first axis).
+        inputs: input samples (first axis): one array, or a list with one
+            array per model input.
         batch_size: samples per invocation (the last batch is zero-padded).
 
     Returns:
-        The outputs as one NumPy array.
+        The outputs: one NumPy array, or a list of them for a model with
+        several outputs.
 
     Example:
 
     >>> y = predict(to_tflite(model), x_test)
     """
-    runner = interpreter(content, batch_size)
-    (input_detail,) = runner.get_input_details()
-    (output_detail,) = runner.get_output_details()
-    inputs = np.asarray(inputs, dtype=input_detail["dtype"])
-    outputs = []
-    for start in range(0, len(inputs), batch_size):
-        batch = inputs[start:start + batch_size]
-        padded = np.zeros((batch_size,) + inputs.shape[1:], inputs.dtype)
-        padded[:len(batch)] = batch
-        runner.set_tensor(input_detail["index"], padded)
+    runner, input_details, output_details = interpreter(content, batch_size)
+    inputs = [np.asarray(x, dtype=d["dtype"]) for x, d in zip(as_list(inputs), input_details)]
+    outputs = [[] for _ in output_details]
+    for start in range(0, len(inputs[0]), batch_size):
+        for x, detail in zip(inputs, input_details):
+            batch = x[start:start + batch_size]
+            padded = np.zeros((batch_size,) + x.shape[1:], x.dtype)
+            padded[:len(batch)] = batch
+            runner.set_tensor(detail["index"], padded)
         runner.invoke()
-        outputs.append(runner.get_tensor(output_detail["index"])[:len(batch)])
-    return np.concatenate(outputs)
+        count = min(batch_size, len(inputs[0]) - start)
+        for found, detail in zip(outputs, output_details):
+            found.append(runner.get_tensor(detail["index"])[:count])
+    outputs = [np.concatenate(found) for found in outputs]
+    return outputs[0] if len(outputs) == 1 else outputs
 
 
 def latency(content, sample, runs=200, warmup=20, num_threads=1):
@@ -139,7 +180,8 @@ def latency(content, sample, runs=200, warmup=20, num_threads=1):
 
     Args:
         content: a `.tflite` flatbuffer.
-        sample: one input, without the batch axis.
+        sample: one input without the batch axis, or a list of them (one
+            per model input).
         runs: timed invocations.
         warmup: untimed invocations first.
         num_threads: CPU threads.
@@ -151,9 +193,9 @@ def latency(content, sample, runs=200, warmup=20, num_threads=1):
 
     >>> latency(sparse, x_test[0]) / latency(dense, x_test[0])
     """
-    runner = interpreter(content, 1, num_threads)
-    (input_detail,) = runner.get_input_details()
-    runner.set_tensor(input_detail["index"], np.asarray(sample, dtype=input_detail["dtype"])[np.newaxis])
+    runner, input_details, _ = interpreter(content, 1, num_threads)
+    for x, detail in zip(as_list(sample), input_details):
+        runner.set_tensor(detail["index"], np.asarray(x, dtype=detail["dtype"])[np.newaxis])
     times = []
     for step in range(warmup + runs):
         start = time.perf_counter()
@@ -168,7 +210,7 @@ def dense_sparse_latency(model, sample, int8=False, representative_data=None, **
 
     Args:
         model: a `SupermaskModel` or plain Keras model (as `to_tflite`).
-        sample: one input, without the batch axis.
+        sample: one input without the batch axis (a list for several inputs).
         int8: time the int8 conversions instead of the float ones.
         representative_data: calibration inputs, for `int8`.
         **timing: `runs`, `warmup`, `num_threads` of `latency`.
