@@ -259,22 +259,26 @@ def test_export_cli_writes_and_verifies(tmp_path):
     model = keras_slt.supermaskify(base, sparsity=0.9, freeze_ratio=0.5, seed=1, block_size=16)
     model.save(tmp_path / "best.keras")
     (tmp_path / "results.json").write_text(json.dumps({"flags": {"dataset": "fashion_mnist"}}))
-    result = run_tool("deploy/export.py", f"--output_dir={tmp_path}", "--max_samples=500", "--int8")
+    result = run_tool("deploy/export.py", f"--output_dir={tmp_path}", "--max_samples=500",
+                      "--int8", "--int8_sparse")
     assert result.returncode == 0, result.stderr[-2000:]
-    for name in ("ticket.keras", "ticket.slt", "ticket.tflite", "ticket_int8.tflite"):
+    for name in ("ticket.keras", "ticket.slt", "ticket.tflite", "ticket_int8.tflite",
+                 "ticket_int8_sparse.tflite"):
         assert (tmp_path / name).is_file()
     assert "FAILED" not in result.stdout and ".slt file" in result.stdout
     lines = result.stdout.splitlines()
     assert "tflite: FULLY_CONNECTED: 2 block-sparse 1x4" in lines
-    assert "tflite_int8: FULLY_CONNECTED: 2 block-sparse 1x16" in lines
+    assert "tflite_int8_sparse: FULLY_CONNECTED: 2 block-sparse 1x16" in lines
+    assert "tflite_int8: FULLY_CONNECTED: 2 dense" in lines
     assert "tflite_dense: FULLY_CONNECTED: 2 dense" in lines
     header = next(line for line in lines if "bits/weight" in line)
-    assert header.endswith("latency us  dense/this")
+    assert header.endswith("LiteRT ms   runs  dense/this")
     labels = ("TFLite float32, dense", "TFLite float32, sparse", "TFLite int8, dense", "TFLite int8, sparse")
     rows = {label: line.split() for label in labels for line in lines if line.startswith(label + " ")}
     assert sorted(rows) == list(labels)
+    # Each dense file is its own reference: dense/this = 1.
     assert rows["TFLite float32, dense"][-1] == rows["TFLite int8, dense"][-1] == "1.00"
-    assert float(rows["TFLite int8, sparse"][-2]) > 0
+    assert float(rows["TFLite int8, sparse"][-1]) > 0
 
 
 def test_export_cli_refuses_a_bad_flag_in_one_line(tmp_path):
