@@ -10,12 +10,17 @@ import os
 
 from keras_slt import distributions, freezing, initializers, models
 from keras_slt import data as datasets
+from keras_slt.data import graphs
 from keras_slt.layers import SCALES
 from keras_slt.model import SELECTIONS
 from keras_slt.models.resnet import STEMS
 
 ALGOS = ("ep", "dense")
 SCHEDULES = ("cosine", "step")
+OPTIMIZERS = ("sgd", "adam")
+ADAM_EPSILON = 1e-8  # PyTorch's default, which the paper's GIN runs use
+DATASETS = datasets.NAMES + graphs.NAMES
+GRAPH_MODELS = ("gin",)
 STRATEGIES = ("default", "mirrored", "multi_worker")
 VALIDATION_FRACTION = 0.2
 STEP_MILESTONES = (0.5, 0.75)  # fractions of the run where "step" divides lr by 10
@@ -56,7 +61,7 @@ class SearchConfig:
     """
 
     model: str = setting("conv6", "Network.", models.NAMES)
-    dataset: str = setting("cifar10", "Dataset.", datasets.NAMES)
+    dataset: str = setting("cifar10", "Dataset (graphs train full batch).", DATASETS)
     data_dir: str | None = setting(None, "Folder of the dataset files (default: the data module's).")
     algo: str = setting("ep", "ep: ticket search (Edge-Popup); dense: weight training.", ALGOS)
     selection: str = setting("global", "Mask selection.", SELECTIONS)
@@ -68,14 +73,16 @@ class SearchConfig:
     weight_init: str = setting("signed_kaiming_constant", "Random weights.", initializers.NAMES)
     score_init: str = setting("kaiming_normal", "Initial scores.", initializers.NAMES)
     scale: str = setting("none", "Kernel scaling.", SCALES)
-    width: int | None = setting(None, "fc: hidden units (default 1024).")
+    width: int | None = setting(None, "fc: hidden units (default 1024); gin: hidden width (default 386).")
     width_factor: float | None = setting(None, "conv and ResNet models: channel multiplier (default 1).")
     stem: str | None = setting(None, "resnet18/34: stem; default by input size.", STEMS)
     epochs: int = setting(100, "Training epochs.")
     batch_size: int = setting(128, "Global batch size.")
+    optimizer: str = setting("sgd", "sgd: momentum, coupled weight decay; adam: decoupled weight decay "
+                                    "(PyTorch's AdamW), epsilon 1e-8.", OPTIMIZERS)
     lr: float = setting(0.1, "Initial learning rate.")
     momentum: float = setting(0.9, "SGD momentum.")
-    weight_decay: float = setting(1e-4, "Coupled (L2, PyTorch-style) weight decay.")
+    weight_decay: float = setting(1e-4, "Weight decay: coupled (L2, PyTorch-style) with sgd, decoupled with adam.")
     schedule: str = setting("cosine", "Learning-rate schedule.", SCHEDULES)
     seed: int = setting(0, "Model seed; also fixes the split, data order and augmentation.")
     output_dir: str | None = setting(None, "Folder for checkpoints, logs and results.json (required).")
@@ -90,7 +97,7 @@ class SearchConfig:
             The resolved global (prune_ratio, lock_ratio); (0, 0) for "dense".
         """
         for name, choices in (
-            ("model", models.NAMES), ("dataset", datasets.NAMES), ("algo", ALGOS),
+            ("model", models.NAMES), ("dataset", DATASETS), ("algo", ALGOS), ("optimizer", OPTIMIZERS),
             ("selection", SELECTIONS), ("distribution", distributions.METHODS),
             ("weight_init", initializers.NAMES), ("score_init", initializers.NAMES),
             ("scale", SCALES), ("schedule", SCHEDULES), ("strategy", STRATEGIES),
@@ -113,6 +120,11 @@ class SearchConfig:
             raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay}")
         if not self.output_dir:
             raise ConfigError("output_dir is required")
+        if (self.model in GRAPH_MODELS) != (self.dataset in graphs.NAMES):
+            raise ConfigError(
+                f"model {self.model} does not fit dataset {self.dataset}: graph models "
+                f"({', '.join(GRAPH_MODELS)}) need a graph dataset ({', '.join(graphs.NAMES)}) and back"
+            )
         if self.data_dir is not None and not os.path.isdir(self.data_dir):
             raise ConfigError(f"data_dir {self.data_dir} is not a directory")
         if self.algo == "dense":

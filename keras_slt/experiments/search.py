@@ -10,7 +10,10 @@ epoch on the test set and writes `<output_dir>/results.json`.
   weights (no bias, affine BatchNorm), whose size is 32 bits per parameter.
 - Optimizer: SGD with momentum and *coupled* weight decay (an L2 term in the
   gradient, as PyTorch and the paper do; see `keras_slt.optimizers`),
-  applied to every trainable variable, scores included.
+  applied to every trainable variable, scores included; or Adam with
+  decoupled weight decay (PyTorch's AdamW), as the paper's GIN runs use.
+- Graphs (cora, citeseer, pubmed, ogbn_arxiv) train full batch, one step
+  per epoch (`keras_slt.experiments.full_batch`); `batch_size` is unused.
 - Schedules, stepped every batch: "cosine" decays the learning rate from
   `lr` to 0 over the run; "step" multiplies it by 0.1 after 50% and again
   after 75% of the epochs.
@@ -38,8 +41,11 @@ import tensorflow as tf
 
 from keras_slt import data as datasets
 from keras_slt import models, run_files
+from keras_slt.data import graphs
+from keras_slt.experiments import full_batch
 from keras_slt.experiments.callbacks import MaskStatistics, RunCheckpoint, jsonable, write_json
 from keras_slt.experiments.config import (  # noqa: F401  (SearchConfig, ConfigError: the API)
+    ADAM_EPSILON,
     RESUMABLE_CHANGES,
     STEP_MILESTONES,
     VALIDATION_FRACTION,
@@ -86,20 +92,25 @@ def run_search(config, callbacks=()):
                                metadata={"flags": dataclasses.asdict(config)})
     _check_same_run(config, checkpoint.saved_state())
     keras.utils.set_random_seed(config.seed % 2**32)
+    full = config.dataset in graphs.NAMES
     try:
-        data = datasets.load(config.dataset, data_dir=config.data_dir,
-                             batch_size=config.batch_size, seed=config.seed,
-                             validation_fraction=VALIDATION_FRACTION)
+        if full:
+            data = full_batch.load(config.dataset, config.data_dir)
+        else:
+            data = datasets.load(config.dataset, data_dir=config.data_dir,
+                                 batch_size=config.batch_size, seed=config.seed,
+                                 validation_fraction=VALIDATION_FRACTION)
     except datasets.DataError as error:
         raise ConfigError(f"data_dir: {error}") from None
-    steps_per_epoch = math.ceil(data.num_train / config.batch_size)
+    steps_per_epoch = data.steps_per_epoch if full else math.ceil(data.num_train / config.batch_size)
 
     with strategy.scope():
         model = _compiled_model(config, data, steps_per_epoch)
         initial_epoch = checkpoint.restore(model)
 
     if initial_epoch < config.epochs:
-        own = [MaskStatistics()] if config.algo == "ep" else []
+        own = data.callbacks() if full else []
+        own += [MaskStatistics()] if config.algo == "ep" else []
         own.append(checkpoint)
         if _is_chief(strategy):
             own.append(keras.callbacks.TensorBoard(os.path.join(config.output_dir, run_files.LOGS_DIR),
@@ -174,14 +185,22 @@ def _compiled_model(config, data, steps_per_epoch):
     finally:
         keras.config.set_dtype_policy(policy)
     model.compile(
-        optimizer=CoupledSGD(_learning_rate(config, steps_per_epoch),
-                             momentum=config.momentum,
-                             coupled_weight_decay=config.weight_decay),
+        optimizer=_optimizer(config, _learning_rate(config, steps_per_epoch)),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        # Weighted: graph runs mark their split's nodes by sample weight (image
+        # runs have none, so this is plain accuracy for them).
+        weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         jit_compile=config.jit,
     )
     return model
+
+
+def _optimizer(config, learning_rate):
+    if config.optimizer == "adam":
+        return keras.optimizers.Adam(learning_rate, epsilon=ADAM_EPSILON,
+                                     weight_decay=config.weight_decay or None)
+    return CoupledSGD(learning_rate, momentum=config.momentum,
+                      coupled_weight_decay=config.weight_decay)
 
 
 def _build_model(config, data):
@@ -255,8 +274,9 @@ def _check_same_run(config, state):
     if state is None:
         return
     stored = state["metadata"]["flags"]
+    defaults = dataclasses.asdict(SearchConfig())  # runs older than a setting used its default
     for name, value in dataclasses.asdict(config).items():
-        if name not in RESUMABLE_CHANGES and stored.get(name) != value:
+        if name not in RESUMABLE_CHANGES and stored.get(name, defaults[name]) != value:
             raise ConfigError(
                 f"output_dir {config.output_dir} holds a run with {name}={stored.get(name)!r}, "
                 f"not {value!r}; use the same flags to resume it, or another output_dir"
