@@ -4,6 +4,7 @@ import gzip
 import json
 import os
 import pickle
+import re
 
 import keras
 import numpy as np
@@ -227,21 +228,30 @@ def test_full_batch_search_lowers_the_loss_and_changes_the_mask(cora_like, tmp_p
     assert any(not np.array_equal(a, b) for a, b in zip(best.masks(), start.masks()))
     # The test accuracy reported is that of the best validation epoch.
     assert results["test_accuracy"] == results["history"][results["best_epoch"] - 1]["test_accuracy"]
+    # Export: .keras and .slt written and checked; TFLite declined, in the table too.
+    from keras_slt.export import artifacts, report
+
+    inputs = load_graph("cora", str(cora_like)).inputs()
+    exported = artifacts.export_ticket(best, tmp_path / "export", inputs)
+    assert exported.passed and set(exported.paths) == {"keras", "slt"}
+    assert [str(c) for c in exported.checks if c.value is None] == [
+        "[skipped] TFLite: not written: TFLite export takes one-input models, this one has 2"]
+    assert re.search(r"TFLite float32, sparse +not written", report.size_table(best, exported.sizes))
 
 
 class Interrupt(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
-        if epoch == 2:
+        if epoch == 1:
             raise KeyboardInterrupt
 
 
 def test_resumed_full_batch_run_ends_like_an_uninterrupted_one(cora_like, tmp_path):
     from keras_slt.experiments import search
 
-    straight = search.run_search(tiny_config(cora_like, tmp_path / "straight"))
+    straight = search.run_search(tiny_config(cora_like, tmp_path / "straight", epochs=4))
     with pytest.raises(KeyboardInterrupt):
-        search.run_search(tiny_config(cora_like, tmp_path / "resumed"), callbacks=[Interrupt()])
-    resumed = search.run_search(tiny_config(cora_like, tmp_path / "resumed"))
+        search.run_search(tiny_config(cora_like, tmp_path / "resumed", epochs=4), callbacks=[Interrupt()])
+    resumed = search.run_search(tiny_config(cora_like, tmp_path / "resumed", epochs=4))
     assert [e["loss"] for e in resumed["history"]] == [e["loss"] for e in straight["history"]]
     for key in ("test_accuracy", "val_accuracy", "best_epoch", "actual_sparsity"):
         assert resumed[key] == straight[key], key

@@ -256,4 +256,7 @@ def test_configs_are_valid_flagfiles():
     assert runs["configs/cifar10_resnet18_dense_weights.flags"][2] == "dense"
     assert runs["configs/imagenet2012_resnet50_frozen_source.flags"] == [
         "resnet50", "imagenet2012", "ep", "0.49", "0.21"]
-    assert len(runs) == 12  # fashion_mnist fc, conv4; 8 cifar10; 2 imagenet2012
+    assert runs["configs/ogbn_arxiv_gin_frozen_source.flags"] == ["gin", "ogbn_arxiv", "ep", "0.49", "0.21"]
+    assert runs["configs/ogbn_arxiv_gin_pruned_source.flags"] == ["gin", "ogbn_arxiv", "ep", "0.8", "0"]
+    assert runs["configs/cora_gin.flags"] == ["gin", "cora", "ep", "0", "0"]
+    assert len(runs) == 17  # fashion_mnist fc, conv4; 8 cifar10; 2 imagenet2012; 4 ogbn_arxiv, 1 cora

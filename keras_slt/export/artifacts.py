@@ -29,14 +29,19 @@ MIN_INT8_AGREEMENT = 0.99
 
 @dataclasses.dataclass
 class Check:
-    """One verification: what was compared, the value found, and the verdict."""
+    """One verification: what was compared, the value found, and the verdict.
+
+    A format that was not written has value None and says why in `measure`.
+    """
 
     subject: str
     measure: str
-    value: float
+    value: float | None
     passed: bool
 
     def __str__(self):
+        if self.value is None:
+            return f"[skipped] {self.subject}: {self.measure}"
         return f"[{'ok' if self.passed else 'FAILED'}] {self.subject}: {self.measure} = {self.value:.3g}"
 
 
@@ -48,7 +53,8 @@ class Export:
         paths: format -> written file ("keras", "slt", "tflite",
             "tflite_int8").
         sizes: bytes of each written file, plus "tflite_dense" (the float
-            TFLite without sparse encoding, converted for comparison only).
+            TFLite without sparse encoding, converted for comparison only);
+            a format that could not be written maps to the reason (a str).
         checks: the `Check`s, in the order they ran.
     """
 
@@ -120,7 +126,13 @@ def export_ticket(model, directory, inputs, formats=FORMATS, int8=False, calibra
         checks.append(_identical_weights_check(paths["slt"], plain, loaded))
         checks.append(_max_diff_check(paths["slt"], "the materialized model", expected,
                                       loaded.predict(inputs, batch_size=256, verbose=0), 0.0))
-    if "tflite" in formats:
+    if "tflite" in formats and len(plain.inputs) != 1:
+        # Graph models take (features, edges); the TFLite path converts and
+        # checks one-input models only, so the ticket ships as .keras/.slt.
+        reason = f"not written: TFLite export takes one-input models, this one has {len(plain.inputs)}"
+        sizes["tflite"] = reason
+        checks.append(Check("TFLite", reason, None, True))
+    elif "tflite" in formats:
         sizes["tflite_dense"] = len(tflite.to_tflite(plain, sparse=False))
         content = tflite.to_tflite(plain)
         files.write_bytes(path_of("tflite"), content)

@@ -51,7 +51,8 @@ def size_table(model, sizes):
 
     Args:
         model: the exported model (a `SupermaskModel` or a plain one).
-        sizes: file sizes in bytes by key, as in `size_rows`.
+        sizes: file sizes in bytes by key, as in `size_rows` (a str: the
+            reason the file was not written).
 
     Returns:
         The table as a string.
@@ -70,6 +71,9 @@ def size_table(model, sizes):
     reference = rows[0][1]
     lines = [f"{'':{width}}  {'bytes':>12}  {'bits/weight':>11}  {'x first':>8}"]
     for label, size in rows:
+        if isinstance(size, str):  # a format that was not written, and why
+            lines.append(f"{label:{width}}  {size}")
+            continue
         lines.append(f"{label:{width}}  {size:12,.0f}  {8 * size / num_weights:11.4f}"
                      f"  {size / reference:8.4f}")
     return "\n".join(lines)
