@@ -9,16 +9,16 @@ ticket search (global selection, s = 0.7, and with --freeze f an EPL-frozen
 part). Timing: both models in one process, warmed up, stepped alternately
 with `train_on_batch` (which waits for the step); prints each median and the
 ratio (target <= 1.15x). Memory: each model again in its own child process,
-which reports its peak resident set (`resource.getrusage(...).ru_maxrss`,
-the high-water mark of the whole process: TensorFlow, the graph, the
-variables, the optimizer state and XLA's buffers) and the resident set just
+which reports its peak resident set (Linux's VmHWM, the high-water mark
+of the whole process: TensorFlow, the graph, the variables, the optimizer
+state and XLA's buffers) and the resident set just
 before the model is built; the difference is what the model and its steps
 add.
 
 Usage:
     python benchmarks/gin_step.py                 # timing, then memory
     python benchmarks/gin_step.py --steps 5 --freeze 0.5
-    python benchmarks/gin_step.py --child ep      # one model's memory only
+    python benchmarks/gin_step.py --child ep      # one model's memory only (JSON)
 
 Timings are wall-clock medians on whatever machine runs this; never assert
 on them.
@@ -86,8 +86,20 @@ def step_timer(model, graph):
 
 
 def rss_mib():
-    """Peak resident set of this process so far, in MiB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak resident set of this process so far, in MiB.
+
+    Linux's VmHWM, the high-water mark of this program's own memory map.
+    (`getrusage`'s ru_maxrss would do elsewhere, but on Linux a child keeps
+    the larger of its own peak and its parent's at the fork.)
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def child(kind, freeze, jit, steps):
