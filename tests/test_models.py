@@ -128,7 +128,7 @@ def test_resnet_stem_follows_input_size_unless_given(shape, stem, kernel):
 
 
 def test_unknown_model_names_the_argument_and_lists_valid_names():
-    with pytest.raises(ValueError, match="model must be one of fc, conv2.*wide_resnet50_2; got 'vgg16'"):
+    with pytest.raises(ValueError, match="model must be one of fc, conv2.*wide_resnet50_2, gin; got 'vgg16'"):
         models.get("vgg16", CIFAR, 10)
 
 

@@ -253,6 +253,10 @@ OFFICIAL_IMAGENET_EP = {**OFFICIAL_TRAINING, "model": "resnet50", "dataset": "im
                         "batch_size": 256, "algo": "ep", "selection": "global", "sparsity": 0.7,
                         "weight_init": "signed_kaiming_constant", "score_init": "kaiming_normal",
                         "scale": "dynamic", "distribution": "epl"}
+OFFICIAL_GIN = {"model": "gin", "dataset": "ogbn_arxiv", "width": 386, "optimizer": "adam", "lr": 0.01,
+                "weight_decay": 0.0, "schedule": "cosine", "epochs": 400, "seed": 0}
+OFFICIAL_GIN_EP = {"algo": "ep", "selection": "global", "sparsity": 0.7, "weight_init": "kaiming_uniform",
+                   "score_init": "kaiming_normal", "scale": "none"}
 PAPER_FLAGFILES = {
     **{f"configs/cifar10_{model}_{name}.flags": {**values, "model": model}
        for model in ("conv6", "resnet18") for name, values in {
@@ -266,6 +270,15 @@ PAPER_FLAGFILES = {
     "configs/imagenet2012_resnet50_dense_source.flags": {**OFFICIAL_IMAGENET_EP, "p": 0.0, "r": 0.0},
     "configs/imagenet2012_resnet50_pruned_source.flags": {**OFFICIAL_IMAGENET_EP, "p": 0.5, "r": 0.0},
     "configs/imagenet2012_resnet50_frozen_source.flags": {**OFFICIAL_IMAGENET_EP, "p": 0.49, "r": 0.21},
+    # node_classification/configs/*.yaml: AdamW lr 0.01, no weight decay,
+    # cosine over 400 epochs (one full-batch step each), hidden width 386.
+    **{f"configs/ogbn_arxiv_gin_{name}.flags": {**OFFICIAL_GIN, **values} for name, values in {
+        "dense_weights": {"algo": "dense"},
+        "dense_source": {**OFFICIAL_GIN_EP, "p": 0.0, "r": 0.0},
+        # The official "p = 0.8 at s = 0.7" can only give sparsity 0.8 (see the flagfile).
+        "pruned_source": {**OFFICIAL_GIN_EP, "sparsity": 0.8, "p": 0.8, "r": 0.0, "distribution": "epl"},
+        "frozen_source": {**OFFICIAL_GIN_EP, "p": 0.49, "r": 0.21, "distribution": "epl"},
+    }.items()},
 }
 
 
@@ -282,7 +295,9 @@ def test_configs_are_valid_flagfiles(flagfiles):
     assert flagfiles["configs/fashion_mnist_fc.flags"]["model"] == "fc"
     assert (flagfiles["configs/fashion_mnist_fc.flags"]["p"], flagfiles["configs/fashion_mnist_fc.flags"]["r"]) == (0, 0)
     assert set(flagfiles) == set(PAPER_FLAGFILES) | {"configs/fashion_mnist_fc.flags",
-                                                      "configs/fashion_mnist_conv4.flags"}
+                                                      "configs/fashion_mnist_conv4.flags",
+                                                      "configs/cora_gin.flags"}
+    assert flagfiles["configs/cora_gin.flags"]["model"] == "gin"
 
 
 @pytest.mark.parametrize("path", sorted(PAPER_FLAGFILES))

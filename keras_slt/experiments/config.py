@@ -11,6 +11,7 @@ import os
 from keras_slt import blocks, distributions, freezing, initializers, models
 from keras_slt import data as datasets
 from keras_slt.experiments import model_source
+from keras_slt.data import graphs
 from keras_slt.layers import SCALES
 from keras_slt.model import SELECTIONS
 from keras_slt.models.resnet import STEMS
@@ -18,6 +19,10 @@ from keras_slt.models.resnet import STEMS
 ALGOS = ("ep", "dense")
 SCHEDULES = ("cosine", "step")
 SCHEDULE_UNITS = ("batch", "epoch")
+OPTIMIZERS = ("sgd", "adam")
+ADAM_EPSILON = 1e-8  # PyTorch's default, which the paper's GIN runs use
+DATASETS = datasets.NAMES + graphs.NAMES
+GRAPH_MODELS = ("gin",)
 STRATEGIES = ("default", "mirrored", "multi_worker")
 VALIDATION_FRACTION = 0.2
 STEP_MILESTONES = (0.5, 0.75)  # fractions of the run where "step" divides lr by 10
@@ -63,7 +68,7 @@ class SearchConfig:
     model: str = setting("conv6", "Network: a built-in one, PATH.keras (architecture only, fresh random "
                          "weights) or keras.applications.NAME (weights=None).", models.NAMES)
     dataset: str = setting("cifar10", "Dataset; also tfds:NAME (TFDS image classification) or image_folder "
-                           "(--data_dir with one subfolder per class).", datasets.NAMES)
+                           "(--data_dir with one subfolder per class); graphs train full batch.", DATASETS)
     data_dir: str | None = setting(None, "Folder of the dataset files (default: the data module's); the TFDS "
                                    "data dir for tfds:NAME; the image folder for image_folder.")
     image_size: str | None = setting(None, "H,W: resize tfds:NAME and image_folder images (default: their own size).")
@@ -86,14 +91,16 @@ class SearchConfig:
     keep_unsupported: bool = setting(False, "PATH.keras and keras.applications models: keep layers "
                                      "supermaskify cannot convert as ordinary trained layers (a warning), "
                                      "instead of an error naming them.")
-    width: int | None = setting(None, "fc: hidden units (default 1024).")
+    width: int | None = setting(None, "fc: hidden units (default 1024); gin: hidden width (default 386).")
     width_factor: float | None = setting(None, "conv and ResNet models: channel multiplier (default 1).")
     stem: str | None = setting(None, "resnet18/34: stem; default by input size.", STEMS)
     epochs: int = setting(100, "Training epochs.")
     batch_size: int = setting(128, "Global batch size.")
+    optimizer: str = setting("sgd", "sgd: momentum, coupled weight decay; adam: decoupled weight decay "
+                                    "(PyTorch's AdamW), epsilon 1e-8.", OPTIMIZERS)
     lr: float = setting(0.1, "Initial learning rate.")
     momentum: float = setting(0.9, "SGD momentum.")
-    weight_decay: float = setting(1e-4, "Coupled (L2, PyTorch-style) weight decay.")
+    weight_decay: float = setting(1e-4, "Weight decay: coupled (L2, PyTorch-style) with sgd, decoupled with adam.")
     schedule: str = setting("cosine", "Learning-rate schedule.", SCHEDULES)
     schedule_unit: str = setting(
         "batch", "How often the schedule steps: every batch, or every epoch as the "
@@ -115,13 +122,13 @@ class SearchConfig:
             datasets.parse_image_size(self.image_size)
             if datasets.is_custom(self.dataset):
                 datasets.custom.check(self.dataset, self.data_dir)
-            elif self.dataset not in datasets.NAMES:
-                raise ValueError(f"dataset must be one of {', '.join(datasets.NAMES)}, "
+            elif self.dataset not in DATASETS:
+                raise ValueError(f"dataset must be one of {', '.join(DATASETS)}, "
                                  f"{datasets.TFDS_PREFIX}NAME or {datasets.IMAGE_FOLDER}; got {self.dataset!r}")
         except ValueError as error:
             raise ConfigError(str(error)) from None
         for name, choices in (
-            ("augment", datasets.AUGMENTATIONS), ("algo", ALGOS),
+            ("augment", datasets.AUGMENTATIONS), ("algo", ALGOS), ("optimizer", OPTIMIZERS),
             ("selection", SELECTIONS), ("distribution", distributions.METHODS),
             ("weight_init", initializers.NAMES), ("score_init", initializers.NAMES),
             ("scale", SCALES), ("schedule", SCHEDULES), ("schedule_unit", SCHEDULE_UNITS),
@@ -145,6 +152,11 @@ class SearchConfig:
             raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay}")
         if not self.output_dir:
             raise ConfigError("output_dir is required")
+        if (self.model in GRAPH_MODELS) != (self.dataset in graphs.NAMES):
+            raise ConfigError(
+                f"model {self.model} does not fit dataset {self.dataset}: graph models "
+                f"({', '.join(GRAPH_MODELS)}) need a graph dataset ({', '.join(graphs.NAMES)}) and back"
+            )
         if self.data_dir is not None and not os.path.isdir(self.data_dir):
             raise ConfigError(f"data_dir {self.data_dir} is not a directory")
         if self.algo == "dense":

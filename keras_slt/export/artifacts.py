@@ -42,14 +42,19 @@ MIN_INT8_AGREEMENT = 0.99
 
 @dataclasses.dataclass
 class Check:
-    """One verification: what was compared, the value found, and the verdict."""
+    """One verification: what was compared, the value found, and the verdict.
+
+    A format that was not written has value None and says why in `measure`.
+    """
 
     subject: str
     measure: str
-    value: float
+    value: float | None
     passed: bool
 
     def __str__(self):
+        if self.value is None:
+            return f"[skipped] {self.subject}: {self.measure}"
         return f"[{'ok' if self.passed else 'FAILED'}] {self.subject}: {self.measure} = {self.value:.3g}"
 
 
@@ -61,7 +66,8 @@ class Export:
         paths: format -> written file ("keras", "slt", "tflite" (float,
             sparse), "tflite_int8" (int8, dense), "tflite_int8_sparse").
         sizes: bytes of each written file, plus "tflite_dense" (the float
-            TFLite without sparse encoding, converted for comparison only).
+            TFLite without sparse encoding, converted for comparison only);
+            a format that could not be written maps to the reason (a str).
         checks: the `Check`s, in the order they ran.
         latencies: a `latency.Latency` for each TFLite key of `sizes`
             (empty when not timed).

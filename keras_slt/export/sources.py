@@ -8,6 +8,7 @@ import keras
 import numpy as np
 
 from keras_slt import data, run_files
+from keras_slt.data import graphs
 from keras_slt.export.ticket import load_ticket
 from keras_slt.model import SupermaskModel
 
@@ -63,12 +64,14 @@ def dataset_inputs(model, dataset, data_dir=None, num_calibration=200, max_sampl
 
     Images are scaled to [0, 1] and standardized with the dataset's mean
     and std (as `keras_slt.data.load` does for a search), then
-    reshaped to the model's input shape when only the layout differs.
+    reshaped to the model's input shape when only the layout differs. A
+    graph dataset gives its whole graph, `Graph.inputs()`, as both.
 
     Args:
-        model: the model the inputs are for, with one input.
+        model: the model the inputs are for (one input, or a graph model).
         dataset: a name from `keras_slt.data.NAMES` with numpy arrays,
-            "tfds:NAME" or "image_folder".
+            "tfds:NAME", "image_folder", or a name from
+            `keras_slt.data.graphs.NAMES`.
         data_dir: the dataset's files (see `keras_slt.data.load_arrays`).
         num_calibration: samples taken from the training split.
         max_samples: samples taken from the test split.
@@ -81,6 +84,9 @@ def dataset_inputs(model, dataset, data_dir=None, num_calibration=200, max_sampl
 
     >>> calibration, x_test = dataset_inputs(model, "fashion_mnist")
     """
+    if dataset in graphs.NAMES:
+        inputs = graphs.load_graph(dataset, data_dir).inputs()
+        return inputs, inputs
     shapes = _input_shapes(model)
     if len(shapes) != 1:
         raise ValueError(f"dataset {dataset} feeds one input but the model takes {len(shapes)}; "

@@ -34,8 +34,7 @@ def fc(input_shape, num_classes, width=1024):
     >>> model.count_params()
     1861632
     """
-    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
-        raise ValueError(f"width must be a positive integer, got {width!r}")
+    check_width(width)
     inputs = keras.Input(input_shape, name="image")
     x = layers.Flatten(name="flatten")(inputs)
     for index in range(2):
@@ -86,6 +85,12 @@ def conv(input_shape, num_classes, depth, width_factor=1.0):
     outputs = layers.Dense(num_classes, use_bias=False, kernel_initializer=KAIMING_UNIFORM,
                            name="logits")(x)
     return keras.Model(inputs, outputs, name=f"conv{depth}")
+
+
+def check_width(width):
+    """Raises unless `width` (hidden units) is a positive integer."""
+    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+        raise ValueError(f"width must be a positive integer, got {width!r}")
 
 
 def check_width_factor(width_factor):

@@ -3,7 +3,7 @@
 import functools
 
 from keras_slt.convert import supermaskify
-from keras_slt.models import convnets, resnet
+from keras_slt.models import convnets, gin, resnet
 
 # name -> (builder(input_shape, num_classes, **architecture options), their names)
 _BUILDERS = {
@@ -23,6 +23,7 @@ _BUILDERS = {
         for depth in resnet.BOTTLENECK_BLOCKS
     },
     "wide_resnet50_2": (resnet.wide_resnet50_2, ("width_factor",)),
+    "gin": (gin.gin, ("width",)),
 }
 NAMES = tuple(_BUILDERS)
 
@@ -39,15 +40,17 @@ def get(name, input_shape, num_classes, supermask=True, **options):
 
     Names: fc, conv2, conv4, conv6, conv8, resnet18, resnet34, resnet50,
     resnet101, wide_resnet50_2, as in the paper's official code (ResNets in
-    torchvision's layout, bottlenecks strided on their 3x3 convolution).
-    ResNet-18/34 come with a CIFAR stem for inputs of at most 64x64 pixels
-    and an ImageNet stem otherwise (`stem` overrides); the others are
-    ImageNet networks. For keras.applications networks, use
-    `keras_slt.supermaskify`.
+    torchvision's layout, bottlenecks strided on their 3x3 convolution), and
+    gin (node classification on one graph, input_shape = (node features,);
+    see `keras_slt.models.gin`). ResNet-18/34 come with a CIFAR stem for
+    inputs of at most 64x64 pixels and an ImageNet stem otherwise (`stem`
+    overrides); the others are ImageNet networks. For keras.applications
+    networks, use `keras_slt.supermaskify`.
 
     Args:
         name: one of `NAMES`.
-        input_shape: shape of one example, (height, width, channels).
+        input_shape: shape of one example, (height, width, channels); for
+            gin, (node features,).
         num_classes: number of output logits.
         supermask: True for a `SupermaskModel` (random weights, learned mask,
             no bias, non-affine BatchNorm); False for the same architecture
@@ -55,7 +58,7 @@ def get(name, input_shape, num_classes, supermask=True, **options):
             Kaiming-uniform initial weights), the official weight-training
             baseline.
         **options: architecture options — `width` (fc: hidden units, default
-            1024), `width_factor` (conv and ResNet models:
+            1024; gin: hidden width, default 386), `width_factor` (conv and ResNet models:
             channel multiplier, default 1), `stem` (ResNet-18/34: "cifar" or
             "imagenet") — and, with supermask=True, the arguments of
             `keras_slt.supermaskify`: sparsity (default 0.5), freeze_ratio,

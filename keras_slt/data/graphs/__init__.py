@@ -1,0 +1,70 @@
+"""Node-classification graphs: `load_graph(name, data_dir)` returns a `Graph`.
+
+- "cora", "citeseer", "pubmed": the Planetoid files and their public split
+  (`keras_slt.data.graphs.planetoid`);
+- "ogbn_arxiv": OGB's released CSV files and time split
+  (`keras_slt.data.graphs.ogb`).
+
+Without `data_dir` the files are downloaded once with `keras.utils.get_file`
+into the Keras cache (`~/.keras/datasets`), checked against their sha256
+where one is pinned.
+
+Example:
+
+>>> graph = keras_slt.data.graphs.load_graph("cora", "data/planetoid")
+>>> model.fit(graph.inputs(), *graph.targets("train"), batch_size=1)
+"""
+
+import os
+
+import keras
+
+from keras_slt.data.errors import DataError
+from keras_slt.data.graphs import ogb, planetoid
+from keras_slt.data.graphs.graph import Graph
+
+NAMES = planetoid.NAMES + (ogb.NAME,)
+CACHE_SUBDIR = "keras_slt_graphs"
+
+
+def _download(name):
+    """Fetches the files of `name` into the Keras cache; returns their folder."""
+    try:
+        if name == ogb.NAME:
+            path = keras.utils.get_file("arxiv.zip", ogb.URL, file_hash=ogb.SHA256,
+                                        hash_algorithm="sha256", extract=True,
+                                        cache_subdir=CACHE_SUBDIR)
+            return path if os.path.isdir(path) else os.path.dirname(path)
+        for file_name in planetoid.file_names(name):
+            path = keras.utils.get_file(file_name, planetoid.URL + file_name,
+                                        file_hash=planetoid.SHA256.get(file_name),
+                                        hash_algorithm="sha256", cache_subdir=CACHE_SUBDIR)
+        return os.path.dirname(path)
+    except Exception as error:  # network, hash and archive errors alike
+        raise DataError(f"{name}: download failed ({error}); pass data_dir with the files") from None
+
+
+def load_graph(name, data_dir=None):
+    """Loads a node-classification graph by name.
+
+    Args:
+        name: one of `NAMES`.
+        data_dir: folder of the files; None downloads them.
+
+    Returns:
+        A `Graph`.
+
+    Raises:
+        ValueError: for an unknown name.
+        DataError: for missing, malformed or unsafe files (one line).
+    """
+    if name not in NAMES:
+        raise ValueError(f"graph must be one of {', '.join(NAMES)}; got {name!r}")
+    if data_dir is None:
+        data_dir = _download(name)
+    if name == ogb.NAME:
+        return ogb.read(os.fspath(data_dir))
+    return planetoid.read(name, os.fspath(data_dir))
+
+
+__all__ = ["Graph", "NAMES", "load_graph"]

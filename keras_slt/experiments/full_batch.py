@@ -1,0 +1,80 @@
+"""Full-batch training on one graph, as `run_search` does for node datasets.
+
+A node-classification run sees the whole graph in every step: one optimizer
+step per epoch, the loss over the training nodes only (the other nodes carry
+sample weight 0), BatchNorm statistics over all nodes. After each epoch
+Keras evaluates the validation nodes (`val_accuracy`, which picks the best
+epoch) and `TestAccuracy` the test nodes (`test_accuracy`, logged like any
+metric). `GraphData` gives `run_search` the graph in the form of the image
+datasets (`train`, `validation`, `test` streams, split sizes), so the run's
+checkpoints, resume, TensorBoard logs and results.json are the same.
+"""
+
+import keras
+import tensorflow as tf
+
+from keras_slt.data.graphs import load_graph
+
+
+class TestAccuracy(keras.callbacks.Callback):
+    """Adds `test_accuracy` (and `test_loss`) to each epoch's logs.
+
+    Args:
+        test: the test stream (inputs, labels, sample weights).
+
+    Example:
+
+    >>> model.fit(data.train, epochs=10, callbacks=[TestAccuracy(data.test)])
+    """
+
+    def __init__(self, test):
+        super().__init__()
+        self.test = test
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        results = self.model.evaluate(self.test, verbose=0, return_dict=True)
+        logs["test_accuracy"] = results["accuracy"]
+        logs["test_loss"] = results["loss"]
+
+
+class GraphData:
+    """One graph as the three one-element streams a full-batch run uses.
+
+    Each stream yields the whole graph once, (inputs, labels, sample
+    weights), with the weights of its split (see `Graph.targets`).
+
+    Args:
+        graph: a `keras_slt.data.graphs.Graph`.
+
+    Example:
+
+    >>> data = GraphData(load_graph("cora", "data/planetoid"))
+    >>> model.fit(data.train.repeat(), steps_per_epoch=1, epochs=400,
+    ...           validation_data=data.validation)
+    """
+
+    steps_per_epoch = 1
+
+    def __init__(self, graph):
+        self.graph = graph
+        inputs = graph.inputs()
+        self.train, self.validation, self.test = (
+            tf.data.Dataset.from_tensors((inputs, *graph.targets(split)))
+            for split in ("train", "validation", "test")
+        )
+        self.num_train = len(graph.train)
+        self.num_validation = len(graph.validation)
+        self.num_test = len(graph.test)
+        self.input_shape = (graph.num_features,)
+        self.num_classes = graph.num_classes
+
+    def callbacks(self):
+        """Callbacks of the run that come before its own."""
+        return [TestAccuracy(self.test)]
+
+
+def load(name, data_dir=None):
+    """The `GraphData` of the graph `name` (see `keras_slt.data.graphs`)."""
+    return GraphData(load_graph(name, data_dir))
