@@ -153,7 +153,14 @@ def export_ticket(model, directory, inputs, formats=FORMATS, int8=False, calibra
         checks.append(_identical_weights_check(paths["slt"], plain, loaded))
         checks.append(_max_diff_check(paths["slt"], "the materialized model", expected,
                                       loaded.predict(inputs, batch_size=256, verbose=0), 0.0))
-    if "tflite" in formats:
+    unfixed = _unfixed_input(plain)
+    if "tflite" in formats and unfixed:
+        # Graph models take a whole graph (any node and edge count): LiteRT
+        # runs fixed shapes, so the ticket ships as .keras/.slt.
+        reason = f"not written: TFLite needs fixed input shapes, input {unfixed}"
+        sizes["tflite"] = reason
+        checks.append(Check("TFLite", reason, None, True))
+    elif "tflite" in formats:
         contents["tflite_dense"] = tflite.to_tflite(plain, sparse=False)
         sizes["tflite_dense"] = len(contents["tflite_dense"])
         contents["tflite"] = tflite.to_tflite(plain)
@@ -175,6 +182,14 @@ def export_ticket(model, directory, inputs, formats=FORMATS, int8=False, calibra
         latencies = {key: latency.measure(content, sample, latency_budget_s) for key, content in contents.items()}
     layouts = {key: block_sparse.summary(content) for key, content in contents.items()}
     return Export(paths, sizes, checks, latencies, layouts)
+
+
+def _unfixed_input(model):
+    """'name shape' of the first input with an unknown non-batch size, or None."""
+    for tensor in model.inputs:
+        if None in tuple(tensor.shape)[1:]:
+            return f"{tensor.name} {tuple(tensor.shape)}"
+    return None
 
 
 def _top1_agreement(found, expected):

@@ -61,7 +61,8 @@ def size_table(model, sizes, latencies=None):
 
     Args:
         model: the exported model (a `SupermaskModel` or a plain one).
-        sizes: file sizes in bytes by key, as in `size_rows`.
+        sizes: file sizes in bytes by key, as in `size_rows` (a str: the
+            reason the file was not written).
         latencies: `keras_slt.export.latency.Latency` by the same keys.
 
     Returns:
@@ -84,6 +85,9 @@ def size_table(model, sizes, latencies=None):
     header = f"{'':{width}}  {'bytes':>12}  {'bits/weight':>11}  {'x first':>8}"
     lines = [header + (f"  {'LiteRT ms':>9}  {'runs':>5}  {'dense/this':>10}" if latencies else "")]
     for label, size in rows:
+        if isinstance(size, str):  # a format that was not written, and why
+            lines.append(f"{label:{width}}  {size}")
+            continue
         line = f"{label:{width}}  {size:12,.0f}  {8 * size / num_weights:11.4f}  {size / reference:8.4f}"
         key = labels.get(label)
         timed = latencies.get(key)

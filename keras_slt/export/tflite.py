@@ -60,7 +60,7 @@ def to_tflite(model, int8=False, representative_data=None, sparse=True):
         # resource variables).
         archive = keras.export.ExportArchive()
         archive.track(model)
-        archive.add_endpoint("serve", lambda *x: model(list(x) if len(x) > 1 else x[0], training=False), specs)
+        archive.add_endpoint("serve", lambda *x: model(_structured(model, x), training=False), specs)
         archive.write_out(saved_model, verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(saved_model)
         converter.optimizations = [tf.lite.Optimize.EXPERIMENTAL_SPARSITY] if sparse else []
@@ -73,6 +73,14 @@ def to_tflite(model, int8=False, representative_data=None, sparse=True):
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
             converter.optimizations.append(tf.lite.Optimize.DEFAULT)
         return converter.convert()
+
+
+def _structured(model, flat):
+    """The flat inputs in the model's own input structure (one tensor, a list
+    or a dict of named inputs; a model with several inputs is functional)."""
+    if len(flat) == 1:
+        return flat[0]
+    return keras.tree.pack_sequence_as(model.input, list(flat))
 
 
 def input_specs(model):
