@@ -10,10 +10,11 @@ what lets a compact ticket store seeds instead of weights.
 
 import numpy as np
 
-# Tensor kinds: part of each stream's key so that streams never overlap.
+# Stream kinds: part of each stream's key so that streams never overlap.
 WEIGHT = 1
 FREEZE = 2
 SCORE = 3
+DATA_SPLIT = 4  # the train/validation split of a dataset (layer index 0)
 
 _MAX_SEED = 2**64 - 1
 
@@ -33,7 +34,7 @@ def stream(seed, layer_index, kind):
     Args:
         seed: the model seed, an integer in [0, 2**64).
         layer_index: position of the layer among the model's supermask layers.
-        kind: `WEIGHT`, `FREEZE` or `SCORE`.
+        kind: `WEIGHT`, `FREEZE`, `SCORE` or `DATA_SPLIT`.
 
     Returns:
         A `numpy.random.Philox` bit generator.

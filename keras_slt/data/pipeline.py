@@ -5,6 +5,8 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
+from keras_slt import seeding
+
 AUTOTUNE = tf.data.AUTOTUNE
 
 
@@ -40,8 +42,9 @@ class Dataset:
 def split_indices(num_examples, validation_fraction, seed):
     """Splits `range(num_examples)` into training and validation indices.
 
-    The indices are permuted by a numpy Philox generator keyed by `seed`; the
-    first `int(num_examples * (1 - validation_fraction))` of the permutation
+    The indices are permuted by the project's own Philox stream of `seed`
+    (`keras_slt.seeding`, kind DATA_SPLIT), so a NumPy release cannot change
+    a split; the first `int(num_examples * (1 - validation_fraction))` of the permutation
     are the training indices (the official code's `int(n * train_val_ratio)`),
     the rest the validation indices. Both returned arrays are sorted.
 
@@ -60,8 +63,7 @@ def split_indices(num_examples, validation_fraction, seed):
     >>> len(train), len(val)
     (48000, 12000)
     """
-    rng = np.random.Generator(np.random.Philox(key=seed))
-    permutation = rng.permutation(num_examples)
+    permutation = seeding.permutation(seeding.stream(seed, 0, seeding.DATA_SPLIT), num_examples)
     cut = int(num_examples * (1 - validation_fraction))
     return np.sort(permutation[:cut]), np.sort(permutation[cut:])
 
