@@ -15,7 +15,7 @@ FILE_ROWS = (
 
 
 def size_rows(sizes, accounting=None):
-    """(label, bytes) rows: the accounting of DESIGN.md section 5, then files.
+    """(label, bytes) rows: the accounting of docs/METHOD.md, section 7 (Model size), then files.
 
     Args:
         sizes: file sizes in bytes by key (see `FILE_ROWS`); missing keys are
