@@ -12,8 +12,6 @@ masks run on LiteRT's block-sparse kernels instead (see
 `keras_slt.export.block_sparse`).
 """
 
-import os
-
 from absl import flags
 
 from keras_slt import data

@@ -7,7 +7,6 @@ Images are kept in memory as uint8, resized to `image_size` when given (and
 required when the dataset's images vary in size).
 """
 
-import numpy as np
 import tensorflow as tf
 
 from keras_slt.data import pipeline
