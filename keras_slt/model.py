@@ -128,12 +128,13 @@ class SupermaskModel(keras.Model):
         num_pruned = sum(layer.num_pruned for layer in layers)
         num_free = sum(layer.num_free for layer in layers)
         # Pruned scores are -inf, so the k-th smallest modified score is the
-        # (k - pruned)-th smallest free |score| (or +-inf past either end).
-        # Counted in weights: a block score counts as its block_size weights.
+        # (k - pruned)-th smallest free |score| (or +-inf past either end);
+        # the layers hold scores for free weights only. Counted in weights:
+        # a block score counts as its block_size weights.
         k_free = floor_count(num_weights, self.sparsity) - num_pruned
         return threshold_of_scores(
             [layer.scores for layer in layers],
-            [layer.freeze_or_none() for layer in layers],
+            [None] * len(layers),
             k_free,
             num_free,
             hint=self.threshold_hint,

@@ -13,8 +13,6 @@ import dataclasses
 import math
 
 import numpy as np
-from keras import ops
-
 from keras_slt import blocks
 from keras_slt.freezing import FREE
 from keras_slt.walk import supermask_layers
@@ -23,7 +21,7 @@ SEED_BITS = 64
 
 
 def stored_variables(model):
-    """The float variables a ticket stores: all but W, scores and freeze.
+    """The float variables a ticket stores: all but the supermask search state.
 
     BatchNorm statistics (and gamma/beta when affine), biases and the weights
     of layers that are not supermask layers, in `model.weights` order; they
@@ -35,9 +33,7 @@ def stored_variables(model):
 
     >>> sum(int(np.prod(v.shape)) for v in stored_variables(model))
     """
-    regenerated = {
-        id(v) for layer in supermask_layers(model) for v in (layer.weight, layer.scores, layer.freeze)
-    }
+    regenerated = {id(v) for layer in supermask_layers(model) for v in layer.search_state}
     return [v for v in model.weights if id(v) not in regenerated and "float" in str(v.dtype)]
 
 
@@ -124,7 +120,7 @@ def model_size(model, masks=None):
     stored_floats = sum(int(np.prod(v.shape)) for v in stored_variables(model))
     per_layer = []
     for layer, mask in zip(layers, masks):
-        free = ops.convert_to_numpy(layer.freeze) == FREE  # one entry per block
+        free = layer.freeze_pattern() == FREE  # one entry per block
         free_blocks = int(free.sum())
         kept_free_blocks = int(blocks.to_blocks(mask, layer.block_size)[free].sum())
         density = kept_free_blocks / free_blocks if free_blocks else 0.0

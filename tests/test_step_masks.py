@@ -63,16 +63,10 @@ def run(case):
         for i, mask in enumerate(model.masks()):
             result[f"{case}/mask{step}_{i}"] = np.packbits(mask.ravel())
     for i, layer in enumerate(model.supermask_layers):
-        result[f"{case}/free_scores{i}"] = free_scores(layer)
+        # Scores of free weights, in row-major order (recorded at 2e8d792
+        # as the full scores where the freeze pattern was 0).
+        result[f"{case}/free_scores{i}"] = keras.ops.convert_to_numpy(layer.scores)
     return result
-
-
-def free_scores(layer):
-    """The layer's scores at its free positions, in row-major order."""
-    if hasattr(layer, "free_scores"):
-        return keras.ops.convert_to_numpy(layer.free_scores())
-    freeze = keras.ops.convert_to_numpy(layer.freeze)
-    return keras.ops.convert_to_numpy(layer.scores)[freeze == 0]
 
 
 def record():

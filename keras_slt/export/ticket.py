@@ -93,7 +93,7 @@ def save_ticket(model, path):
     layers = model.supermask_layers
     parts.append(_UINT32.pack(len(layers)))
     for layer, mask in zip(layers, model.masks()):
-        freeze = _numpy(layer.freeze)
+        freeze = layer.freeze_pattern()
         free_bits = blocks.to_blocks(mask, layer.block_size)[freeze == FREE]
         coded = coding.encode_bits(free_bits)
         parts += [
@@ -148,7 +148,7 @@ def load_ticket(path, supermask=False):
     if len(layers) != len(coded_masks):
         raise ValueError(f"{path}: ticket holds {len(coded_masks)} masks for {len(layers)} supermask layers")
     for layer, coded_mask in zip(layers, coded_masks):
-        freeze = _numpy(layer.freeze)
+        freeze = layer.freeze_pattern()
         free = freeze == FREE
         if coded_mask.fingerprint != _fingerprint(layer) or coded_mask.num_free != int(free.sum()):
             raise ValueError(
@@ -157,7 +157,7 @@ def load_ticket(path, supermask=False):
             )
         mask = (freeze == LOCKED).astype(np.uint8)
         mask[free] = coding.decode_bits(coded_mask.coded, coded_mask.num_free, coded_mask.ones)
-        layer.scores.assign(np.where(mask == 1, KEPT_SCORE, DROPPED_SCORE).astype("float32"))
+        layer.scores.assign(np.where(mask[free] == 1, KEPT_SCORE, DROPPED_SCORE).astype("float32"))
     variables = stored_variables(model)
     expected = sum(int(np.prod(v.shape)) for v in variables)
     if floats.size != expected:
@@ -175,8 +175,8 @@ def _numpy(variable):
 
 
 def _fingerprint(layer):
-    weight = np.ascontiguousarray(_numpy(layer.weight), dtype="<f4")
-    freeze = np.ascontiguousarray(_numpy(layer.freeze), dtype=np.int8)
+    weight = np.ascontiguousarray(_numpy(layer.kernel_weights()), dtype="<f4")
+    freeze = np.ascontiguousarray(layer.freeze_pattern(), dtype=np.int8)
     return zlib.crc32(freeze.tobytes(), zlib.crc32(weight.tobytes()))
 
 

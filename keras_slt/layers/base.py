@@ -8,15 +8,16 @@ that fixes part of the mask for good. Subclasses only say what shape the
 kernel has and how it is applied.
 """
 
+import collections
 import math
 
 import keras
 import numpy as np
 from keras import layers, ops
 
-from keras_slt import blocks, initializers, seeding, threshold_context
+from keras_slt import bits, blocks, compaction, initializers, seeding, threshold_context
 from keras_slt.counting import floor_count
-from keras_slt.freezing import LOCKED, PRUNED, check_fraction, freeze_pattern
+from keras_slt.freezing import FREE, LOCKED, PRUNED, check_fraction, freeze_pattern
 from keras_slt.selection import threshold_of_scores
 from keras_slt.selection.keys import keep
 
@@ -121,38 +122,53 @@ class SupermaskLayer(layers.Layer):
         shape = tuple(int(d) for d in self.kernel_shape(input_shape))
         fan_in = self.fan_in(shape)
         # Scores and freeze pattern have one entry per block of the mask.
-        mask_shape = blocks.block_shape(shape, self.block_size, self.name)
+        self.mask_shape = blocks.block_shape(shape, self.block_size, self.name)
         weight = initializers.generate(
             self.weight_init, shape,
             seeding.stream(self.seed, self.layer_index, seeding.WEIGHT), fan_in,
         )
         freeze = freeze_pattern(
-            mask_shape, self.prune_rate, self.lock_rate,
+            self.mask_shape, self.prune_rate, self.lock_rate,
             seeding.stream(self.seed, self.layer_index, seeding.FREEZE),
         )
         scores = initializers.generate(
-            self.score_init, mask_shape,
+            self.score_init, self.mask_shape,
             seeding.stream(self.seed, self.layer_index, seeding.SCORE), fan_in,
         )
-        # autocast=False keeps W and scores in float32 under mixed precision,
-        # so masks are selected from full-precision scores.
-        self.weight = self.add_weight(
-            name="weight", shape=shape, initializer=_constant(weight),
-            trainable=False, autocast=False,
-        )
-        self.scores = self.add_weight(
-            name="scores", shape=mask_shape, initializer=_constant(scores),
-            trainable=True, autocast=False,
-        )
-        self.freeze = self.add_weight(
-            name="freeze", shape=mask_shape, dtype="int8", initializer=_constant(freeze),
-            trainable=False,
-        )
+        free = (freeze == FREE).ravel()
         # Counts are in weights (a block counts as block_size weights).
         self.num_weights = int(np.prod(shape))
         self.num_pruned = self.block_size * int(np.sum(freeze == PRUNED))
         self.num_locked = self.block_size * int(np.sum(freeze == LOCKED))
         self.num_free = self.num_weights - self.num_pruned - self.num_locked
+        # The lean search state (docs/METHOD.md, section 11 (Search state)):
+        # one score per free entry, the freeze pattern as an index of the
+        # free part (none when nothing is frozen), and a signed-constant W
+        # as its signs and one constant. autocast=False keeps scores (and
+        # W) in float32 under mixed precision, so masks are selected from
+        # full-precision scores.
+        self.scores = self.add_weight(
+            name="scores", shape=(int(free.sum()),), initializer=_constant(scores.ravel()[free]),
+            trainable=True, autocast=False,
+        )
+        if self.weight_init == "signed_kaiming_constant":
+            self.weight_scale = float(np.abs(weight.flat[0]))
+            self.sign_words = self._add_index("sign_words", bits.pack(weight < 0))
+            self.weight = None
+        else:
+            self.weight_scale = None
+            self.sign_words = None
+            self.weight = self.add_weight(
+                name="weight", shape=shape, initializer=_constant(weight),
+                trainable=False, autocast=False,
+            )
+        if self.num_free < self.num_weights:
+            index = compaction.FreeIndex.of(freeze)
+            self.position_shift = index.position_shift
+            self.free_index = {name: self._add_index(name, array) for name, array in index.arrays().items()}
+        else:
+            self.position_shift = None
+            self.free_index = None
         if self.use_bias:
             self.bias = self.add_weight(
                 name="bias", shape=self.bias_shape(shape), initializer="zeros",
@@ -160,6 +176,41 @@ class SupermaskLayer(layers.Layer):
             )
         else:
             self.bias = None
+
+    def _add_index(self, name, array):
+        """A non-trainable int32 variable holding `array` (flat)."""
+        return self.add_weight(
+            name=name, shape=array.shape, dtype="int32", initializer=_constant(array), trainable=False,
+        )
+
+    @property
+    def search_state(self):
+        """The variables the search state regenerates from the seed or learns.
+
+        Scores, and W's signs or values and the free index: everything but
+        the bias. A ticket stores none of them (`keras_slt.size`).
+        """
+        state = [self.scores, self.sign_words, self.weight]
+        if self.free_index is not None:
+            state += list(self.free_index.values())
+        return [v for v in state if v is not None]
+
+    def kernel_weights(self):
+        """The random kernel W, float32 and kernel-shaped (never trained)."""
+        if self.weight is not None:
+            return ops.convert_to_tensor(self.weight)
+        return _signed_constant(self.sign_words, self.weight_scale, self._kernel_shape())
+
+    def freeze_pattern(self):
+        """The int8 freeze pattern (-1 pruned, 0 free, +1 locked), mask-shaped, NumPy."""
+        size = int(np.prod(self.mask_shape))
+        if self.free_index is None:
+            return np.zeros(self.mask_shape, np.int8)
+        words = {name: ops.convert_to_numpy(v) for name, v in self.free_index.items()}
+        return compaction.freeze_of(words["free_words"], words["locked_words"], size).reshape(self.mask_shape)
+
+    def _kernel_shape(self):
+        return (self.mask_shape[0] * self.block_size,) + tuple(self.mask_shape[1:])
 
     def _checked_sparsity(self):
         if self.sparsity is None:
@@ -171,9 +222,8 @@ class SupermaskLayer(layers.Layer):
     def layerwise_threshold(self):
         """The threshold of layer-wise selection, k_l = floor(N_l * s)."""
         k_free = floor_count(self.num_weights, self._checked_sparsity()) - self.num_pruned
-        threshold, _ = threshold_of_scores(
-            [self.scores], [self.freeze_or_none()], k_free, self.num_free, weights=[self.block_size]
-        )
+        threshold, _ = threshold_of_scores([self.scores], [None], k_free, self.num_free,
+                                           weights=[self.block_size])
         return threshold
 
     def mask(self, threshold):
@@ -183,12 +233,11 @@ class SupermaskLayer(layers.Layer):
             threshold: the selection threshold, e.g. the model's
                 `global_threshold()` or this layer's `layerwise_threshold()`.
         """
-        return blocks.expand(ops.cast(keep(ops.abs(self.scores), self.freeze, threshold), "float32"),
-                             self.block_size)
+        return ops.cast(_kept(self.scores, self.free_index, threshold, self._static()), "float32")
 
-    def freeze_or_none(self):
-        """The freeze pattern, or None when nothing is frozen (no need to read it)."""
-        return self.freeze if self.num_free < self.num_weights else None
+    def _static(self):
+        """What the kernel functions need to know of the layer, as plain values."""
+        return _Static(self.mask_shape, self.block_size, self.position_shift, self.weight_scale)
 
     def effective_kernel(self, threshold):
         """W_eff = m * W * scale, with the straight-through score gradient.
@@ -196,7 +245,8 @@ class SupermaskLayer(layers.Layer):
         Args:
             threshold: the selection threshold, as for `mask`.
         """
-        kernel = _masked_weight(self.scores, self.weight, self.freeze_or_none(), threshold)
+        weight = self.sign_words if self.weight is None else self.weight
+        kernel = _masked_weight(self.scores, weight, self.free_index, threshold, self._static())
         if self.scale == "static":
             kernel = kernel * (1.0 / math.sqrt(1.0 - self._checked_sparsity()))
         elif self.scale == "dynamic":
@@ -228,13 +278,40 @@ class SupermaskLayer(layers.Layer):
         # Keras's symbolic calls (building or loading a functional network)
         # happen outside any model call, with no threshold. Shape and dtype
         # do not depend on the mask: a symbolic kernel stands in for W_eff.
-        return self._output(inputs, keras.KerasTensor(self.weight.shape, self.compute_dtype))
+        return self._output(inputs, keras.KerasTensor(self._kernel_shape(), self.compute_dtype))
 
     def _output(self, inputs, kernel):
         outputs = self.apply_kernel(inputs, kernel)
         if self.bias is not None:
             outputs = ops.add(outputs, self.bias)
         return self.activation(outputs)
+
+    def load_own_variables(self, store):
+        """Loads the layer's variables; also the former full layout.
+
+        Files saved before the lean search state hold [scores, bias?] and
+        [weight, freeze], all kernel- or mask-shaped. Their free scores are
+        taken in order; W and the freeze pattern regenerate from the seed and
+        must match the stored ones.
+        """
+        if len(store) == len(self.variables) and tuple(store["0"].shape) == tuple(self.scores.shape):
+            return super().load_own_variables(store)
+        if len(store) != 3 + int(self.use_bias) or tuple(store["0"].shape) != tuple(self.mask_shape):
+            raise ValueError(
+                f"layer {self.name!r}: the file holds {len(store)} variables that fit neither this "
+                "layer's layout nor the former full one"
+            )
+        scores = np.asarray(store["0"])
+        weight, freeze = np.asarray(store[str(len(store) - 2)]), np.asarray(store[str(len(store) - 1)])
+        if not (np.array_equal(freeze, self.freeze_pattern())
+                and np.array_equal(weight, ops.convert_to_numpy(self.kernel_weights()))):
+            raise ValueError(
+                f"layer {self.name!r}: the file's weights or freeze pattern differ from those its seed "
+                "regenerates (saved by an incompatible keras-slt?)"
+            )
+        self.scores.assign(scores.ravel()[freeze.ravel() == FREE])
+        if self.use_bias:
+            self.bias.assign(store["1"])
 
     def get_config(self):
         config = super().get_config()
@@ -256,20 +333,32 @@ class SupermaskLayer(layers.Layer):
         return config
 
 
-def _masked_weight(scores, weight, freeze, threshold):
+class _Static(collections.namedtuple("_Static", "mask_shape block_size position_shift weight_scale")):
+    """A layer's shapes and constants: plain hashable values, so a compiled
+    kernel function is traced once per kind of layer."""
+
+
+def _masked_weight(scores, weight, free_index, threshold, static):
     """W where the mask keeps it, else 0, with the straight-through gradient.
 
     Forward: exactly m * W for the binary mask m. Backward: the mask is seen
     as |score|, so dL/dscore = dL/dm * sign(score) = dL/dW_eff * W * sign(score)
     (what the former `W * (m + |s| - stop_gradient(|s|))` gave, without
     computing |s| - |s| in the forward pass). Spelled out as a custom gradient,
-    each direction is one elementwise pass that XLA fuses: on TensorFlow
-    outside XLA (a plain graph, or eager), each direction runs as one small
-    XLA call, where the TF graph would launch ~8 kernels of the full size.
+    each direction is one pass that XLA fuses: on TensorFlow outside XLA (a
+    plain graph, or eager), each direction runs as one small XLA call, where
+    the TF graph would launch many kernels of the full size.
+
+    Args:
+        scores: the free scores (flat).
+        weight: W, float32 kernel-shaped, or its sign words (signed constant).
+        free_index: the layer's free index (dict of int32 tensors) or None.
+        threshold: the selection threshold.
+        static: the layer's `_Static`.
     """
     # Variables are read here: a custom gradient must see plain tensors.
     scores, weight = _read(scores), _read(weight)
-    freeze = None if freeze is None else _read(freeze)
+    free_index = None if free_index is None else {k: _read(v) for k, v in free_index.items()}
     threshold = ops.convert_to_tensor(threshold, "float32")
     forward, backward = _kernel_functions()
 
@@ -278,9 +367,9 @@ def _masked_weight(scores, weight, freeze, threshold):
         def grad(*args, upstream=None):
             if upstream is None:
                 (upstream,) = args
-            return backward(upstream, weight, scores)
+            return backward(upstream, weight, scores, free_index, static)
 
-        return forward(scores, weight, freeze, threshold), grad
+        return forward(scores, weight, free_index, threshold, static), grad
 
     return masked(scores)
 
@@ -294,16 +383,44 @@ def _read(value):
     return ops.convert_to_tensor(value)
 
 
-def _masked_forward(scores, weight, freeze, threshold):
-    # Scores and freeze may hold one entry per block of weights.
-    kept = blocks.expand(keep(scores, freeze, threshold), blocks.block_size_between(weight, scores))
-    return ops.where(kept, weight, ops.zeros_like(weight))
+def _kernel_shape(static):
+    return (static.mask_shape[0] * static.block_size,) + tuple(static.mask_shape[1:])
 
 
-def _masked_backward(upstream, weight, scores):
+def _signed_constant(sign_words, scale, shape):
+    """W = +-scale from its sign words (bit set: negative), kernel-shaped."""
+    size = int(np.prod(shape))
+    negative = ops.cast(bits.flags(sign_words, size), "float32")
+    return ops.reshape(scale - (2.0 * scale) * negative, shape)
+
+
+def _weight_of(weight, static):
+    """W, float32 kernel-shaped, from `_masked_weight`'s `weight`."""
+    if static.weight_scale is None:
+        return weight
+    return _signed_constant(weight, static.weight_scale, _kernel_shape(static))
+
+
+def _kept(scores, free_index, threshold, static):
+    """The kernel-shaped bool mask: kept free entries and locked ones."""
+    keep_free = keep(scores, None, threshold)
+    if free_index is not None:
+        keep_free = compaction.expand(keep_free, free_index, int(np.prod(static.mask_shape)))
+    return blocks.expand(ops.reshape(keep_free, static.mask_shape), static.block_size)
+
+
+def _masked_forward(scores, weight, free_index, threshold, static):
+    weight = _weight_of(weight, static)
+    return ops.where(_kept(scores, free_index, threshold, static), weight, ops.zeros_like(weight))
+
+
+def _masked_backward(upstream, weight, scores, free_index, static):
     # A block score gets the sum of its weights' gradients, as if they shared it.
-    per_weight = upstream * weight
-    return blocks.block_sum(per_weight, blocks.block_size_between(weight, scores)) * ops.sign(scores)
+    per_entry = blocks.block_sum(upstream * _weight_of(weight, static), static.block_size)
+    per_entry = ops.reshape(per_entry, (-1,))
+    if free_index is not None:
+        per_entry = compaction.gather_free(per_entry, free_index, static.position_shift, int(scores.shape[0]))
+    return per_entry * ops.sign(scores)
 
 
 _KERNEL_FUNCTIONS = {}

@@ -1,0 +1,109 @@
+"""Bit packing: boolean tensors stored as int32 words of 32 bits.
+
+The lean search state (docs/METHOD.md, section 11 (Search state)) keeps
+every per-weight flag (a signed-constant weight's sign, the freeze pattern)
+as one bit. A flat boolean array of n entries becomes ceil(n / 32) int32
+words, bit b of word c holding entry 32c + b (the padding bits are 0).
+Words are int32, not uint32, because every backend and TensorFlow's
+collectives handle int32; the step-side functions below therefore emulate
+the unsigned operations they need.
+
+`pack` and `unpack` are NumPy (build time, export); `lanes` and `popcount`
+are keras.ops, run inside the compiled train step.
+
+Example:
+
+>>> words = pack(np.array([True, False, True]))
+>>> words.tolist(), unpack(words, 3).tolist()
+([5], [True, False, True])
+"""
+
+import numpy as np
+from keras import ops
+
+WORD = 32
+
+
+def num_words(size):
+    """Words needed for `size` bits."""
+    return -(-int(size) // WORD)
+
+
+def pack(flags):
+    """A boolean array (any shape, read row-major) as int32 words (NumPy).
+
+    Example:
+
+    >>> pack(np.arange(40) % 2 == 1).tolist()
+    [-1431655766, 170]
+    """
+    flags = np.asarray(flags, dtype=bool).ravel()
+    padded = np.zeros(num_words(flags.size) * WORD, dtype=bool)
+    padded[:flags.size] = flags
+    # bitorder="little": bit b of each byte is entry 8i + b; four bytes in
+    # little-endian order make the word.
+    return np.packbits(padded, bitorder="little").view("<u4").astype(np.uint32).view(np.int32)
+
+
+def unpack(words, size):
+    """The first `size` flags of int32 `words` (NumPy), a flat bool array.
+
+    Example:
+
+    >>> unpack(np.array([6], np.int32), 4).tolist()
+    [False, True, True, False]
+    """
+    words = np.ascontiguousarray(np.asarray(words, dtype=np.int32)).astype("<i4")
+    return np.unpackbits(words.view(np.uint8), bitorder="little")[:size].astype(bool)
+
+
+def lanes(words):
+    """Every bit of int32 `words` (keras.ops): int32 0/1 of shape [words, 32].
+
+    Example:
+
+    >>> ops.convert_to_numpy(lanes(np.array([5], np.int32)))[0, :4].tolist()
+    [1, 0, 1, 0]
+    """
+    # An arithmetic shift keeps bit b in place at position 0, so `& 1` is exact.
+    return ops.bitwise_and(ops.right_shift(ops.expand_dims(words, -1), _lane_numbers()), 1)
+
+
+def flags(words, size):
+    """The first `size` flags of int32 `words` (keras.ops), a flat bool tensor."""
+    return ops.reshape(lanes(words), (-1,))[:size] == 1
+
+
+def shift_right_logical(x, shift):
+    """x >> shift filling with zeros, for int32 x and shift in [0, 31] (keras.ops).
+
+    keras.ops shifts int32 arithmetically (copying the sign bit); the mask
+    clears the copies: ~((-1 << (31 - shift)) << 1) has the low 32 - shift
+    bits set, for every shift in [0, 31] (no shift by 32, which backends
+    leave undefined).
+    """
+    keep_bits = ops.bitwise_invert(ops.left_shift(ops.left_shift(-1, 31 - shift), 1))
+    return ops.bitwise_and(ops.right_shift(x, shift), keep_bits)
+
+
+def popcount(x):
+    """The number of set bits of each int32 (keras.ops), by the SWAR sums.
+
+    Example:
+
+    >>> ops.convert_to_numpy(popcount(np.array([7, -1], np.int32))).tolist()
+    [3, 32]
+    """
+    # Pairs, nibbles, then bytes added in place. The masks drop whatever an
+    # arithmetic shift copies into the top bits, and from the second step
+    # on every partial sum is non-negative.
+    x = x - ops.bitwise_and(ops.right_shift(x, 1), 0x55555555)
+    x = ops.bitwise_and(x, 0x33333333) + ops.bitwise_and(ops.right_shift(x, 2), 0x33333333)
+    x = ops.bitwise_and(x + ops.right_shift(x, 4), 0x0F0F0F0F)
+    x = x + ops.right_shift(x, 8)
+    x = x + ops.right_shift(x, 16)
+    return ops.bitwise_and(x, 0x3F)
+
+
+def _lane_numbers():
+    return ops.arange(WORD, dtype="int32")
