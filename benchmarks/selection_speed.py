@@ -140,12 +140,12 @@ def main(argv=None):
           f"free={num_free:,} k={k:,} threshold={expected!r} "
           f"(previous step {previous_threshold!r}, {int(expected.view(np.int32)) - hint_value:+d} ulps)")
 
-    scores = [keras.Variable(s) for s in current]
-    freeze_vars = [keras.Variable(f, dtype="int8", trainable=False) for f in freezes]
+    # The layers hold scores for free weights only (docs/METHOD.md, section 11).
+    scores = [keras.Variable(s[f == 0]) for s, f in zip(current, freezes)]
     hint = ops.convert_to_tensor(hint_value, "int32")
 
     def ours(hint):
-        return selection.threshold_of_scores(scores, freeze_vars, k, num_free, hint)[0]
+        return selection.threshold_of_scores(scores, k, num_free, hint)[0]
 
     methods = {"np.sort": lambda: np.sort(flat)[k - 1]}
     if not args.no_context:
@@ -164,7 +164,7 @@ def main(argv=None):
             methods["tf.sort, XLA"] = tf.function(lambda: tf.sort(flat_tensor)[k - 1], jit_compile=True)
             methods["tf.sort, TF graph"] = tf.function(lambda: tf.sort(flat_tensor)[k - 1])
             methods["old radix, XLA"] = tf.function(
-                lambda: radix_two_histograms([tf.abs(s) for s in scores], [f == 0 for f in freeze_vars], k),
+                lambda: radix_two_histograms([tf.abs(s) for s in scores], [tf.ones_like(s, tf.bool) for s in scores], k),
                 jit_compile=True,
             )
     elif backend == "jax":

@@ -105,5 +105,38 @@ def popcount(x):
     return ops.bitwise_and(x, 0x3F)
 
 
+def deposit(x, mask):
+    """The low bits of x moved, in order, to the set bits of mask (keras.ops).
+
+    Bit i of x lands on the i-th set bit of mask; every other bit is 0 (the
+    x86 instruction PDEP). Hacker's Delight's `expand`: five rounds compute,
+    from the mask alone, which bits move by 16, 8, 4, 2 and 1 places, then
+    x moves in those steps. Elementwise on int32 words.
+
+    Example:
+
+    >>> ops.convert_to_numpy(deposit(np.array([0b101], np.int32), np.array([0b11010], np.int32))).tolist()
+    [18]
+    """
+    original = mask
+    zeros_right = ops.left_shift(ops.bitwise_invert(mask), 1)
+    moves = []
+    for i in range(5):
+        # Parallel suffix: bit b of `suffix` is the parity of the 0s of the
+        # mask below b (so far), i.e. whether bit b moves 2**i places.
+        suffix = ops.bitwise_xor(zeros_right, ops.left_shift(zeros_right, 1))
+        for step in (2, 4, 8, 16):
+            suffix = ops.bitwise_xor(suffix, ops.left_shift(suffix, step))
+        move = ops.bitwise_and(suffix, mask)
+        moves.append(move)
+        mask = ops.bitwise_or(ops.bitwise_xor(mask, move), shift_right_logical(move, 1 << i))
+        zeros_right = ops.bitwise_and(zeros_right, ops.bitwise_invert(suffix))
+    for i in reversed(range(5)):
+        move = moves[i]
+        x = ops.bitwise_or(ops.bitwise_and(x, ops.bitwise_invert(move)),
+                           ops.bitwise_and(ops.left_shift(x, 1 << i), move))
+    return ops.bitwise_and(x, original)
+
+
 def _lane_numbers():
     return ops.arange(WORD, dtype="int32")

@@ -14,8 +14,8 @@ Both are computed from a `FreeIndex`, built once from the freeze pattern:
 - `free_words`, `locked_words`: the freeze pattern as two bitmaps (2 bits a
   position instead of an int8);
 - `free_offsets`: per word of 32 positions, how many free positions come
-  before it, so the rank of a free position is its word's offset plus the
-  free bits below it in the word (a popcount);
+  before it, so a word's free positions take the keep decisions from its
+  offset on, deposited into its free bits (`bits.deposit`);
 - `position_words`, `position_bases`, `position_shift`: the position of
   free weight j is position_bases[j >> shift] + a 16-bit offset, two
   offsets packed per int32 word (2 bytes per score).
@@ -47,8 +47,9 @@ from keras_slt.freezing import FREE, LOCKED, PRUNED
 
 # Offsets of free positions from their base fit in 16 bits.
 _OFFSET_BITS = 16
-# (1 << b) - 1 for each bit b of a word: the bits below it.
-_BELOW = np.array([(1 << b) - 1 for b in range(bits.WORD)], dtype=np.int64).astype(np.int32)
+# At most 2**10 free positions share a base: the bases then cost 4 bytes per
+# 1,024 scores, and `gather_free` pads its groups by fewer than 1,024.
+_MAX_SHIFT = 10
 
 ARRAY_NAMES = ("free_words", "locked_words", "free_offsets", "position_words", "position_bases")
 
@@ -108,13 +109,14 @@ class FreeIndex:
 def _based_positions(positions):
     """(shift, bases, offsets): positions as bases[j >> shift] + 16-bit offsets.
 
-    The largest shift (fewest bases) whose groups of 2**shift consecutive
-    free positions each span fewer than 2**16 positions; shift 0 (one base
-    per position) always fits.
+    The largest shift up to `_MAX_SHIFT` whose groups of 2**shift
+    consecutive free positions each span fewer than 2**16 positions; shift
+    0 (one base per position) always fits.
     """
-    for shift in range(24, -1, -1):
+    group = np.arange(positions.size)
+    for shift in range(_MAX_SHIFT, -1, -1):
         bases = positions[:: 1 << shift]
-        local = positions - np.repeat(bases, 1 << shift)[:positions.size]
+        local = positions - bases[group >> shift]
         if positions.size == 0 or local.max() < (1 << _OFFSET_BITS):
             return shift, bases.astype(np.int32), local.astype(np.int64)
     raise AssertionError("shift 0 always fits")
@@ -155,14 +157,11 @@ def expand(keep_free, arrays, size):
     low = bits.shift_right_logical(ops.take(keep_words, first), shift)
     high = ops.left_shift(ops.take(keep_words, first + 1), ops.bitwise_and(bits.WORD - shift, bits.WORD - 1))
     window = ops.bitwise_or(low, ops.where(shift == 0, 0, high))
-    # The free position at bit b of word c takes decision (its rank in the
-    # word), the number of free bits below b.
-    free_words = ops.expand_dims(arrays["free_words"], -1)
-    rank = bits.popcount(ops.bitwise_and(free_words, ops.convert_to_tensor(_BELOW)))
-    kept = ops.bitwise_and(ops.right_shift(ops.expand_dims(window, -1), rank), 1)
-    mask = ops.bitwise_or(bits.lanes(arrays["locked_words"]),
-                          ops.bitwise_and(bits.lanes(arrays["free_words"]), kept))
-    return ops.reshape(mask, (-1,))[:size] == 1
+    # The window's low bits go, in order, to the free bits of the word, all
+    # in whole-word operations: 32 times fewer elements than positions.
+    kept = bits.deposit(window, arrays["free_words"])
+    mask = ops.bitwise_or(arrays["locked_words"], kept)
+    return ops.reshape(bits.lanes(mask), (-1,))[:size] == 1
 
 
 def gather_free(values, arrays, position_shift, num_free):
@@ -174,8 +173,13 @@ def gather_free(values, arrays, position_shift, num_free):
         position_shift: the index's `position_shift`.
         num_free: the number of free positions.
     """
-    j = ops.arange(num_free, dtype="int32")
-    packed = ops.take(arrays["position_words"], ops.right_shift(j, 1))
-    offset = ops.bitwise_and(ops.right_shift(packed, ops.bitwise_and(j, 1) * _OFFSET_BITS), 0xFFFF)
-    position = ops.take(arrays["position_bases"], ops.right_shift(j, position_shift)) + offset
-    return ops.take(values, position)
+    # Unpacked by reshapes and broadcasts rather than gathers, which XLA
+    # runs as scalar loops on CPU: only the values are gathered.
+    packed = ops.expand_dims(arrays["position_words"], -1)
+    halves = ops.bitwise_and(ops.right_shift(packed, ops.convert_to_tensor([0, _OFFSET_BITS])), 0xFFFF)
+    bases = arrays["position_bases"]
+    group = 1 << position_shift
+    offsets = ops.reshape(halves, (-1,))[:num_free]
+    offsets = ops.pad(offsets, [(0, int(bases.shape[0]) * group - num_free)])
+    positions = ops.reshape(ops.reshape(offsets, (-1, group)) + ops.expand_dims(bases, -1), (-1,))
+    return ops.take(values, positions[:num_free])

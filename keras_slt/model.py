@@ -134,7 +134,6 @@ class SupermaskModel(keras.Model):
         k_free = floor_count(num_weights, self.sparsity) - num_pruned
         return threshold_of_scores(
             [layer.scores for layer in layers],
-            [None] * len(layers),
             k_free,
             num_free,
             hint=self.threshold_hint,

@@ -29,6 +29,28 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(skip)
 
 
+def kernel_weights(layer):
+    """A supermask layer's random kernel W as NumPy."""
+    return keras.ops.convert_to_numpy(layer.kernel_weights())
+
+
+def full_scores(layer):
+    """A layer's scores at their mask positions (0 at frozen ones), NumPy.
+
+    The NumPy reference selection reads scores and freeze pattern of full
+    shape; it never reads a frozen position's score.
+    """
+    freeze = layer.freeze_pattern()
+    scores = np.zeros(freeze.shape, "float32")
+    scores[freeze == 0] = keras.ops.convert_to_numpy(layer.scores)
+    return scores
+
+
+def free_part(layer, array):
+    """The entries of a mask-shaped array at the layer's free positions."""
+    return np.asarray(array)[layer.freeze_pattern() == 0]
+
+
 def gradient(function, variable):
     """d function() / d variable, on the current backend."""
     backend = keras.backend.backend()

@@ -8,7 +8,7 @@ import pytest
 from keras import ops
 
 import keras_slt
-from conftest import gradient
+from conftest import free_part, full_scores, gradient, kernel_weights
 from keras_slt import blocks, selection
 from keras_slt.counting import floor_count
 from keras_slt.experiments.config import ConfigError, SearchConfig
@@ -24,7 +24,8 @@ def numpy(value):
 
 def per_weight(layer, name):
     """A layer's scores or freeze pattern, one entry per kernel weight."""
-    return np.repeat(numpy(getattr(layer, name)), layer.block_size, axis=0)
+    block_shaped = full_scores(layer) if name == "scores" else layer.freeze_pattern()
+    return np.repeat(block_shaped, layer.block_size, axis=0)
 
 
 def conv_and_blocks(sparsity, prune, lock, seed=0):
@@ -43,13 +44,14 @@ def conv_and_blocks(sparsity, prune, lock, seed=0):
 def test_block_masks_are_whole_blocks(block_size):
     layer = SupermaskDense(24, block_size=block_size, sparsity=0.6, prune_rate=0.3, lock_rate=0.2, seed=2)
     layer(np.zeros((1, 64), "float32"))
-    assert tuple(layer.weight.shape) == (64, 24)
-    assert tuple(layer.scores.shape) == tuple(layer.freeze.shape) == (64 // block_size, 24)
+    assert kernel_weights(layer).shape == (64, 24)
+    assert layer.freeze_pattern().shape == (64 // block_size, 24)
+    assert tuple(layer.scores.shape) == (int((layer.freeze_pattern() == 0).sum()),)
     mask = numpy(layer.mask(layer.layerwise_threshold()))
     assert mask.shape == (64, 24)
     grouped = mask.reshape(64 // block_size, block_size, 24)
     assert (grouped == grouped[:, :1]).all()
-    freeze = numpy(layer.freeze)
+    freeze = layer.freeze_pattern()
     n_blocks = freeze.size
     assert (freeze == PRUNED).sum() == math.floor(n_blocks * 0.3)
     assert (freeze == LOCKED).sum() == math.floor(n_blocks * 0.2)
@@ -96,7 +98,7 @@ def test_threshold_of_scores_counts_weighted_ranks(counting):
     total = repeated.size
     for k in (1, 2, 5, 47, 48, 49, total // 2, total - 16, total - 1, total):
         value, _ = selection.threshold_of_scores([ops.convert_to_tensor(s) for s in scores],
-                                                 [None] * 3, k, total, counting=counting, weights=weights)
+                                                 k, total, counting=counting, weights=weights)
         assert np.float32(numpy(value)) == np.sort(repeated)[k - 1], k
 
 
@@ -108,8 +110,9 @@ def test_block_score_gradient_is_the_block_sum():
     grad = gradient(lambda: ops.sum(layer(x) * upstream), layer.scores)
     # dL/dW_eff = x^T upstream; per weight dL/dm = dL/dW_eff * W; a block
     # score gets the sum over its 4 weights, times sign(score).
-    per_weight_grad = (x.T @ upstream) * numpy(layer.weight)
-    expected = per_weight_grad.reshape(4, 4, 6).sum(axis=1) * np.sign(numpy(layer.scores))
+    per_weight_grad = (x.T @ upstream) * kernel_weights(layer)
+    block_grad = free_part(layer, per_weight_grad.reshape(4, 4, 6).sum(axis=1))
+    expected = block_grad * np.sign(numpy(layer.scores))
     np.testing.assert_allclose(grad, expected, rtol=1e-5, atol=1e-6)
 
 
@@ -137,7 +140,7 @@ def test_config_round_trip_and_size_accounting():
     x = np.random.default_rng(0).standard_normal((2, 4, 4, 3)).astype("float32")
     np.testing.assert_array_equal(numpy(model(x)), numpy(clone(x)))
     size = keras_slt.model_size(model)
-    free_blocks = [int((numpy(layer.freeze) == 0).sum()) for layer in model.supermask_layers]
+    free_blocks = [int((layer.freeze_pattern() == 0).sum()) for layer in model.supermask_layers]
     assert [l.mask_bits for l in size.layers] == free_blocks
     assert size.mask_bits == sum(free_blocks)
     assert size.free == sum(layer.num_free for layer in model.supermask_layers)

@@ -182,7 +182,7 @@ def test_drawn_patterns_have_the_official_counts():
                        lock_ratio=0.25, distribution="erk", seed=0)
     reference = dict(zip(official_conv6(), official_counts(official_conv6(), "erk", 0.25, 0.25)))
     for layer in model.supermask_layers:
-        assert (layer.num_pruned, layer.num_locked) == reference[to_torch(tuple(layer.freeze.shape))]
+        assert (layer.num_pruned, layer.num_locked) == reference[to_torch(layer.freeze_pattern().shape)]
 
 
 def test_erk_budget_and_saturation_rules():

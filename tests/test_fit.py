@@ -6,6 +6,7 @@ import pytest
 from keras import ops
 
 import keras_slt
+from conftest import full_scores, kernel_weights
 from keras_slt import selection
 
 pytestmark = pytest.mark.agnostic
@@ -32,8 +33,8 @@ def small_model(selection_mode="global", **kwargs):
 
 def reference_masks(model):
     layers = model.supermask_layers
-    scores = [ops.convert_to_numpy(l.scores) for l in layers]
-    freezes = [ops.convert_to_numpy(l.freeze) for l in layers]
+    scores = [full_scores(l) for l in layers]
+    freezes = [l.freeze_pattern() for l in layers]
     select = selection.global_masks if model.selection == "global" else selection.layerwise_masks
     return select(scores, freezes, model.sparsity), freezes
 
@@ -69,12 +70,14 @@ def test_frozen_tensors_and_weights_never_change():
     model = small_model()
     model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     layers = model.supermask_layers
-    frozen = [(ops.convert_to_numpy(l.weight), ops.convert_to_numpy(l.freeze)) for l in layers]
+    frozen = [[ops.convert_to_numpy(v) for v in l.non_trainable_weights] for l in layers]
     x, y = toy_data(128)
     model.fit(x, y, epochs=1, batch_size=32, verbose=0)
-    for layer, (w, f) in zip(layers, frozen):
-        assert np.array_equal(ops.convert_to_numpy(layer.weight), w)
-        assert np.array_equal(ops.convert_to_numpy(layer.freeze), f)
+    # W's signs and the free index: every non-trainable variable.
+    for layer, before in zip(layers, frozen):
+        assert len(before) == 6
+        for variable, value in zip(layer.non_trainable_weights, before):
+            assert np.array_equal(ops.convert_to_numpy(variable), value)
 
 
 def test_predict_uses_current_mask():
@@ -82,9 +85,9 @@ def test_predict_uses_current_mask():
     x, _ = toy_data(4)
     masks = model.masks()
     layers = model.supermask_layers
-    h = np.maximum(ops.convert_to_numpy(ops.conv(x, ops.convert_to_numpy(layers[0].weight) * masks[0], padding="same")), 0)
-    h = np.maximum(h.reshape(4, -1) @ (ops.convert_to_numpy(layers[1].weight) * masks[1]), 0)
-    expected = h @ (ops.convert_to_numpy(layers[2].weight) * masks[2])
+    h = np.maximum(ops.convert_to_numpy(ops.conv(x, kernel_weights(layers[0]) * masks[0], padding="same")), 0)
+    h = np.maximum(h.reshape(4, -1) @ (kernel_weights(layers[1]) * masks[1]), 0)
+    expected = h @ (kernel_weights(layers[2]) * masks[2])
     np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-4, atol=1e-5)
 
 

@@ -53,7 +53,7 @@ def test_gin_has_the_papers_shape_and_weight_count():
     model = keras_slt.models.get("gin", (128,), 40, sparsity=0.7)
     layers = model.supermask_layers
     assert [layer.name for layer in layers] == ["gin1", "gin2", "gin3", "gin4", "readout"]
-    assert [tuple(layer.scores.shape) for layer in layers] == [
+    assert [layer.kernel_weights().shape for layer in layers] == [
         (128, 386), (386, 386), (386, 386), (386, 40), (386, 40)]
     assert sum(layer.num_weights for layer in layers) == 378_280
     dense = keras_slt.models.get("gin", (128,), 40, supermask=False)

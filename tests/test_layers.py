@@ -11,7 +11,7 @@ import keras_slt
 from keras_slt import initializers, selection, seeding
 from keras_slt.layers import SupermaskConv1D, SupermaskConv2D, SupermaskDense, SupermaskDepthwiseConv2D
 
-from conftest import gradient
+from conftest import free_part, full_scores, gradient, kernel_weights
 
 pytestmark = pytest.mark.agnostic
 
@@ -23,20 +23,30 @@ def built(layer, shape):
 
 def test_variables():
     layer = built(SupermaskConv2D(8, 3, prune_rate=0.25, lock_rate=0.125, seed=5, layer_index=2), (1, 6, 6, 4))
-    assert tuple(layer.weight.shape) == (3, 3, 4, 8) == tuple(layer.scores.shape) == tuple(layer.freeze.shape)
+    assert tuple(kernel_weights(layer).shape) == (3, 3, 4, 8) == layer.freeze_pattern().shape
+    # Lean state: scores for the free weights only, W as its signs.
+    assert tuple(layer.scores.shape) == (288 - 72 - 36,)
     assert [v.name for v in layer.trainable_weights] == ["scores"]
-    assert layer.freeze.dtype == "int8"
-    freeze = ops.convert_to_numpy(layer.freeze)
+    assert layer.weight is None and tuple(layer.sign_words.shape) == (9,)
+    assert all(v.dtype == "int32" for v in layer.non_trainable_weights)
+    freeze = layer.freeze_pattern()
+    assert freeze.dtype == np.int8
     assert np.sum(freeze == -1) == math.floor(288 * 0.25) == layer.num_pruned
     assert np.sum(freeze == 1) == math.floor(288 * 0.125) == layer.num_locked
     assert layer.num_free == 288 - 72 - 36
     assert layer.bias is None
 
 
+def test_unfrozen_layer_has_no_free_index():
+    layer = built(SupermaskDense(10, seed=1, weight_init="kaiming_normal"), (1, 7))
+    assert layer.free_index is None and tuple(layer.scores.shape) == (70,)
+    assert [v.name for v in layer.non_trainable_weights] == ["weight"]
+
+
 @pytest.mark.parametrize("name", initializers.NAMES)
 def test_weight_initializers(name):
     layer = built(SupermaskDense(400, weight_init=name, seed=1), (1, 300))
-    w = ops.convert_to_numpy(layer.weight)
+    w = kernel_weights(layer)
     std = math.sqrt(2.0 / 300)
     if name == "signed_kaiming_constant":
         np.testing.assert_allclose(np.abs(w), np.float32(std), rtol=1e-6)
@@ -57,8 +67,8 @@ def test_scores_kaiming_normal_by_default():
 
 def test_depthwise_fan_in_and_shapes():
     layer = built(SupermaskDepthwiseConv2D(3, depth_multiplier=2, use_bias=True), (1, 8, 8, 5))
-    assert tuple(layer.weight.shape) == (3, 3, 5, 2)
-    np.testing.assert_allclose(np.abs(ops.convert_to_numpy(layer.weight)), math.sqrt(2 / 9), rtol=1e-6)
+    assert kernel_weights(layer).shape == (3, 3, 5, 2)
+    np.testing.assert_allclose(np.abs(kernel_weights(layer)), math.sqrt(2 / 9), rtol=1e-6)
     assert tuple(layer.bias.shape) == (10,)
 
 
@@ -66,9 +76,7 @@ def test_depthwise_fan_in_and_shapes():
 def test_standalone_layer_selects_layerwise(sparsity):
     layer = built(SupermaskDense(64, sparsity=sparsity, prune_rate=0.2 * sparsity, lock_rate=0.1, seed=3), (1, 32))
     mask = ops.convert_to_numpy(layer.mask(layer.layerwise_threshold()))
-    reference = selection.layerwise_masks(
-        [ops.convert_to_numpy(layer.scores)], [ops.convert_to_numpy(layer.freeze)], sparsity
-    )[0]
+    reference = selection.layerwise_masks([full_scores(layer)], [layer.freeze_pattern()], sparsity)[0]
     np.testing.assert_array_equal(mask, reference)
     assert int(mask.sum()) == 2048 - math.floor(2048 * sparsity)
 
@@ -77,9 +85,9 @@ def test_standalone_layer_selects_layerwise(sparsity):
 def test_output_matches_reference(scale):
     layer = built(SupermaskConv2D(6, 3, padding="same", sparsity=0.6, scale=scale, lock_rate=0.2, seed=9), (1, 5, 5, 3))
     x = np.random.default_rng(0).standard_normal((2, 5, 5, 3)).astype("float32")
-    mask = selection.layerwise_masks([ops.convert_to_numpy(layer.scores)], [ops.convert_to_numpy(layer.freeze)], 0.6)[0]
+    mask = selection.layerwise_masks([full_scores(layer)], [layer.freeze_pattern()], 0.6)[0]
     factor = {"none": 1.0, "static": 1 / math.sqrt(0.4), "dynamic": 1 / math.sqrt(mask.mean())}[scale]
-    kernel = ops.convert_to_numpy(layer.weight) * mask * np.float32(factor)
+    kernel = kernel_weights(layer) * mask * np.float32(factor)
     expected = ops.convert_to_numpy(ops.conv(x, kernel, padding="same"))
     np.testing.assert_allclose(ops.convert_to_numpy(layer(x)), expected, rtol=1e-5, atol=1e-6)
 
@@ -89,7 +97,7 @@ def test_effective_kernel_is_exactly_masked_weight():
     threshold = layer.layerwise_threshold()
     kernel = ops.convert_to_numpy(layer.effective_kernel(threshold))
     mask = ops.convert_to_numpy(layer.mask(threshold))
-    assert np.array_equal(kernel, ops.convert_to_numpy(layer.weight) * mask)
+    assert np.array_equal(kernel, kernel_weights(layer) * mask)
     assert set(np.unique(mask)) == {0.0, 1.0}
 
 
@@ -103,8 +111,10 @@ def test_straight_through_gradient():
 
     grad = gradient(loss, layer.scores)
     # dL/dW_eff = x^T upstream; dL/dm = dL/dW_eff * W; dL/dscore = dL/dm * sign(score).
-    d_mask = (x.T @ upstream) * ops.convert_to_numpy(layer.weight)
-    expected = d_mask * np.sign(ops.convert_to_numpy(layer.scores))
+    # Frozen weights have no score: the gradient is that of the free ones.
+    d_mask = (x.T @ upstream) * kernel_weights(layer)
+    expected = free_part(layer, d_mask) * np.sign(ops.convert_to_numpy(layer.scores))
+    assert grad.shape == (layer.num_free,)
     np.testing.assert_allclose(grad, expected, rtol=1e-5, atol=1e-6)
 
 
@@ -122,7 +132,7 @@ def test_global_layer_takes_a_threshold_or_refuses():
     threshold = ops.convert_to_tensor(0.05, "float32")
     mask = ops.convert_to_numpy(layer.mask(threshold))
     assert 0 < mask.sum() < mask.size
-    expected = x @ (ops.convert_to_numpy(layer.weight) * mask)
+    expected = x @ (kernel_weights(layer) * mask)
     np.testing.assert_allclose(ops.convert_to_numpy(layer(x, threshold=threshold)), expected, rtol=1e-5, atol=1e-6)
 
 
@@ -145,8 +155,8 @@ def test_same_seed_same_tensors_other_seed_differs():
     a = built(SupermaskDense(20, seed=1, layer_index=0, prune_rate=0.5), (1, 10))
     b = built(SupermaskDense(20, seed=1, layer_index=0, prune_rate=0.5), (1, 10))
     c = built(SupermaskDense(20, seed=2, layer_index=0, prune_rate=0.5), (1, 10))
-    for name in ("weight", "freeze", "scores"):
-        va, vb, vc = (ops.convert_to_numpy(getattr(l, name)) for l in (a, b, c))
+    for tensor in (kernel_weights, lambda l: l.freeze_pattern(), full_scores):
+        va, vb, vc = (tensor(l) for l in (a, b, c))
         assert np.array_equal(va, vb) and not np.array_equal(va, vc)
 
 

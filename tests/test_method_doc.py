@@ -32,6 +32,7 @@ TITLES = [
     "Seeds and random streams",
     "Deployment forms",
     "Baselines",
+    "Search state",
 ]
 
 
@@ -123,7 +124,7 @@ def test_scale_factors(text, scale):
     layer = SupermaskDense(8, sparsity=sparsity, prune_rate=0.25, lock_rate=0.125, scale=scale, seed=1)
     # On its own the layer selects layer-wise; fed the identity it outputs W_eff.
     kernel = keras.ops.convert_to_numpy(layer(np.eye(16, dtype="float32")))
-    weight = keras.ops.convert_to_numpy(layer.weight)  # signed constant: no zeros
+    weight = keras.ops.convert_to_numpy(layer.kernel_weights())  # signed constant: no zeros
     mask = (kernel != 0).astype("float32")
     kept, n = mask.sum(), mask.size
     factor = {"none": 1.0, "static": 1 / math.sqrt(1 - sparsity),

@@ -23,7 +23,7 @@ DIGEST_SCRIPT = textwrap.dedent(
                                    weight_init="kaiming_normal", seed=1234)
     digest = hashlib.sha256()
     for layer in model.supermask_layers:
-        for v in (layer.weight, layer.freeze, layer.scores):
+        for v in (layer.kernel_weights(), layer.freeze_pattern(), layer.scores):
             digest.update(np.ascontiguousarray(ops.convert_to_numpy(v)).tobytes())
     print(digest.hexdigest())
     """

@@ -13,6 +13,7 @@ import pytest
 from keras import ops
 
 import keras_slt
+from conftest import full_scores
 from keras_slt import selection
 from keras_slt.selection import search
 from keras_slt.counting import floor_count
@@ -146,23 +147,19 @@ def test_unusable_hints_are_ignored(counting, hint):
     assert select(values, free, 400, hint=ops.convert_to_tensor(hint, "int32"), counting=counting) == expected(values, free, 400)
 
 
-def test_threshold_of_scores_uses_magnitudes_and_freeze(counting):
+def test_threshold_of_scores_uses_magnitudes(counting):
     rng = np.random.default_rng(9)
-    scores = [rng.standard_normal(s).astype(np.float32) for s in [(40, 30), (3, 3, 4, 5)]]
-    scores[0].flat[:5] = -0.0
-    freezes = [rng.integers(-1, 2, s.shape).astype(np.int8) for s in scores]
-    freezes[1][:] = 0
-    free = [f == 0 for f in freezes]
-    n = int(sum(int(f.sum()) for f in free))
+    scores = [rng.standard_normal(s).astype(np.float32) for s in [(700,), (3, 3, 4, 5)]]
+    scores[0][:5] = -0.0
+    free = [np.ones(s.shape, bool) for s in scores]
+    n = sum(s.size for s in scores)
     for k in (1, n // 3, n):
         want = expected([np.abs(s) for s in scores], free, k)
-        for masks in ([ops.convert_to_tensor(f) for f in freezes], [ops.convert_to_tensor(freezes[0]), None]):
-            threshold, key = selection.threshold_of_scores(
-                [ops.convert_to_tensor(s) for s in scores], masks, k, n, counting=counting
-            )
-            assert np.float32(ops.convert_to_numpy(threshold)) == want
-            assert int(ops.convert_to_numpy(key)) == bits(want)
-    threshold, key = selection.threshold_of_scores([ops.convert_to_tensor(scores[0])], [None], 0, 1200, counting=counting)
+        threshold, key = selection.threshold_of_scores([ops.convert_to_tensor(s) for s in scores], k, n,
+                                                       counting=counting)
+        assert np.float32(ops.convert_to_numpy(threshold)) == want
+        assert int(ops.convert_to_numpy(key)) == bits(want)
+    threshold, key = selection.threshold_of_scores([ops.convert_to_tensor(scores[0])], 0, 700, counting=counting)
     assert float(ops.convert_to_numpy(threshold)) == -np.inf and int(ops.convert_to_numpy(key)) == 0
 
 
@@ -216,8 +213,8 @@ def test_model_threshold_stays_exact_while_training():
     hints = set()
     for _ in range(4):
         model.train_on_batch(x, y)
-        scores = [ops.convert_to_numpy(layer.scores) for layer in layers]
-        freezes = [ops.convert_to_numpy(layer.freeze) for layer in layers]
+        scores = [full_scores(layer) for layer in layers]
+        freezes = [layer.freeze_pattern() for layer in layers]
         masks = model.masks()
         reference = selection.global_masks(scores, freezes, 0.6)
         assert all(np.array_equal(m, r) for m, r in zip(masks, reference))

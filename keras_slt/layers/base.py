@@ -3,9 +3,11 @@
 A supermask layer computes its output with the effective kernel
 W_eff = m * W * scale (docs/METHOD.md, sections 1 (Objects) and 6 (Gradient
 and scaling)), where `W` is a random kernel that is never trained, `m` a
-binary mask selected from trainable `scores`, and `freeze` a ternary tensor
-that fixes part of the mask for good. Subclasses only say what shape the
-kernel has and how it is applied.
+binary mask selected from trainable `scores`, and the freeze pattern a
+ternary tensor that fixes part of the mask for good. The layer stores them
+lean (section 11 (Search state)): scores for free weights only, a
+signed-constant W as its signs, the freeze pattern as an index of the free
+part. Subclasses only say what shape the kernel has and how it is applied.
 """
 
 import collections
@@ -152,23 +154,23 @@ class SupermaskLayer(layers.Layer):
             trainable=True, autocast=False,
         )
         if self.weight_init == "signed_kaiming_constant":
-            self.weight_scale = float(np.abs(weight.flat[0]))
+            weight_scale = float(np.abs(weight.flat[0]))
             self.sign_words = self._add_index("sign_words", bits.pack(weight < 0))
             self.weight = None
         else:
-            self.weight_scale = None
+            weight_scale = None
             self.sign_words = None
             self.weight = self.add_weight(
                 name="weight", shape=shape, initializer=_constant(weight),
                 trainable=False, autocast=False,
             )
+        position_shift = None
+        self.free_index = None
         if self.num_free < self.num_weights:
             index = compaction.FreeIndex.of(freeze)
-            self.position_shift = index.position_shift
+            position_shift = index.position_shift
             self.free_index = {name: self._add_index(name, array) for name, array in index.arrays().items()}
-        else:
-            self.position_shift = None
-            self.free_index = None
+        self.layout = _Layout(shape, self.mask_shape, self.block_size, position_shift, weight_scale)
         if self.use_bias:
             self.bias = self.add_weight(
                 name="bias", shape=self.bias_shape(shape), initializer="zeros",
@@ -199,7 +201,7 @@ class SupermaskLayer(layers.Layer):
         """The random kernel W, float32 and kernel-shaped (never trained)."""
         if self.weight is not None:
             return ops.convert_to_tensor(self.weight)
-        return _signed_constant(self.sign_words, self.weight_scale, self._kernel_shape())
+        return _signed_constant(self.sign_words, self.layout.weight_scale, self.layout.kernel_shape)
 
     def freeze_pattern(self):
         """The int8 freeze pattern (-1 pruned, 0 free, +1 locked), mask-shaped, NumPy."""
@@ -208,9 +210,6 @@ class SupermaskLayer(layers.Layer):
             return np.zeros(self.mask_shape, np.int8)
         words = {name: ops.convert_to_numpy(v) for name, v in self.free_index.items()}
         return compaction.freeze_of(words["free_words"], words["locked_words"], size).reshape(self.mask_shape)
-
-    def _kernel_shape(self):
-        return (self.mask_shape[0] * self.block_size,) + tuple(self.mask_shape[1:])
 
     def _checked_sparsity(self):
         if self.sparsity is None:
@@ -222,8 +221,7 @@ class SupermaskLayer(layers.Layer):
     def layerwise_threshold(self):
         """The threshold of layer-wise selection, k_l = floor(N_l * s)."""
         k_free = floor_count(self.num_weights, self._checked_sparsity()) - self.num_pruned
-        threshold, _ = threshold_of_scores([self.scores], [None], k_free, self.num_free,
-                                           weights=[self.block_size])
+        threshold, _ = threshold_of_scores([self.scores], k_free, self.num_free, weights=[self.block_size])
         return threshold
 
     def mask(self, threshold):
@@ -233,11 +231,7 @@ class SupermaskLayer(layers.Layer):
             threshold: the selection threshold, e.g. the model's
                 `global_threshold()` or this layer's `layerwise_threshold()`.
         """
-        return ops.cast(_kept(self.scores, self.free_index, threshold, self._static()), "float32")
-
-    def _static(self):
-        """What the kernel functions need to know of the layer, as plain values."""
-        return _Static(self.mask_shape, self.block_size, self.position_shift, self.weight_scale)
+        return ops.cast(_kept(self.scores, self.free_index, threshold, self.layout), "float32")
 
     def effective_kernel(self, threshold):
         """W_eff = m * W * scale, with the straight-through score gradient.
@@ -246,7 +240,7 @@ class SupermaskLayer(layers.Layer):
             threshold: the selection threshold, as for `mask`.
         """
         weight = self.sign_words if self.weight is None else self.weight
-        kernel = _masked_weight(self.scores, weight, self.free_index, threshold, self._static())
+        kernel = _masked_weight(self.scores, weight, self.free_index, threshold, self.layout)
         if self.scale == "static":
             kernel = kernel * (1.0 / math.sqrt(1.0 - self._checked_sparsity()))
         elif self.scale == "dynamic":
@@ -278,7 +272,7 @@ class SupermaskLayer(layers.Layer):
         # Keras's symbolic calls (building or loading a functional network)
         # happen outside any model call, with no threshold. Shape and dtype
         # do not depend on the mask: a symbolic kernel stands in for W_eff.
-        return self._output(inputs, keras.KerasTensor(self._kernel_shape(), self.compute_dtype))
+        return self._output(inputs, keras.KerasTensor(self.layout.kernel_shape, self.compute_dtype))
 
     def _output(self, inputs, kernel):
         outputs = self.apply_kernel(inputs, kernel)
@@ -333,12 +327,13 @@ class SupermaskLayer(layers.Layer):
         return config
 
 
-class _Static(collections.namedtuple("_Static", "mask_shape block_size position_shift weight_scale")):
-    """A layer's shapes and constants: plain hashable values, so a compiled
-    kernel function is traced once per kind of layer."""
+class _Layout(collections.namedtuple("_Layout", "kernel_shape mask_shape block_size position_shift weight_scale")):
+    """A built layer's shapes and constants (W's std for signed-constant
+    weights, else None; the free index's shift, or None). Plain hashable
+    values, so a compiled kernel function is traced once per kind of layer."""
 
 
-def _masked_weight(scores, weight, free_index, threshold, static):
+def _masked_weight(scores, weight, free_index, threshold, layout):
     """W where the mask keeps it, else 0, with the straight-through gradient.
 
     Forward: exactly m * W for the binary mask m. Backward: the mask is seen
@@ -354,7 +349,7 @@ def _masked_weight(scores, weight, free_index, threshold, static):
         weight: W, float32 kernel-shaped, or its sign words (signed constant).
         free_index: the layer's free index (dict of int32 tensors) or None.
         threshold: the selection threshold.
-        static: the layer's `_Static`.
+        layout: the layer's `_Layout`.
     """
     # Variables are read here: a custom gradient must see plain tensors.
     scores, weight = _read(scores), _read(weight)
@@ -367,9 +362,9 @@ def _masked_weight(scores, weight, free_index, threshold, static):
         def grad(*args, upstream=None):
             if upstream is None:
                 (upstream,) = args
-            return backward(upstream, weight, scores, free_index, static)
+            return backward(upstream, weight, scores, free_index, layout)
 
-        return forward(scores, weight, free_index, threshold, static), grad
+        return forward(scores, weight, free_index, threshold, layout), grad
 
     return masked(scores)
 
@@ -383,10 +378,6 @@ def _read(value):
     return ops.convert_to_tensor(value)
 
 
-def _kernel_shape(static):
-    return (static.mask_shape[0] * static.block_size,) + tuple(static.mask_shape[1:])
-
-
 def _signed_constant(sign_words, scale, shape):
     """W = +-scale from its sign words (bit set: negative), kernel-shaped."""
     size = int(np.prod(shape))
@@ -394,32 +385,32 @@ def _signed_constant(sign_words, scale, shape):
     return ops.reshape(scale - (2.0 * scale) * negative, shape)
 
 
-def _weight_of(weight, static):
+def _weight_of(weight, layout):
     """W, float32 kernel-shaped, from `_masked_weight`'s `weight`."""
-    if static.weight_scale is None:
+    if layout.weight_scale is None:
         return weight
-    return _signed_constant(weight, static.weight_scale, _kernel_shape(static))
+    return _signed_constant(weight, layout.weight_scale, layout.kernel_shape)
 
 
-def _kept(scores, free_index, threshold, static):
+def _kept(scores, free_index, threshold, layout):
     """The kernel-shaped bool mask: kept free entries and locked ones."""
-    keep_free = keep(scores, None, threshold)
+    keep_free = keep(scores, threshold)
     if free_index is not None:
-        keep_free = compaction.expand(keep_free, free_index, int(np.prod(static.mask_shape)))
-    return blocks.expand(ops.reshape(keep_free, static.mask_shape), static.block_size)
+        keep_free = compaction.expand(keep_free, free_index, int(np.prod(layout.mask_shape)))
+    return blocks.expand(ops.reshape(keep_free, layout.mask_shape), layout.block_size)
 
 
-def _masked_forward(scores, weight, free_index, threshold, static):
-    weight = _weight_of(weight, static)
-    return ops.where(_kept(scores, free_index, threshold, static), weight, ops.zeros_like(weight))
+def _masked_forward(scores, weight, free_index, threshold, layout):
+    weight = _weight_of(weight, layout)
+    return ops.where(_kept(scores, free_index, threshold, layout), weight, ops.zeros_like(weight))
 
 
-def _masked_backward(upstream, weight, scores, free_index, static):
+def _masked_backward(upstream, weight, scores, free_index, layout):
     # A block score gets the sum of its weights' gradients, as if they shared it.
-    per_entry = blocks.block_sum(upstream * _weight_of(weight, static), static.block_size)
+    per_entry = blocks.block_sum(upstream * _weight_of(weight, layout), layout.block_size)
     per_entry = ops.reshape(per_entry, (-1,))
     if free_index is not None:
-        per_entry = compaction.gather_free(per_entry, free_index, static.position_shift, int(scores.shape[0]))
+        per_entry = compaction.gather_free(per_entry, free_index, layout.position_shift, int(scores.shape[0]))
     return per_entry * ops.sign(scores)
 
 

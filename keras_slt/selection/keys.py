@@ -12,8 +12,6 @@ keeps exactly what the selection counted above its threshold.
 
 from keras import ops
 
-from keras_slt.freezing import LOCKED
-
 INF_BITS = 0x7F800000  # the bit pattern of +inf
 END = INF_BITS + 1  # exclusive end of the keys of non-NaN magnitudes
 NO_KEY = 2**31 - 1  # the key of positions that take no part in a search
@@ -24,18 +22,13 @@ def magnitude_keys(values):
     return ops.bitwise_and(ops.view(values, "int32"), 0x7FFFFFFF)
 
 
-def keep(values, freeze, threshold):
-    """The boolean mask: free weights with |value| > threshold, and locked ones.
+def keep(values, threshold):
+    """The keep decisions of free weights: |value| > threshold (a NaN never).
 
     Args:
         values: float32 scores or their magnitudes.
-        freeze: the matching int8 freeze pattern, or None when nothing is
-            frozen.
         threshold: float32 scalar, the selection threshold.
     """
     key = magnitude_keys(values)
     bound = ops.view(ops.convert_to_tensor(threshold, "float32"), "int32")
-    selected = (key > bound) & (key <= INF_BITS)
-    if freeze is None:
-        return selected
-    return (selected & (freeze == 0)) | (freeze == LOCKED)
+    return (key > bound) & (key <= INF_BITS)

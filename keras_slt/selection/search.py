@@ -94,12 +94,14 @@ def kth_smallest(magnitudes, free, k, num_free, hint=None, counting="variadic"):
     return threshold
 
 
-def threshold_of_scores(scores, freezes, k, num_free, hint=None, counting="variadic", weights=None):
-    """The k-th smallest free |score|, straight from scores and freeze patterns.
+def threshold_of_scores(scores, k, num_free, hint=None, counting="variadic", weights=None):
+    """The k-th smallest |score| of the free weights' scores.
 
-    The same as `kth_smallest([abs(s)...], [f == 0...], k, num_free, hint)`,
-    but the magnitudes and keys are formed inside the compiled selection,
-    where they fuse into its first pass.
+    The layers hold scores for free weights only (docs/METHOD.md, section
+    11 (Search state)), so every score takes part. The same as
+    `kth_smallest([abs(s)...], [all true...], k, num_free, hint)`, but the
+    magnitudes and keys are formed inside the compiled selection, where they
+    fuse into its first pass.
 
     With `weights`, each score of tensor i counts as weights[i] elements (a
     block score of a blocked layer stands for the block's weights): the
@@ -110,8 +112,6 @@ def threshold_of_scores(scores, freezes, k, num_free, hint=None, counting="varia
 
     Args:
         scores: list of float32 score tensors (any sign).
-        freezes: list of matching int8 freeze tensors (0 marks free weights),
-            or None for a tensor known to have no frozen weight.
         k, num_free, hint, counting: as `kth_smallest`.
         weights: optional list of positive Python ints, one per tensor;
             default 1 each.
@@ -121,7 +121,7 @@ def threshold_of_scores(scores, freezes, k, num_free, hint=None, counting="varia
         the hint for the next search (0, meaning none, when the threshold
         is infinite).
     """
-    return _select(_keys_of_scores, scores, freezes, k, num_free, hint, counting, weights)
+    return _select(_keys_of_scores, scores, [None] * len(scores), k, num_free, hint, counting, weights)
 
 
 def _keys_of_magnitudes(magnitude, free, loop_flag):
@@ -129,11 +129,9 @@ def _keys_of_magnitudes(magnitude, free, loop_flag):
     return ops.where(ops.reshape(free, (-1,)), key, NO_KEY)
 
 
-def _keys_of_scores(score, freeze, loop_flag):
-    key = magnitude_keys(_unhoistable(ops.reshape(score, (-1,)), loop_flag))
-    if freeze is None:  # nothing frozen: no need to read the pattern
-        return key
-    return ops.where(ops.reshape(freeze, (-1,)) != ops.cast(loop_flag, freeze.dtype), NO_KEY, key)
+def _keys_of_scores(score, no_mask, loop_flag):
+    # Every score is free: `no_mask` is always None.
+    return magnitude_keys(_unhoistable(ops.reshape(score, (-1,)), loop_flag))
 
 
 def _unhoistable(values, loop_flag):
