@@ -161,7 +161,11 @@ def expand(keep_free, arrays, size):
     # in whole-word operations: 32 times fewer elements than positions.
     kept = bits.deposit(window, arrays["free_words"])
     mask = ops.bitwise_or(arrays["locked_words"], kept)
-    return ops.reshape(bits.lanes(mask), (-1,))[:size] == 1
+    # An identity gather makes XLA compute the words once: fused into all 32
+    # positions of each word (as a broadcast lets it), the chain of
+    # `bits.deposit` took seconds to compile per layer.
+    mask = ops.take(mask, ops.arange(int(mask.shape[0]), dtype="int32"))
+    return bits.flags(mask, size)
 
 
 def gather_free(values, arrays, position_shift, num_free):
