@@ -8,8 +8,9 @@ Words are int32, not uint32, because every backend and TensorFlow's
 collectives handle int32; the step-side functions below therefore emulate
 the unsigned operations they need.
 
-`pack` and `unpack` are NumPy (build time, export); `lanes` and `popcount`
-are keras.ops, run inside the compiled train step.
+`pack` and `unpack` are NumPy (build time, export); `lanes`, `flags`,
+`shift_right_logical` and `deposit` are keras.ops, run inside the compiled
+train step.
 
 Example:
 
@@ -84,25 +85,6 @@ def shift_right_logical(x, shift):
     """
     keep_bits = ops.bitwise_invert(ops.left_shift(ops.left_shift(-1, 31 - shift), 1))
     return ops.bitwise_and(ops.right_shift(x, shift), keep_bits)
-
-
-def popcount(x):
-    """The number of set bits of each int32 (keras.ops), by the SWAR sums.
-
-    Example:
-
-    >>> ops.convert_to_numpy(popcount(np.array([7, -1], np.int32))).tolist()
-    [3, 32]
-    """
-    # Pairs, nibbles, then bytes added in place. The masks drop whatever an
-    # arithmetic shift copies into the top bits, and from the second step
-    # on every partial sum is non-negative.
-    x = x - ops.bitwise_and(ops.right_shift(x, 1), 0x55555555)
-    x = ops.bitwise_and(x, 0x33333333) + ops.bitwise_and(ops.right_shift(x, 2), 0x33333333)
-    x = ops.bitwise_and(x + ops.right_shift(x, 4), 0x0F0F0F0F)
-    x = x + ops.right_shift(x, 8)
-    x = x + ops.right_shift(x, 16)
-    return ops.bitwise_and(x, 0x3F)
 
 
 def deposit(x, mask):

@@ -231,7 +231,10 @@ class SupermaskLayer(layers.Layer):
             threshold: the selection threshold, e.g. the model's
                 `global_threshold()` or this layer's `layerwise_threshold()`.
         """
-        return ops.cast(_kept(self.scores, self.free_index, threshold, self.layout), "float32")
+        kept = _kernel_functions()[2]
+        free_index = None if self.free_index is None else {k: _read(v) for k, v in self.free_index.items()}
+        threshold = ops.convert_to_tensor(threshold, "float32")
+        return ops.cast(kept(_read(self.scores), free_index, threshold, self.layout), "float32")
 
     def effective_kernel(self, threshold):
         """W_eff = m * W * scale, with the straight-through score gradient.
@@ -355,7 +358,7 @@ def _masked_weight(scores, weight, free_index, threshold, layout):
     scores, weight = _read(scores), _read(weight)
     free_index = None if free_index is None else {k: _read(v) for k, v in free_index.items()}
     threshold = ops.convert_to_tensor(threshold, "float32")
-    forward, backward = _kernel_functions()
+    forward, backward, _ = _kernel_functions()
 
     @ops.custom_gradient
     def masked(scores):
@@ -418,21 +421,33 @@ _KERNEL_FUNCTIONS = {}
 
 
 def _kernel_functions():
-    """(forward, backward) of `_masked_weight`: XLA-compiled on TensorFlow."""
-    backend = keras.backend.backend()
-    if backend != "tensorflow":
-        return _masked_forward, _masked_backward
-    if backend not in _KERNEL_FUNCTIONS:
-        import tensorflow as tf
+    """(forward, backward, kept) of the layers, compiled on TensorFlow and JAX.
 
-        functions = []
-        for function in (_masked_forward, _masked_backward):
-            # Inside a train step compiled with XLA these are inlined.
-            compiled = tf.function(function, jit_compile=True, autograph=False)
-            # One trace per layer shape is expected, not a retracing problem.
-            compiled._omit_frequent_tracing_warning = True
-            functions.append(compiled)
-        _KERNEL_FUNCTIONS[backend] = tuple(functions)
+    Inside a compiled train step these are inlined. Called eagerly (the
+    masks of `SupermaskModel.masks()`, a TF graph step), each runs as one
+    compiled call: on JAX, op by op, every one of the free index's ~100
+    word operations would otherwise be compiled on its own for every layer
+    shape; on TensorFlow, the TF graph would launch that many kernels.
+    """
+    backend = keras.backend.backend()
+    functions = (_masked_forward, _masked_backward, _kept)
+    if backend not in ("tensorflow", "jax"):
+        return functions
+    if backend not in _KERNEL_FUNCTIONS:
+        compiled = []
+        for function in functions:
+            if backend == "tensorflow":
+                import tensorflow as tf
+
+                function = tf.function(function, jit_compile=True, autograph=False)
+                # One trace per layer shape is expected, not a retracing problem.
+                function._omit_frequent_tracing_warning = True
+            else:
+                import jax
+
+                function = jax.jit(function, static_argnames="layout")
+            compiled.append(function)
+        _KERNEL_FUNCTIONS[backend] = tuple(compiled)
     return _KERNEL_FUNCTIONS[backend]
 
 
