@@ -62,7 +62,7 @@ def former_bytes(model, lean_bytes):
     lean_layers = sum(variable_bytes(layer.search_state) + 4 * int(layer.scores.shape[0]) for layer in layers)
     former_layers = 0
     for layer in layers:
-        entries = int(np.prod(layer.mask_shape))
+        entries = int(np.prod(layer.layout.mask_shape))
         former_layers += 4 * layer.num_weights + (4 + 1 + 4) * entries
     return lean_bytes - lean_layers + former_layers
 

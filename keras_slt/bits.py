@@ -9,7 +9,7 @@ collectives handle int32; the step-side functions below therefore emulate
 the unsigned operations they need.
 
 `pack` and `unpack` are NumPy (build time, export); `lanes`, `flags`,
-`shift_right_logical` and `deposit` are keras.ops, run inside the compiled
+`words_of`, `shift_right_logical` and `deposit` are keras.ops, run inside the compiled
 train step.
 
 Example:
@@ -67,7 +67,22 @@ def lanes(words):
     [1, 0, 1, 0]
     """
     # An arithmetic shift keeps bit b in place at position 0, so `& 1` is exact.
-    return ops.bitwise_and(ops.right_shift(ops.expand_dims(words, -1), _lane_numbers()), 1)
+    return ops.bitwise_and(ops.right_shift(ops.expand_dims(words, -1), ops.arange(WORD, dtype="int32")), 1)
+
+
+def words_of(flags, num):
+    """Flat bool `flags` as `num` int32 words (keras.ops), the inverse of `flags`.
+
+    `num` may exceed the words the flags fill; the rest are 0.
+
+    Example:
+
+    >>> ops.convert_to_numpy(words_of(np.array([True, False, True]), 2)).tolist()
+    [5, 0]
+    """
+    padded = ops.pad(ops.cast(flags, "int32"), [(0, num * WORD - int(flags.shape[0]))])
+    # Distinct bits add without carries, so the sum is their bitwise or.
+    return ops.sum(ops.left_shift(ops.reshape(padded, (num, WORD)), ops.arange(WORD, dtype="int32")), axis=1)
 
 
 def flags(words, size):
@@ -118,7 +133,3 @@ def deposit(x, mask):
         x = ops.bitwise_or(ops.bitwise_and(x, ops.bitwise_invert(move)),
                            ops.bitwise_and(ops.left_shift(x, 1 << i), move))
     return ops.bitwise_and(x, original)
-
-
-def _lane_numbers():
-    return ops.arange(WORD, dtype="int32")

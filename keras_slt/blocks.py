@@ -80,11 +80,6 @@ def block_sum(values, block_size):
     return ops.sum(blocks, axis=1)
 
 
-def block_size_between(kernel, blocked):
-    """B, from a kernel-shaped and a block-shaped tensor (static shapes)."""
-    return int(kernel.shape[0]) // int(blocked.shape[0])
-
-
 def to_blocks(mask, block_size):
     """A kernel-shaped NumPy mask as one value per block (its first weight's).
 

@@ -23,8 +23,8 @@ Both are computed from a `FreeIndex`, built once from the freeze pattern:
 Why not a cumulative sum and a scatter, the textbook compaction: XLA runs
 both as serial loops on CPU; in a prototype they took the FC step
 (784-1024-1024-10, f = 0.5) from 1.34x to 2.0x the time of training it.
-Here every step is elementwise on words or positions, or a gather. The index costs about 0.4 bytes
-per position plus 2 bytes per score, against the 4 + 4 bytes (score and
+Here every step is elementwise on words or positions, or a gather. The
+index costs about 0.4 bytes per position plus 2 bytes per score, against the 4 + 4 bytes (score and
 momentum) that each frozen position saves.
 
 Example:
@@ -142,14 +142,9 @@ def expand(keep_free, arrays, size):
     Returns:
         A bool tensor of `size`: True where locked, or free and kept.
     """
-    num_free = int(keep_free.shape[0])
     # The keep decisions as words. A window starts at word offset >> 5 <=
     # num_free >> 5 and reads the word after it too.
-    num_words = num_free // bits.WORD + 2
-    padded = ops.pad(ops.cast(keep_free, "int32"), [(0, num_words * bits.WORD - num_free)])
-    # Distinct bits add without carries, so the sum is their bitwise or.
-    keep_words = ops.sum(ops.left_shift(ops.reshape(padded, (num_words, bits.WORD)),
-                                        ops.arange(bits.WORD, dtype="int32")), axis=1)
+    keep_words = bits.words_of(keep_free, int(keep_free.shape[0]) // bits.WORD + 2)
     # Word c of the mask needs the decisions of free positions offset[c]
     # onwards, at most 32 of them: a window of two words, shifted.
     offsets = arrays["free_offsets"]

@@ -124,17 +124,17 @@ class SupermaskLayer(layers.Layer):
         shape = tuple(int(d) for d in self.kernel_shape(input_shape))
         fan_in = self.fan_in(shape)
         # Scores and freeze pattern have one entry per block of the mask.
-        self.mask_shape = blocks.block_shape(shape, self.block_size, self.name)
+        mask_shape = blocks.block_shape(shape, self.block_size, self.name)
         weight = initializers.generate(
             self.weight_init, shape,
             seeding.stream(self.seed, self.layer_index, seeding.WEIGHT), fan_in,
         )
         freeze = freeze_pattern(
-            self.mask_shape, self.prune_rate, self.lock_rate,
+            mask_shape, self.prune_rate, self.lock_rate,
             seeding.stream(self.seed, self.layer_index, seeding.FREEZE),
         )
         scores = initializers.generate(
-            self.score_init, self.mask_shape,
+            self.score_init, mask_shape,
             seeding.stream(self.seed, self.layer_index, seeding.SCORE), fan_in,
         )
         free = (freeze == FREE).ravel()
@@ -170,7 +170,7 @@ class SupermaskLayer(layers.Layer):
             index = compaction.FreeIndex.of(freeze)
             position_shift = index.position_shift
             self.free_index = {name: self._add_index(name, array) for name, array in index.arrays().items()}
-        self.layout = _Layout(shape, self.mask_shape, self.block_size, position_shift, weight_scale)
+        self.layout = _Layout(shape, mask_shape, self.block_size, position_shift, weight_scale)
         if self.use_bias:
             self.bias = self.add_weight(
                 name="bias", shape=self.bias_shape(shape), initializer="zeros",
@@ -205,11 +205,11 @@ class SupermaskLayer(layers.Layer):
 
     def freeze_pattern(self):
         """The int8 freeze pattern (-1 pruned, 0 free, +1 locked), mask-shaped, NumPy."""
-        size = int(np.prod(self.mask_shape))
+        mask_shape = self.layout.mask_shape
         if self.free_index is None:
-            return np.zeros(self.mask_shape, np.int8)
+            return np.zeros(mask_shape, np.int8)
         words = {name: ops.convert_to_numpy(v) for name, v in self.free_index.items()}
-        return compaction.freeze_of(words["free_words"], words["locked_words"], size).reshape(self.mask_shape)
+        return compaction.freeze_of(words["free_words"], words["locked_words"], int(np.prod(mask_shape))).reshape(mask_shape)
 
     def _checked_sparsity(self):
         if self.sparsity is None:
@@ -232,9 +232,8 @@ class SupermaskLayer(layers.Layer):
                 `global_threshold()` or this layer's `layerwise_threshold()`.
         """
         kept = _kernel_functions()[2]
-        free_index = None if self.free_index is None else {k: _read(v) for k, v in self.free_index.items()}
         threshold = ops.convert_to_tensor(threshold, "float32")
-        return ops.cast(kept(_read(self.scores), free_index, threshold, self.layout), "float32")
+        return ops.cast(kept(_read(self.scores), _read_index(self.free_index), threshold, self.layout), "float32")
 
     def effective_kernel(self, threshold):
         """W_eff = m * W * scale, with the straight-through score gradient.
@@ -293,7 +292,7 @@ class SupermaskLayer(layers.Layer):
         """
         if len(store) == len(self.variables) and tuple(store["0"].shape) == tuple(self.scores.shape):
             return super().load_own_variables(store)
-        if len(store) != 3 + int(self.use_bias) or tuple(store["0"].shape) != tuple(self.mask_shape):
+        if len(store) != 3 + int(self.use_bias) or tuple(store["0"].shape) != tuple(self.layout.mask_shape):
             raise ValueError(
                 f"layer {self.name!r}: the file holds {len(store)} variables that fit neither this "
                 "layer's layout nor the former full one"
@@ -356,7 +355,7 @@ def _masked_weight(scores, weight, free_index, threshold, layout):
     """
     # Variables are read here: a custom gradient must see plain tensors.
     scores, weight = _read(scores), _read(weight)
-    free_index = None if free_index is None else {k: _read(v) for k, v in free_index.items()}
+    free_index = _read_index(free_index)
     threshold = ops.convert_to_tensor(threshold, "float32")
     forward, backward, _ = _kernel_functions()
 
@@ -379,6 +378,11 @@ def _read(value):
 
         return tf.convert_to_tensor(value)
     return ops.convert_to_tensor(value)
+
+
+def _read_index(free_index):
+    """The free index's variables read (None stays None)."""
+    return None if free_index is None else {name: _read(v) for name, v in free_index.items()}
 
 
 def _signed_constant(sign_words, scale, shape):
