@@ -13,20 +13,25 @@ setup(
     # The launcher silences TensorFlow's start-up lines before keras_slt is
     # imported, so it cannot live inside the package (see its docstring).
     py_modules=["keras_slt_launch"],
+    # What every install needs; a backend comes with an extra:
+    # `.[tensorflow]` (the default backend, tf.data, TFDS, TFLite) or `.[jax]`.
     install_requires=[
-        "tensorflow==2.21.*",  # default backend, tf.data, TFLite converter
         "keras>=3.10",  # the layers and models
-        "tensorflow-datasets>=4.9",  # CIFAR and ImageNet pipelines
-        # TFDS 4.9 imports importlib_resources but declares it only for old Pythons.
-        "importlib_resources",
-        "tensorboard>=2.21",  # the search tool's logs (TF 2.21 no longer pulls it in)
         "absl-py>=2.0",  # command-line flags and flagfiles
-        "numpy>=1.26",  # Philox streams, reference selection
-        "ai-edge-litert>=1.2",  # LiteRT interpreter for TFLite parity checks
+        "numpy>=1.26",  # Philox streams, reference selection, the NumPy pipeline
         "matplotlib>=3.8",  # sweep plots
         "constriction>=0.4",  # range coder of the compact .slt ticket files
     ],
     extras_require={
+        "tensorflow": [
+            "tensorflow==2.21.*",  # default backend, tf.data, TFLite converter
+            "tensorflow-datasets>=4.9",  # CIFAR and ImageNet pipelines
+            # TFDS 4.9 imports importlib_resources but declares it only for old Pythons.
+            "importlib_resources",
+            "tensorboard>=2.21",  # the search tool's logs (TF 2.21 no longer pulls it in)
+            "ai-edge-litert>=1.2",  # LiteRT interpreter for TFLite parity checks
+        ],
+        "jax": ["jax>=0.4.30"],  # the JAX backend (CPU; add jax[cuda12] for GPUs)
         "test": ["pytest>=8", "jax[cpu]>=0.4.30"],
     },
     entry_points={

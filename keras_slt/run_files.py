@@ -6,7 +6,8 @@ sweep collects them, the export tool reads them.
 - `results.json`: the run's results and flags, written when it ends;
 - `best.keras`: the best-validation model;
 - `state.json` and `ckpt-<epochs done>.weights.h5`: the resumable state;
-- `logs/`: TensorBoard logs;
+- `logs/`: TensorBoard logs (where TensorFlow is installed) and
+  `logs/history.csv`, every epoch's metrics;
 - `worker-<i>/`: a non-chief worker's own folder in a multi-worker run.
 """
 
@@ -14,6 +15,7 @@ RESULTS = "results.json"
 BEST_MODEL = "best.keras"
 STATE = "state.json"
 LOGS_DIR = "logs"
+HISTORY_CSV = "history.csv"  # inside LOGS_DIR
 CHECKPOINT_GLOB = "ckpt-*.weights.h5"
 # Model files an export looks for in a run folder, best first.
 MODEL_FILES = (BEST_MODEL, "model.keras")

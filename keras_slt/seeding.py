@@ -15,6 +15,8 @@ WEIGHT = 1
 FREEZE = 2
 SCORE = 3
 DATA_SPLIT = 4  # the train/validation split of a dataset (layer index 0)
+DATA_ORDER = 5  # the order of the training examples in one epoch (layer index: the epoch)
+AUGMENT = 6  # the random crops and flips of one epoch (layer index: the epoch)
 
 _MAX_SEED = 2**64 - 1
 
@@ -34,7 +36,8 @@ def stream(seed, layer_index, kind):
     Args:
         seed: the model seed, an integer in [0, 2**64).
         layer_index: position of the layer among the model's supermask layers.
-        kind: `WEIGHT`, `FREEZE`, `SCORE` or `DATA_SPLIT`.
+        kind: `WEIGHT`, `FREEZE`, `SCORE`, `DATA_SPLIT`, `DATA_ORDER` or
+            `AUGMENT`.
 
     Returns:
         A `numpy.random.Philox` bit generator.

@@ -13,6 +13,7 @@ import tensorflow_datasets as tfds
 from keras_slt import data, seeding
 from keras_slt.data import cifar
 from keras_slt.data import idx
+from keras_slt.data import plan
 from keras_slt.data import transforms
 
 DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
@@ -259,28 +260,25 @@ def test_cifar_normalization_is_the_official_codes():
 
 
 def test_normalize():
-    images = tf.constant([[[0, 255, 51]]], tf.uint8)
+    images = np.array([[[0, 255, 51]]], np.uint8)
     out = data.normalize(images, mean=(0.0, 0.5, 0.2), std=(1.0, 0.5, 0.1))
-    assert out.dtype == tf.float32
-    np.testing.assert_allclose(out.numpy(), [[[0.0, 1.0, 0.0]]], atol=1e-6)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, [[[0.0, 1.0, 0.0]]], atol=1e-6)
 
 
-def test_random_crop_flip():
+def test_crop_flip_windows():
     image = tf.constant(np.random.default_rng(0).integers(
         0, 256, (32, 32, 3), np.uint8))
-    seed = tf.constant([5, 6], tf.int64)
-    out = transforms.random_crop_flip(image, seed)
-    assert out.shape == (32, 32, 3) and out.dtype == tf.uint8
-    np.testing.assert_array_equal(out, transforms.random_crop_flip(image, seed))
-    outputs = [transforms.random_crop_flip(image, [s, 0]).numpy()
-               for s in range(8)]
+    rows, cols, flips = plan.crop_flip_draws(seed=5, epoch=0, num_examples=8)
+    outputs = [transforms.crop_flip(image, r, c, f).numpy() for r, c, f in zip(rows, cols, flips)]
+    assert all(o.shape == (32, 32, 3) and o.dtype == np.uint8 for o in outputs)
     assert len({o.tobytes() for o in outputs}) > 1
-    # Each output is a 32x32 window of the zero-padded image, maybe flipped.
+    # Each output is the 32x32 window of the zero-padded image at its
+    # offset, flipped where its draw says so.
     padded = np.pad(image.numpy(), [(4, 4), (4, 4), (0, 0)])
-    windows = [padded[i:i + 32, j:j + 32] for i in range(9) for j in range(9)]
-    windows += [w[:, ::-1] for w in windows]
-    for o in outputs:
-        assert any(np.array_equal(o, w) for w in windows)
+    for o, r, c, f in zip(outputs, rows, cols, flips):
+        window = padded[r:r + 32, c:c + 32]
+        np.testing.assert_array_equal(o, window[:, ::-1] if f else window)
 
 
 def test_imagenet_transforms():
@@ -337,16 +335,18 @@ def test_load_mnist_pipeline(tmp_path):
     np.testing.assert_array_equal(y, y_test)
     np.testing.assert_array_equal(collect(ds.test)[0], x)
     # Train: the training indices, in a seeded order that changes per epoch.
-    x1, y1 = collect(ds.train)
-    x2, _ = collect(ds.train)
+    assert ds.steps_per_epoch == 4
+    x1, y1 = collect(ds.train.take(4))
+    x2, _ = collect(ds.train_from(1).take(4))
     assert x1.shape == (16, 28, 28, 1)
     assert not np.array_equal(x1, x2)
+    np.testing.assert_array_equal(collect(ds.train.take(8))[0], np.concatenate([x1, x2]))
     again = data.load("mnist", data_dir=tmp_path, batch_size=4, seed=2)
-    np.testing.assert_array_equal(collect(again.train)[0], x1)
-    np.testing.assert_array_equal(collect(again.train)[0], x2)
+    np.testing.assert_array_equal(collect(again.train.take(4))[0], x1)
+    np.testing.assert_array_equal(collect(again.train_from(1).take(4))[0], x2)
     train_idx = np.setdiff1d(np.arange(20), val_idx)
     raw = data.load("mnist", data_dir=tmp_path, normalize=False, seed=2)
-    x, _ = collect(raw.train)
+    x, _ = collect(raw.train.take(raw.steps_per_epoch))
     np.testing.assert_allclose(
         np.sort(x.reshape(16, -1), axis=0),
         np.sort(x_train[train_idx].reshape(16, -1) / 255.0, axis=0),
@@ -364,14 +364,14 @@ def test_load_cifar_augmentation_deterministic(tmp_path):
     write_cifar_dir(tmp_path, "cifar10", per_file=2)
     first = data.load("cifar10", data_dir=tmp_path, batch_size=8, seed=1)
     assert (first.num_train, first.num_validation, first.num_test) == (8, 2, 2)
-    x1, y1 = collect(first.train)
+    x1, y1 = collect(first.train.take(1))
     assert x1.shape == (8, 32, 32, 3) and x1.dtype == np.float32
     second = data.load("cifar10", data_dir=tmp_path, batch_size=8, seed=1)
-    x2, y2 = collect(second.train)
+    x2, y2 = collect(second.train.take(1))
     np.testing.assert_array_equal(x1, x2)
     np.testing.assert_array_equal(y1, y2)
     other = data.load("cifar10", data_dir=tmp_path, batch_size=8, seed=5)
-    assert not np.array_equal(collect(other.train)[0], x1)
+    assert not np.array_equal(collect(other.train.take(1))[0], x1)
 
 
 def test_tfds_mock_cifar10():

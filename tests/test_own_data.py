@@ -9,6 +9,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from keras_slt import data
+from keras_slt.data import image_folder
 from keras_slt.experiments import search
 
 CLASSES = ("cat", "dog", "owl")
@@ -36,7 +37,7 @@ def collect(ds):
 def test_image_folder_with_train_and_test(tmp_path):
     train = write_folder(tmp_path / "train", per_class=5)
     test = write_folder(tmp_path / "test", per_class=2, seed=1)
-    x_train, y_train, x_test, y_test, classes = data.image_folder.load_dir(str(tmp_path))
+    x_train, y_train, x_test, y_test, classes = image_folder.load_dir(str(tmp_path))
     assert classes == list(CLASSES)
     assert x_train.shape == (15, 6, 5, 3) and x_test.shape == (6, 6, 5, 3) and x_train.dtype == np.uint8
     # PNG is lossless: the pixels and labels come back exactly, in class-folder order.
@@ -54,15 +55,15 @@ def test_image_folder_with_train_and_test(tmp_path):
     np.testing.assert_allclose(x_validation, data.normalize(x_train[validation], mean, std), rtol=1e-6)
     np.testing.assert_array_equal(y_validation, y_train[validation])
     again = data.load("image_folder", data_dir=str(tmp_path), batch_size=4, seed=3, augment="crop_flip")
-    np.testing.assert_array_equal(collect(ds.train)[0], collect(again.train)[0])
+    np.testing.assert_array_equal(collect(ds.train.take(3))[0], collect(again.train.take(3))[0])
 
 
 def test_image_folder_single_pool_resized_grayscale(tmp_path):
     write_folder(tmp_path, per_class=10, size=(8, 8), channels=1)
-    x_train, y_train, x_test, y_test, _ = data.image_folder.load_dir(str(tmp_path), image_size=(4, 6))
+    x_train, y_train, x_test, y_test, _ = image_folder.load_dir(str(tmp_path), image_size=(4, 6))
     assert x_train.shape == (24, 4, 6, 1) and x_test.shape == (6, 4, 6, 1)
     # A fixed 20% is the test set, whatever the run's seed.
-    _, test = data.split_indices(30, 0.2, data.image_folder.TEST_SPLIT_KEY)
+    _, test = data.split_indices(30, 0.2, image_folder.TEST_SPLIT_KEY)
     np.testing.assert_array_equal(y_test, np.repeat(np.arange(3), 10)[test])
 
 

@@ -13,6 +13,7 @@ masks run on LiteRT's block-sparse kernels instead (see
 """
 
 from absl import flags
+import keras
 
 from keras_slt import data
 from keras_slt.cli import common
@@ -44,7 +45,7 @@ def main(argv):
     else:
         calibration, inputs = sources.random_inputs(model, max_samples=1)
     timing = {"runs": FLAGS.runs, "warmup": FLAGS.warmup, "num_threads": FLAGS.num_threads}
-    sample = [x[0] for x in tflite.as_list(inputs)]
+    sample = [x[0] for x in keras.tree.flatten(inputs)]
     for int8 in (False, True) if FLAGS.int8 else (False,):
         dense, sparse = tflite.dense_sparse_latency(model, sample, int8, calibration, **timing)
         print(f"{'int8' if int8 else 'float32':8} dense {dense * 1e6:9.1f} us  sparse {sparse * 1e6:9.1f} us"

@@ -54,7 +54,10 @@ def main(argv):
     del argv
     if (FLAGS.output_dir is None) == (FLAGS.model_path is None):
         raise ValueError("give exactly one of --output_dir and --model_path")
-    artifacts.check_formats(FLAGS.format, FLAGS.int8, FLAGS.int8_sparse)
+    formats = FLAGS.format
+    if not FLAGS["format"].present and not artifacts.tflite_available():
+        formats = [name for name in formats if name != "tflite"]  # the JAX install
+    artifacts.check_formats(formats, FLAGS.int8, FLAGS.int8_sparse)
     for name in ("max_samples", "num_calibration"):
         if FLAGS[name].value < 1:
             raise ValueError(f"--{name} must be >= 1, got {FLAGS[name].value}")
@@ -70,7 +73,6 @@ def main(argv):
         raise ValueError(f"--name={FLAGS.name} would overwrite the model being exported, {model_path}")
     image_size = data.parse_image_size(FLAGS.image_size or run_flags.get("image_size"))
     model = sources.load_model(model_path)
-    formats = FLAGS.format
     if not FLAGS["format"].present and not isinstance(model, SupermaskModel):
         formats = [name for name in formats if name != "slt"]  # a weight-trained (--algo=dense) model
     dataset = FLAGS.dataset or run_flags.get("dataset")

@@ -1,6 +1,7 @@
 """Dataset pipelines for training and evaluating strong lottery tickets.
 
-`load(name, ...)` returns batched `tf.data` pipelines for the training,
+`load(name, ...)` returns batched pipelines (`tf.data`, or NumPy
+`keras.utils.PyDataset`s where TensorFlow is not installed) for the training,
 validation and test splits of MNIST, Fashion-MNIST, CIFAR-10, CIFAR-100,
 ImageNet (ILSVRC 2012), any TFDS image classification dataset
 (`"tfds:NAME"`) and a folder of class subfolders (`"image_folder"`). The
@@ -10,7 +11,8 @@ Example:
 
 >>> import keras_slt
 >>> data = keras_slt.data.load("cifar10", data_dir="/data", seed=0)
->>> model.fit(data.train, validation_data=data.validation, epochs=100)
+>>> model.fit(data.train, steps_per_epoch=data.steps_per_epoch, epochs=100,
+...           validation_data=data.validation)
 >>> model.evaluate(data.test)
 """
 
@@ -22,13 +24,14 @@ from keras_slt.data.custom import is_custom
 from keras_slt.data.custom import parse_image_size
 from keras_slt.data.catalog import DatasetSpec
 from keras_slt.data.errors import DataError
+from keras_slt.data.dataset import Dataset
+from keras_slt.data.dataset import split_indices
 from keras_slt.data.loader import AUGMENTATIONS
+from keras_slt.data.loader import PIPELINES
 from keras_slt.data.loader import arrays_and_spec
 from keras_slt.data.loader import load
 from keras_slt.data.loader import load_arrays
-from keras_slt.data.pipeline import Dataset
-from keras_slt.data.pipeline import normalize
-from keras_slt.data.pipeline import split_indices
+from keras_slt.data.plan import normalize
 
 __all__ = [
     "AUGMENTATIONS",
@@ -39,6 +42,7 @@ __all__ = [
     "Dataset",
     "DatasetSpec",
     "NAMES",
+    "PIPELINES",
     "SPECS",
     "load",
     "load_arrays",

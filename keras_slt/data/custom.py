@@ -8,12 +8,11 @@ them, validation part included, as for the built-in constants).
 
 import numpy as np
 
-from keras_slt.data import image_folder, tfds_any
 from keras_slt.data.catalog import DatasetSpec
-from keras_slt.data.errors import DataError
+from keras_slt.data.errors import DataError, require_tensorflow
 
 IMAGE_FOLDER = "image_folder"
-TFDS_PREFIX = tfds_any.PREFIX
+TFDS_PREFIX = "tfds:"
 
 
 def is_custom(name):
@@ -69,6 +68,10 @@ def load(name, data_dir=None, image_size=None):
     >>> spec.num_classes
     """
     check(name, data_dir)
+    require_tensorflow(f"dataset {name}")
+    # Imported here: both read with TensorFlow, which the JAX install lacks.
+    from keras_slt.data import image_folder, tfds_any
+
     if name == IMAGE_FOLDER:
         x_train, y_train, x_test, y_test, classes = image_folder.load_dir(data_dir, image_size)
         num_classes = len(classes)

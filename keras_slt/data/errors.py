@@ -1,5 +1,7 @@
 """The error raised for missing or malformed dataset files."""
 
+import importlib.util
+
 
 class DataError(ValueError):
     """Dataset files are missing, malformed, or could not be obtained.
@@ -21,3 +23,15 @@ class DataError(ValueError):
 
     def __init__(self, message):
         super().__init__(" ".join(str(message).split()))
+
+
+def require_tensorflow(what):
+    """Raises DataError, naming `what`, where TensorFlow is not installed.
+
+    Example:
+
+    >>> require_tensorflow("tfds:beans")  # silent where TensorFlow is installed
+    """
+    if importlib.util.find_spec("tensorflow") is None:
+        raise DataError(f"{what} is read with TensorFlow, which is not installed: "
+                        "pip install 'keras-slt[tensorflow]'")

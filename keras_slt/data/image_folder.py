@@ -16,7 +16,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from keras_slt.data import pipeline
+from keras_slt.data.dataset import split_indices
 from keras_slt.data.errors import DataError
 
 EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
@@ -122,6 +122,6 @@ def load_dir(data_dir, image_size=None):
         x_test, y_test = _read_split(split_dirs[1], classes, image_size, color_mode)
     else:
         images, labels = _read_split(data_dir, classes, image_size, color_mode)
-        train, test = pipeline.split_indices(len(images), TEST_FRACTION, TEST_SPLIT_KEY)
+        train, test = split_indices(len(images), TEST_FRACTION, TEST_SPLIT_KEY)
         x_train, y_train, x_test, y_test = images[train], labels[train], images[test], labels[test]
     return x_train, y_train, x_test, y_test, classes

@@ -1,18 +1,16 @@
 """`load` and `load_arrays`: the entry points of `keras_slt.data`."""
 
+import importlib.util
 import os
-
-import tensorflow as tf
 
 from keras_slt.data import cifar
 from keras_slt.data import custom
 from keras_slt.data import idx
-from keras_slt.data import pipeline
 from keras_slt.data import tfds_source
-from keras_slt.data import transforms
 from keras_slt.data.catalog import DEFAULT_DIRS
 from keras_slt.data.catalog import NAMES
 from keras_slt.data.catalog import SPECS
+from keras_slt.data.dataset import Dataset, split_indices
 from keras_slt.data.errors import DataError
 
 # ImageNet examples are shuffled through a buffer; the other datasets are
@@ -20,6 +18,10 @@ from keras_slt.data.errors import DataError
 IMAGENET_SHUFFLE_BUFFER = 10_000
 # Training augmentation: "auto" is each dataset's usual one (see `load`).
 AUGMENTATIONS = ("auto", "none", "crop_flip")
+# Who assembles the batches: "tf.data" (`keras_slt.data.pipeline`), "numpy"
+# (`keras_slt.data.numpy_pipeline`, no TensorFlow needed; the same batches),
+# or "auto": tf.data where TensorFlow is installed.
+PIPELINES = ("auto", "tf.data", "numpy")
 
 _READERS = {
     "mnist": idx.load_dir,
@@ -121,15 +123,16 @@ def load(
     augment="auto",
     normalize=True,
     image_size=None,
+    pipeline="auto",
 ):
     """Builds the training, validation and test pipelines of a dataset.
 
     The validation split is a seeded random `validation_fraction` of the
     training set (see `split_indices`); the test split is the official test
-    set (ImageNet: the official validation set). Training data is reshuffled
-    every epoch; shuffling and augmentation are deterministic given `seed`
-    (and TensorFlow's global seed, when one is set, e.g. by
-    `keras.utils.set_random_seed`).
+    set (ImageNet: the official validation set). Each training epoch has its
+    own order and augmentation, fixed by `seed` and the epoch alone
+    (`keras_slt.data.plan`), so a resumed run sees the same data as an
+    uninterrupted one, on any backend.
 
     Augmentation (training split only):
 
@@ -163,10 +166,14 @@ def load(
             only scaled to [0, 1].
         image_size: `(height, width)` for `tfds:NAME` and `image_folder`
             (see `load_arrays`).
+        pipeline: One of `PIPELINES`: "tf.data", "numpy" (Keras
+            `PyDataset`s, no TensorFlow needed; the same batches), or "auto",
+            tf.data where TensorFlow is installed. ImageNet is tf.data only.
 
     Returns:
-        A `Dataset` with `train`, `validation` and `test` `tf.data.Dataset`s
-        of `(float32 images, int32 labels)` batches and their sizes.
+        A `Dataset` (`keras_slt.data.dataset`): its training stream, from any
+        epoch on, its `validation` and `test` batches of `(float32 images,
+        int32 labels)`, and their sizes.
 
     Raises:
         ValueError: If `name` is unknown or an argument is out of range.
@@ -177,7 +184,8 @@ def load(
     >>> data = keras_slt.data.load("fashion_mnist", seed=1)
     >>> data.num_train, data.num_validation, data.num_test
     (48000, 12000, 10000)
-    >>> model.fit(data.train, validation_data=data.validation, epochs=10)
+    >>> model.fit(data.train, steps_per_epoch=data.steps_per_epoch, epochs=10,
+    ...           validation_data=data.validation)
     """
     _check_name(name)
     if not 0 <= validation_fraction < 1:
@@ -196,78 +204,104 @@ def load(
         choices = ("auto", "none") if name == "imagenet2012" else AUGMENTATIONS
         raise ValueError(f"augment for {name} must be one of {', '.join(choices)}; got {augment!r}")
 
+    if pipeline not in PIPELINES:
+        raise ValueError(f"pipeline must be one of {', '.join(PIPELINES)}; got {pipeline!r}")
     if name == "imagenet2012":
-        spec = SPECS[name]
+        if pipeline == "numpy":
+            raise ValueError("imagenet2012 is read by tf.data only; install tensorflow")
+        return _imagenet(data_dir, batch_size, seed, validation_fraction, augment, normalize)
+    arrays, spec = arrays_and_spec(name, data_dir, image_size)
+    x_train, y_train, x_test, y_test = arrays
+    mean, std = _statistics(spec, normalize)
+    crop_flip = augment == "crop_flip" or (augment == "auto" and name in ("cifar10", "cifar100"))
+    train_idx, val_idx = split_indices(len(x_train), validation_fraction, seed)
+    x_val, y_val = x_train[val_idx], y_train[val_idx]
+    x_train, y_train = x_train[train_idx], y_train[train_idx]
+    if pipeline == "auto":
+        pipeline = "tf.data" if importlib.util.find_spec("tensorflow") else "numpy"
+    if pipeline == "numpy":
+        from keras_slt.data import numpy_pipeline as batches
+
+        def train_from(epoch):
+            return batches.TrainingBatches(x_train, y_train, mean, std, batch_size, seed, crop_flip, epoch)
+
+        def evaluation(x, y):
+            return batches.EvaluationBatches(x, y, mean, std, batch_size)
     else:
-        arrays, spec = arrays_and_spec(name, data_dir, image_size)
-    channels = spec.input_shape[-1]
-    mean, std = (spec.mean, spec.std) if normalize else (
-        (0.0,) * channels, (1.0,) * channels
+        import tensorflow as tf
+
+        from keras_slt.data import pipeline as tf_pipeline
+
+        def train_from(epoch):
+            return tf_pipeline.training_stream(x_train, y_train, mean, std, batch_size, seed, crop_flip, epoch)
+
+        def evaluation(x, y):
+            return tf_pipeline.evaluation_pipeline(
+                tf.data.Dataset.from_tensor_slices((x, y)),
+                lambda image: tf_pipeline.normalize(image, mean, std), batch_size)
+
+    return Dataset(
+        train_from=train_from,
+        validation=evaluation(x_val, y_val) if len(val_idx) else None,
+        test=evaluation(x_test, y_test),
+        input_shape=spec.input_shape,
+        num_classes=spec.num_classes,
+        num_train=len(train_idx),
+        num_validation=len(val_idx),
+        num_test=len(x_test),
+        batch_size=batch_size,
     )
 
-    def scale(image):
-        return pipeline.normalize(image, mean, std)
 
-    if name == "imagenet2012":
-        try:
-            train, test, num_train, num_test = tfds_source.load_imagenet(
-                None if data_dir is None else os.fspath(data_dir)
-            )
-        except DataError as e:
-            raise DataError(f"{name}: {e}; {spec.obtain}") from e
+def _statistics(spec, normalize):
+    """The per-channel mean and std the images are standardized with."""
+    if normalize:
+        return spec.mean, spec.std
+    channels = spec.input_shape[-1]
+    return (0.0,) * channels, (1.0,) * channels
 
-        def decode(jpeg):
-            return scale(transforms.resize_center_crop(jpeg))
 
-        if augment == "auto":
-            def train_transform(jpeg, s):
-                return scale(transforms.random_resized_crop_flip(jpeg, s))
-        else:
-            def train_transform(jpeg, s):
-                return decode(jpeg)
+def _imagenet(data_dir, batch_size, seed, validation_fraction, augment, normalize):
+    """`load` for ImageNet: TFDS records, decoded and augmented in `tf.data`."""
+    from keras_slt.data import pipeline as tf_pipeline
+    from keras_slt.data import tfds_source, transforms
 
-        shuffle_buffer = IMAGENET_SHUFFLE_BUFFER
-        train_idx, val_idx = pipeline.split_indices(
-            num_train, validation_fraction, seed
+    name = "imagenet2012"
+    spec = SPECS[name]
+    mean, std = _statistics(spec, normalize)
+    try:
+        train, test, num_train, num_test = tfds_source.load_imagenet(
+            None if data_dir is None else os.fspath(data_dir)
         )
-        train_ds = pipeline.select(train, train_idx, num_train)
-        val_ds = pipeline.select(train, val_idx, num_train)
-        test_ds = test
+    except DataError as e:
+        raise DataError(f"{name}: {e}; {spec.obtain}") from e
+
+    def decode(jpeg):
+        return tf_pipeline.normalize(transforms.resize_center_crop(jpeg), mean, std)
+
+    if augment == "auto":
+        def train_transform(jpeg, s):
+            return tf_pipeline.normalize(transforms.random_resized_crop_flip(jpeg, s), mean, std)
     else:
-        x_train, y_train, x_test, y_test = arrays
-        num_test = len(x_test)
-        decode = scale
-        if augment == "crop_flip" or (augment == "auto" and name in ("cifar10", "cifar100")):
-            def train_transform(image, s):
-                return scale(transforms.random_crop_flip(image, s))
-        else:
-            def train_transform(image, s):
-                return scale(image)
+        def train_transform(jpeg, s):
+            return decode(jpeg)
 
-        train_idx, val_idx = pipeline.split_indices(
-            len(x_train), validation_fraction, seed
-        )
-        shuffle_buffer = max(len(train_idx), 1)
-        train_ds = tf.data.Dataset.from_tensor_slices(
-            (x_train[train_idx], y_train[train_idx])
-        )
-        val_ds = tf.data.Dataset.from_tensor_slices(
-            (x_train[val_idx], y_train[val_idx])
-        )
-        test_ds = tf.data.Dataset.from_tensor_slices((x_test, y_test))
+    train_idx, val_idx = split_indices(num_train, validation_fraction, seed)
+    train_ds = tf_pipeline.select(train, train_idx, num_train)
+    val_ds = tf_pipeline.select(train, val_idx, num_train)
 
-    return pipeline.Dataset(
-        train=pipeline.training_pipeline(
-            train_ds, train_transform, batch_size, seed, shuffle_buffer
-        ),
-        validation=(
-            pipeline.evaluation_pipeline(val_ds, decode, batch_size)
-            if len(val_idx) else None
-        ),
-        test=pipeline.evaluation_pipeline(test_ds, decode, batch_size),
+    def train_from(epoch):
+        return tf_pipeline.shuffled_stream(train_ds, train_transform, batch_size, seed,
+                                           IMAGENET_SHUFFLE_BUFFER, epoch)
+
+    return Dataset(
+        train_from=train_from,
+        validation=tf_pipeline.evaluation_pipeline(val_ds, decode, batch_size) if len(val_idx) else None,
+        test=tf_pipeline.evaluation_pipeline(test, decode, batch_size),
         input_shape=spec.input_shape,
         num_classes=spec.num_classes,
         num_train=len(train_idx),
         num_validation=len(val_idx),
         num_test=num_test,
+        batch_size=batch_size,
     )

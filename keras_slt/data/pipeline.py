@@ -1,71 +1,21 @@
-"""Train/validation split, normalization and `tf.data` assembly."""
+"""The `tf.data` pipelines of the three splits.
 
-import dataclasses
+Training streams follow the epoch plan (`keras_slt.data.plan`): epoch `e`
+of seed `s` visits the examples in the order of `(s, e)` and augments them
+with the draws of `(s, e)`, exactly as the NumPy pipeline
+(`keras_slt.data.numpy_pipeline`) does. ImageNet, read as a stream of JPEG
+records, is shuffled through a buffer instead (`shuffled_stream`).
+"""
 
 import numpy as np
 import tensorflow as tf
 
-from keras_slt import seeding
+from keras_slt.data import plan
+from keras_slt.data import transforms
 
 AUTOTUNE = tf.data.AUTOTUNE
-
-
-@dataclasses.dataclass(frozen=True)
-class Dataset:
-    """The three splits of a dataset, ready for `model.fit`.
-
-    Each split yields batches of `(images, labels)`: `float32` images of shape
-    `(batch,) + input_shape` and `int32` labels.
-
-    Attributes:
-        train: Training batches, reshuffled (and augmented) each epoch.
-        validation: Held-out part of the training set, unshuffled, or `None`
-            when `num_validation` is 0.
-        test: The official test set, unshuffled.
-        input_shape: Shape of one image, e.g. `(28, 28, 1)`.
-        num_classes: Number of label values.
-        num_train: Number of training examples.
-        num_validation: Number of validation examples.
-        num_test: Number of test examples.
-    """
-
-    train: tf.data.Dataset
-    validation: tf.data.Dataset
-    test: tf.data.Dataset
-    input_shape: tuple
-    num_classes: int
-    num_train: int
-    num_validation: int
-    num_test: int
-
-
-def split_indices(num_examples, validation_fraction, seed):
-    """Splits `range(num_examples)` into training and validation indices.
-
-    The indices are permuted by the project's own Philox stream of `seed`
-    (`keras_slt.seeding`, kind DATA_SPLIT), so a NumPy release cannot change
-    a split; the first `int(num_examples * (1 - validation_fraction))` of the permutation
-    are the training indices (the official code's `int(n * train_val_ratio)`),
-    the rest the validation indices. Both returned arrays are sorted.
-
-    Args:
-        num_examples: Size of the full training set.
-        validation_fraction: Fraction in [0, 1) held out for validation.
-        seed: Non-negative integer key of the permutation.
-
-    Returns:
-        `(train_indices, validation_indices)`, disjoint `int64` arrays whose
-        union is `range(num_examples)`.
-
-    Example:
-
-    >>> train, val = split_indices(60000, 0.2, seed=0)
-    >>> len(train), len(val)
-    (48000, 12000)
-    """
-    permutation = seeding.permutation(seeding.stream(seed, 0, seeding.DATA_SPLIT), num_examples)
-    cut = int(num_examples * (1 - validation_fraction))
-    return np.sort(permutation[:cut]), np.sort(permutation[cut:])
+# The epoch count at which a training stream ends: never, in practice.
+_LAST_EPOCH = 2**62
 
 
 def normalize(images, mean, std):
@@ -92,59 +42,95 @@ def normalize(images, mean, std):
     )
 
 
-def derive_seeds(seed):
-    """Derives the shuffle and augmentation seeds of the training pipeline.
+def training_stream(images, labels, mean, std, batch_size, seed, augment, first_epoch=0):
+    """The training batches of every epoch from `first_epoch` on, as the epoch plan says.
 
     Args:
-        seed: Non-negative integer.
+        images: uint8 array `(N, height, width, channels)`.
+        labels: int32 array `(N,)`.
+        mean, std: per-channel normalization (see `normalize`).
+        batch_size: Number of examples per batch; each epoch ends with its
+            own, possibly smaller, batch.
+        seed: the run's seed.
+        augment: whether to crop and flip (`keras_slt.data.plan`).
+        first_epoch: the epoch the stream starts at.
 
     Returns:
-        `(shuffle_seed, augment_seed)`, two Python ints.
+        An endless, prefetched `tf.data.Dataset` of `(float32 images, int32
+        labels)` batches.
 
     Example:
 
-    >>> shuffle_seed, augment_seed = derive_seeds(0)
+    >>> images = np.zeros((10, 4, 4, 1), np.uint8)
+    >>> stream = training_stream(images, np.arange(10, dtype=np.int32), [0.], [1.],
+    ...                          batch_size=4, seed=0, augment=True)
+    >>> [int(y.shape[0]) for _, y in stream.take(4)]
+    [4, 4, 2, 4]
     """
-    shuffle_seed, augment_seed = np.random.SeedSequence(seed).generate_state(2)
-    return int(shuffle_seed), int(augment_seed)
+    num_examples = len(images)
+    images, labels = tf.constant(images), tf.constant(labels, tf.int32)
+
+    def draws(epoch):
+        rows, cols, flips = plan.crop_flip_draws(seed, int(epoch), num_examples)
+        return plan.epoch_order(seed, int(epoch), num_examples), rows, cols, flips
+
+    def one_epoch(epoch):
+        order, rows, cols, flips = tf.numpy_function(
+            draws, [epoch], (tf.int64, tf.int32, tf.int32, tf.bool), stateful=False)
+        visits = tf.data.Dataset.from_tensor_slices((
+            tf.ensure_shape(order, [num_examples]), tf.ensure_shape(rows, [num_examples]),
+            tf.ensure_shape(cols, [num_examples]), tf.ensure_shape(flips, [num_examples])))
+        return visits.map(visit, num_parallel_calls=AUTOTUNE).batch(batch_size)
+
+    def visit(index, row, col, flip):
+        image = tf.gather(images, index)
+        if augment:
+            image = transforms.crop_flip(image, row, col, flip, plan.PADDING)
+        return normalize(image, mean, std), tf.gather(labels, index)
+
+    epochs = tf.data.Dataset.range(first_epoch, _LAST_EPOCH)
+    return epochs.flat_map(one_epoch).prefetch(AUTOTUNE)
 
 
-def training_pipeline(ds, transform, batch_size, seed, shuffle_buffer):
-    """Shuffles, transforms and batches training examples.
+def shuffled_stream(ds, transform, batch_size, seed, shuffle_buffer, first_epoch=0):
+    """The training batches of a stream of records, shuffled through a buffer per epoch.
 
-    The order and the random transforms change every epoch (every new
-    iteration over the result) and are the same for the same `seed`.
+    For datasets too large for memory (ImageNet). Epoch `e` shuffles with a
+    seed of `(seed, e)` and gives example `i` of the epoch the stateless
+    seed `(augment seed, e * 2**32 + i)`, so an epoch is the same in a
+    resumed and an uninterrupted run.
 
     Args:
-        ds: `tf.data.Dataset` of `(image, label)`.
-        transform: `fn(image, seed) -> float32 image`, where `seed` is a shape
+        ds: `tf.data.Dataset` of `(record, label)`.
+        transform: `fn(record, seed) -> float32 image`, where `seed` is a shape
             `(2,)` `int64` tensor for stateless random ops.
         batch_size: Number of examples per batch.
         seed: Non-negative integer.
-        shuffle_buffer: Size of the shuffle buffer; the number of examples
-            for a full shuffle.
+        shuffle_buffer: Size of the shuffle buffer.
+        first_epoch: the epoch the stream starts at.
 
     Returns:
-        Batched and prefetched `tf.data.Dataset` of `(images, int32 labels)`.
+        An endless, prefetched `tf.data.Dataset` of `(images, int32 labels)`.
 
     Example:
 
-    >>> train = training_pipeline(ds, lambda x, s: tf.cast(x, "float32"),
-    ...                           batch_size=128, seed=0, shuffle_buffer=1000)
+    >>> ds = tf.data.Dataset.from_tensor_slices((tf.zeros((6, 2, 2, 1)), tf.range(6)))
+    >>> stream = shuffled_stream(ds, lambda x, s: x, 4, seed=0, shuffle_buffer=6)
+    >>> [int(y.shape[0]) for _, y in stream.take(3)]
+    [4, 2, 4]
     """
-    shuffle_seed, augment_seed = derive_seeds(seed)
-    ds = ds.shuffle(shuffle_buffer, seed=shuffle_seed,
-                    reshuffle_each_iteration=True)
-    seeds = tf.data.Dataset.random(
-        seed=augment_seed, rerandomize_each_iteration=True
-    ).batch(2)
-    ds = tf.data.Dataset.zip(ds, seeds)
-    ds = ds.map(
-        lambda example, s: (transform(example[0], s),
-                            tf.cast(example[1], tf.int32)),
-        num_parallel_calls=AUTOTUNE,
-    )
-    return ds.batch(batch_size).prefetch(AUTOTUNE)
+    shuffle_seed, augment_seed = np.random.SeedSequence(seed).generate_state(2).astype(np.int64)
+
+    def one_epoch(epoch):
+        examples = ds.shuffle(shuffle_buffer, seed=shuffle_seed + epoch).enumerate()
+        return examples.map(
+            lambda i, example: (transform(example[0], tf.stack([augment_seed, epoch * 2**32 + i])),
+                                tf.cast(example[1], tf.int32)),
+            num_parallel_calls=AUTOTUNE,
+        ).batch(batch_size)
+
+    epochs = tf.data.Dataset.range(first_epoch, _LAST_EPOCH)
+    return epochs.flat_map(one_epoch).prefetch(AUTOTUNE)
 
 
 def evaluation_pipeline(ds, transform, batch_size):
@@ -160,7 +146,10 @@ def evaluation_pipeline(ds, transform, batch_size):
 
     Example:
 
-    >>> test = evaluation_pipeline(ds, lambda x: tf.cast(x, "float32"), 128)
+    >>> ds = tf.data.Dataset.from_tensor_slices((tf.zeros((5, 2, 2, 1)), tf.range(5)))
+    >>> test = evaluation_pipeline(ds, lambda x: tf.cast(x, "float32"), 4)
+    >>> [int(y.shape[0]) for _, y in test]
+    [4, 1]
     """
     ds = ds.map(
         lambda image, label: (transform(image), tf.cast(label, tf.int32)),
@@ -183,7 +172,8 @@ def select(ds, indices, num_examples):
 
     Example:
 
-    >>> select(tf.data.Dataset.range(10), np.array([2, 5]), 10)
+    >>> [int(x) for x in select(tf.data.Dataset.range(10), np.array([2, 5]), 10)]
+    [2, 5]
     """
     mask = np.zeros(num_examples, bool)
     mask[indices] = True

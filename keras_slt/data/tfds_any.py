@@ -9,12 +9,12 @@ required when the dataset's images vary in size).
 
 import tensorflow as tf
 
-from keras_slt.data import pipeline
+from keras_slt.data.custom import TFDS_PREFIX as PREFIX
+from keras_slt.data.dataset import split_indices
 from keras_slt.data.errors import DataError
 from keras_slt.data.image_folder import TEST_FRACTION, TEST_SPLIT_KEY
 from keras_slt.data.tfds_source import describe_error, to_numpy
 
-PREFIX = "tfds:"
 TEST_SPLITS = ("test", "validation")
 
 
@@ -78,7 +78,7 @@ def load(name, data_dir=None, image_size=None):
                 if "Unknown split" not in str(error):
                     raise
         else:
-            train, test = pipeline.split_indices(len(x_train), TEST_FRACTION, TEST_SPLIT_KEY)
+            train, test = split_indices(len(x_train), TEST_FRACTION, TEST_SPLIT_KEY)
             x_train, y_train, x_test, y_test = x_train[train], y_train[train], x_train[test], y_train[test]
     except Exception as error:  # TFDS and download failures vary widely.
         raise DataError(f"{PREFIX}{name}: TFDS could not load it ({describe_error(error)})") from None

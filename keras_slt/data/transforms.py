@@ -1,23 +1,25 @@
 """Stateless image transforms for training augmentation and evaluation.
 
-Random transforms take an explicit `seed`, a shape `(2,)` integer tensor as
-used by `tf.random.stateless_*` ops: the same image and seed always give the
-same output.
+`crop_flip` takes its random draws from the epoch plan
+(`keras_slt.data.plan`); the ImageNet transforms take an explicit `seed`, a
+shape `(2,)` integer tensor as used by `tf.random.stateless_*` ops: the same
+image and seed always give the same output.
 """
 
 import tensorflow as tf
 
 
-def random_crop_flip(image, seed, padding=4):
-    """Zero-pads, randomly crops back to size, and randomly flips an image.
+def crop_flip(image, row, col, flip, padding=4):
+    """Zero-pads an image, crops it back to size at an offset, and maybe flips it.
 
-    This is the standard CIFAR augmentation: the crop offset is uniform over
-    the `2 * padding + 1` positions on each axis, and the image is flipped
-    left-right with probability 1/2.
+    The CIFAR augmentation with its random draws given (see
+    `keras_slt.data.plan.crop_flip_draws`): the same draws give the same
+    output as the NumPy `keras_slt.data.plan.crop_flip`.
 
     Args:
         image: `(height, width, channels)` image tensor of any dtype.
-        seed: Shape `(2,)` integer seed.
+        row, col: offsets in [0, 2 * padding] of the crop in the padded image.
+        flip: boolean scalar, `True` to flip left-right.
         padding: Number of zero pixels added on each side before cropping.
 
     Returns:
@@ -25,16 +27,14 @@ def random_crop_flip(image, seed, padding=4):
 
     Example:
 
-    >>> image = tf.zeros((32, 32, 3), tf.uint8)
-    >>> random_crop_flip(image, seed=[1, 2]).shape
-    TensorShape([32, 32, 3])
+    >>> image = tf.reshape(tf.range(16, dtype=tf.uint8), (4, 4, 1))
+    >>> out = crop_flip(image, 1, 1, True, padding=1)
+    >>> bool(tf.reduce_all(out == tf.reverse(image, [1])))
+    True
     """
-    crop_seed, flip_seed = tf.unstack(tf.random.split(seed, 2))
     padded = tf.pad(image, [[padding, padding], [padding, padding], [0, 0]])
-    image = tf.image.stateless_random_crop(
-        padded, tf.shape(image), seed=crop_seed
-    )
-    return tf.image.stateless_random_flip_left_right(image, seed=flip_seed)
+    image = tf.slice(padded, tf.stack([row, col, 0]), tf.shape(image))
+    return tf.cond(flip, lambda: tf.reverse(image, [1]), lambda: image)
 
 
 def random_resized_crop_flip(

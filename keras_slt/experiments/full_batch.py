@@ -11,7 +11,6 @@ checkpoints, resume, TensorBoard logs and results.json are the same.
 """
 
 import keras
-import tensorflow as tf
 
 from keras_slt.data.graphs import load_graph
 
@@ -39,6 +38,30 @@ class TestAccuracy(keras.callbacks.Callback):
         logs["test_loss"] = results["loss"]
 
 
+class GraphBatch(keras.utils.PyDataset):
+    """One batch (a whole graph), once, or again and again when `endless`.
+
+    A `PyDataset`, so that graph runs need no `tf.data` (any backend).
+
+    Example:
+
+    >>> graph = GraphBatch(("inputs", "labels", "weights"), endless=True)
+    >>> graph[0] == graph[5] == ("inputs", "labels", "weights")
+    True
+    """
+
+    def __init__(self, batch, endless=False):
+        super().__init__()
+        self.batch, self.endless = batch, endless
+
+    @property
+    def num_batches(self):
+        return None if self.endless else 1
+
+    def __getitem__(self, index):
+        return self.batch
+
+
 class GraphData:
     """One graph as the three one-element streams a full-batch run uses.
 
@@ -51,7 +74,7 @@ class GraphData:
     Example:
 
     >>> data = GraphData(load_graph("cora", "data/planetoid"))
-    >>> model.fit(data.train.repeat(), steps_per_epoch=1, epochs=400,
+    >>> model.fit(data.train_from(0), steps_per_epoch=1, epochs=400,
     ...           validation_data=data.validation)
     """
 
@@ -61,14 +84,17 @@ class GraphData:
         self.graph = graph
         inputs = graph.inputs()
         self.train, self.validation, self.test = (
-            tf.data.Dataset.from_tensors((inputs, *graph.targets(split)))
-            for split in ("train", "validation", "test")
-        )
+            GraphBatch((inputs, *graph.targets(split))) for split in ("train", "validation", "test"))
         self.num_train = len(graph.train)
         self.num_validation = len(graph.validation)
         self.num_test = len(graph.test)
         self.input_shape = (graph.num_features,)
         self.num_classes = graph.num_classes
+
+    def train_from(self, epoch):
+        """The training stream: the whole graph, once per epoch, without end."""
+        del epoch  # every epoch sees the same graph
+        return GraphBatch(self.train.batch, endless=True)
 
     def callbacks(self):
         """Callbacks of the run that come before its own."""

@@ -39,20 +39,19 @@ accuracy, evaluates that epoch on the test set and writes
   `WorkerLostError` (see BUILD.md, "Several devices and machines").
 """
 
-import contextlib
 import dataclasses
+import importlib.util
 import math
 import os
-import re
 
 import keras
-import tensorflow as tf
 
 from keras_slt import data as datasets
 from keras_slt import run_files
 from keras_slt.data import graphs
-from keras_slt.experiments import full_batch, model_source
+from keras_slt.experiments import distribution, full_batch, model_source
 from keras_slt.experiments.callbacks import MaskStatistics, RunCheckpoint, jsonable, write_json
+from keras_slt.experiments.distribution import WorkerLostError  # noqa: F401  (the API)
 from keras_slt.experiments.config import (  # noqa: F401  (SearchConfig, ConfigError: the API)
     ADAM_EPSILON,
     RESUMABLE_CHANGES,
@@ -96,16 +95,17 @@ def run_search(config, callbacks=()):
     ...                                   epochs=3, output_dir="runs/fc"))
     >>> print(summary(results))
     """
-    if config.strategy != "multi_worker":
-        return _run_search(config, callbacks)
-    with _reporting_lost_workers():
+    with distribution.reporting_lost_workers(config.strategy):
         return _run_search(config, callbacks)
 
 
 def _run_search(config, callbacks):
     prune_ratio, lock_ratio = config.validate()
-    strategy = _strategy(config.strategy)
-    checkpoint = RunCheckpoint(_worker_dir(config.output_dir, strategy),
+    try:
+        strategy = distribution.strategy(config.strategy)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    checkpoint = RunCheckpoint(distribution.worker_dir(config.output_dir, strategy),
                                metadata={"flags": dataclasses.asdict(config)},
                                read_from=config.output_dir)
     _check_same_run(config, checkpoint.saved_state())
@@ -122,9 +122,9 @@ def _run_search(config, callbacks):
     except datasets.DataError as error:
         setting = "dataset" if datasets.is_custom(config.dataset) else "data_dir"
         raise ConfigError(f"{setting}: {error}") from None
-    steps_per_epoch = data.steps_per_epoch if full else math.ceil(data.num_train / config.batch_size)
+    steps_per_epoch = data.steps_per_epoch
 
-    with strategy.scope():
+    with distribution.scope(strategy):
         model = _compiled_model(config, data, steps_per_epoch)
         initial_epoch = checkpoint.restore(model)
 
@@ -132,17 +132,19 @@ def _run_search(config, callbacks):
         own = data.callbacks() if full else []
         own += [MaskStatistics()] if config.algo == "ep" else []
         own.append(checkpoint)
-        if _is_chief(strategy):
-            own.append(keras.callbacks.TensorBoard(os.path.join(config.output_dir, run_files.LOGS_DIR),
-                                                   write_graph=False))
+        if distribution.is_chief(strategy):
+            own += _logs(os.path.join(config.output_dir, run_files.LOGS_DIR))
         model.fit(
-            _training_stream(data, initial_epoch, distributed=config.strategy != "default"),
+            # Epoch e has its own order and augmentation, whichever epoch
+            # the stream starts at (keras_slt.data.plan): a resumed run sees
+            # the data of an uninterrupted one.
+            data.train_from(initial_epoch),
             steps_per_epoch=steps_per_epoch,
             epochs=config.epochs,
             initial_epoch=initial_epoch,
             validation_data=data.validation,
             callbacks=own + list(callbacks),
-            shuffle=False,  # data.train is already shuffled, per epoch
+            shuffle=False,  # the stream is already shuffled, per epoch
         )
     # The chief's: a worker stopped while writing may hold an older one.
     model.load_weights(os.path.join(config.output_dir, run_files.BEST_MODEL))
@@ -170,14 +172,6 @@ def _run_search(config, callbacks):
     return results
 
 
-class WorkerLostError(RuntimeError):
-    """A multi-worker run lost contact with a worker and stopped.
-
-    The message names the lost worker(s). Starting the same command on every
-    worker again resumes the run from its last complete epoch.
-    """
-
-
 def summary(results):
     """One line: what ran, its test accuracy and its size.
 
@@ -202,6 +196,16 @@ def summary(results):
         f"size {bits:,} bits ({bits / 8 / 2**20:.3f} MiB, {size}), "
         f"{results['wall_time_s']:.0f} s"
     )
+
+
+def _logs(folder):
+    """The run's log callbacks: TensorBoard where TensorFlow is installed, and a CSV of every epoch."""
+    os.makedirs(folder, exist_ok=True)
+    logs = [keras.callbacks.CSVLogger(os.path.join(folder, run_files.HISTORY_CSV), append=True)]
+    # Keras's TensorBoard callback writes through tf.summary.
+    if importlib.util.find_spec("tensorflow"):
+        logs.append(keras.callbacks.TensorBoard(folder, write_graph=False))
+    return logs
 
 
 def _compiled_model(config, data, steps_per_epoch):
@@ -275,24 +279,6 @@ def _per_epoch(rates, steps_per_epoch):
     return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
 
 
-def _training_stream(data, initial_epoch, distributed):
-    """All remaining training epochs as one stream, epoch e in its own order.
-
-    `data.train` draws a new order (and new augmentation) each time an
-    iterator is made from it, the i-th iterator always the same one for a
-    given seed; making an iterator reads no data. Epoch e uses iterator
-    e + 1: under a tf.distribute strategy Keras's `fit` first makes one
-    iterator to build the model, without one it makes none, so we make that
-    one ourselves; a resumed run then makes, and drops, one per epoch done.
-    Repeating the result inside `fit`'s single iterator continues the count,
-    so every epoch gets the same order in a resumed, an uninterrupted, a
-    one-device and a mirrored run.
-    """
-    for _ in range(initial_epoch + (0 if distributed else 1)):
-        iter(data.train)
-    return data.train.repeat()
-
-
 def _size_results(model, algo):
     if algo == "dense":
         bits = 32 * model.count_params()
@@ -327,109 +313,4 @@ def _check_same_run(config, state):
                 f"not {value!r}; use the same flags to resume it, or another output_dir"
             )
 
-
-def _strategy(name):
-    if name == "mirrored":
-        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
-        return tf.distribute.MirroredStrategy([device.name for device in devices])
-    if name == "multi_worker":
-        return _MultiWorkerStrategy()
-    return tf.distribute.get_strategy()
-
-
-class _MultiWorkerStrategy(tf.distribute.MultiWorkerMirroredStrategy):
-    """MultiWorkerMirroredStrategy, with two gaps to Keras 3 and keras-slt closed.
-
-    - Keras 3's `fit` reduces a whole (x, y) batch at once to learn its
-      shapes, and each step's scalar logs along axis 0
-      (keras-team/keras#20585); the parent reduces single values, along an
-      axis they have.
-    - The strategy gives each new variable worker 0's initial value through
-      a collective broadcast, which carries no int8 (the layers' freeze
-      patterns). In `scope()` such a value is widened (to int64, or float32)
-      above the strategy's variable creator and narrowed back below it: the
-      broadcast moves the wide value, the variable keeps its dtype.
-    """
-
-    def reduce(self, reduce_op, value, axis):
-        parent = super()
-
-        def reduce_one(v):
-            rank = self.experimental_local_results(v)[0].shape.rank
-            return parent.reduce(reduce_op, v, None if rank == 0 else axis)
-
-        return tf.nest.map_structure(reduce_one, value)
-
-    @contextlib.contextmanager
-    def scope(self):
-        narrowing = []  # the dtype of the variable being created, while it is widened
-
-        def widen(next_creator, **kwargs):
-            dtype = kwargs.get("dtype")  # None: the initial value's (Keras always gives one)
-            if dtype is None or tf.as_dtype(dtype) in _BROADCAST_DTYPES:
-                return next_creator(**kwargs)
-            dtype = tf.as_dtype(dtype)
-            wide = tf.int64 if dtype.is_integer else tf.float32
-            narrowing.append(dtype)
-            try:
-                return next_creator(**dict(kwargs, dtype=wide, initial_value=_cast(kwargs["initial_value"], wide)))
-            finally:
-                narrowing.pop()
-
-        def narrow(next_creator, **kwargs):
-            if narrowing:
-                kwargs.update(dtype=narrowing[-1], initial_value=_cast(kwargs["initial_value"], narrowing[-1]))
-            return next_creator(**kwargs)
-
-        with tf.variable_creator_scope(narrow), super().scope(), tf.variable_creator_scope(widen):
-            yield
-
-
-# The dtypes a collective broadcast carries (CollectiveBcastSend's type list).
-_BROADCAST_DTYPES = (tf.bool, tf.float16, tf.float32, tf.float64, tf.int32, tf.int64)
-
-
-def _cast(value, dtype):
-    """A variable's initial value (a value or a function making it) cast to `dtype`, lazily."""
-    return lambda: tf.cast(value() if callable(value) else value, dtype)
-
-
-@contextlib.contextmanager
-def _reporting_lost_workers():
-    """Turns the UnavailableError of a lost worker into a `WorkerLostError`.
-
-    In a multi-worker run TensorFlow's coordination service notices a worker
-    that stops sending heartbeats (for 10 s by default) and aborts the
-    others' collectives with an UnavailableError naming it, rather than
-    leaving them waiting for it forever.
-    """
-    try:
-        yield
-    except tf.errors.UnavailableError as error:
-        resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
-        cluster = resolver.cluster_spec().as_dict()
-        tasks = re.findall(r"/job:(\w+)/(?:replica:\d+/)?task:(\d+)", error.message)
-        lost = sorted({(job, int(task)) for job, task in tasks if job in cluster}
-                      - {(resolver.task_type, resolver.task_id)})
-        names = ", ".join(f"{job} {task} ({cluster[job][task]})" for job, task in lost)
-        reason = re.sub(r"\{\{.*?\}\}", "", error.message).strip().splitlines()[0].rstrip(":")
-        raise WorkerLostError(
-            f"lost {names or 'contact with another worker'}: {reason}; start the same command "
-            "on every worker to resume the run from its last complete epoch") from None
-
-
-def _is_chief(strategy):
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or resolver.task_type is None:
-        return True
-    if resolver.task_type == "chief":
-        return True
-    return (resolver.task_type == "worker" and resolver.task_id == 0
-            and "chief" not in resolver.cluster_spec().as_dict())
-
-
-def _worker_dir(output_dir, strategy):
-    if _is_chief(strategy):
-        return output_dir
-    return os.path.join(output_dir, run_files.worker_dir(strategy.cluster_resolver.task_id))
 

@@ -14,11 +14,20 @@ Example:
 >>> open("fc.tflite", "wb").write(export.to_tflite(plain))
 """
 
-from keras_slt.export import coding, tflite
+from keras_slt.export import coding
 from keras_slt.export.materialize import effective_kernels, materialize
 from keras_slt.export.ticket import FORMAT_VERSION, load_ticket, save_ticket
-from keras_slt.export.tflite import to_tflite
 from keras_slt.size import stored_variables
+
+
+def __getattr__(name):
+    # `tflite` and `to_tflite` need TensorFlow and LiteRT: imported on first
+    # use, so `keras_slt.export` works in the JAX install (.keras and .slt).
+    if name in ("tflite", "to_tflite"):
+        from keras_slt.export import tflite
+
+        return tflite if name == "tflite" else tflite.to_tflite
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "FORMAT_VERSION",

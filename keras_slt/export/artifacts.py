@@ -21,13 +21,14 @@ kernel, 1x16 blocks its int8 one (`int8_sparse`).
 """
 
 import dataclasses
+import importlib.util
 import os
 
 import keras
 import numpy as np
 
 from keras_slt import files
-from keras_slt.export import block_sparse, latency, tflite
+from keras_slt.export import latency
 from keras_slt.export.materialize import materialize
 from keras_slt.export.ticket import load_ticket, save_ticket
 from keras_slt.model import SupermaskModel
@@ -93,6 +94,14 @@ def check_formats(formats, int8=False, int8_sparse=False):
     for flag, value in (("int8", int8), ("int8_sparse", int8_sparse)):
         if value and "tflite" not in formats:
             raise ValueError(f"{flag} applies to the tflite format; add tflite to the formats")
+    if "tflite" in formats and not tflite_available():
+        raise ValueError("format tflite needs TensorFlow and LiteRT, which are not installed: "
+                         "pip install 'keras-slt[tensorflow]', or write --format=keras,slt")
+
+
+def tflite_available():
+    """Whether TensorFlow (the converter) and LiteRT (the checks) are installed."""
+    return all(importlib.util.find_spec(name) for name in ("tensorflow", "ai_edge_litert"))
 
 
 def export_ticket(model, directory, inputs, formats=FORMATS, int8=False, calibration=None, name="ticket",
@@ -161,6 +170,10 @@ def export_ticket(model, directory, inputs, formats=FORMATS, int8=False, calibra
         sizes["tflite"] = reason
         checks.append(Check("TFLite", reason, None, True))
     elif "tflite" in formats:
+        # Imported here: TFLite conversion needs TensorFlow, which the JAX
+        # install lacks (check_formats refuses "tflite" there).
+        from keras_slt.export import tflite
+
         contents["tflite_dense"] = tflite.to_tflite(plain, sparse=False)
         sizes["tflite_dense"] = len(contents["tflite_dense"])
         contents["tflite"] = tflite.to_tflite(plain)
@@ -176,11 +189,14 @@ def export_ticket(model, directory, inputs, formats=FORMATS, int8=False, calibra
             checks.append(Check(paths[key], f"top-1 agreement with Keras (min {MIN_INT8_AGREEMENT})",
                                 agreement, agreement >= MIN_INT8_AGREEMENT))
     sizes.update({key: os.path.getsize(path) for key, path in paths.items()})
-    latencies = {}
+    latencies, layouts = {}, {}
     if latency_budget_s is not None and contents:
-        sample = [x[0] for x in tflite.as_list(inputs)]
+        sample = [x[0] for x in keras.tree.flatten(inputs)]
         latencies = {key: latency.measure(content, sample, latency_budget_s) for key, content in contents.items()}
-    layouts = {key: block_sparse.summary(content) for key, content in contents.items()}
+    if contents:
+        from keras_slt.export import block_sparse
+
+        layouts = {key: block_sparse.summary(content) for key, content in contents.items()}
     return Export(paths, sizes, checks, latencies, layouts)
 
 
@@ -195,12 +211,12 @@ def _unfixed_input(model):
 def _top1_agreement(found, expected):
     """Fraction of samples whose arg-max matches, the worst over the outputs."""
     return min(float(np.mean(np.argmax(f, -1) == np.argmax(e, -1)))
-               for f, e in zip(tflite.as_list(found), tflite.as_list(expected)))
+               for f, e in zip(keras.tree.flatten(found), keras.tree.flatten(expected)))
 
 
 def _max_diff_check(subject, reference, expected, found, tolerance):
     diff = max((float(np.max(np.abs(np.asarray(f, np.float64) - e))) if e.size else 0.0)
-               for f, e in zip(tflite.as_list(found), tflite.as_list(expected)))
+               for f, e in zip(keras.tree.flatten(found), keras.tree.flatten(expected)))
     return Check(subject, f"max |diff| to {reference} (limit {tolerance:g})", diff, diff <= tolerance)
 
 

@@ -9,8 +9,6 @@ thread, the path an edge deployment gets without configuration.
 
 import dataclasses
 
-from keras_slt.export import tflite
-
 MIN_RUNS = 20
 MAX_RUNS = 1000
 WARMUP = 5
@@ -45,6 +43,8 @@ def measure(content, sample, budget_s=BUDGET_S, num_threads=1):
 
     >>> measure(to_tflite(model), x_test[0]).seconds
     """
+    from keras_slt.export import tflite  # LiteRT and TensorFlow: only where TFLite files are timed
+
     probe = tflite.latency(content, sample, runs=_PROBE_RUNS, warmup=1, num_threads=num_threads)
     runs = int(min(MAX_RUNS, max(MIN_RUNS, budget_s / max(probe, 1e-9))))
     return Latency(tflite.latency(content, sample, runs=runs, warmup=WARMUP, num_threads=num_threads), runs)

@@ -66,7 +66,7 @@ def to_tflite(model, int8=False, representative_data=None, sparse=True):
         converter.optimizations = [tf.lite.Optimize.EXPERIMENTAL_SPARSITY] if sparse else []
         if int8:
             samples = [np.asarray(x, dtype=spec.dtype.as_numpy_dtype)
-                       for x, spec in zip(as_list(representative_data), specs)]
+                       for x, spec in zip(keras.tree.flatten(representative_data), specs)]
             converter.representative_dataset = lambda: (
                 {spec.name: x[i:i + 1] for spec, x in zip(specs, samples)} for i in range(len(samples[0]))
             )
@@ -86,15 +86,6 @@ def _structured(model, flat):
 def input_specs(model):
     """One named `tf.TensorSpec` per model input (the names become the signature's)."""
     return [tf.TensorSpec(x.shape, x.dtype, name=f"input_{i}") for i, x in enumerate(model.inputs)]
-
-
-def as_list(arrays):
-    """A list of arrays from one array, a list/tuple, or a dict (by sorted key)."""
-    if isinstance(arrays, dict):
-        return [arrays[key] for key in sorted(arrays)]
-    if isinstance(arrays, (list, tuple)):
-        return list(arrays)
-    return [arrays]
 
 
 def interpreter(content, batch_size=1, num_threads=1):
@@ -167,7 +158,7 @@ def predict(content, inputs, batch_size=256):
     >>> y = predict(to_tflite(model), x_test)
     """
     runner, input_details, output_details = interpreter(content, batch_size)
-    inputs = [np.asarray(x, dtype=d["dtype"]) for x, d in zip(as_list(inputs), input_details)]
+    inputs = [np.asarray(x, dtype=d["dtype"]) for x, d in zip(keras.tree.flatten(inputs), input_details)]
     outputs = [[] for _ in output_details]
     for start in range(0, len(inputs[0]), batch_size):
         for x, detail in zip(inputs, input_details):
@@ -202,7 +193,7 @@ def latency(content, sample, runs=200, warmup=20, num_threads=1):
     >>> latency(sparse, x_test[0]) / latency(dense, x_test[0])
     """
     runner, input_details, _ = interpreter(content, 1, num_threads)
-    for x, detail in zip(as_list(sample), input_details):
+    for x, detail in zip(keras.tree.flatten(sample), input_details):
         runner.set_tensor(detail["index"], np.asarray(x, dtype=detail["dtype"])[np.newaxis])
     times = []
     for step in range(warmup + runs):

@@ -1,0 +1,96 @@
+"""The splits of an in-memory dataset as `keras.utils.PyDataset`s, without TensorFlow.
+
+For Keras backends other than TensorFlow where TensorFlow is not installed.
+The batches are those of the `tf.data` pipelines (`keras_slt.data.pipeline`)
+bit for bit: the same epoch plan (`keras_slt.data.plan`), the same crops and
+flips, the same float32 normalization.
+"""
+
+import keras
+import numpy as np
+
+from keras_slt.data import plan
+
+# Batches prepared ahead by background threads: enough to hide a batch's
+# gather, crop and normalization behind a training step.
+WORKERS = 2
+
+
+class TrainingBatches(keras.utils.PyDataset):
+    """The training batches of every epoch from `first_epoch` on, without end.
+
+    Global batch `k` is batch `k % steps_per_epoch` of epoch
+    `first_epoch + k // steps_per_epoch`; give `fit` the `steps_per_epoch`.
+
+    Args:
+        images: uint8 array `(N, height, width, channels)`.
+        labels: int32 array `(N,)`.
+        mean, std: per-channel normalization (`keras_slt.data.plan.normalize`).
+        batch_size: Number of examples per batch.
+        seed: the run's seed.
+        augment: whether to crop and flip.
+        first_epoch: the epoch the stream starts at.
+
+    Example:
+
+    >>> images = np.zeros((10, 4, 4, 1), np.uint8)
+    >>> stream = TrainingBatches(images, np.arange(10, dtype=np.int32), [0.], [1.],
+    ...                          batch_size=4, seed=0, augment=True)
+    >>> [len(stream[k][1]) for k in range(4)]
+    [4, 4, 2, 4]
+    """
+
+    def __init__(self, images, labels, mean, std, batch_size, seed, augment, first_epoch=0):
+        super().__init__(workers=WORKERS)
+        self.images, self.labels = images, np.asarray(labels, np.int32)
+        self.mean, self.std = mean, std
+        self.batch_size, self.seed, self.augment = batch_size, seed, augment
+        self.first_epoch = first_epoch
+        self.steps_per_epoch = -(-len(images) // batch_size)
+        self._plans = {}
+
+    @property
+    def num_batches(self):
+        return None  # endless: one epoch after another
+
+    def _plan(self, epoch):
+        # Workers ask for neighbouring batches: keep the plans of two epochs.
+        if epoch not in self._plans:
+            n = len(self.images)
+            self._plans = {key: value for key, value in self._plans.items() if key >= epoch - 1}
+            self._plans[epoch] = (plan.epoch_order(self.seed, epoch, n),
+                                  *plan.crop_flip_draws(self.seed, epoch, n))
+        return self._plans[epoch]
+
+    def __getitem__(self, k):
+        epoch, step = self.first_epoch + k // self.steps_per_epoch, k % self.steps_per_epoch
+        order, rows, cols, flips = self._plan(epoch)
+        visits = slice(step * self.batch_size, (step + 1) * self.batch_size)
+        index = order[visits]
+        images = self.images[index]
+        if self.augment:
+            images = plan.crop_flip(images, rows[visits], cols[visits], flips[visits], plan.PADDING)
+        return plan.normalize(images, self.mean, self.std), self.labels[index]
+
+
+class EvaluationBatches(keras.utils.PyDataset):
+    """Normalized batches of images in their stored order (validation and test).
+
+    Example:
+
+    >>> batches = EvaluationBatches(np.zeros((5, 2, 2, 1), np.uint8), np.arange(5), [0.], [1.], 4)
+    >>> len(batches), len(batches[1][1])
+    (2, 1)
+    """
+
+    def __init__(self, images, labels, mean, std, batch_size):
+        super().__init__()
+        self.images, self.labels = images, np.asarray(labels, np.int32)
+        self.mean, self.std, self.batch_size = mean, std, batch_size
+
+    def __len__(self):
+        return -(-len(self.images) // self.batch_size)
+
+    def __getitem__(self, k):
+        part = slice(k * self.batch_size, (k + 1) * self.batch_size)
+        return plan.normalize(self.images[part], self.mean, self.std), self.labels[part]
