@@ -5,6 +5,7 @@ them a second time with KERAS_BACKEND=jax.
 """
 
 import gzip
+import importlib.util
 import os
 import re
 import struct
@@ -14,6 +15,20 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras
 import numpy as np
 import pytest
+
+
+# Test modules that import TensorFlow, TFDS or keras-slt's TFLite modules at
+# the top: skipped whole in the JAX install, where that import would fail at
+# collection.
+_TENSORFLOW_IMPORT = re.compile(
+    r"^((import|from) (tensorflow|tensorflow_datasets)\b|from keras_slt\.export import .*\b(tflite|block_sparse)\b)",
+    re.MULTILINE)
+
+
+def pytest_ignore_collect(collection_path, config):
+    if collection_path.suffix == ".py" and importlib.util.find_spec("tensorflow") is None:
+        return bool(_TENSORFLOW_IMPORT.search(collection_path.read_text(encoding="utf-8")))
+    return None
 
 
 def pytest_configure(config):

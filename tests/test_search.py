@@ -192,7 +192,7 @@ MIRRORED_SCRIPT = textwrap.dedent("""
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import keras
-    from keras_slt.experiments import search
+    from keras_slt.experiments import distribution, search
     data_dir, out = sys.argv[1], sys.argv[2]
     report = {}
     for strategy in ("default", "mirrored"):
@@ -203,7 +203,7 @@ MIRRORED_SCRIPT = textwrap.dedent("""
         model = keras.saving.load_model(f"{out}/{strategy}/best.keras")
         report[strategy] = {"test_accuracy": results["test_accuracy"],
                             "masks": [m.tolist() for m in model.masks()],
-                            "replicas": search._strategy(strategy).num_replicas_in_sync}
+                            "replicas": getattr(distribution.strategy(strategy), "num_replicas_in_sync", 1)}
     print("REPORT " + json.dumps(report))
 """)
 

@@ -11,7 +11,7 @@ from keras_slt.data.catalog import DEFAULT_DIRS
 from keras_slt.data.catalog import NAMES
 from keras_slt.data.catalog import SPECS
 from keras_slt.data.dataset import Dataset, split_indices
-from keras_slt.data.errors import DataError
+from keras_slt.data.errors import DataError, require_tensorflow
 
 # ImageNet examples are shuffled through a buffer; the other datasets are
 # fully shuffled in memory.
@@ -208,7 +208,8 @@ def load(
         raise ValueError(f"pipeline must be one of {', '.join(PIPELINES)}; got {pipeline!r}")
     if name == "imagenet2012":
         if pipeline == "numpy":
-            raise ValueError("imagenet2012 is read by tf.data only; install tensorflow")
+            raise ValueError("imagenet2012 is read by tf.data only; use pipeline tf.data or auto")
+        require_tensorflow("imagenet2012")
         return _imagenet(data_dir, batch_size, seed, validation_fraction, augment, normalize)
     arrays, spec = arrays_and_spec(name, data_dir, image_size)
     x_train, y_train, x_test, y_test = arrays

@@ -93,12 +93,14 @@ def training_stream(images, labels, mean, std, batch_size, seed, augment, first_
 
 
 def shuffled_stream(ds, transform, batch_size, seed, shuffle_buffer, first_epoch=0):
-    """The training batches of a stream of records, shuffled through a buffer per epoch.
+    """The training batches of a stream of records, shuffled through a buffer, every epoch anew.
 
-    For datasets too large for memory (ImageNet). Epoch `e` shuffles with a
-    seed of `(seed, e)` and gives example `i` of the epoch the stateless
-    seed `(augment seed, e * 2**32 + i)`, so an epoch is the same in a
-    resumed and an uninterrupted run.
+    For datasets too large for memory (ImageNet), which cannot follow the
+    epoch plan's random access. The stream is fixed by `(seed,
+    first_epoch)`: an uninterrupted run sees the same data every time, but a
+    run resumed at epoch e draws its later orders and augmentations anew
+    from `(seed, e)` (`tf.data.Dataset.shuffle` takes its seed when the
+    pipeline is built, not per epoch).
 
     Args:
         ds: `tf.data.Dataset` of `(record, label)`.
@@ -119,18 +121,14 @@ def shuffled_stream(ds, transform, batch_size, seed, shuffle_buffer, first_epoch
     >>> [int(y.shape[0]) for _, y in stream.take(3)]
     [4, 2, 4]
     """
-    shuffle_seed, augment_seed = np.random.SeedSequence(seed).generate_state(2).astype(np.int64)
-
-    def one_epoch(epoch):
-        examples = ds.shuffle(shuffle_buffer, seed=shuffle_seed + epoch).enumerate()
-        return examples.map(
-            lambda i, example: (transform(example[0], tf.stack([augment_seed, epoch * 2**32 + i])),
-                                tf.cast(example[1], tf.int32)),
-            num_parallel_calls=AUTOTUNE,
-        ).batch(batch_size)
-
-    epochs = tf.data.Dataset.range(first_epoch, _LAST_EPOCH)
-    return epochs.flat_map(one_epoch).prefetch(AUTOTUNE)
+    shuffle_seed, augment_seed = (int(s) for s in np.random.SeedSequence([seed, first_epoch]).generate_state(2))
+    shuffled = ds.shuffle(shuffle_buffer, seed=shuffle_seed, reshuffle_each_iteration=True)
+    seeds = tf.data.Dataset.random(seed=augment_seed, rerandomize_each_iteration=True).batch(2)
+    one_epoch = tf.data.Dataset.zip(shuffled, seeds).map(
+        lambda example, s: (transform(example[0], s), tf.cast(example[1], tf.int32)),
+        num_parallel_calls=AUTOTUNE,
+    ).batch(batch_size)
+    return one_epoch.repeat().prefetch(AUTOTUNE)
 
 
 def evaluation_pipeline(ds, transform, batch_size):

@@ -8,7 +8,7 @@ when one of these functions is called.
 
 import numpy as np
 
-from keras_slt.data.errors import DataError
+from keras_slt.data.errors import DataError, require_tensorflow
 
 IMAGENET_FILES = ("ILSVRC2012_img_train.tar", "ILSVRC2012_img_val.tar")
 
@@ -52,6 +52,7 @@ def load_arrays(name):
 
     >>> x_train, y_train, x_test, y_test = load_arrays("cifar10")
     """
+    require_tensorflow(f"{name} without data_dir (TFDS)")
     import tensorflow_datasets as tfds
 
     try:

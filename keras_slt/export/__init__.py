@@ -14,6 +14,8 @@ Example:
 >>> open("fc.tflite", "wb").write(export.to_tflite(plain))
 """
 
+import importlib
+
 from keras_slt.export import coding
 from keras_slt.export.materialize import effective_kernels, materialize
 from keras_slt.export.ticket import FORMAT_VERSION, load_ticket, save_ticket
@@ -24,8 +26,7 @@ def __getattr__(name):
     # `tflite` and `to_tflite` need TensorFlow and LiteRT: imported on first
     # use, so `keras_slt.export` works in the JAX install (.keras and .slt).
     if name in ("tflite", "to_tflite"):
-        from keras_slt.export import tflite
-
+        tflite = importlib.import_module("keras_slt.export.tflite")
         return tflite if name == "tflite" else tflite.to_tflite
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
