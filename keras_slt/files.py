@@ -3,12 +3,15 @@
 Every file keras-slt writes (models, checkpoints, tickets, TFLite files,
 JSON results, CSV tables) goes through `atomic_path`: the content is written
 to a temporary file beside the target, flushed to disk, and renamed over the
-target in one step.
+target in one step. Files read whole (tickets, pickles) go through
+`read_bytes`, which refuses what is not a regular file or is too large
+before reading it.
 """
 
 import contextlib
 import json
 import os
+import stat
 import tempfile
 
 
@@ -73,3 +76,34 @@ def write_text(path, text):
 def write_json(path, value):
     """Writes `value` as indented, key-sorted JSON to `path` atomically."""
     write_text(path, json.dumps(value, indent=2, sort_keys=True) + "\n")
+
+
+def read_bytes(path, max_bytes):
+    """The whole content of the regular file `path`, at most `max_bytes` long.
+
+    Opened without blocking and checked before it is read: a named pipe
+    would hang the reader and a device (`/dev/zero`) never ends.
+
+    Args:
+        path: the file.
+        max_bytes: the largest size accepted.
+
+    Returns:
+        The bytes.
+
+    Raises:
+        OSError: if it cannot be opened or read.
+        ValueError: one line naming the file, if it is not a regular file
+            or holds more than `max_bytes`.
+
+    Example:
+
+    >>> data = read_bytes("fc.slt", 1 << 30)
+    """
+    with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise ValueError(f"{path}: not a regular file")
+        data = f.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ValueError(f"{path}: larger than the {max_bytes} bytes accepted")
+    return data
