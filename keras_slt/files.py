@@ -78,7 +78,7 @@ def write_json(path, value):
     write_text(path, json.dumps(value, indent=2, sort_keys=True) + "\n")
 
 
-def read_bytes(path, max_bytes):
+def read_bytes(path, max_bytes, error=ValueError):
     """The whole content of the regular file `path`, at most `max_bytes` long.
 
     Opened without blocking and checked before it is read: a named pipe
@@ -87,23 +87,27 @@ def read_bytes(path, max_bytes):
     Args:
         path: the file.
         max_bytes: the largest size accepted.
+        error: the exception class raised, with a one-line message naming
+            the file (a `ValueError` subclass, as the command lines print).
 
     Returns:
         The bytes.
 
     Raises:
-        OSError: if it cannot be opened or read.
-        ValueError: one line naming the file, if it is not a regular file
+        error: if the file cannot be opened or read, is not a regular file
             or holds more than `max_bytes`.
 
     Example:
 
     >>> data = read_bytes("fc.slt", 1 << 30)
     """
-    with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
-        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-            raise ValueError(f"{path}: not a regular file")
-        data = f.read(max_bytes + 1)
+    try:
+        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise error(f"{path}: not a regular file")
+            data = f.read(max_bytes + 1)
+    except OSError as os_error:
+        raise error(f"{path}: cannot read it ({os_error.strerror})") from None
     if len(data) > max_bytes:
-        raise ValueError(f"{path}: larger than the {max_bytes} bytes accepted")
+        raise error(f"{path}: larger than the {max_bytes} bytes accepted")
     return data

@@ -25,8 +25,7 @@ from test_own_data import write_folder
 import keras_slt
 from keras_slt.data import DataError, cifar, image_folder, safe_pickle
 from keras_slt.data.graphs import planetoid
-from keras_slt.export import coding, load_ticket, save_ticket, ticket
-from keras_slt.export.ticket import TicketError
+from keras_slt.export import TicketError, coding, load_ticket, save_ticket, ticket
 
 
 def assert_one_line(error, *fragments):

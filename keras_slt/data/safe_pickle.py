@@ -222,12 +222,7 @@ def load(path, allowed, encoding="latin1"):
     >>> load("ind.cora.graph", {("collections", "defaultdict"): collections.defaultdict,
     ...                         ("__builtin__", "list"): list})
     """
-    try:
-        data = files.read_bytes(path, MAX_BYTES)
-    except OSError as error:
-        raise DataError(f"{path}: cannot read it ({error.strerror})") from None
-    except ValueError as error:
-        raise DataError(error) from None
+    data = files.read_bytes(path, MAX_BYTES, DataError)
     try:
         named = _globals_named(data)
     except ValueError as error:

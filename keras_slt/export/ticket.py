@@ -56,9 +56,9 @@ import numpy as np
 from keras_slt import blocks, files
 from keras_slt.counting import floor_count
 from keras_slt.export import coding
-from keras_slt.layers import SupermaskLayer
 from keras_slt.export.materialize import check_supermask_model, materialize
 from keras_slt.freezing import FREE, LOCKED
+from keras_slt.layers import SupermaskLayer
 from keras_slt.size import stored_variables
 
 MAGIC = b"KSLT"
@@ -227,12 +227,7 @@ def _fingerprint(layer):
 
 def _read(path):
     """Checks the header and splits the payload: (config, masks, floats)."""
-    try:
-        data = files.read_bytes(path, MAX_FILE_BYTES)
-    except OSError as error:
-        raise TicketError(f"{path}: cannot read it ({error.strerror})") from None
-    except ValueError as error:
-        raise TicketError(error) from None
+    data = files.read_bytes(path, MAX_FILE_BYTES, TicketError)
     if len(data) < _HEADER.size:
         if MAGIC.startswith(data[:len(MAGIC)]) and data:
             raise TicketError(f"{path}: truncated ticket ({len(data)} bytes, shorter than its header)")
