@@ -257,8 +257,13 @@ def with_config(data, edit):
     return with_config_bytes(data, zlib.compress(json.dumps(config).encode()))
 
 
+def layer(config, index):
+    """The config of the network's layer `index`: 1 and 3 are supermask Dense, 2 BatchNormalization."""
+    return config["config"]["network"]["config"]["layers"][index]
+
+
 def first_dense(config):
-    return config["config"]["network"]["config"]["layers"][1]
+    return layer(config, 1)
 
 
 def set_units(units):
@@ -276,7 +281,7 @@ def with_first_layer_field(data, field, value):
 
 
 def second_layer_index_zero(config):
-    config["config"]["network"]["config"]["layers"][3]["config"]["layer_index"] = 0
+    layer(config, 3)["config"]["layer_index"] = 0
 
 
 DAMAGED = {
@@ -287,8 +292,8 @@ DAMAGED = {
     "not JSON": (lambda d: with_config_bytes(d, zlib.compress(b'{"class_name": ')), "not JSON"),
     "JSON list": (lambda d: with_config_bytes(d, zlib.compress(b"[1, 2]")), "a list, not an object"),
     "not UTF-8": (lambda d: with_config_bytes(d, zlib.compress(b"\xff\xfe{}")), "not JSON"),
-    "unknown class": (lambda d: with_config(d, lambda c: c["config"]["network"]["config"]["layers"][2].update(
-        class_name="NoSuchLayer", module="keras.layers")), "cannot be rebuilt"),
+    "unknown class": (lambda d: with_config(d, lambda c: layer(c, 2).update(class_name="NoSuchLayer")),
+                      "cannot be rebuilt"),
     "negative units": (lambda d: with_config(d, set_units(-5)), "supermask layer 'dense' has a damaged config"),
     "units a string": (lambda d: with_config(d, set_units("32")), "supermask layer 'dense' has a damaged config"),
     "no build_config": (lambda d: with_config(d, lambda c: first_dense(c).pop("build_config")),
@@ -297,6 +302,14 @@ DAMAGED = {
                         "declares 24000000 free mask entries, the ticket codes 256"),
     "beyond MAX_WEIGHTS": (lambda d: with_config(d, set_units(30_000_000)),
                            f"declare more than {ticket.MAX_WEIGHTS} weights"),
+    "BatchNormalization of 10**9 features": (
+        lambda d: with_config(d, lambda c: layer(c, 2)["build_config"].update(input_shape=[None, 10**9])),
+        "declares inputs of 1000000000 values per example, more than"),
+    "class_name a list": (
+        lambda d: with_config(d, lambda c: first_dense(c).update(class_name=[1], registered_name=None)),
+        "ticket holds 2 masks for 1 supermask layers"),
+    "build_config a string": (lambda d: with_config(d, lambda c: first_dense(c).update(build_config="x")),
+                              "layer 'dense' has a damaged build_config"),
     "layer_index twice": (lambda d: with_config(d, second_layer_index_zero), "layer_index 0"),
     "num_free off by one": (lambda d: with_first_layer_field(d, "num_free", 255), "the ticket codes 255"),
     "ones past num_free": (lambda d: with_first_layer_field(d, "ones", 257), "with 257 kept"),

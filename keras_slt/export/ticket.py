@@ -39,7 +39,8 @@ at most `MAX_CONFIG_BYTES`; before any weight is generated, each supermask
 layer's kernel is sized from the config (its class, arguments and
 `build_config` input shape), the layers together may hold at most
 `MAX_WEIGHTS` weights, and each layer's free count, which follows from its
-size and freeze rates, must be the `num_free` the ticket codes. Every
+size and freeze rates, must be the `num_free` the ticket codes; no layer's
+declared input may hold more than `MAX_WEIGHTS` values per example. Every
 failure is a `TicketError`, one line naming the file.
 """
 
@@ -313,36 +314,61 @@ def _supermask_classes():
     return classes
 
 
-def _layer_configs(value, classes):
-    """The (class, layer config) of every supermask layer in a config tree."""
+def _layer_configs(value):
+    """Every layer config (a dict with a class_name and a config) in a config tree, in order."""
     found, pending = [], collections.deque([value])
     while pending:
         value = pending.popleft()
         if isinstance(value, dict):
-            cls = classes.get(value.get("class_name")) or classes.get(value.get("registered_name"))
-            if cls is not None and cls is not SupermaskLayer:
-                found.append((cls, value))
+            if "class_name" in value and isinstance(value.get("config"), dict):
+                found.append(value)
             pending += value.values()
         elif isinstance(value, list):
             pending += value
     return found
 
 
+def _values_per_example(shape):
+    """Values per example of a declared input shape (lists or dicts of them for several inputs)."""
+    if isinstance(shape, dict):
+        return sum(_values_per_example(s) for s in shape.values())
+    if isinstance(shape, list) and shape and all(isinstance(s, (list, dict)) for s in shape):
+        return sum(_values_per_example(s) for s in shape)
+    if isinstance(shape, list) and all(d is None or (type(d) is int and d >= 0) for d in shape):
+        return math.prod(d for d in shape if d is not None)
+    raise ValueError(f"input shape {shape!r}")
+
+
 def _check_architecture(path, config, coded_masks):
     """Sizes each supermask layer from the config and checks it against the masks coded.
 
     Runs before the model is built: no weight is generated for a ticket
-    that declares more than `MAX_WEIGHTS` or other free counts than it codes.
+    that declares more than `MAX_WEIGHTS` weights or inputs of more values
+    per example, or other free counts than it codes.
     """
-    found = _layer_configs(config, _supermask_classes())
+    classes, found = _supermask_classes(), []
+    for layer_config in _layer_configs(config):
+        name = layer_config["config"].get("name")
+        build_config = layer_config.get("build_config") or {}
+        try:
+            values = sum(_values_per_example(shape) for shape in dict(build_config).values())
+        except (TypeError, ValueError) as error:
+            raise TicketError(f"{path}: layer {name!r} has a damaged build_config ({_first_line(error)})") from None
+        if values > MAX_WEIGHTS:
+            raise TicketError(f"{path}: layer {name!r} declares inputs of {values} values per example, "
+                              f"more than {MAX_WEIGHTS}")
+        # Keras resolves a class by its registered name, else by its class name.
+        names = (layer_config.get("registered_name"), layer_config["class_name"])
+        cls = next((classes[n] for n in names if isinstance(n, str) and n in classes), None)
+        if cls is not None and cls is not SupermaskLayer:
+            found.append((cls, layer_config))
     if len(found) != len(coded_masks):
         raise TicketError(f"{path}: ticket holds {len(coded_masks)} masks for {len(found)} supermask layers")
     total, indices = 0, set()
     for cls, layer_config in found:
-        inner = layer_config.get("config")
-        name = inner.get("name") if isinstance(inner, dict) else None
+        name = layer_config["config"].get("name")
         try:
-            layer = cls.from_config(inner)  # not built: nothing generated yet
+            layer = cls.from_config(layer_config["config"])  # not built: nothing generated yet
             input_shape = layer_config["build_config"]["input_shape"]
             if not (isinstance(input_shape, list) and input_shape
                     and all(d is None or (type(d) is int and d > 0) for d in input_shape)):
