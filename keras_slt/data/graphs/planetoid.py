@@ -17,8 +17,8 @@ import os
 
 import numpy as np
 
-from keras_slt.data.errors import DataError
 from keras_slt.data import safe_pickle
+from keras_slt.data.errors import DataError
 from keras_slt.data.graphs.graph import Graph, check_split, undirected_edges
 
 NAMES = ("cora", "citeseer", "pubmed")
