@@ -12,15 +12,17 @@ import tensorflow as tf
 from keras_slt.data import pipeline
 from keras_slt.data.errors import DataError
 from keras_slt.data.image_folder import TEST_FRACTION, TEST_SPLIT_KEY
-from keras_slt.data.tfds_source import describe_error, to_numpy
+from keras_slt.data.tfds_source import describe_error, require_prepared, to_numpy
 
 PREFIX = "tfds:"
 TEST_SPLITS = ("test", "validation")
 
 
 def _features(tfds, name, data_dir):
+    """The dataset's builder and its image and label features."""
     try:
-        features = tfds.builder(name, data_dir=data_dir).info.features
+        builder = tfds.builder(name, data_dir=data_dir)
+        features = builder.info.features
     except Exception as error:  # DatasetNotFoundError and friends vary.
         raise DataError(f"{PREFIX}{name}: TFDS cannot open it ({describe_error(error)})") from None
     image, label = (features[key] if key in features else None for key in ("image", "label"))
@@ -29,7 +31,7 @@ def _features(tfds, name, data_dir):
             f"{PREFIX}{name} has features {', '.join(features)}; an image classification dataset "
             "needs an Image feature 'image' and a ClassLabel feature 'label'"
         )
-    return image, label
+    return builder, image, label
 
 
 def _load_split(tfds, name, split, data_dir, image_size):
@@ -55,9 +57,11 @@ def load(name, data_dir=None, image_size=None):
         and int32 labels.
 
     Raises:
-        DataError: one line, when TFDS has no such dataset or cannot prepare
-            it, when it lacks image/label features, or when its images vary
-            in size and no `image_size` is given.
+        DataError: one line, when TFDS has no such dataset, when it is not
+            prepared in `data_dir` or cannot be downloaded (see
+            `tfds_source.require_prepared`), when it lacks image/label
+            features, or when its images vary in size and no `image_size`
+            is given.
 
     Example:
 
@@ -65,9 +69,12 @@ def load(name, data_dir=None, image_size=None):
     """
     import tensorflow_datasets as tfds
 
-    image, label = _features(tfds, name, data_dir)
+    builder, image, label = _features(tfds, name, data_dir)
     if image_size is None and None in image.shape[:2]:
         raise DataError(f"{PREFIX}{name} has images of varying size; give image_size (--image_size=H,W)")
+    require_prepared(builder, f"{PREFIX}{name}", data_dir,
+                     advice=f"`tfds build {name} --data_dir=DIR` downloads and prepares it in DIR on a "
+                     f"machine with network; then pass data_dir=DIR, the folder holding {name}/")
     try:
         x_train, y_train = _load_split(tfds, name, "train", data_dir, image_size)
         for split in TEST_SPLITS:
