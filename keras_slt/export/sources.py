@@ -14,15 +14,22 @@ from keras_slt.model import SupermaskModel
 
 
 
-def search_run(output_dir):
+def search_run(output_dir, allow_unfinished=False):
     """The model file of a search run and the flags it ran with.
 
     Args:
         output_dir: the run's `--output_dir`, holding `best.keras` (or
-            `model.keras`) and, when present, `results.json` with "flags".
+            `model.keras`) and `results.json` with "flags".
+        allow_unfinished: export a run whose search has not finished (no
+            `results.json` yet): its best epoch so far, its flags read from
+            `state.json` when there is one.
 
     Returns:
-        (model path, flags dict; empty when there is no results.json).
+        (model path, flags dict; empty when no file of the folder holds them).
+
+    Raises:
+        ValueError: one line, for a folder without a model file, or without
+            `results.json` unless `allow_unfinished`.
 
     Example:
 
@@ -36,11 +43,19 @@ def search_run(output_dir):
     if not found:
         raise ValueError(f"output_dir {output_dir} holds none of {', '.join(run_files.MODEL_FILES)}")
     results = os.path.join(output_dir, run_files.RESULTS)
-    flags = {}
     if os.path.isfile(results):
         with open(results, encoding="utf-8") as f:
-            flags = json.load(f).get("flags", {})
-    return found[0], flags
+            return found[0], json.load(f).get("flags", {})
+    if not allow_unfinished:
+        raise ValueError(
+            f"output_dir {output_dir} holds no {run_files.RESULTS}: its search has not finished; run the "
+            "same search command to finish it, or pass --allow_unfinished to export its best epoch so far"
+        )
+    state = os.path.join(output_dir, run_files.STATE)
+    if not os.path.isfile(state):
+        return found[0], {}
+    with open(state, encoding="utf-8") as f:
+        return found[0], json.load(f).get("metadata", {}).get("flags", {})
 
 
 def load_model(path):
