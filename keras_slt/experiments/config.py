@@ -88,8 +88,10 @@ class SearchConfig:
     epochs, batch 128); the official code's complete recipes (ERK,
     Kaiming-uniform weights, a schedule stepped per epoch) are the flagfiles
     in configs/, compared with the official code in docs/FIDELITY.md.
-    The supermask settings (selection to scale) are ignored with algo
-    "dense". Each field's help is in its metadata (`--helpfull` shows it).
+    The supermask settings (selection to block_size) are ignored with algo
+    "dense"; other settings given for a run they do not apply to are
+    refused (`APPLIES_ONLY_TO`). Each field's help is in its metadata
+    (`--helpfull` shows it).
 
     Example:
 

@@ -15,7 +15,8 @@ accuracy, evaluates that epoch on the test set and writes
   applied to every trainable variable, scores included; or Adam with
   decoupled weight decay (PyTorch's AdamW), as the paper's GIN runs use.
 - Graphs (cora, citeseer, pubmed, ogbn_arxiv) train full batch, one step
-  per epoch (`keras_slt.experiments.full_batch`); `batch_size` is unused.
+  per epoch (`keras_slt.experiments.full_batch`); `batch_size` and `augment`
+  do not apply (`SearchConfig.validate` refuses them when given).
 - Schedules: "cosine" decays the learning rate from `lr` towards 0 over the
   run; "step" multiplies it by 0.1 after 50% and again after 75% of the
   epochs. They step every batch (`schedule_unit="batch"`) or, as the
