@@ -64,31 +64,31 @@ def test_tfds_dataset_not_in_data_dir_fails_in_seconds(tmp_path):
         "then pass data_dir=DIR, the folder holding beans/"]
 
 
-class Builder:
-    """The part of a TFDS builder `require_prepared` reads."""
-
-    name = "beans"
+class FakeTfds:
+    """The part of `tensorflow_datasets` `require_prepared` uses: `load`, with or without data."""
 
     def __init__(self, prepared):
         self.prepared = prepared
 
-    def is_prepared(self):
-        return self.prepared
+    def load(self, name, split, data_dir, download):
+        assert not download  # the check itself never downloads
+        if not self.prepared:
+            raise AssertionError(f"Dataset {name}: could not find data in {data_dir}.")
 
 
 def test_tfds_without_data_dir_needs_its_storage_to_answer(monkeypatch):
     probed = []
     monkeypatch.setattr(network, "unreachable", lambda url: probed.append(url) or "storage cannot be reached (x)")
-    tfds_source.require_prepared(Builder(prepared=True), "tfds:beans")
+    tfds_source.require_prepared(FakeTfds(prepared=True), "beans", "tfds:beans")
     assert probed == []  # prepared data is read without a network
     with pytest.raises(DataError) as error:
-        tfds_source.require_prepared(Builder(prepared=False), "tfds:beans", advice="do this")
+        tfds_source.require_prepared(FakeTfds(prepared=False), "beans", "tfds:beans", advice="do this")
     assert probed == [tfds_source.TFDS_STORAGE]
     assert str(error.value) == ("tfds:beans is not prepared in TFDS's data dir (TFDS_DATA_DIR, default "
                                 "~/tensorflow_datasets) and a download is needed, but storage cannot be "
                                 "reached (x); do this")
     monkeypatch.setattr(network, "unreachable", lambda url: None)
-    tfds_source.require_prepared(Builder(prepared=False), "tfds:beans")  # TFDS downloads it
+    tfds_source.require_prepared(FakeTfds(prepared=False), "beans", "tfds:beans")  # TFDS downloads it
 
 
 @pytest.fixture

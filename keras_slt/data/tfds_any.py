@@ -19,10 +19,8 @@ TEST_SPLITS = ("test", "validation")
 
 
 def _features(tfds, name, data_dir):
-    """The dataset's builder and its image and label features."""
     try:
-        builder = tfds.builder(name, data_dir=data_dir)
-        features = builder.info.features
+        features = tfds.builder(name, data_dir=data_dir).info.features
     except Exception as error:  # DatasetNotFoundError and friends vary.
         raise DataError(f"{PREFIX}{name}: TFDS cannot open it ({describe_error(error)})") from None
     image, label = (features[key] if key in features else None for key in ("image", "label"))
@@ -31,7 +29,7 @@ def _features(tfds, name, data_dir):
             f"{PREFIX}{name} has features {', '.join(features)}; an image classification dataset "
             "needs an Image feature 'image' and a ClassLabel feature 'label'"
         )
-    return builder, image, label
+    return image, label
 
 
 def _load_split(tfds, name, split, data_dir, image_size):
@@ -69,13 +67,13 @@ def load(name, data_dir=None, image_size=None):
     """
     import tensorflow_datasets as tfds
 
-    builder, image, label = _features(tfds, name, data_dir)
+    image, label = _features(tfds, name, data_dir)
     if image_size is None and None in image.shape[:2]:
         raise DataError(f"{PREFIX}{name} has images of varying size; give image_size (--image_size=H,W)")
-    require_prepared(builder, f"{PREFIX}{name}", data_dir,
-                     advice=f"`tfds build {name} --data_dir=DIR` downloads and prepares it in DIR on a "
-                     f"machine with network; then pass data_dir=DIR, the folder holding {name}/")
     try:
+        require_prepared(tfds, name, f"{PREFIX}{name}", data_dir,
+                         advice=f"`tfds build {name} --data_dir=DIR` downloads and prepares it in DIR on a "
+                         f"machine with network; then pass data_dir=DIR, the folder holding {name}/")
         x_train, y_train = _load_split(tfds, name, "train", data_dir, image_size)
         for split in TEST_SPLITS:
             try:
@@ -87,6 +85,8 @@ def load(name, data_dir=None, image_size=None):
         else:
             train, test = pipeline.split_indices(len(x_train), TEST_FRACTION, TEST_SPLIT_KEY)
             x_train, y_train, x_test, y_test = x_train[train], y_train[train], x_train[test], y_train[test]
+    except DataError:
+        raise
     except Exception as error:  # TFDS and download failures vary widely.
         raise DataError(f"{PREFIX}{name}: TFDS could not load it ({describe_error(error)})") from None
     return x_train, y_train, x_test, y_test, label.num_classes

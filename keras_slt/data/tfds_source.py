@@ -23,16 +23,18 @@ def describe_error(error):
     return f"{type(error).__name__}: {lines[0] if lines else ''}"
 
 
-def require_prepared(builder, label, data_dir=None, advice=""):
-    """Raises DataError (one line, in seconds) unless TFDS can read `builder`'s data.
+def require_prepared(tfds, name, label, data_dir=None, advice=""):
+    """Raises DataError (one line, in seconds) unless TFDS can read `name` or download it.
 
-    A prepared dataset is read as it is. Otherwise TFDS would download and
-    prepare it, retrying for minutes without network: with `data_dir`
+    Data TFDS has prepared is read as it is. Otherwise TFDS would download
+    and prepare it, retrying for minutes without network: with `data_dir`
     given, the data was meant to be there, and its absence is the error;
-    without, TFDS's download storage must answer a connection first.
+    without, TFDS's storage must answer a connection first
+    (`keras_slt.data.network`).
 
     Args:
-        builder: the dataset's TFDS builder.
+        tfds: the `tensorflow_datasets` module.
+        name: the TFDS name.
         label: how the error names the dataset, e.g. "tfds:beans".
         data_dir: the TFDS data directory the user gave, or None.
         advice: what to do instead, ending the message when the data can
@@ -40,10 +42,13 @@ def require_prepared(builder, label, data_dir=None, advice=""):
 
     Example:
 
-    >>> require_prepared(tfds.builder("beans", data_dir="/data/tfds"), "tfds:beans", "/data/tfds")
+    >>> require_prepared(tfds, "beans", "tfds:beans", "/data/tfds")
     """
-    if builder.is_prepared():
+    try:
+        tfds.load(name, split="train", data_dir=data_dir, download=False)  # reads no example yet
         return
+    except AssertionError:  # TFDS's "could not find data in ..."
+        pass
     advice = f"; {advice}" if advice else ""
     if data_dir is not None:
         raise DataError(f"{label} is not prepared in data_dir {data_dir}: a download is needed{advice}")
@@ -88,12 +93,14 @@ def load_arrays(name):
     """
     import tensorflow_datasets as tfds
 
-    require_prepared(tfds.builder(name), f"TFDS's {name}")
     try:
+        require_prepared(tfds, name, f"TFDS's {name}")
         train, test = tfds.load(
             name, split=["train", "test"], as_supervised=True
         )
         return to_numpy(train) + to_numpy(test)
+    except DataError:
+        raise
     except Exception as e:  # TFDS and download failures vary widely.
         raise DataError(f"TFDS could not load {name} ({describe_error(e)})") from e
 
