@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, run_tool, tiny_config, tool_lines
-from keras_slt.data import DataError, custom, network, tfds_source
+from keras_slt.data import DataError, custom, graphs, network, tfds_source
+from keras_slt.data.graphs import planetoid
 from keras_slt.experiments import search, sweep
 from keras_slt.export import sources
 
@@ -112,6 +113,17 @@ def test_a_silent_download_gives_up(no_proxy):
     start = time.monotonic()
     with pytest.raises(OSError), network.stall_timeout(0.5):
         urllib.request.urlopen(f"http://127.0.0.1:{listener.getsockname()[1]}/")
+    assert time.monotonic() - start < 10
+    listener.close()
+
+
+def test_a_silent_graph_download_fails_in_one_line(no_proxy, monkeypatch):
+    listener = socket.create_server(("127.0.0.1", 0))  # accepts, never answers
+    monkeypatch.setattr(planetoid, "URL", f"http://127.0.0.1:{listener.getsockname()[1]}/")
+    monkeypatch.setattr(network, "STALL_TIMEOUT_S", 0.5)
+    start = time.monotonic()
+    with pytest.raises(DataError, match=r"^citeseer: download failed \(.*timed out.*\); pass data_dir"):
+        graphs.load_graph("citeseer")
     assert time.monotonic() - start < 10
     listener.close()
 

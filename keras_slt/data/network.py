@@ -45,14 +45,16 @@ def unreachable(url, timeout=PROBE_TIMEOUT_S):
 
 
 @contextlib.contextmanager
-def stall_timeout(seconds=STALL_TIMEOUT_S):
+def stall_timeout(seconds=None):
     """Within this block, a new socket gives up after `seconds` without an answer.
+
+    `seconds` defaults to `STALL_TIMEOUT_S`.
 
     Sets Python's default socket timeout, which `urllib` (and so
     `keras.utils.get_file`) uses, and restores it after the block.
     """
     previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(seconds)
+    socket.setdefaulttimeout(STALL_TIMEOUT_S if seconds is None else seconds)
     try:
         yield
     finally:
