@@ -150,6 +150,20 @@ def test_unfinished_run_exports_with_its_stored_flags(tmp_path):
     assert sources.search_run(str(tmp_path)) == (str(tmp_path / "best.keras"), {"dataset": "mnist"})
 
 
+@pytest.mark.parametrize("dataset, data_dir, image_size, message", [
+    (None, "data", None, "--data_dir applies to the inputs of a dataset, and none is given (--dataset)"),
+    (None, None, "32,32", "--image_size applies to the inputs of a dataset, and none is given (--dataset)"),
+    ("fashion_mnist", None, "32,32", "--image_size applies to tfds:NAME and image_folder datasets, "
+                                     "not to fashion_mnist"),
+])
+def test_export_and_benchmark_refuse_dataset_options_without_use(dataset, data_dir, image_size, message):
+    with pytest.raises(ValueError) as error:
+        sources.check_dataset_options(dataset, data_dir, image_size)
+    assert str(error.value) == message
+    sources.check_dataset_options("tfds:beans", "data", "32,32")
+    sources.check_dataset_options(None)
+
+
 def image_folder(root, images_per_class):
     from PIL import Image
 

@@ -73,12 +73,13 @@ def main(argv):
     targets = [os.path.abspath(os.path.join(export_dir, FLAGS.name + ending)) for ending in artifacts.ENDINGS.values()]
     if os.path.abspath(model_path) in targets:
         raise ValueError(f"--name={FLAGS.name} would overwrite the model being exported, {model_path}")
+    dataset = FLAGS.dataset or run_flags.get("dataset")
+    sources.check_dataset_options(dataset, FLAGS.data_dir, FLAGS.image_size)
     image_size = data.parse_image_size(FLAGS.image_size or run_flags.get("image_size"))
     model = sources.load_model(model_path)
     formats = FLAGS.format
     if not FLAGS["format"].present and not isinstance(model, SupermaskModel):
         formats = [name for name in formats if name != "slt"]  # a weight-trained (--algo=dense) model
-    dataset = FLAGS.dataset or run_flags.get("dataset")
     if dataset:
         calibration, inputs = sources.dataset_inputs(
             model, dataset, FLAGS.data_dir or run_flags.get("data_dir"),

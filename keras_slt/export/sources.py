@@ -58,6 +58,29 @@ def search_run(output_dir, allow_unfinished=False):
         return found[0], json.load(f).get("metadata", {}).get("flags", {})
 
 
+def check_dataset_options(dataset, data_dir=None, image_size=None):
+    """Raises ValueError (one line) for a dataset option the inputs would not use.
+
+    Args:
+        dataset: the dataset the inputs come from, or None (random inputs).
+        data_dir: the user's data_dir, or None.
+        image_size: the user's image_size text, or None.
+
+    Example:
+
+    >>> check_dataset_options("fashion_mnist", image_size="32,32")
+    Traceback (most recent call last):
+    ValueError: --image_size applies to tfds:NAME and image_folder datasets, not to fashion_mnist
+    """
+    if not dataset:
+        for name, value in (("data_dir", data_dir), ("image_size", image_size)):
+            if value:
+                raise ValueError(f"--{name} applies to the inputs of a dataset, and none is given (--dataset)")
+    elif image_size and not data.is_custom(dataset):
+        raise ValueError(f"--image_size applies to {data.TFDS_PREFIX}NAME and {data.IMAGE_FOLDER} datasets, "
+                         f"not to {dataset}")
+
+
 def load_model(path):
     """Loads a `.keras` model or a `.slt` ticket (as its `SupermaskModel`).
 
