@@ -18,7 +18,7 @@ import importlib
 
 from keras_slt.export import coding
 from keras_slt.export.materialize import effective_kernels, materialize
-from keras_slt.export.ticket import FORMAT_VERSION, load_ticket, save_ticket
+from keras_slt.export.ticket import FORMAT_VERSION, TicketError, load_ticket, save_ticket
 from keras_slt.size import stored_variables
 
 
@@ -32,6 +32,7 @@ def __getattr__(name):
 
 __all__ = [
     "FORMAT_VERSION",
+    "TicketError",
     "coding",
     "effective_kernels",
     "load_ticket",
