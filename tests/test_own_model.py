@@ -53,7 +53,7 @@ def test_saved_model_searches_and_exports_quietly(data_dir, user_file, tmp_path)
                       f"--data_dir={data_dir}", "--epochs=1", "--batch_size=32", "--freeze_ratio=0.5",
                       f"--output_dir={out}", env=env)
     assert result.returncode == 0, result.stderr[-3000:]
-    summary = result.stdout.strip().splitlines()[-4]  # then the three files written
+    summary = result.stdout.strip().splitlines()[-5]  # then the four files written
     assert summary.startswith(f"{user_file} on fashion_mnist, ep (s=0.5")
     assert not log_lines(result.stderr + result.stdout), log_lines(result.stderr + result.stdout)
     results = json.loads((out / "results.json").read_text())
