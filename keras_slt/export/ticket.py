@@ -329,7 +329,13 @@ def _layer_configs(value):
 
 
 def _values_per_example(shape):
-    """Values per example of a declared input shape (lists or dicts of them for several inputs)."""
+    """Values per example of a declared input shape (lists or dicts of them for several inputs).
+
+    `None` (a nested model's build_config: its own layers carry the shapes)
+    declares nothing.
+    """
+    if shape is None:
+        return 0
     if isinstance(shape, dict):
         return sum(_values_per_example(s) for s in shape.values())
     if isinstance(shape, list) and shape and all(isinstance(s, (list, dict)) for s in shape):
