@@ -25,7 +25,7 @@ import os
 
 from absl import flags
 
-from keras_slt import data
+from keras_slt import data, folder_lock
 from keras_slt.cli import common
 from keras_slt.export import artifacts, report, sources
 from keras_slt.model import SupermaskModel
@@ -65,8 +65,15 @@ def main(argv):
     else:
         model_path, run_flags = FLAGS.model_path, {}
     export_dir = FLAGS.export_dir or FLAGS.output_dir or os.path.dirname(os.path.abspath(model_path))
-    targets = [os.path.abspath(os.path.join(export_dir, FLAGS.name + ending)) for ending in artifacts.ENDINGS.values()]
-    if os.path.abspath(model_path) in targets:
+    with folder_lock.hold(export_dir):  # before anything is loaded: a folder in use is refused at once
+        return _export(model_path, run_flags, export_dir)
+
+
+def _export(model_path, run_flags, export_dir):
+    """Writes and checks the files, holding `export_dir`'s lock."""
+    targets = [os.path.join(export_dir, FLAGS.name + ending) for ending in artifacts.ENDINGS.values()]
+    # Real files, not names: a symlinked folder or a hard link is the same file.
+    if any(os.path.exists(target) and os.path.samefile(target, model_path) for target in targets):
         raise ValueError(f"--name={FLAGS.name} would overwrite the model being exported, {model_path}")
     image_size = data.parse_image_size(FLAGS.image_size or run_flags.get("image_size"))
     model = sources.load_model(model_path)

@@ -6,6 +6,7 @@ setting is one new field here.
 """
 
 import dataclasses
+import math
 import os
 
 from keras_slt import blocks, distributions, freezing, initializers, models
@@ -117,6 +118,10 @@ class SearchConfig:
         Returns:
             The resolved global (prune_ratio, lock_ratio); (0, 0) for "dense".
         """
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{field.name} must be a finite number, got {value}")
         try:
             model_source.check(self.model)
             datasets.parse_image_size(self.image_size)
@@ -167,3 +172,22 @@ class SearchConfig:
             )
         except ValueError as error:
             raise ConfigError(str(error)) from None
+
+    def change_from(self, stored):
+        """The first setting that differs from a stored run's flags, or None.
+
+        Settings in `RESUMABLE_CHANGES` do not count; a setting added since
+        the run was stored counts as its default.
+
+        Args:
+            stored: the "flags" dict of the run's state.json or results.json.
+
+        Returns:
+            (name, stored value, this config's value), or None.
+        """
+        for field in dataclasses.fields(self):
+            name, value = field.name, getattr(self, field.name)
+            before = stored.get(name, field.default)
+            if name not in RESUMABLE_CHANGES and before != value:
+                return name, before, value
+        return None

@@ -49,18 +49,18 @@ import keras
 import tensorflow as tf
 
 from keras_slt import data as datasets
-from keras_slt import run_files
+from keras_slt import folder_lock, run_files
 from keras_slt.data import graphs
 from keras_slt.experiments import full_batch, model_source
 from keras_slt.experiments.callbacks import MaskStatistics, RunCheckpoint, jsonable, write_json
 from keras_slt.experiments.config import (  # noqa: F401  (SearchConfig, ConfigError: the API)
     ADAM_EPSILON,
-    RESUMABLE_CHANGES,
     STEP_MILESTONES,
     VALIDATION_FRACTION,
     ConfigError,
     SearchConfig,
 )
+from keras_slt.nonfinite import NonFiniteLossError, StopOnNonFiniteLoss
 from keras_slt.optimizers import CoupledSGD
 from keras_slt.size import model_size
 
@@ -86,8 +86,14 @@ def run_search(config, callbacks=()):
         wall_time_s (all sessions of the run together).
 
     Raises:
-        ConfigError: for an invalid setting, missing data files, or a
-            different run already in `output_dir`.
+        ConfigError: for an invalid setting, missing data files, an
+            `output_dir` that cannot be written, or a different run
+            already in `output_dir`.
+        FolderInUseError: another process is running in `output_dir`
+            (`keras_slt.folder_lock`; held for the whole run).
+        NonFiniteLossError: the training loss became NaN or infinite;
+            `output_dir` keeps the checkpoint of the last complete epoch.
+        DamagedFileError: a stored state or checkpoint does not read back.
         WorkerLostError: a multi-worker run lost a worker.
 
     Example:
@@ -103,9 +109,22 @@ def run_search(config, callbacks=()):
 
 
 def _run_search(config, callbacks):
-    prune_ratio, lock_ratio = config.validate()
+    ratios = config.validate()
     strategy = _strategy(config.strategy)
-    checkpoint = RunCheckpoint(_worker_dir(config.output_dir, strategy),
+    directory = _worker_dir(config.output_dir, strategy)
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(folder_lock.hold(directory))
+        except OSError as error:  # checked before any data is loaded
+            raise ConfigError(f"output_dir {directory}: cannot write there "
+                              f"({error.strerror or error})") from None
+        return _search(config, ratios, strategy, directory, callbacks)
+
+
+def _search(config, ratios, strategy, directory, callbacks):
+    """`run_search`'s work, in `directory`, whose lock it holds."""
+    prune_ratio, lock_ratio = ratios
+    checkpoint = RunCheckpoint(directory,
                                metadata={"flags": dataclasses.asdict(config)},
                                read_from=config.output_dir)
     _check_same_run(config, checkpoint.saved_state())
@@ -122,6 +141,9 @@ def _run_search(config, callbacks):
     except datasets.DataError as error:
         setting = "dataset" if datasets.is_custom(config.dataset) else "data_dir"
         raise ConfigError(f"{setting}: {error}") from None
+    if not full and config.batch_size > data.num_train:
+        raise ConfigError(f"batch_size {config.batch_size} is larger than the {data.num_train} "
+                          "training examples")
     steps_per_epoch = data.steps_per_epoch if full else math.ceil(data.num_train / config.batch_size)
 
     with strategy.scope():
@@ -130,20 +152,25 @@ def _run_search(config, callbacks):
 
     if initial_epoch < config.epochs:
         own = data.callbacks() if full else []
+        own += [StopOnNonFiniteLoss()]  # before the checkpoint: a NaN epoch is never saved
         own += [MaskStatistics()] if config.algo == "ep" else []
         own.append(checkpoint)
         if _is_chief(strategy):
             own.append(keras.callbacks.TensorBoard(os.path.join(config.output_dir, run_files.LOGS_DIR),
                                                    write_graph=False))
-        model.fit(
-            _training_stream(data, initial_epoch, distributed=config.strategy != "default"),
-            steps_per_epoch=steps_per_epoch,
-            epochs=config.epochs,
-            initial_epoch=initial_epoch,
-            validation_data=data.validation,
-            callbacks=own + list(callbacks),
-            shuffle=False,  # data.train is already shuffled, per epoch
-        )
+        try:
+            model.fit(
+                _training_stream(data, initial_epoch, distributed=config.strategy != "default"),
+                steps_per_epoch=steps_per_epoch,
+                epochs=config.epochs,
+                initial_epoch=initial_epoch,
+                validation_data=data.validation,
+                callbacks=own + list(callbacks),
+                shuffle=False,  # data.train is already shuffled, per epoch
+            )
+        except NonFiniteLossError as error:
+            raise NonFiniteLossError(f"{error}; {directory} keeps the checkpoint of the last complete "
+                                     f"epoch ({checkpoint.state['epoch']})") from None
     # The chief's: a worker stopped while writing may hold an older one.
     model.load_weights(os.path.join(config.output_dir, run_files.BEST_MODEL))
     test = model.evaluate(data.test, return_dict=True, verbose=0)
@@ -314,18 +341,13 @@ def _size_results(model, algo):
 
 
 def _check_same_run(config, state):
-    if state is None:
-        return
-    stored = state["metadata"]["flags"]
-    for field in dataclasses.fields(config):
-        name, value = field.name, getattr(config, field.name)
-        # A setting added since the run was stored ran with its default.
-        before = stored.get(name, field.default)
-        if name not in RESUMABLE_CHANGES and before != value:
-            raise ConfigError(
-                f"output_dir {config.output_dir} holds a run with {name}={before!r}, "
-                f"not {value!r}; use the same flags to resume it, or another output_dir"
-            )
+    change = None if state is None else config.change_from(state["metadata"]["flags"])
+    if change is not None:
+        name, before, value = change
+        raise ConfigError(
+            f"output_dir {config.output_dir} holds a run with {name}={before!r}, "
+            f"not {value!r}; use the same flags to resume it, or another output_dir"
+        )
 
 
 def _strategy(name):

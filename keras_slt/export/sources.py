@@ -1,18 +1,17 @@
 """Where an export starts: the model file and real inputs to check it on."""
 
-import json
 import os
 import warnings
 
-import keras
 import numpy as np
 
-from keras_slt import data, run_files
+from keras_slt import data, files, run_files
 from keras_slt.data import graphs
+from keras_slt.experiments import model_source
 from keras_slt.export.ticket import load_ticket
 from keras_slt.model import SupermaskModel
 
-
+RESULTS_REMEDY = "run the search again to rewrite it, or export with --model_path and --dataset"
 
 def search_run(output_dir):
     """The model file of a search run and the flags it ran with.
@@ -38,8 +37,10 @@ def search_run(output_dir):
     results = os.path.join(output_dir, run_files.RESULTS)
     flags = {}
     if os.path.isfile(results):
-        with open(results, encoding="utf-8") as f:
-            flags = json.load(f).get("flags", {})
+        stored = files.read_json(results, RESULTS_REMEDY)
+        flags = stored.get("flags") if isinstance(stored, dict) else None
+        if not isinstance(flags, dict):
+            raise files.damaged(results, "no flags", RESULTS_REMEDY)
     return found[0], flags
 
 
@@ -55,7 +56,7 @@ def load_model(path):
     if path.endswith(".slt"):
         return load_ticket(path, supermask=True)
     if path.endswith(".keras"):
-        return keras.saving.load_model(path, compile=False)
+        return model_source.load_file(path)
     raise ValueError(f"model file must end in .keras or .slt, got {path}")
 
 
