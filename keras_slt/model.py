@@ -172,11 +172,11 @@ class SupermaskModel(keras.Model):
             return self.network(inputs, training=training)
 
     def fit(self, *args, **kwargs):
-        """`keras.Model.fit`, stopped by a NaN or infinite loss.
+        """`keras.Model.fit`, stopped by a NaN or infinite loss or variable.
 
-        A non-finite loss makes every score NaN and the selected ticket
-        meaningless; `fit` raises `keras_slt.nonfinite.NonFiniteLossError`
-        at the first such batch instead of returning normally.
+        NaN scores make the selected ticket meaningless; `fit` raises
+        `keras_slt.nonfinite.NonFiniteTrainingError` instead of returning
+        normally (see `keras_slt.nonfinite.StopOnNonFinite`).
         """
         if len(args) > 5:  # callbacks given by position (x, y, batch_size, epochs, verbose, callbacks)
             args = (*args[:5], nonfinite.guarded(args[5]), *args[6:])

@@ -86,7 +86,7 @@ def run(main):
         app.run(_quiet(main), flags_parser=_parse_flags)
     except ValueError as error:
         fail(error)
-    except (folder_lock.FolderInUseError, nonfinite.NonFiniteLossError) as error:
+    except (folder_lock.FolderInUseError, nonfinite.NonFiniteTrainingError) as error:
         fail(error, status=1)
     except Exception as error:
         line = failure_line(error)

@@ -60,7 +60,7 @@ from keras_slt.experiments.config import (  # noqa: F401  (SearchConfig, ConfigE
     ConfigError,
     SearchConfig,
 )
-from keras_slt.nonfinite import NonFiniteLossError, StopOnNonFiniteLoss
+from keras_slt.nonfinite import NonFiniteTrainingError, StopOnNonFinite
 from keras_slt.optimizers import CoupledSGD
 from keras_slt.size import model_size
 
@@ -91,7 +91,7 @@ def run_search(config, callbacks=()):
             already in `output_dir`.
         FolderInUseError: another process is running in `output_dir`
             (`keras_slt.folder_lock`; held for the whole run).
-        NonFiniteLossError: the training loss became NaN or infinite;
+        NonFiniteTrainingError: the loss or a variable became NaN or infinite;
             `output_dir` keeps the checkpoint of the last complete epoch.
         DamagedFileError: a stored state or checkpoint does not read back.
         WorkerLostError: a multi-worker run lost a worker.
@@ -152,7 +152,7 @@ def _search(config, ratios, strategy, directory, callbacks):
 
     if initial_epoch < config.epochs:
         own = data.callbacks() if full else []
-        own += [StopOnNonFiniteLoss()]  # before the checkpoint: a NaN epoch is never saved
+        own += [StopOnNonFinite()]  # before the checkpoint: a NaN epoch is never saved
         own += [MaskStatistics()] if config.algo == "ep" else []
         own.append(checkpoint)
         if _is_chief(strategy):
@@ -168,8 +168,8 @@ def _search(config, ratios, strategy, directory, callbacks):
                 callbacks=own + list(callbacks),
                 shuffle=False,  # data.train is already shuffled, per epoch
             )
-        except NonFiniteLossError as error:
-            raise NonFiniteLossError(f"{error}; {directory} keeps the checkpoint of the last complete "
+        except NonFiniteTrainingError as error:
+            raise NonFiniteTrainingError(f"{error}; {directory} keeps the checkpoint of the last complete "
                                      f"epoch ({checkpoint.state['epoch']})") from None
     # The chief's: a worker stopped while writing may hold an older one.
     model.load_weights(os.path.join(config.output_dir, run_files.BEST_MODEL))
