@@ -66,7 +66,10 @@ def failure_line(error):
     if not (is_op_error or isinstance(error, (OSError, KeyError, TypeError, zlib.error))):
         return None
     text = str(getattr(error, "message", error)).strip()
-    return f"{type(error).__name__}: {text.splitlines()[0] if text else 'no details'}"
+    text = text.splitlines()[0] if text else "no details"
+    if isinstance(error, zlib.error):
+        return f"damaged compressed data ({text})"
+    return f"{type(error).__name__}: {text}"
 
 
 def run(main):

@@ -290,8 +290,11 @@ def read_csv(path):
             if missing:
                 raise files.damaged(path, f"not a sweep table: no column {', '.join(missing)}")
             for row in reader:
-                if None in row or None in row.values():
-                    raise files.damaged(path, f"line {reader.line_num} has {len(row)} fields, not {len(COLUMNS)}")
+                # DictReader files extra fields under None and fills missing ones with None.
+                fields = [v for k, v in row.items() if k is not None and v is not None] + row.get(None, [])
+                if len(fields) != len(reader.fieldnames):
+                    raise files.damaged(path, f"line {reader.line_num} has {len(fields)} fields, "
+                                              f"not {len(reader.fieldnames)}")
                 rows.append({k: (_number(path, reader.line_num, k, v) if k in numeric and v not in ("", "None")
                                  else v) for k, v in row.items()})
     except (UnicodeDecodeError, csv.Error) as error:
