@@ -156,6 +156,7 @@ def test_nan_during_a_run_stops_it_keeping_the_last_good_checkpoint(data_dir, tm
     assert resumed["epochs_done"] == 3 and all(np.isfinite(h["loss"]) for h in resumed["history"])
 
 
+@pytest.mark.agnostic
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 def test_supermask_fit_refuses_non_finite_inputs(bad):
     base = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8), keras.layers.Dense(2)])
