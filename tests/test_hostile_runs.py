@@ -165,7 +165,7 @@ def test_supermask_fit_refuses_non_finite_inputs(bad):
     x = np.ones((8, 4), "float32")
     x[5, 1] = bad
     with pytest.raises(nonfinite.NonFiniteTrainingError, match="training loss became (nan|inf) in epoch 1, batch 2"):
-        model.fit(x, np.zeros(8, "int32"), batch_size=4, epochs=2, verbose=0)
+        model.fit(x, np.zeros(8, "int32"), batch_size=4, epochs=2, shuffle=False, verbose=0)
 
 
 # --- folders that cannot be written --------------------------------------------
@@ -208,6 +208,8 @@ def test_read_only_or_full_output_dir_is_refused(data_dir, tmp_path, monkeypatch
     (KeyError("layer_sparsity"), "error: KeyError: 'layer_sparsity'"),
     (folder_lock.FolderInUseError("runs/a is in use by pid 1 on h; wait"), "error: runs/a is in use by pid 1 on h; wait"),
     (files.DamagedFileError("runs/a/state.json is damaged (x)"), "error: runs/a/state.json is damaged (x)"),
+    (nonfinite.NonFiniteTrainingError("training loss became nan in epoch 2, batch 1; lower the learning rate"),
+     "error: training loss became nan in epoch 2, batch 1; lower the learning rate"),
 ])
 def test_error_families_become_one_line_at_the_command_line(monkeypatch, capsys, error, line):
     def main(argv):

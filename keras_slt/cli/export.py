@@ -17,7 +17,9 @@ densely stored int8 model, the fastest on LiteRT's default CPU path;
 in the table). Before the table, the kernel LiteRT runs for each
 FULLY_CONNECTED layer of each TFLite file: dense, densified at load, or
 block-sparse 1x4 / 1x16 (tickets searched with --block_size=4 or 16; the
-1x16 int8 kernel needs --int8_sparse). Exit status 1 when a check fails, 2
+1x16 int8 kernel needs --int8_sparse). The export holds --export_dir's lock
+while it runs (`keras_slt.folder_lock`), so it never writes into a folder a
+search is using. Exit status 1 when a check fails or the folder is in use, 2
 on invalid flags.
 """
 

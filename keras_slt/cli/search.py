@@ -7,7 +7,8 @@ Example:
         --sparsity=0.5 --freeze_ratio=0.5 --output_dir=runs/conv6_f0.5
 
 Running the same command again resumes an interrupted run from its
---output_dir. Prints Keras progress bars, then one summary line; writes
+--output_dir; a second command on an --output_dir in use is refused (the run
+holds the folder's lock, `keras_slt.folder_lock`). Prints Keras progress bars, then one summary line; writes
 TensorBoard logs, best.keras and results.json to --output_dir. The flags are
 the fields of `keras_slt.experiments.config.SearchConfig` (`--helpfull`
 lists them); `keras_slt.experiments.search` describes the recipe and files.

@@ -93,7 +93,13 @@ class RunCheckpoint(keras.callbacks.Callback):
         return os.path.join(self.directory, run_files.BEST_MODEL)
 
     def saved_state(self):
-        """The state stored in `read_from`, or None if there is none."""
+        """The state stored in `read_from`, or None if there is none.
+
+        Raises:
+            DamagedFileError: `state.json` is not JSON or not this
+                checkpoint's state (fields, types, checkpoint name); the
+                message names it and says how to start over.
+        """
         path = os.path.join(self.read_from, run_files.STATE)
         if not os.path.exists(path):
             return None

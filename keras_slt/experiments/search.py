@@ -169,8 +169,8 @@ def _search(config, ratios, strategy, directory, callbacks):
                 shuffle=False,  # data.train is already shuffled, per epoch
             )
         except NonFiniteTrainingError as error:
-            raise NonFiniteTrainingError(f"{error}; {directory} keeps the checkpoint of the last complete "
-                                     f"epoch ({checkpoint.state['epoch']})") from None
+            raise NonFiniteTrainingError(f"{error}; {directory} keeps the checkpoint of the last "
+                                         f"complete epoch ({checkpoint.state['epoch']})") from None
     # The chief's: a worker stopped while writing may hold an older one.
     model.load_weights(os.path.join(config.output_dir, run_files.BEST_MODEL))
     test = model.evaluate(data.test, return_dict=True, verbose=0)
