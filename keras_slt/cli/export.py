@@ -67,18 +67,18 @@ def main(argv):
     else:
         model_path, run_flags = FLAGS.model_path, {}
     export_dir = FLAGS.export_dir or FLAGS.output_dir or os.path.dirname(os.path.abspath(model_path))
-    with folder_lock.hold(export_dir):  # before anything is loaded: a folder in use is refused at once
-        return _export(model_path, run_flags, export_dir)
-
-
-def _export(model_path, run_flags, export_dir):
-    """Writes and checks the files, holding `export_dir`'s lock."""
     targets = [os.path.join(export_dir, FLAGS.name + ending) for ending in artifacts.ENDINGS.values()]
     # Real files, not names: a symlinked folder or a hard link is the same file.
     if any(os.path.exists(target) and os.path.samefile(target, model_path) for target in targets):
         raise ValueError(f"--name={FLAGS.name} would overwrite the model being exported, {model_path}")
+    model = sources.load_model(model_path)  # a refused model leaves no export_dir behind
+    with folder_lock.hold(export_dir):  # before the data is loaded: a folder in use is refused at once
+        return _export(model, run_flags, export_dir)
+
+
+def _export(model, run_flags, export_dir):
+    """Writes and checks the files, holding `export_dir`'s lock."""
     image_size = data.parse_image_size(FLAGS.image_size or run_flags.get("image_size"))
-    model = sources.load_model(model_path)
     formats = FLAGS.format
     if not FLAGS["format"].present and not isinstance(model, SupermaskModel):
         formats = [name for name in formats if name != "slt"]  # a weight-trained (--algo=dense) model
