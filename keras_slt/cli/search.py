@@ -7,17 +7,24 @@ Example:
         --sparsity=0.5 --freeze_ratio=0.5 --output_dir=runs/conv6_f0.5
 
 Running the same command again resumes an interrupted run from its
---output_dir; a second command on an --output_dir in use is refused (the run
-holds the folder's lock, `keras_slt.folder_lock`). Prints Keras progress bars, then one summary line; writes
-TensorBoard logs, best.keras and results.json to --output_dir. The flags are
+--output_dir. Prints a Keras progress bar on a terminal, one line per epoch
+elsewhere (a log file, a pipe), then one summary line and the files it
+wrote: TensorBoard logs, best.keras and results.json in --output_dir. A flag
+given for a run it does not apply to (--image_size with Fashion-MNIST,
+--batch_size with a graph, ...) is refused before any data is read, and so
+is a second command on an --output_dir in use (the run holds the folder's
+lock, `keras_slt.folder_lock`). The flags are
 the fields of `keras_slt.experiments.config.SearchConfig` (`--helpfull`
 lists them); `keras_slt.experiments.search` describes the recipe and files.
 """
 
+import dataclasses
+
 from absl import flags
 
+from keras_slt import run_files
 from keras_slt.cli import common, search_flags
-from keras_slt.experiments import search
+from keras_slt.experiments import config, search
 
 FLAGS = flags.FLAGS
 search_flags.define_flags(FLAGS)
@@ -28,14 +35,23 @@ def config_from_flags():
     return search_flags.config_from_flags(FLAGS)
 
 
+def given_flags():
+    """Names of the settings given on the command line or in a flagfile."""
+    return [field.name for field in dataclasses.fields(config.SearchConfig) if FLAGS[field.name].present]
+
+
 def main(argv):
     if len(argv) > 1:
         raise ValueError(f"unexpected arguments: {' '.join(argv[1:])}")
+    run_config = config_from_flags()
+    run_config.validate(given_flags())  # before any data is read
     try:
-        results = search.run_search(config_from_flags())
+        results = search.run_search(run_config)
     except search.WorkerLostError as error:
         common.fail(error, status=1)  # the run failed; its flags were fine
     print(search.summary(results))
+    for line in run_files.written(run_config.output_dir):
+        print(line)
 
 
 def run():

@@ -10,7 +10,10 @@ Runs already finished in --output_dir are skipped, so running the same
 command again resumes an interrupted sweep. A finished run whose search
 flags changed since (another flagfile content, say) is refused, never
 reported with its old numbers; --rerun_changed runs it again instead. The
-sweep holds --output_dir's lock while it runs.
+sweep holds --output_dir's lock while it runs. Prints one line per finished
+run (its settings, test accuracy, size and time; each run's own output is
+in its folder's log.txt), then where the table is and the command that
+draws its figures.
 """
 
 import os
@@ -89,6 +92,7 @@ def _sweep(runs, base_flags):
     table = FLAGS.csv or os.path.join(root, "results.csv")
     sweep.write_csv(rows, table)
     print(f"{len(rows)} runs in {table}" + (f"; {len(failed)} failed: {', '.join(failed)}" if failed else ""))
+    print(f"figures: python tools/plot.py --csv={table} --output_dir={os.path.join(root, 'figures')}")
     return 1 if failed else 0
 
 
