@@ -224,11 +224,10 @@ def finished_line(output_root, run, code):
     >>> finished_line("runs/sweep", run, 0)
     'done: fc_s0.5_dense_seed0 (model=fc algo=ep sparsity=0.5 prune_ratio=0 lock_ratio=0 seed=0): test accuracy 84.10%, 1,234,567 bits, 35 s'
     """
-    folder = pathlib.Path(output_root) / run.name
+    folder = run_folder(output_root, run)
     if code != 0:
         return f"FAILED ({code}): {run.name}; its log: {folder / 'log.txt'}"
-    with open(folder / run_files.RESULTS) as f:
-        results = json.load(f)
+    results = read_results(folder / run_files.RESULTS)
     settings = " ".join(f"{key}={value}" for key, value in run.flags)
     took = f", {results['wall_time_s']:.0f} s" if "wall_time_s" in results else ""
     return (f"done: {run.name} ({settings}): test accuracy {100 * results['test_accuracy']:.2f}%, "
