@@ -7,6 +7,7 @@ sweep collects them, the export tool reads them.
 - `best.keras`: the best-validation model;
 - `state.json` and `ckpt-<epochs done>.weights.h5`: the resumable state;
 - `logs/`: TensorBoard logs;
+- `.lock`: the lock a running tool holds on the folder (`keras_slt.folder_lock`);
 - `worker-<i>/`: a non-chief worker's own folder in a multi-worker run.
 """
 
@@ -17,6 +18,7 @@ RESULTS = "results.json"
 BEST_MODEL = "best.keras"
 STATE = "state.json"
 LOGS_DIR = "logs"
+LOCK = ".lock"
 CHECKPOINT_GLOB = "ckpt-*.weights.h5"
 # Model files an export looks for in a run folder, best first.
 MODEL_FILES = (BEST_MODEL, "model.keras")
