@@ -1,11 +1,12 @@
-"""Atomic file writes: a reader never sees a partial file, a crash loses none.
+"""Atomic file writes, and reading back what was written with the file named.
 
 Every file keras-slt writes (models, checkpoints, tickets, TFLite files,
 JSON results, CSV tables) goes through `atomic_path`: the content is written
 to a temporary file beside the target, flushed to disk, and renamed over the
 target in one step. Files read whole (tickets, pickles) go through
 `read_bytes`, which refuses what is not a regular file or is too large
-before reading it.
+before reading it. A JSON file that does not read back (damaged by hand, by
+a disk, or by another program) raises `DamagedFileError` naming it.
 """
 
 import contextlib
@@ -111,3 +112,32 @@ def read_bytes(path, max_bytes, error=ValueError):
     if len(data) > max_bytes:
         raise error(f"{path}: larger than the {max_bytes} bytes accepted")
     return data
+
+
+class DamagedFileError(ValueError):
+    """A file does not hold what keras-slt wrote; the message names it and what to do."""
+
+
+def damaged(path, reason, remedy=None):
+    """A `DamagedFileError` for `path`: `<path> is damaged (<reason>)[; <remedy>]`."""
+    reason = str(reason).strip().splitlines()[0] if str(reason).strip() else type(reason).__name__
+    return DamagedFileError(f"{os.fspath(path)} is damaged ({reason})" + (f"; {remedy}" if remedy else ""))
+
+
+def read_json(path, remedy=None):
+    """The JSON value stored in `path`.
+
+    Raises:
+        DamagedFileError: the file is not UTF-8 JSON; `remedy` ends the message.
+        OSError: the file cannot be read.
+
+    Example:
+
+    >>> read_json("runs/fc/results.json")["test_accuracy"]
+    0.8412
+    """
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise damaged(path, error, remedy) from None

@@ -8,6 +8,7 @@ sweep collects them, the export tool reads them.
 - `state.json` and `ckpt-<epochs done>.weights.h5`: the resumable state;
 - `logs/`: TensorBoard logs (where TensorFlow is installed) and
   `logs/history.csv`, every epoch's metrics;
+- `.lock`: the lock a running tool holds on the folder (`keras_slt.folder_lock`);
 - `worker-<i>/`: a non-chief worker's own folder in a multi-worker run.
 """
 
@@ -20,6 +21,7 @@ BEST_MODEL = "best.keras"
 STATE = "state.json"
 LOGS_DIR = "logs"
 HISTORY_CSV = "history.csv"  # inside LOGS_DIR
+LOCK = ".lock"
 CHECKPOINT_GLOB = "ckpt-*.weights.h5"
 # Model files an export looks for in a run folder, best first.
 MODEL_FILES = (BEST_MODEL, "model.keras")

@@ -191,7 +191,7 @@ def test_sweep_line_per_finished_run(tmp_path):
     folder = tmp_path / run.name
     folder.mkdir()
     (folder / "results.json").write_text(json.dumps({"test_accuracy": 0.8412, "model_size_bits": 1234567,
-                                                     "wall_time_s": 35.4}))
+                                                     "wall_time_s": 35.4, "flags": {}}))
     assert sweep.finished_line(tmp_path, run, 0) == (
         "done: fc_s0.5_f0.5_frozen_seed0 (model=fc algo=ep sparsity=0.5 prune_ratio=0.25 lock_ratio=0.25 "
         "seed=0): test accuracy 84.12%, 1,234,567 bits, 35 s")

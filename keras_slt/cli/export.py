@@ -17,7 +17,9 @@ densely stored int8 model, the fastest on LiteRT's default CPU path;
 in the table). Before the table, the kernel LiteRT runs for each
 FULLY_CONNECTED layer of each TFLite file: dense, densified at load, or
 block-sparse 1x4 / 1x16 (tickets searched with --block_size=4 or 16; the
-1x16 int8 kernel needs --int8_sparse). Exit status 1 when a check fails, 2
+1x16 int8 kernel needs --int8_sparse). The export holds --export_dir's lock
+while it runs (`keras_slt.folder_lock`), so it never writes into a folder a
+search is using. Exit status 1 when a check fails or the folder is in use, 2
 on invalid flags, and on a run folder whose search has not finished (no
 results.json) unless --allow_unfinished.
 """
@@ -26,7 +28,7 @@ import os
 
 from absl import flags
 
-from keras_slt import data
+from keras_slt import data, folder_lock
 from keras_slt.cli import common
 from keras_slt.export import artifacts, report, sources
 from keras_slt.model import SupermaskModel
@@ -73,13 +75,20 @@ def main(argv):
     else:
         model_path, run_flags = FLAGS.model_path, {}
     export_dir = FLAGS.export_dir or FLAGS.output_dir or os.path.dirname(os.path.abspath(model_path))
-    targets = [os.path.abspath(os.path.join(export_dir, FLAGS.name + ending)) for ending in artifacts.ENDINGS.values()]
-    if os.path.abspath(model_path) in targets:
+    targets = [os.path.join(export_dir, FLAGS.name + ending) for ending in artifacts.ENDINGS.values()]
+    # Real files, not names: a symlinked folder or a hard link is the same file.
+    if any(os.path.exists(target) and os.path.samefile(target, model_path) for target in targets):
         raise ValueError(f"--name={FLAGS.name} would overwrite the model being exported, {model_path}")
     dataset = FLAGS.dataset or run_flags.get("dataset")
     sources.check_dataset_options(dataset, FLAGS.data_dir, FLAGS.image_size)
     image_size = data.parse_image_size(FLAGS.image_size or run_flags.get("image_size"))
-    model = sources.load_model(model_path)
+    model = sources.load_model(model_path)  # a refused model leaves no export_dir behind
+    with folder_lock.hold(export_dir):  # before the data is loaded: a folder in use is refused at once
+        return _export(model, formats, run_flags, export_dir, dataset, image_size)
+
+
+def _export(model, formats, run_flags, export_dir, dataset, image_size):
+    """Writes and checks the files, holding `export_dir`'s lock."""
     if not FLAGS["format"].present and not isinstance(model, SupermaskModel):
         formats = [name for name in formats if name != "slt"]  # a weight-trained (--algo=dense) model
     if dataset:

@@ -10,11 +10,11 @@ sparsity) and, with --ticket, layer_sparsity, each as PNG and SVG, and prints
 the frontier as a Markdown table.
 """
 
-import json
 import os
 
 from absl import flags
 
+from keras_slt import files, run_files
 from keras_slt.cli import common
 from keras_slt.experiments import pareto, plots, sweep
 
@@ -56,9 +56,11 @@ def main(argv):
         paths += plots.accuracy_vs_freeze_ratio(rows, s, os.path.join(out, f"accuracy_vs_freezing_s{s:g}"),
                                                 f"{title}accuracy vs freezing ratio, sparsity {s:g}")
     if FLAGS.ticket:
-        with open(os.path.join(FLAGS.ticket, "results.json")) as f:
-            results = json.load(f)
-        paths += plots.layer_sparsity_bars(results["layer_sparsity"], os.path.join(out, "layer_sparsity"),
+        results_path = os.path.join(FLAGS.ticket, run_files.RESULTS)
+        layer_sparsity = sweep.read_results(results_path).get("layer_sparsity")
+        if not isinstance(layer_sparsity, dict):
+            raise files.damaged(results_path, "no layer_sparsity", sweep.RERUN)
+        paths += plots.layer_sparsity_bars(layer_sparsity, os.path.join(out, "layer_sparsity"),
                                            f"{title}per-layer sparsity of {os.path.basename(FLAGS.ticket.rstrip('/'))}")
     print(frontier_table(rows))
     print("\n".join(f"wrote {p}" for p in paths))

@@ -11,48 +11,28 @@ Running the same command again resumes an interrupted run from its
 elsewhere (a log file, a pipe), then one summary line and the files it
 wrote: TensorBoard logs, best.keras and results.json in --output_dir. A flag
 given for a run it does not apply to (--image_size with Fashion-MNIST,
---batch_size with a graph, ...) is refused before any data is read. The flags are
+--batch_size with a graph, ...) is refused before any data is read, and so
+is a second command on an --output_dir in use (the run holds the folder's
+lock, `keras_slt.folder_lock`). The flags are
 the fields of `keras_slt.experiments.config.SearchConfig` (`--helpfull`
 lists them); `keras_slt.experiments.search` describes the recipe and files.
 """
 
 import dataclasses
-import typing
 
 from absl import flags
 
 from keras_slt import run_files
-from keras_slt.cli import common
+from keras_slt.cli import common, search_flags
 from keras_slt.experiments import config, search
 
 FLAGS = flags.FLAGS
-
-# absl's flag definer for each field type (Optional[X] uses X's).
-_DEFINERS = {str: flags.DEFINE_string, int: flags.DEFINE_integer,
-             float: flags.DEFINE_float, bool: flags.DEFINE_bool}
-
-
-def _value_type(annotation):
-    """The non-None type of a field annotation (`float | None` -> float)."""
-    types = [t for t in typing.get_args(annotation) if t is not type(None)] or [annotation]
-    return types[0]
-
-
-def define_flags(config_class=config.SearchConfig):
-    """Defines one absl flag per field of `config_class`, help from its metadata."""
-    for field in dataclasses.fields(config_class):
-        definer = _DEFINERS[_value_type(field.type)]
-        definer(field.name, field.default, field.metadata["help"])
-
-
-define_flags()
+search_flags.define_flags(FLAGS)
 
 
 def config_from_flags():
     """The `SearchConfig` of the parsed flags."""
-    return config.SearchConfig(
-        **{field.name: FLAGS[field.name].value for field in dataclasses.fields(config.SearchConfig)}
-    )
+    return search_flags.config_from_flags(FLAGS)
 
 
 def given_flags():

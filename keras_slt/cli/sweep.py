@@ -7,16 +7,22 @@ Example:
         --search_flagfile=configs/fashion_mnist_fc.flags
 
 Runs already finished in --output_dir are skipped, so running the same
-command again resumes an interrupted sweep. Prints one line per finished
+command again resumes an interrupted sweep. A finished run whose search
+flags changed since (another flagfile content, say) is refused, never
+reported with its old numbers; --rerun_changed runs it again instead. The
+sweep holds --output_dir's lock while it runs. Prints one line per finished
 run (its settings, test accuracy, size and time; each run's own output is
 in its folder's log.txt), then where the table is and the command that
 draws its figures.
 """
 
 import os
+import shutil
+
 from absl import flags
 
-from keras_slt.cli import common
+from keras_slt import folder_lock
+from keras_slt.cli import common, search_flags
 from keras_slt.experiments import sweep
 
 FLAGS = flags.FLAGS
@@ -32,6 +38,8 @@ flags.DEFINE_string("search_flagfile", None, "Flagfile with the search flags sha
 flags.DEFINE_integer("parallel", max(1, (os.cpu_count() or 1) // 8), "Runs at a time.")
 flags.DEFINE_string("csv", None, "Where to write the table; default <output_dir>/results.csv.")
 flags.DEFINE_bool("dry_run", False, "Print the runs and exit.")
+flags.DEFINE_bool("rerun_changed", False, "Delete and run again the finished runs whose search flags "
+                  "changed since they ran (default: refuse them).")
 flags.mark_flag_as_required("output_dir")
 
 
@@ -66,12 +74,25 @@ def main(argv):
         for run in runs:
             print(" ".join(run.command(FLAGS.output_dir, base_flags)))
         return 0
-    failed = sweep.execute(runs, FLAGS.output_dir, base_flags, FLAGS.parallel)
-    rows = sweep.collect(FLAGS.output_dir)
-    table = FLAGS.csv or os.path.join(FLAGS.output_dir, "results.csv")
+    with folder_lock.hold(FLAGS.output_dir):
+        return _sweep(runs, base_flags)
+
+
+def _sweep(runs, base_flags):
+    """Runs and collects the sweep, holding --output_dir's lock."""
+    root = FLAGS.output_dir
+    for run, (name, before, now) in sweep.changed_runs(
+            runs, root, lambda run: search_flags.config_of_command(run.command(root, base_flags, program=()))):
+        if not FLAGS.rerun_changed:
+            raise ValueError(f"{sweep.run_folder(root, run)} holds a finished run with {name}={before!r}, "
+                             f"not {now!r}; pass --rerun_changed to run it again, or use another --output_dir")
+        shutil.rmtree(sweep.run_folder(root, run))
+    failed = sweep.execute(runs, root, base_flags, FLAGS.parallel)
+    rows = sweep.collect(root)
+    table = FLAGS.csv or os.path.join(root, "results.csv")
     sweep.write_csv(rows, table)
     print(f"{len(rows)} runs in {table}" + (f"; {len(failed)} failed: {', '.join(failed)}" if failed else ""))
-    print(f"figures: python tools/plot.py --csv={table} --output_dir={os.path.join(FLAGS.output_dir, 'figures')}")
+    print(f"figures: python tools/plot.py --csv={table} --output_dir={os.path.join(root, 'figures')}")
     return 1 if failed else 0
 
 

@@ -1,7 +1,6 @@
 """Callbacks of a ticket search: mask statistics and a resumable checkpoint."""
 
 import glob
-import json
 import math
 import os
 import time
@@ -9,6 +8,9 @@ import time
 import keras
 
 from keras_slt import files, run_files
+
+# How to get past a damaged file of a run folder.
+START_OVER = "delete the run folder, or use another output folder, to start the run over"
 
 
 class MaskStatistics(keras.callbacks.Callback):
@@ -91,12 +93,36 @@ class RunCheckpoint(keras.callbacks.Callback):
         return os.path.join(self.directory, run_files.BEST_MODEL)
 
     def saved_state(self):
-        """The state stored in `read_from`, or None if there is none."""
+        """The state stored in `read_from`, or None if there is none.
+
+        Raises:
+            DamagedFileError: `state.json` is not JSON or not this
+                checkpoint's state (fields, types, checkpoint name); the
+                message names it and says how to start over.
+        """
         path = os.path.join(self.read_from, run_files.STATE)
         if not os.path.exists(path):
             return None
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
+        state = files.read_json(path, START_OVER)
+        if not self._well_formed(state):
+            raise files.damaged(path, "not the state of a run", START_OVER)
+        return state
+
+    def _well_formed(self, state):
+        """Whether a stored `state` has this checkpoint's fields, types and file name."""
+        def number(value):
+            return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+        if not isinstance(state, dict) or set(state) != set(self.state):
+            return False
+        epoch, metadata = state["epoch"], state["metadata"]
+        return (isinstance(epoch, int) and not isinstance(epoch, bool) and epoch >= 1
+                # A plain file name: never a path out of the folder.
+                and state["weights"] == run_files.checkpoint(epoch)
+                and isinstance(state["history"], list) and number(state["elapsed_s"])
+                and (state["best_value"] is None or number(state["best_value"]))
+                and isinstance(metadata, dict) and set(metadata) == set(self.state["metadata"])
+                and all(isinstance(metadata[k], type(v)) for k, v in self.state["metadata"].items()))
 
     def restore(self, model):
         """Loads the stored state into `model` and returns the epochs done.
@@ -109,7 +135,11 @@ class RunCheckpoint(keras.callbacks.Callback):
             return 0
         if not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
-        model.load_weights(os.path.join(self.read_from, state["weights"]))
+        path = os.path.join(self.read_from, state["weights"])
+        try:
+            model.load_weights(path)
+        except Exception as error:  # h5py and Keras fail in many ways on a damaged file
+            raise files.damaged(path, f"{type(error).__name__}: {error}", START_OVER) from None
         self.state = state
         self._elapsed_before = state["elapsed_s"]
         return state["epoch"]

@@ -6,6 +6,7 @@ setting is one new field here.
 """
 
 import dataclasses
+import math
 import os
 
 from keras_slt import blocks, distributions, freezing, initializers, models
@@ -158,6 +159,10 @@ class SearchConfig:
         Returns:
             The resolved global (prune_ratio, lock_ratio); (0, 0) for "dense".
         """
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{field.name} must be a finite number, got {value}")
         try:
             model_source.check(self.model)
             datasets.parse_image_size(self.image_size)
@@ -229,3 +234,22 @@ class SearchConfig:
             if name in given and not applies(self):
                 raise ConfigError(f"{name}={getattr(self, name)} does not apply to {part} "
                                   f"{getattr(self, part)}: it applies to {where}; leave it out")
+
+    def change_from(self, stored):
+        """The first setting that differs from a stored run's flags, or None.
+
+        Settings in `RESUMABLE_CHANGES` do not count; a setting added since
+        the run was stored counts as its default.
+
+        Args:
+            stored: the "flags" dict of the run's state.json or results.json.
+
+        Returns:
+            (name, stored value, this config's value), or None.
+        """
+        for field in dataclasses.fields(self):
+            name, value = field.name, getattr(self, field.name)
+            before = stored.get(name, field.default)
+            if name not in RESUMABLE_CHANGES and before != value:
+                return name, before, value
+        return None

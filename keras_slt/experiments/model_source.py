@@ -26,6 +26,7 @@ import keras
 from keras_slt import models
 from keras_slt.convert import supermaskify
 from keras_slt.layers import SupermaskDense
+from keras_slt.model import SupermaskModel
 
 APPLICATIONS_PREFIX = "keras.applications."
 # Settings handed to `supermaskify` / `models.get` when algo is "ep".
@@ -135,8 +136,18 @@ def _has_alpha(application_name):
     return builder is not None and "alpha" in inspect.signature(builder).parameters
 
 
-def fresh_copy(path):
-    """The architecture of a `.keras` file, with new randomly initialized weights."""
+def load_file(path):
+    """The built Keras model of a `.keras` file (not compiled).
+
+    Raises:
+        ValueError: one line naming the file when it does not load (not a
+            Keras archive, a class Keras does not know, ...) or holds no
+            built model.
+
+    Example:
+
+    >>> model = load_file("runs/fc/best.keras")
+    """
     try:
         saved = keras.saving.load_model(path, compile=False)
     except Exception as error:  # Loading fails in many ways (format, custom objects).
@@ -145,6 +156,16 @@ def fresh_copy(path):
                          f"{lines[0] if lines else ''})") from None
     if not isinstance(saved, keras.Model) or not saved.built:
         raise ValueError(f"model file {path} holds no built Keras model")
+    return saved
+
+
+def fresh_copy(path):
+    """The architecture of a `.keras` file, with new randomly initialized weights."""
+    saved = load_file(path)
+    if isinstance(saved, SupermaskModel):
+        raise ValueError(f"model file {path} holds a searched ticket (a SupermaskModel, as a search's "
+                         "best.keras); give the Keras model it was searched in, or export the ticket "
+                         "with deploy/export.py --format=keras and give that file")
     # clone_model makes new layers from their configs: weights come from the
     # initializers, never from the file.
     return keras.models.clone_model(saved)

@@ -40,6 +40,7 @@ accuracy, evaluates that epoch on the test set and writes
   `WorkerLostError` (see BUILD.md, "Several devices and machines").
 """
 
+import contextlib
 import dataclasses
 import importlib.util
 import math
@@ -49,19 +50,19 @@ import sys
 import keras
 
 from keras_slt import data as datasets
-from keras_slt import run_files
+from keras_slt import folder_lock, run_files
 from keras_slt.data import graphs
 from keras_slt.experiments import distribution, full_batch, model_source
 from keras_slt.experiments.callbacks import MaskStatistics, RunCheckpoint, jsonable, write_json
 from keras_slt.experiments.distribution import WorkerLostError  # noqa: F401  (the API)
 from keras_slt.experiments.config import (  # noqa: F401  (SearchConfig, ConfigError: the API)
     ADAM_EPSILON,
-    RESUMABLE_CHANGES,
     STEP_MILESTONES,
     VALIDATION_FRACTION,
     ConfigError,
     SearchConfig,
 )
+from keras_slt.nonfinite import NonFiniteTrainingError, StopOnNonFinite
 from keras_slt.optimizers import CoupledSGD
 from keras_slt.size import model_size
 
@@ -91,8 +92,14 @@ def run_search(config, callbacks=(), verbose=None):
         wall_time_s (all sessions of the run together).
 
     Raises:
-        ConfigError: for an invalid setting, missing data files, or a
-            different run already in `output_dir`.
+        ConfigError: for an invalid setting, missing data files, an
+            `output_dir` that cannot be written, or a different run
+            already in `output_dir`.
+        FolderInUseError: another process is running in `output_dir`
+            (`keras_slt.folder_lock`; held for the whole run).
+        NonFiniteTrainingError: the loss or a variable became NaN or infinite;
+            `output_dir` keeps the checkpoint of the last complete epoch.
+        DamagedFileError: a stored state or checkpoint does not read back.
         WorkerLostError: a multi-worker run lost a worker.
 
     Example:
@@ -108,12 +115,25 @@ def run_search(config, callbacks=(), verbose=None):
 
 
 def _run_search(config, callbacks, verbose):
-    prune_ratio, lock_ratio = config.validate()
+    ratios = config.validate()
     try:
         strategy = distribution.strategy(config.strategy)
     except ValueError as error:
         raise ConfigError(str(error)) from None
-    checkpoint = RunCheckpoint(distribution.worker_dir(config.output_dir, strategy),
+    directory = distribution.worker_dir(config.output_dir, strategy)
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(folder_lock.hold(directory))
+        except OSError as error:  # checked before any data is loaded
+            raise ConfigError(f"output_dir {directory}: cannot write there "
+                              f"({error.strerror or error})") from None
+        return _search(config, ratios, strategy, directory, callbacks, verbose)
+
+
+def _search(config, ratios, strategy, directory, callbacks, verbose):
+    """`run_search`'s work, in `directory`, whose lock it holds."""
+    prune_ratio, lock_ratio = ratios
+    checkpoint = RunCheckpoint(directory,
                                metadata={"flags": dataclasses.asdict(config)},
                                read_from=config.output_dir)
     _check_same_run(config, checkpoint.saved_state())
@@ -131,6 +151,9 @@ def _run_search(config, callbacks, verbose):
         setting = "dataset" if datasets.is_custom(config.dataset) else "data_dir"
         raise ConfigError(f"{setting}: {error}") from None
     _check_splits(config, data)
+    if not full and config.batch_size > data.num_train:
+        raise ConfigError(f"batch_size {config.batch_size} is larger than the {data.num_train} "
+                          "training examples")
     steps_per_epoch = data.steps_per_epoch
 
     with distribution.scope(strategy):
@@ -139,23 +162,28 @@ def _run_search(config, callbacks, verbose):
 
     if initial_epoch < config.epochs:
         own = data.callbacks() if full else []
+        own += [StopOnNonFinite()]  # before the checkpoint: a NaN epoch is never saved
         own += [MaskStatistics()] if config.algo == "ep" else []
         own.append(checkpoint)
         if distribution.is_chief(strategy):
             own += _logs(os.path.join(config.output_dir, run_files.LOGS_DIR))
-        model.fit(
-            # Epoch e has its own order and augmentation, whichever epoch
-            # the stream starts at (keras_slt.data.plan): a resumed run sees
-            # the data of an uninterrupted one.
-            data.train_from(initial_epoch),
-            steps_per_epoch=steps_per_epoch,
-            epochs=config.epochs,
-            initial_epoch=initial_epoch,
-            validation_data=data.validation,
-            callbacks=own + list(callbacks),
-            shuffle=False,  # the stream is already shuffled, per epoch
-            verbose=verbose,
-        )
+        try:
+            model.fit(
+                # Epoch e has its own order and augmentation, whichever epoch
+                # the stream starts at (keras_slt.data.plan): a resumed run
+                # sees the data of an uninterrupted one.
+                data.train_from(initial_epoch),
+                steps_per_epoch=steps_per_epoch,
+                epochs=config.epochs,
+                initial_epoch=initial_epoch,
+                validation_data=data.validation,
+                callbacks=own + list(callbacks),
+                shuffle=False,  # the stream is already shuffled, per epoch
+                verbose=verbose,
+            )
+        except NonFiniteTrainingError as error:
+            raise NonFiniteTrainingError(f"{error}; {directory} keeps the checkpoint of the last "
+                                         f"complete epoch ({checkpoint.state['epoch']})") from None
     # The chief's: a worker stopped while writing may hold an older one.
     model.load_weights(os.path.join(config.output_dir, run_files.BEST_MODEL))
     test = model.evaluate(data.test, return_dict=True, verbose=0)
@@ -328,17 +356,12 @@ def _size_results(model, algo):
 
 
 def _check_same_run(config, state):
-    if state is None:
-        return
-    stored = state["metadata"]["flags"]
-    for field in dataclasses.fields(config):
-        name, value = field.name, getattr(config, field.name)
-        # A setting added since the run was stored ran with its default.
-        before = stored.get(name, field.default)
-        if name not in RESUMABLE_CHANGES and before != value:
-            raise ConfigError(
-                f"output_dir {config.output_dir} holds a run with {name}={before!r}, "
-                f"not {value!r}; use the same flags to resume it, or another output_dir"
-            )
+    change = None if state is None else config.change_from(state["metadata"]["flags"])
+    if change is not None:
+        name, before, value = change
+        raise ConfigError(
+            f"output_dir {config.output_dir} holds a run with {name}={before!r}, "
+            f"not {value!r}; use the same flags to resume it, or another output_dir"
+        )
 
 

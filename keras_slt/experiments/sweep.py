@@ -3,7 +3,8 @@
 A sweep is a list of runs; each run is a set of `tools/search.py` flags and
 an output folder named after them. Runs whose folder already holds a
 `results.json` are finished, so an interrupted sweep resumes by running the
-same command again. `collect` turns every `results.json` below a folder into
+same command again; `changed_runs` finds the finished runs whose flags
+changed since, which the sweep tool refuses to reuse. `collect` turns every `results.json` below a folder into
 one row per run, classified by *source* (docs/METHOD.md, section 10 (Baselines)):
 
 | source | p | r |
@@ -16,10 +17,12 @@ one row per run, classified by *source* (docs/METHOD.md, section 10 (Baselines))
 
 import csv
 import dataclasses
+import hashlib
 import io
 import itertools
-import json
+import os
 import pathlib
+import re
 import subprocess
 import sys
 from concurrent import futures
@@ -41,6 +44,10 @@ COLUMNS = (
 
 # The search tool, started in a new process (see keras_slt_launch).
 SEARCH_PROGRAM = (sys.executable, "-m", "keras_slt_launch", "search")
+# A model name used as is in run folder names.
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+# How to get past a damaged or outdated results.json.
+RERUN = "delete that run's folder to run it again"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,29 +101,93 @@ def grid(models, sparsities, freeze_ratios, seeds, lock_shares=(None,),
     """
     runs = {}
     for model, seed in itertools.product(models, seeds):
+        tag = model_tag(model)
         if weight_trained:
-            name = f"{model}_weights_seed{seed}"
+            name = f"{tag}_weights_seed{seed}"
             runs[name] = Run(name, (("model", model), ("algo", "dense"), ("seed", seed)))
         for s, f in itertools.product(sparsities, freeze_ratios):
             base = (("model", model), ("algo", "ep"), ("sparsity", _fmt(s)))
             if f == 0:
-                name = f"{model}_s{_fmt(s)}_dense_seed{seed}"
+                name = f"{tag}_s{_fmt(s)}_dense_seed{seed}"
                 runs[name] = Run(name, base + (("prune_ratio", 0), ("lock_ratio", 0), ("seed", seed)))
                 continue
             for share in lock_shares:
                 share = 1.0 - s if share is None else share
                 p, r = f * (1.0 - share), f * share
-                tag = "" if share == 1.0 - s else f"_lock{_fmt(share)}"
-                name = f"{model}_s{_fmt(s)}_f{_fmt(f)}{tag}_frozen_seed{seed}"
+                lock_tag = "" if share == 1.0 - s else f"_lock{_fmt(share)}"
+                name = f"{tag}_s{_fmt(s)}_f{_fmt(f)}{lock_tag}_frozen_seed{seed}"
                 runs[name] = Run(name, base + (("prune_ratio", _fmt(p)), ("lock_ratio", _fmt(r)), ("seed", seed)))
             if pruned_source and f <= s:
-                name = f"{model}_s{_fmt(s)}_f{_fmt(f)}_pruned_seed{seed}"
+                name = f"{tag}_s{_fmt(s)}_f{_fmt(f)}_pruned_seed{seed}"
                 runs[name] = Run(name, base + (("prune_ratio", _fmt(f)), ("lock_ratio", 0), ("seed", seed)))
     return list(runs.values())
 
 
+def model_tag(model):
+    """The part of run folder names that stands for `model`.
+
+    A plain name (fc, keras.applications.MobileNetV2) is itself; a path
+    (PATH.keras) or any name with other characters becomes its file name's
+    stem in safe characters plus a hash of the whole name, so that no run
+    folder lands outside the sweep's folder and two paths never share one.
+
+    Example:
+
+    >>> model_tag("fc"), model_tag("../models/net.keras")
+    ('fc', 'net-39820da9')
+    """
+    if _PLAIN_NAME.fullmatch(model) and not model.endswith(".keras"):
+        return model
+    stem = os.path.basename(model.rstrip("/\\"))
+    stem = re.sub(r"[^A-Za-z0-9._-]", "_", stem.removesuffix(".keras")).lstrip(".") or "model"
+    return f"{stem}-{hashlib.sha256(model.encode()).hexdigest()[:8]}"
+
+
+def run_folder(output_root, run):
+    """`<output_root>/<run.name>`; ValueError if that folder is not directly inside `output_root`."""
+    folder = pathlib.Path(output_root) / run.name
+    if folder.resolve().parent != pathlib.Path(output_root).resolve():
+        raise ValueError(f"run {run.name!r} would write outside the sweep's folder {output_root}")
+    return folder
+
+
 def is_finished(output_root, run):
-    return (pathlib.Path(output_root) / run.name / run_files.RESULTS).is_file()
+    return (run_folder(output_root, run) / run_files.RESULTS).is_file()
+
+
+def read_results(path):
+    """A run's `results.json`, checked to hold results and the flags they came from.
+
+    Raises:
+        DamagedFileError: not JSON, or not a run's results; the message
+            names the file.
+    """
+    results = files.read_json(path, RERUN)
+    if not (isinstance(results, dict) and isinstance(results.get("flags"), dict)
+            and all(key in results for key in ("test_accuracy", "model_size_bits"))):
+        raise files.damaged(path, "not the results of a search", RERUN)
+    return results
+
+
+def changed_runs(runs, output_root, config_of):
+    """The finished runs whose stored flags differ from those they would run with now.
+
+    Args:
+        runs: `Run`s of the sweep.
+        output_root: the sweep's folder.
+        config_of: a function giving a run's `SearchConfig` now.
+
+    Returns:
+        [(run, (setting, stored value, new value))], in the order of `runs`.
+    """
+    changed = []
+    for run in runs:
+        if is_finished(output_root, run):
+            stored = read_results(run_folder(output_root, run) / run_files.RESULTS)["flags"]
+            change = config_of(run).change_from(stored)
+            if change is not None:
+                changed.append((run, change))
+    return changed
 
 
 def execute(runs, output_root, base_flags=(), parallel=1, log=print, program=SEARCH_PROGRAM):
@@ -132,7 +203,7 @@ def execute(runs, output_root, base_flags=(), parallel=1, log=print, program=SEA
     log(f"{len(runs) - len(pending)} of {len(runs)} runs already finished; running {len(pending)}")
 
     def launch(run):
-        folder = pathlib.Path(output_root) / run.name
+        folder = run_folder(output_root, run)
         folder.mkdir(parents=True, exist_ok=True)
         with open(folder / "log.txt", "a") as out:
             code = subprocess.call(run.command(output_root, base_flags, program),
@@ -153,11 +224,10 @@ def finished_line(output_root, run, code):
     >>> finished_line("runs/sweep", run, 0)
     'done: fc_s0.5_dense_seed0 (model=fc algo=ep sparsity=0.5 prune_ratio=0 lock_ratio=0 seed=0): test accuracy 84.10%, 1,234,567 bits, 35 s'
     """
-    folder = pathlib.Path(output_root) / run.name
+    folder = run_folder(output_root, run)
     if code != 0:
         return f"FAILED ({code}): {run.name}; its log: {folder / 'log.txt'}"
-    with open(folder / run_files.RESULTS) as f:
-        results = json.load(f)
+    results = read_results(folder / run_files.RESULTS)
     settings = " ".join(f"{key}={value}" for key, value in run.flags)
     took = f", {results['wall_time_s']:.0f} s" if "wall_time_s" in results else ""
     return (f"done: {run.name} ({settings}): test accuracy {100 * results['test_accuracy']:.2f}%, "
@@ -208,8 +278,11 @@ def collect(output_root):
     """Rows for every `results.json` directly below `output_root`, by name."""
     rows = []
     for path in sorted(pathlib.Path(output_root).glob(f"*/{run_files.RESULTS}")):
-        with open(path) as f:
-            rows.append(row_of(path.parent.name, json.load(f)))
+        results = read_results(path)
+        try:
+            rows.append(row_of(path.parent.name, results))
+        except (TypeError, ValueError) as error:  # a value of the wrong kind
+            raise files.damaged(path, error, RERUN) from None
     return rows
 
 
@@ -228,8 +301,27 @@ def read_csv(path):
                "val_accuracy", "model_size_bits", "dense_float32_bits", "actual_sparsity",
                "wall_time_s"}
     rows = []
-    with open(path, newline="") as f:
-        for row in csv.DictReader(f):
-            rows.append({k: (float(v) if k in numeric and v not in ("", "None") else v)
-                         for k, v in row.items()})
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            missing = [column for column in COLUMNS if column not in (reader.fieldnames or ())]
+            if missing:
+                raise files.damaged(path, f"not a sweep table: no column {', '.join(missing)}")
+            for row in reader:
+                # DictReader files extra fields under None and fills missing ones with None.
+                fields = [v for k, v in row.items() if k is not None and v is not None] + row.get(None, [])
+                if len(fields) != len(reader.fieldnames):
+                    raise files.damaged(path, f"line {reader.line_num} has {len(fields)} fields, "
+                                              f"not {len(reader.fieldnames)}")
+                rows.append({k: (_number(path, reader.line_num, k, v) if k in numeric and v not in ("", "None")
+                                 else v) for k, v in row.items()})
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise files.damaged(path, error) from None
     return rows
+
+
+def _number(path, line, column, text):
+    try:
+        return float(text)
+    except ValueError:
+        raise files.damaged(path, f"line {line}: {column} {text!r} is not a number") from None

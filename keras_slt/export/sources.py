@@ -1,17 +1,17 @@
 """Where an export starts: the model file and real inputs to check it on."""
 
-import json
 import os
 import warnings
 
-import keras
 import numpy as np
 
-from keras_slt import data, run_files
+from keras_slt import data, files, run_files
 from keras_slt.data import graphs
+from keras_slt.experiments import model_source
 from keras_slt.export.ticket import load_ticket
 from keras_slt.model import SupermaskModel
 
+RESULTS_REMEDY = "run the search again to rewrite it, or export with --model_path and --dataset"
 
 
 def search_run(output_dir, allow_unfinished=False):
@@ -44,8 +44,7 @@ def search_run(output_dir, allow_unfinished=False):
         raise ValueError(f"output_dir {output_dir} holds none of {', '.join(run_files.MODEL_FILES)}")
     results = os.path.join(output_dir, run_files.RESULTS)
     if os.path.isfile(results):
-        with open(results, encoding="utf-8") as f:
-            return found[0], json.load(f).get("flags", {})
+        return found[0], _flags_in(results, "flags")
     if not allow_unfinished:
         raise ValueError(
             f"output_dir {output_dir} holds no {run_files.RESULTS}: its search has not finished; run the "
@@ -54,8 +53,17 @@ def search_run(output_dir, allow_unfinished=False):
     state = os.path.join(output_dir, run_files.STATE)
     if not os.path.isfile(state):
         return found[0], {}
-    with open(state, encoding="utf-8") as f:
-        return found[0], json.load(f).get("metadata", {}).get("flags", {})
+    return found[0], _flags_in(state, "metadata", "flags")
+
+
+def _flags_in(path, *keys):
+    """The flags dict stored under `keys` in the JSON file `path`."""
+    value = files.read_json(path, RESULTS_REMEDY)
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    if not isinstance(value, dict):
+        raise files.damaged(path, "no flags", RESULTS_REMEDY)
+    return value
 
 
 def check_dataset_options(dataset, data_dir=None, image_size=None):
@@ -93,7 +101,7 @@ def load_model(path):
     if path.endswith(".slt"):
         return load_ticket(path, supermask=True)
     if path.endswith(".keras"):
-        return keras.saving.load_model(path, compile=False)
+        return model_source.load_file(path)
     raise ValueError(f"model file must end in .keras or .slt, got {path}")
 
 

@@ -1,0 +1,59 @@
+"""The search tool's flags: one absl flag per `SearchConfig` field.
+
+`keras_slt.cli.search` defines them on absl's global flags; the sweep tool
+parses a run's command line on a flag set of its own (`config_of_command`)
+to compare it with the flags a stored run ran with.
+"""
+
+import dataclasses
+import typing
+
+from absl import flags
+
+from keras_slt.experiments import config
+
+# absl's flag definer for each field type (Optional[X] uses X's).
+_DEFINERS = {str: flags.DEFINE_string, int: flags.DEFINE_integer,
+             float: flags.DEFINE_float, bool: flags.DEFINE_bool}
+
+
+def _value_type(annotation):
+    """The non-None type of a field annotation (`float | None` -> float)."""
+    types = [t for t in typing.get_args(annotation) if t is not type(None)] or [annotation]
+    return types[0]
+
+
+def define_flags(flag_values, config_class=config.SearchConfig):
+    """Defines on `flag_values` one absl flag per field of `config_class`, help from its metadata."""
+    for field in dataclasses.fields(config_class):
+        definer = _DEFINERS[_value_type(field.type)]
+        definer(field.name, field.default, field.metadata["help"], flag_values=flag_values)
+
+
+def config_from_flags(flag_values):
+    """The `SearchConfig` of parsed flags."""
+    return config.SearchConfig(
+        **{field.name: flag_values[field.name].value for field in dataclasses.fields(config.SearchConfig)}
+    )
+
+
+def config_of_command(args):
+    """The `SearchConfig` the search tool runs for command-line `args`.
+
+    Flagfiles are read as the tool reads them.
+
+    Raises:
+        ValueError: an unknown flag, a bad value or a missing flagfile, in one line.
+
+    Example:
+
+    >>> config_of_command(["--flagfile=configs/fashion_mnist_fc.flags", "--seed=1"]).seed
+    1
+    """
+    flag_values = flags.FlagValues()
+    define_flags(flag_values)
+    try:
+        flag_values(["search", *args])
+    except flags.Error as error:
+        raise ValueError(str(error).strip().splitlines()[0]) from None
+    return config_from_flags(flag_values)

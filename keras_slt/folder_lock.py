@@ -1,0 +1,67 @@
+"""An exclusive lock on an output folder, held for a whole run.
+
+Two runs writing one folder would mix their files (a `results.json` from one,
+a checkpoint from the other). Every tool that writes a folder (a search's
+`--output_dir`, an export's `--export_dir`, a sweep's `--output_dir`) holds
+this lock while it runs; a second one is refused with `FolderInUseError`,
+naming the process that holds it.
+
+The lock is `fcntl.flock` on `<folder>/.lock`, which records the holder's
+pid and host. The kernel releases it when the holder exits in any way
+(kill -9 included), so a lock file left behind never blocks a later run.
+"""
+
+import contextlib
+import errno
+import fcntl
+import os
+import socket
+
+from keras_slt import run_files
+
+
+class FolderInUseError(RuntimeError):
+    """Another process holds the folder's lock; the message names it."""
+
+
+@contextlib.contextmanager
+def hold(folder):
+    """Creates `folder` if needed and holds its lock until the block ends.
+
+    Taking the lock also proves the folder writable: a path under a file, a
+    read-only folder or a full disk raise `OSError` (naming the path) here,
+    before any work is done.
+
+    Args:
+        folder: the output folder.
+
+    Raises:
+        FolderInUseError: another process holds the lock.
+        OSError: the folder cannot be created or written.
+
+    Example:
+
+    >>> with hold("runs/fc"):
+    ...     run_search(config)
+    """
+    folder = os.fspath(folder)
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, run_files.LOCK)
+    # Never unlinked: a process that opened the file just before an unlink
+    # would lock a file the next run no longer sees.
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            if error.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise
+            holder = os.pread(fd, 256, 0).decode("utf-8", "replace").strip() or "another process"
+            raise FolderInUseError(
+                f"{folder} is in use by {holder}; wait for that run to end, or use another folder"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
