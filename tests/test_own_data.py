@@ -115,7 +115,8 @@ def test_bad_tfds_datasets_are_one_line_errors(name, message):
     ({"augment": "mixup"}, "augment must be one of auto, none, crop_flip"),
 ])
 def test_bad_data_settings_are_one_line_config_errors(tmp_path, settings, message):
-    settings = {key: str(tmp_path) if value == "EMPTY" else value for key, value in settings.items()}
+    (tmp_path / "empty").mkdir()
+    settings = {key: str(tmp_path / "empty") if value == "EMPTY" else value for key, value in settings.items()}
     config = search.SearchConfig(**dict(dict(model="fc", dataset="fashion_mnist", output_dir=str(tmp_path / "o")),
                                         **settings))
     with pytest.raises(search.ConfigError, match=message) as error:
