@@ -40,6 +40,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
+from keras_slt.files import write_json  # noqa: E402
+
 FLAGFILE = os.path.join(ROOT, "configs", "cifar10_conv6_frozen_source.flags")
 DRIVER = os.path.join(ROOT, "benchmarks", "official_conv6.py")
 GOAL = 0.5
@@ -59,13 +61,6 @@ def parse_args(argv=None):
     if not args.report_only and not (args.official_code and args.data_dir):
         p.error("--official_code and --data_dir are required unless --report_only")
     return args
-
-
-def _write_json(path, obj):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=1)
-    os.replace(tmp, path)
 
 
 def run_keras(args, seed, path):
@@ -95,11 +90,11 @@ def run_keras(args, seed, path):
     load = os.getloadavg()
     results = search.run_search(search_cli.config_from_flags(), callbacks=[timer])
     print(search.summary(results), flush=True)
-    _write_json(path, {
+    write_json(path, {
         "implementation": "keras-slt", "seed": seed, "epochs": args.epochs,
         "test_accuracy": results["test_accuracy"], "val_accuracy": results["val_accuracy"],
         "best_epoch": results["best_epoch"], "epoch_s": timer.seconds,
-        "wall_time_s": results["wall_time_s"], "load_before": load,
+        "wall_time_s": results["wall_time_s"], "load_before": load, "load_after": os.getloadavg(),
     })
 
 
@@ -110,8 +105,8 @@ def run_official(args, seed, path):
                     f"--output={path}"], check=True)
     with open(path) as f:
         summary = json.load(f)
-    summary["load_before"] = load
-    _write_json(path, summary)
+    summary["load_before"], summary["load_after"] = load, os.getloadavg()
+    write_json(path, summary)
 
 
 def epoch_seconds(run):
@@ -121,6 +116,11 @@ def epoch_seconds(run):
     epochs = run["history"][1:]
     return (statistics.mean(h["train_s"] + h["val_s"] for h in epochs),
             statistics.mean(h["test_s"] for h in epochs))
+
+
+def _loads(run):
+    """1-minute load averages before and after a run."""
+    return "/".join(f"{run[k][0]:.1f}" if k in run else "-" for k in ("load_before", "load_after"))
 
 
 def _mean_std(values):
@@ -141,7 +141,7 @@ def report(output_dir):
         print(f"no runs in {output_dir}")
         return
     print(f"{'implementation':<11} {'seed':>4} {'epochs':>6} {'test %':>7} {'best ep':>7} "
-          f"{'epoch s':>8} {'load':>5}")
+          f"{'epoch s':>8} {'load before/after':>17}")
     acc, secs = {}, {}
     for (impl, seed), run in sorted(runs.items()):
         epoch_s, test_s = epoch_seconds(run)
@@ -149,7 +149,7 @@ def report(output_dir):
         secs.setdefault(impl, []).append(epoch_s)
         extra = f"  (+ {test_s:.0f} s test eval per epoch)" if test_s is not None else ""
         print(f"{impl:<11} {seed:>4} {run['epochs']:>6} {100 * run['test_accuracy']:>7.2f} "
-              f"{run['best_epoch']:>7} {epoch_s:>8.1f} {run['load_before'][0]:>5.2f}{extra}")
+              f"{run['best_epoch']:>7} {epoch_s:>8.1f} {_loads(run):>17}{extra}")
     for impl in sorted(acc):
         print(f"{impl}: test accuracy {_mean_std(acc[impl])} % over {len(acc[impl])} seeds, "
               f"epoch {statistics.mean(secs[impl]):.1f} s")
