@@ -34,6 +34,8 @@ flags.DEFINE_list("lock_shares", [], "Fractions of the frozen weights locked; em
 flags.DEFINE_list("seeds", ["0"], "Seeds.")
 flags.DEFINE_bool("pruned_source", True, "Add the randomly pruned source at matching ticket sizes.")
 flags.DEFINE_bool("weight_trained", True, "Add the weight-trained baseline.")
+flags.DEFINE_list("runs", [], "Instead of the grid, these runs of it, per seed in this order: weights, dense:sS, "
+                  "frozen:fF:sS, pruned:fF:sS (e.g. frozen:f0.5:s0.5,pruned:f0.5:s0.7).")
 flags.DEFINE_string("search_flagfile", None, "Flagfile with the search flags shared by every run.")
 flags.DEFINE_integer("parallel", max(1, (os.cpu_count() or 1) // 8), "Runs at a time.")
 flags.DEFINE_string("csv", None, "Where to write the table; default <output_dir>/results.csv.")
@@ -67,8 +69,15 @@ def main(argv):
         raise ValueError(f"--parallel must be >= 1, got {FLAGS.parallel}")
     if FLAGS.search_flagfile and not os.path.isfile(FLAGS.search_flagfile):
         raise ValueError(f"--search_flagfile: no such file {FLAGS.search_flagfile}")
-    runs = sweep.grid(FLAGS.models, sparsities, freeze_ratios, seeds, lock_shares,
-                      FLAGS.pruned_source, FLAGS.weight_trained)
+    if FLAGS.runs:
+        try:
+            entries = [sweep.parse_listed(text) for text in FLAGS.runs]
+        except ValueError as error:
+            raise ValueError(f"--runs: {error}") from None
+        runs = sweep.listed(FLAGS.models, entries, seeds)
+    else:
+        runs = sweep.grid(FLAGS.models, sparsities, freeze_ratios, seeds, lock_shares,
+                          FLAGS.pruned_source, FLAGS.weight_trained)
     base_flags = [f"--flagfile={FLAGS.search_flagfile}"] if FLAGS.search_flagfile else []
     if FLAGS.dry_run:
         for run in runs:

@@ -64,7 +64,9 @@ SPECS = {
         obtain=(
             "download and extract "
             "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz and "
-            "pass the cifar-10-batches-py folder or its parent as data_dir"
+            "pass the cifar-10-batches-py folder or its parent as data_dir, "
+            "or pass a folder of train/<class>/ and test/<class>/ JPEG images "
+            "named after the ten CIFAR-10 classes"
         ),
     ),
     "cifar100": DatasetSpec(

@@ -4,6 +4,7 @@ import importlib.util
 import os
 
 from keras_slt.data import cifar
+from keras_slt.data import cifar_folder
 from keras_slt.data import custom
 from keras_slt.data import idx
 from keras_slt.data import tfds_source
@@ -26,7 +27,10 @@ PIPELINES = ("auto", "tf.data", "numpy")
 _READERS = {
     "mnist": idx.load_dir,
     "fashion_mnist": idx.load_dir,
-    "cifar10": lambda data_dir: cifar.load_dir(data_dir, "cifar10"),
+    "cifar10": lambda data_dir: (
+        cifar_folder.load_dir(data_dir) if cifar_folder.is_folder(data_dir)
+        else cifar.load_dir(data_dir, "cifar10")
+    ),
     "cifar100": lambda data_dir: cifar.load_dir(data_dir, "cifar100"),
 }
 
@@ -62,7 +66,9 @@ def load_arrays(name, data_dir=None, image_size=None):
             `"image_folder"` (see `keras_slt.data.image_folder`).
         data_dir: Directory of the dataset files: the four IDX `.gz` files
             for (Fashion-)MNIST, the extracted CIFAR python folder or its
-            parent for CIFAR, TFDS's data directory for `tfds:NAME`, the
+            parent for CIFAR, or for CIFAR-10 also a folder of
+            `train/<class>/` and `test/<class>/` JPEGs (see
+            `keras_slt.data.cifar_folder`), TFDS's data directory for `tfds:NAME`, the
             image folder for `image_folder`. If `None`, a system directory
             is used when it exists (`/usr/share/datasets/fashion-mnist`,
             from Debian's `dataset-fashion-mnist`), otherwise TFDS.

@@ -151,6 +151,84 @@ def run_folder(output_root, run):
     return folder
 
 
+# `listed` entries: the word of each source.
+LISTED_SOURCES = {"dense": DENSE_SOURCE, "frozen": FROZEN_SOURCE, "pruned": PRUNED_SOURCE, "weights": WEIGHT_TRAINED}
+
+
+def parse_listed(text):
+    """One `listed` entry from its text, e.g. `"pruned:f0.5:s0.7"`.
+
+    The forms are `weights`, `dense:sS`, `frozen:fF:sS` and `pruned:fF:sS`
+    (the pruned source with p = F).
+
+    Returns:
+        `(source, sparsity, freeze_ratio)`, with `None` for what the source
+        does not take.
+
+    Raises:
+        ValueError: One line quoting `text`.
+
+    Example:
+
+    >>> parse_listed("frozen:f0.7:s0.7")
+    ('frozen source', 0.7, 0.7)
+    """
+    word, *parts = text.strip().split(":")
+    takes = {"weights": (), "dense": ("s",), "frozen": ("f", "s"), "pruned": ("f", "s")}.get(word)
+    form = "weights, dense:sS, frozen:fF:sS or pruned:fF:sS"
+    if takes is None or [part[:1] for part in parts] != list(takes):
+        raise ValueError(f"run {text!r} is not one of {form}")
+    try:
+        values = {part[0]: float(part[1:]) for part in parts}
+    except ValueError:
+        raise ValueError(f"run {text!r}: f and s must be numbers ({form})") from None
+    if not all(0 <= v < 1 for v in values.values()) or values.get("f") == 0:
+        raise ValueError(f"run {text!r}: s must be in [0, 1) and f in (0, 1)")
+    return LISTED_SOURCES[word], values.get("s"), values.get("f")
+
+
+def listed(models, entries, seeds):
+    """Chosen runs of `grid`, seed by seed in the order of `entries`.
+
+    For studies that need a few runs of several grids, e.g. a frozen source
+    at s = 0.5 beside a pruned source with the same p at s = 0.7. The runs
+    and their names are those `grid` makes.
+
+    Args:
+        models: model names.
+        entries: `(source, sparsity, freeze_ratio)` tuples (see
+            `parse_listed`).
+        seeds: seeds; every entry of a seed comes before the next seed.
+
+    Returns:
+        A list of `Run`, without duplicates.
+
+    Raises:
+        ValueError: For a pruned source with p > s (no such search).
+
+    Example:
+
+    >>> [r.name for r in listed(["fc"], [(PRUNED_SOURCE, 0.7, 0.5), (WEIGHT_TRAINED, None, None)], [0])]
+    ['fc_s0.7_f0.5_pruned_seed0', 'fc_weights_seed0']
+    """
+    runs = {}
+    for seed, model, (source, s, f) in itertools.product(seeds, models, entries):
+        if source == WEIGHT_TRAINED:
+            candidates = grid([model], [], [], [seed])
+        else:
+            candidates = grid([model], [s], [f or 0.0], [seed], weight_trained=False)
+        chosen = [run for run in candidates if _source_of_run(run) == source]
+        if not chosen:
+            raise ValueError(f"no {source} run at s={s:g}, f={f:g}: a pruned source needs f <= s")
+        runs.update((run.name, run) for run in chosen)
+    return list(runs.values())
+
+
+def _source_of_run(run):
+    flags = dict(run.flags)
+    return source_of(flags["algo"], float(flags.get("prune_ratio", 0)), float(flags.get("lock_ratio", 0)))
+
+
 def is_finished(output_root, run):
     return (run_folder(output_root, run) / run_files.RESULTS).is_file()
 
