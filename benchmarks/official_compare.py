@@ -35,14 +35,18 @@ import subprocess
 import sys
 import time
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # benchmarks/gpu_conv6.sh sets jax
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
 from keras_slt.files import write_json  # noqa: E402
 
-FLAGFILE = os.path.join(ROOT, "configs", "cifar10_conv6_frozen_source.flags")
+# --setting: the paper flagfile of keras-slt and the same ratios for the official driver.
+SETTINGS = {
+    "frozen": ("cifar10_conv6_frozen_source.flags", ("--sparsity=0.5", "--p_ratio=0.25", "--r_ratio=0.25")),
+    "dense": ("cifar10_conv6_dense_source.flags", ("--sparsity=0.7", "--p_ratio=0", "--r_ratio=0")),
+}
 DRIVER = os.path.join(ROOT, "benchmarks", "official_conv6.py")
 GOAL = 0.5
 
@@ -56,6 +60,9 @@ def parse_args(argv=None):
     p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
     p.add_argument("--output_dir", default="runs/official_compare")
     p.add_argument("--only", choices=("both", "keras", "official"), default="both")
+    p.add_argument("--settings", default="frozen", help="comma-separated: frozen (s 0.5, p = r = 0.25), "
+                   "dense (the dense source, s 0.7)")
+    p.add_argument("--device", default="cpu", help="the official code's torch device (cuda on a GPU)")
     p.add_argument("--report_only", action="store_true", help="print the table of the runs done")
     args = p.parse_args(argv)
     if not args.report_only and not (args.official_code and args.data_dir):
@@ -63,7 +70,7 @@ def parse_args(argv=None):
     return args
 
 
-def run_keras(args, seed, path):
+def run_keras(args, setting, seed, path):
     """keras-slt's search with the paper flagfile; epoch times by a callback."""
     import keras
     from absl import flags
@@ -76,16 +83,25 @@ def run_keras(args, seed, path):
             super().__init__()
             self.seconds = []
 
+            self.steps = []
+
         def on_epoch_begin(self, epoch, logs=None):
             self._start = time.monotonic()
+
+        def on_train_batch_begin(self, batch, logs=None):
+            self._step = time.monotonic()
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.steps.append(time.monotonic() - self._step)
 
         def on_epoch_end(self, epoch, logs=None):
             self.seconds.append(time.monotonic() - self._start)
 
     flags.FLAGS.unparse_flags()
-    flags.FLAGS([sys.argv[0], f"--flagfile={FLAGFILE}", f"--data_dir={args.data_dir}",
+    flagfile = os.path.join(ROOT, "configs", SETTINGS[setting][0])
+    flags.FLAGS([sys.argv[0], f"--flagfile={flagfile}", f"--data_dir={args.data_dir}",
                  f"--epochs={args.epochs}", f"--seed={seed}",
-                 f"--output_dir={os.path.join(args.output_dir, f'keras_seed{seed}')}"])
+                 f"--output_dir={os.path.join(args.output_dir, f'keras_{setting}_seed{seed}')}"])
     timer = EpochTimer()
     load = os.getloadavg()
     results = search.run_search(search_cli.config_from_flags(), callbacks=[timer])
@@ -93,18 +109,34 @@ def run_keras(args, seed, path):
     write_json(path, {
         "implementation": "keras-slt", "seed": seed, "epochs": args.epochs,
         "test_accuracy": results["test_accuracy"], "val_accuracy": results["val_accuracy"],
-        "best_epoch": results["best_epoch"], "epoch_s": timer.seconds,
+        "best_epoch": results["best_epoch"], "epoch_s": timer.seconds, "setting": setting,
+        "step_s": statistics.median(timer.steps), "backend": keras.backend.backend(),
+        "peak_gpu_bytes": _peak_gpu_bytes(),
         "wall_time_s": results["wall_time_s"], "load_before": load, "load_after": os.getloadavg(),
     })
 
 
-def run_official(args, seed, path):
+def _peak_gpu_bytes():
+    """Peak memory of the first GPU under JAX (None elsewhere)."""
+    import keras
+
+    if keras.backend.backend() != "jax":
+        return None
+    import jax
+
+    device = jax.local_devices()[0]
+    stats = device.memory_stats() if device.platform == "gpu" else None
+    return stats.get("peak_bytes_in_use") if stats else None
+
+
+def run_official(args, setting, seed, path):
     load = os.getloadavg()
     subprocess.run([args.torch_python, DRIVER, f"--official_code={args.official_code}",
                     f"--data_dir={args.data_dir}", f"--epochs={args.epochs}", f"--seed={seed}",
-                    f"--output={path}"], check=True)
+                    f"--device={args.device}", *SETTINGS[setting][1], f"--output={path}"], check=True)
     with open(path) as f:
         summary = json.load(f)
+    summary["setting"] = setting
     summary["load_before"], summary["load_after"] = load, os.getloadavg()
     write_json(path, summary)
 
@@ -136,37 +168,43 @@ def report(output_dir):
         if name.endswith(".json"):
             with open(os.path.join(output_dir, name)) as f:
                 run = json.load(f)
-            runs[(run["implementation"], run["seed"])] = run
+            runs[(run.get("setting", "frozen"), run["implementation"], run["seed"])] = run
     if not runs:
         print(f"no runs in {output_dir}")
         return
-    print(f"{'implementation':<11} {'seed':>4} {'epochs':>6} {'test %':>7} {'best ep':>7} "
-          f"{'epoch s':>8} {'load before/after':>17}")
+    print(f"{'setting':<7} {'implementation':<11} {'seed':>4} {'epochs':>6} {'test %':>7} {'best ep':>7} "
+          f"{'epoch s':>8} {'step ms':>8} {'peak GPU MiB':>12} {'load before/after':>17}")
     acc, secs = {}, {}
-    for (impl, seed), run in sorted(runs.items()):
+    for (setting, impl, seed), run in sorted(runs.items()):
         epoch_s, test_s = epoch_seconds(run)
-        acc.setdefault(impl, []).append(100 * run["test_accuracy"])
-        secs.setdefault(impl, []).append(epoch_s)
+        acc.setdefault((setting, impl), []).append(100 * run["test_accuracy"])
+        secs.setdefault((setting, impl), []).append(epoch_s)
         extra = f"  (+ {test_s:.0f} s test eval per epoch)" if test_s is not None else ""
-        print(f"{impl:<11} {seed:>4} {run['epochs']:>6} {100 * run['test_accuracy']:>7.2f} "
-              f"{run['best_epoch']:>7} {epoch_s:>8.1f} {_loads(run):>17}{extra}")
-    for impl in sorted(acc):
-        print(f"{impl}: test accuracy {_mean_std(acc[impl])} % over {len(acc[impl])} seeds, "
-              f"epoch {statistics.mean(secs[impl]):.1f} s")
-    if "keras-slt" in secs and "official" in secs:
-        ratio = statistics.mean(secs["keras-slt"]) / statistics.mean(secs["official"])
-        print(f"epoch time keras-slt / official: {ratio:.2f}x (goal <= {GOAL}x)")
+        step = f"{1e3 * run['step_s']:.1f}" if run.get("step_s") else "-"
+        peak = f"{run['peak_gpu_bytes'] / 2**20:.0f}" if run.get("peak_gpu_bytes") else "-"
+        print(f"{setting:<7} {impl:<11} {seed:>4} {run['epochs']:>6} {100 * run['test_accuracy']:>7.2f} "
+              f"{run['best_epoch']:>7} {epoch_s:>8.1f} {step:>8} {peak:>12} {_loads(run):>17}{extra}")
+    for setting, impl in sorted(acc):
+        print(f"{setting} {impl}: test accuracy {_mean_std(acc[setting, impl])} % over "
+              f"{len(acc[setting, impl])} seeds, epoch {statistics.mean(secs[setting, impl]):.1f} s")
+    for setting in sorted({setting for setting, _ in secs}):
+        if (setting, "keras-slt") in secs and (setting, "official") in secs:
+            ratio = statistics.mean(secs[setting, "keras-slt"]) / statistics.mean(secs[setting, "official"])
+            print(f"{setting}: epoch time keras-slt / official: {ratio:.2f}x (goal <= {GOAL}x)")
 
 
 def main(argv=None):
     args = parse_args(argv)
     if not args.report_only:
         os.makedirs(args.output_dir, exist_ok=True)
-        for seed in (int(s) for s in args.seeds.split(",")):
-            for impl, run in (("keras", run_keras), ("official", run_official)):
-                path = os.path.join(args.output_dir, f"{impl}_seed{seed}.json")
-                if args.only in ("both", impl) and not os.path.exists(path):
-                    run(args, seed, path)
+        for setting in args.settings.split(","):
+            if setting not in SETTINGS:
+                sys.exit(f"--settings: {setting!r} is not one of {', '.join(SETTINGS)}")
+            for seed in (int(s) for s in args.seeds.split(",")):
+                for impl, run in (("keras", run_keras), ("official", run_official)):
+                    path = os.path.join(args.output_dir, f"{impl}_{setting}_seed{seed}.json")
+                    if args.only in ("both", impl) and not os.path.exists(path):
+                        run(args, setting, seed, path)
     report(args.output_dir)
 
 

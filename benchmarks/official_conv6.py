@@ -61,6 +61,7 @@ def parse_args(argv=None):
     p.add_argument("--n_worker", type=int, default=None,
                    help="DataLoader workers (default: the yaml's n_worker)")
     p.add_argument("--output", default=None, help="JSON summary path")
+    p.add_argument("--device", default="cpu", help="cpu, or cuda on a GPU machine (benchmarks/gpu_conv6.sh)")
     return p.parse_args(argv)
 
 
@@ -147,10 +148,11 @@ def main(argv=None):
     from utils.seed import set_random_seeds
 
     torch.set_num_threads(args.threads)
-    torch.cuda.synchronize = lambda *a, **k: None  # CPU: nothing to wait for
+    if args.device == "cpu":
+        torch.cuda.synchronize = lambda *a, **k: None  # CPU: nothing to wait for
     torchvision.datasets.CIFAR10 = jpeg_cifar10(args.data_dir)
     c = load_config(official_dir, args)
-    device = torch.device("cpu")
+    device = torch.device(args.device)
 
     # experiment.py main(), in its order (the RNG draws follow the same path).
     set_random_seeds(seed=c["seed"])
@@ -241,6 +243,7 @@ def main(argv=None):
         "torch": torch.__version__,
         "history": history,
         "wall_time_s": time.monotonic() - started,
+        "peak_gpu_bytes": torch.cuda.max_memory_allocated() if args.device.startswith("cuda") else None,
     }
     print(f"official conv6, seed {c['seed']}: test accuracy {100 * best['test_accuracy']:.2f}% "
           f"(best epoch {best['epoch']}, val {100 * best['val_accuracy']:.2f}%)", flush=True)
