@@ -33,6 +33,40 @@ def test_lock_shares():
     assert flags["fc_s0.5_f0.4_lock1_frozen_seed0"]["prune_ratio"] == "0"
 
 
+def test_listed_runs_are_grid_runs_in_entry_order():
+    entries = [sweep.parse_listed(t) for t in ("frozen:f0.5:s0.5", "pruned:f0.5:s0.7", "dense:s0.5", "weights")]
+    assert entries[1] == (sweep.PRUNED_SOURCE, 0.7, 0.5) and entries[3] == (sweep.WEIGHT_TRAINED, None, None)
+    runs = sweep.listed(["conv6"], entries, [0, 1])
+    assert [r.name for r in runs] == [
+        f"conv6_{name}_seed{seed}" for seed in (0, 1)
+        for name in ("s0.5_f0.5_frozen", "s0.7_f0.5_pruned", "s0.5_dense", "weights")
+    ]
+    # the same flags as the grid's runs of those names
+    grid = {r.name: r for r in sweep.grid(["conv6"], [0.5, 0.7], [0.0, 0.5], [0, 1])}
+    assert all(grid[r.name] == r for r in runs)
+    assert dict(runs[1].flags)["prune_ratio"] == "0.5" and dict(runs[1].flags)["sparsity"] == "0.7"
+    with pytest.raises(ValueError, match="pruned source needs f <= s"):
+        sweep.listed(["fc"], [sweep.parse_listed("pruned:f0.7:s0.5")], [0])
+
+
+@pytest.mark.parametrize("text", ["frozen:s0.5", "dense:f0.5:s0.5", "pruned:f0:s0.5", "frozen:fx:s0.5",
+                                  "dense:s1", "weights:s0.5", "tickets"])
+def test_parse_listed_rejects(text):
+    with pytest.raises(ValueError, match=f"run '{text}'"):
+        sweep.parse_listed(text)
+
+
+def test_sweep_cli_runs_flag(tmp_path):
+    result = run_tool("tools/sweep.py", f"--output_dir={tmp_path}", "--models=fc", "--seeds=3",
+                      "--runs=pruned:f0.5:s0.7,weights", "--dry_run")
+    assert result.returncode == 0, result.stderr
+    names = [line.split("--output_dir=")[1] for line in result.stdout.strip().splitlines()]
+    assert names == [str(tmp_path / "fc_s0.7_f0.5_pruned_seed3"), str(tmp_path / "fc_weights_seed3")]
+    result = run_tool("tools/sweep.py", f"--output_dir={tmp_path}", "--runs=frozen:s0.5")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("error: --runs: run 'frozen:s0.5' is not one of")
+
+
 def test_source_classification():
     assert sweep.source_of("dense", 0, 0) == sweep.WEIGHT_TRAINED
     assert sweep.source_of("ep", 0, 0) == sweep.DENSE_SOURCE
