@@ -111,6 +111,26 @@ def test_collect_csv_frontier_and_plots(tmp_path):
     assert tmp_path.joinpath("fig", "freeze_s0.5.svg").is_file()
 
 
+def test_plot_reads_a_sweep_folder_and_tables_every_configuration(tmp_path):
+    root = tmp_path / "sweep"
+    fake_results(root / "a", 0.80, 1000, algo="ep", sparsity=0.5, prune_ratio=0.25, lock_ratio=0.25, seed=1)
+    fake_results(root / "b", 0.84, 1000, algo="ep", sparsity=0.5, prune_ratio=0.25, lock_ratio=0.25, seed=0)
+    fake_results(root / "c", 0.70, 1000, algo="ep", sparsity=0.7, prune_ratio=0.5, lock_ratio=0, seed=0)
+    fake_results(root / "d", 0.90, 64000, algo="dense", seed=0)
+    (root / "e").mkdir()  # a run still going: no results.json yet
+    result = run_tool("tools/plot.py", f"--sweep_dir={root}", f"--output_dir={tmp_path / 'fig'}", "--table=all")
+    assert result.returncode == 0, result.stderr
+    table = [line for line in result.stdout.splitlines() if line.startswith("| ")][2:]
+    assert table == [
+        "| weight-trained | - | 0 | 0 | 64,000 | 90.00 ± 0.00 | 90.00 (seed 0) |",
+        "| pruned source | 0.7 | 0.5 | 0 | 1,000 | 70.00 ± 0.00 | 70.00 (seed 0) |",
+        "| frozen source | 0.5 | 0.25 | 0.25 | 1,000 | 82.00 ± 2.83 | 84.00 (seed 0), 80.00 (seed 1) |",
+    ]
+    assert (tmp_path / "fig" / "accuracy_vs_size.png").is_file()
+    result = run_tool("tools/plot.py", f"--output_dir={tmp_path / 'fig'}")
+    assert result.returncode == 2 and result.stderr.strip().splitlines()[-1] == "error: give one of --csv and --sweep_dir"
+
+
 def test_frontier_ties_and_order():
     configs = [{"model_size_bits": 2, "accuracy_mean": 0.5}, {"model_size_bits": 1, "accuracy_mean": 0.5},
                {"model_size_bits": 3, "accuracy_mean": 0.6}, {"model_size_bits": 3, "accuracy_mean": 0.7}]
