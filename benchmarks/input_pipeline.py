@@ -13,7 +13,10 @@ at --width_factor 0.5) as `tools/search.py` does, then prints:
 - epoch: the wall time of one training epoch on the real pipeline (shuffle,
   pad-4 crop + flip, normalization, batching, prefetching), without
   validation, against steps x the in-memory median step. Goal: <= 1.05x,
-  i.e. the pipeline adds at most 5%.
+  i.e. the pipeline adds at most 5%. On a busy machine every step has a
+  tail of slow ones whatever feeds it: the same ratio for the in-memory
+  steps (their sum against count x median) is printed beside it, and the
+  pipeline's CPU per epoch against the steps' CPU.
 
 The train step is traced on the pipeline's own batches first, so neither
 measure includes tracing.
@@ -107,12 +110,14 @@ def main():
     batch = data.train.take(1).cache()
     model.fit(data.train.take(3), epochs=1, verbose=0, shuffle=False)  # traces the train step
 
+    cpu = time.process_time()
     step_times = in_memory_steps(model, batch, FLAGS.timed_steps)
     timer = StepTimes()
     start = time.perf_counter()
     model.fit(data.train, epochs=1, verbose=0, callbacks=[timer], shuffle=False)
     epoch = time.perf_counter() - start
     step_times += in_memory_steps(model, batch, FLAGS.timed_steps)
+    cpu_per_step = (time.process_time() - cpu) / (len(step_times) + steps)
 
     step = statistics.median(step_times)
     print(f"{config.model} width_factor={config.width_factor or 1:g} batch={config.batch_size} "
@@ -120,8 +125,10 @@ def main():
           f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}")
     print(f"decode + pipelines: median {statistics.median(decode_times):.1f} s "
           f"({', '.join(f'{t:.1f}' for t in decode_times)})")
-    print(f"pipeline alone:     {pipeline_wall:.1f} s wall, {pipeline_cpu:.1f} s CPU per epoch")
-    print(f"step (in memory):   median {step * 1e3:.0f} ms over {len(step_times)} steps")
+    print(f"pipeline alone:     {pipeline_wall:.1f} s wall, {pipeline_cpu:.1f} s CPU per epoch "
+          f"({pipeline_cpu / (steps * cpu_per_step):.1%} of the steps' {steps * cpu_per_step:.0f} s CPU)")
+    print(f"step (in memory):   median {step * 1e3:.0f} ms over {len(step_times)} steps; "
+          f"their sum / (count x median) {sum(step_times) / (len(step_times) * step):.3f}x")
     print(f"step (pipeline):    median {statistics.median(timer.times) * 1e3:.0f} ms, first {timer.times[0]:.2f} s")
     ratio = epoch / (steps * step)
     print(f"epoch: {epoch:.1f} s for {steps} steps; steps x median step {steps * step:.1f} s; "
