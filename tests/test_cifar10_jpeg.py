@@ -22,7 +22,8 @@ FOLDER = os.environ.get("CIFAR10_JPEG_DIR") or os.path.normpath(
 PER_CLASS = {"train": 200, "test": 100}
 
 pytestmark = pytest.mark.skipif(
-    not os.path.isdir(FOLDER), reason=f"no CIFAR-10 JPEG folder at {FOLDER} (CI keeps one beside the repository; CIFAR10_JPEG_DIR names another)"
+    not os.path.isdir(FOLDER),
+    reason=f"no CIFAR-10 JPEG folder at {FOLDER} (CI keeps one beside the repository; CIFAR10_JPEG_DIR names another)",
 )
 
 
