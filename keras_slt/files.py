@@ -3,12 +3,15 @@
 Every file keras-slt writes (models, checkpoints, tickets, TFLite files,
 JSON results, CSV tables) goes through `atomic_path`: the content is written
 to a temporary file beside the target, flushed to disk, and renamed over the
-target in one step.
+target in one step. Files read whole (tickets, pickles) go through
+`read_bytes`, which refuses what is not a regular file or is too large
+before reading it.
 """
 
 import contextlib
 import json
 import os
+import stat
 import tempfile
 
 
@@ -73,3 +76,38 @@ def write_text(path, text):
 def write_json(path, value):
     """Writes `value` as indented, key-sorted JSON to `path` atomically."""
     write_text(path, json.dumps(value, indent=2, sort_keys=True) + "\n")
+
+
+def read_bytes(path, max_bytes, error=ValueError):
+    """The whole content of the regular file `path`, at most `max_bytes` long.
+
+    Opened without blocking and checked before it is read: a named pipe
+    would hang the reader and a device (`/dev/zero`) never ends.
+
+    Args:
+        path: the file.
+        max_bytes: the largest size accepted.
+        error: the exception class raised, with a one-line message naming
+            the file (a `ValueError` subclass, as the command lines print).
+
+    Returns:
+        The bytes.
+
+    Raises:
+        error: if the file cannot be opened or read, is not a regular file
+            or holds more than `max_bytes`.
+
+    Example:
+
+    >>> data = read_bytes("fc.slt", 1 << 30)
+    """
+    try:
+        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise error(f"{path}: not a regular file")
+            data = f.read(max_bytes + 1)
+    except OSError as os_error:
+        raise error(f"{path}: cannot read it ({os_error.strerror})") from None
+    if len(data) > max_bytes:
+        raise error(f"{path}: larger than the {max_bytes} bytes accepted")
+    return data

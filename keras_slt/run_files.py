@@ -10,6 +10,9 @@ sweep collects them, the export tool reads them.
 - `worker-<i>/`: a non-chief worker's own folder in a multi-worker run.
 """
 
+import os
+import shlex
+
 RESULTS = "results.json"
 BEST_MODEL = "best.keras"
 STATE = "state.json"
@@ -27,3 +30,23 @@ def checkpoint(epochs_done):
 def worker_dir(task_id):
     """The sub-folder of non-chief worker `task_id`."""
     return f"worker-{task_id}"
+
+
+def written(output_dir):
+    """Lines naming the files a run left in `output_dir`, for a command line to print.
+
+    Example:
+
+    >>> written("runs/fc")
+    ['results: runs/fc/results.json', 'best model: runs/fc/best.keras',
+     'TensorBoard logs: runs/fc/logs (view them: tensorboard --logdir=runs/fc/logs)']
+    """
+    lines = []
+    for label, name in (("results", RESULTS), ("best model", BEST_MODEL)):
+        path = os.path.join(output_dir, name)
+        if os.path.isfile(path):
+            lines.append(f"{label}: {path}")
+    logs = os.path.join(output_dir, LOGS_DIR)
+    if os.path.isdir(logs):
+        lines.append(f"TensorBoard logs: {logs} (view them: tensorboard --logdir={shlex.quote(logs)})")
+    return lines

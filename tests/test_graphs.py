@@ -13,7 +13,8 @@ import pytest
 from conftest import ROOT, run_tool
 import keras_slt
 from keras_slt.data import DataError
-from keras_slt.data.graphs import load_graph, ogb, planetoid, safe_pickle
+from keras_slt.data import safe_pickle
+from keras_slt.data.graphs import load_graph, ogb, planetoid
 from keras_slt.models.gin import GINAggregation, neighbour_mean
 
 CORA_DIR = os.path.join(os.path.dirname(ROOT), "..", "shared", "data", "planetoid")

@@ -53,7 +53,8 @@ def test_saved_model_searches_and_exports_quietly(data_dir, user_file, tmp_path)
                       f"--data_dir={data_dir}", "--epochs=1", "--batch_size=32", "--freeze_ratio=0.5",
                       f"--output_dir={out}", env=env)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.strip().splitlines()[-1].startswith(f"{user_file} on fashion_mnist, ep (s=0.5")
+    summary = result.stdout.strip().splitlines()[-4]  # then the three files written
+    assert summary.startswith(f"{user_file} on fashion_mnist, ep (s=0.5")
     assert not log_lines(result.stderr + result.stdout), log_lines(result.stderr + result.stdout)
     results = json.loads((out / "results.json").read_text())
     assert set(results["layer_sparsity"]) == {"conv_a", "depthwise", "conv_b", "logits"}
@@ -180,9 +181,10 @@ def test_bad_models_are_one_line_config_errors(data_dir, tmp_path, model, messag
 
 def test_width_options_apply_only_where_they_mean_something(data_dir, user_file, tmp_path):  # noqa: F811
     for overrides, message in (
-        (dict(model=user_file, width=8), "width applies to the built-in models"),
-        (dict(model=user_file, width_factor=0.5), "width_factor applies to built-in models and keras.applications"),
-        (dict(model="keras.applications.ResNet50V2", width_factor=0.5), "width_factor .* not to ResNet50V2"),
+        (dict(model=user_file, width=8), "width=8 does not apply to model .*user.keras"),
+        (dict(model=user_file, width_factor=0.5), "width_factor=0.5 does not apply to model .*user.keras"),
+        (dict(model="keras.applications.ResNet50V2", width_factor=0.5),
+         "width_factor=0.5 does not apply to model keras.applications.ResNet50V2"),
     ):
         with pytest.raises(search.ConfigError, match=message):
             search.run_search(tiny_config(data_dir, tmp_path, **overrides))

@@ -37,6 +37,7 @@ def main(argv):
             raise ValueError(f"--{name} must be >= 1, got {FLAGS[name].value}")
     if FLAGS.warmup < 0:
         raise ValueError(f"--warmup must be >= 0, got {FLAGS.warmup}")
+    sources.check_dataset_options(FLAGS.dataset, FLAGS.data_dir, FLAGS.image_size)
     model = sources.load_model(FLAGS.model_path)
     if FLAGS.dataset:
         calibration, inputs = sources.dataset_inputs(model, FLAGS.dataset, FLAGS.data_dir, max_samples=1,

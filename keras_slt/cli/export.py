@@ -18,7 +18,8 @@ in the table). Before the table, the kernel LiteRT runs for each
 FULLY_CONNECTED layer of each TFLite file: dense, densified at load, or
 block-sparse 1x4 / 1x16 (tickets searched with --block_size=4 or 16; the
 1x16 int8 kernel needs --int8_sparse). Exit status 1 when a check fails, 2
-on invalid flags.
+on invalid flags, and on a run folder whose search has not finished (no
+results.json) unless --allow_unfinished.
 """
 
 import os
@@ -39,6 +40,8 @@ flags.DEFINE_bool("int8", False, "Also write the full-integer (int8) TFLite mode
                   "the fastest int8 layout on LiteRT's default CPU path (XNNPACK).")
 flags.DEFINE_bool("int8_sparse", False, "Also write the int8 TFLite model with sparse encoding: smaller, "
                   "but XNNPACK rejects it and it runs slower (see the latency column).")
+flags.DEFINE_bool("allow_unfinished", False, "Export a run folder whose search has not finished (no "
+                  "results.json): its best epoch so far.")
 flags.DEFINE_string("dataset", None, "Dataset for calibration and checks (a name, tfds:NAME or "
                     "image_folder); default: the run's.")
 flags.DEFINE_string("data_dir", None, "Dataset files; default: the run's, or keras_slt.data's default.")
@@ -54,6 +57,8 @@ def main(argv):
     del argv
     if (FLAGS.output_dir is None) == (FLAGS.model_path is None):
         raise ValueError("give exactly one of --output_dir and --model_path")
+    if FLAGS.allow_unfinished and FLAGS.model_path is not None:
+        raise ValueError("--allow_unfinished applies to --output_dir (a search's run folder), not to --model_path")
     artifacts.check_formats(FLAGS.format, FLAGS.int8, FLAGS.int8_sparse)
     for name in ("max_samples", "num_calibration"):
         if FLAGS[name].value < 1:
@@ -61,19 +66,20 @@ def main(argv):
     if not FLAGS.latency_budget_s > 0:
         raise ValueError(f"--latency_budget_s must be > 0, got {FLAGS.latency_budget_s}")
     if FLAGS.output_dir is not None:
-        model_path, run_flags = sources.search_run(FLAGS.output_dir)
+        model_path, run_flags = sources.search_run(FLAGS.output_dir, FLAGS.allow_unfinished)
     else:
         model_path, run_flags = FLAGS.model_path, {}
     export_dir = FLAGS.export_dir or FLAGS.output_dir or os.path.dirname(os.path.abspath(model_path))
     targets = [os.path.abspath(os.path.join(export_dir, FLAGS.name + ending)) for ending in artifacts.ENDINGS.values()]
     if os.path.abspath(model_path) in targets:
         raise ValueError(f"--name={FLAGS.name} would overwrite the model being exported, {model_path}")
+    dataset = FLAGS.dataset or run_flags.get("dataset")
+    sources.check_dataset_options(dataset, FLAGS.data_dir, FLAGS.image_size)
     image_size = data.parse_image_size(FLAGS.image_size or run_flags.get("image_size"))
     model = sources.load_model(model_path)
     formats = FLAGS.format
     if not FLAGS["format"].present and not isinstance(model, SupermaskModel):
         formats = [name for name in formats if name != "slt"]  # a weight-trained (--algo=dense) model
-    dataset = FLAGS.dataset or run_flags.get("dataset")
     if dataset:
         calibration, inputs = sources.dataset_inputs(
             model, dataset, FLAGS.data_dir or run_flags.get("data_dir"),

@@ -7,8 +7,11 @@ Example:
         --sparsity=0.5 --freeze_ratio=0.5 --output_dir=runs/conv6_f0.5
 
 Running the same command again resumes an interrupted run from its
---output_dir. Prints Keras progress bars, then one summary line; writes
-TensorBoard logs, best.keras and results.json to --output_dir. The flags are
+--output_dir. Prints a Keras progress bar on a terminal, one line per epoch
+elsewhere (a log file, a pipe), then one summary line and the files it
+wrote: TensorBoard logs, best.keras and results.json in --output_dir. A flag
+given for a run it does not apply to (--image_size with Fashion-MNIST,
+--batch_size with a graph, ...) is refused before any data is read. The flags are
 the fields of `keras_slt.experiments.config.SearchConfig` (`--helpfull`
 lists them); `keras_slt.experiments.search` describes the recipe and files.
 """
@@ -18,6 +21,7 @@ import typing
 
 from absl import flags
 
+from keras_slt import run_files
 from keras_slt.cli import common
 from keras_slt.experiments import config, search
 
@@ -51,14 +55,23 @@ def config_from_flags():
     )
 
 
+def given_flags():
+    """Names of the settings given on the command line or in a flagfile."""
+    return [field.name for field in dataclasses.fields(config.SearchConfig) if FLAGS[field.name].present]
+
+
 def main(argv):
     if len(argv) > 1:
         raise ValueError(f"unexpected arguments: {' '.join(argv[1:])}")
+    run_config = config_from_flags()
+    run_config.validate(given_flags())  # before any data is read
     try:
-        results = search.run_search(config_from_flags())
+        results = search.run_search(run_config)
     except search.WorkerLostError as error:
         common.fail(error, status=1)  # the run failed; its flags were fine
     print(search.summary(results))
+    for line in run_files.written(run_config.output_dir):
+        print(line)
 
 
 def run():

@@ -7,7 +7,10 @@ Example:
         --search_flagfile=configs/fashion_mnist_fc.flags
 
 Runs already finished in --output_dir are skipped, so running the same
-command again resumes an interrupted sweep.
+command again resumes an interrupted sweep. Prints one line per finished
+run (its settings, test accuracy, size and time; each run's own output is
+in its folder's log.txt), then where the table is and the command that
+draws its figures.
 """
 
 import os
@@ -77,6 +80,7 @@ def main(argv):
     table = FLAGS.csv or os.path.join(FLAGS.output_dir, "results.csv")
     sweep.write_csv(rows, table)
     print(f"{len(rows)} runs in {table}" + (f"; {len(failed)} failed: {', '.join(failed)}" if failed else ""))
+    print(f"figures: python tools/plot.py --csv={table} --output_dir={os.path.join(FLAGS.output_dir, 'figures')}")
     return 1 if failed else 0
 
 

@@ -5,16 +5,18 @@ Each batch file is a pickled dict with `b"data"`, a `uint8` array of shape
 values in row-major order, and a list of `N` integer labels under
 `b"labels"` (CIFAR-10) or `b"fine_labels"` (CIFAR-100).
 
-Pickle files can run arbitrary code when loaded: only read files from a
-source you trust (the official archives).
+The batches are read with `keras_slt.data.safe_pickle`, which admits only
+what they hold (dicts, strings, lists of integers and uint8 NumPy arrays)
+and refuses, in one line naming the file, any pickle that names another
+global, before anything in it is built: a batch cannot run code.
 """
 
 import collections
 import os
-import pickle
 
 import numpy as np
 
+from keras_slt.data import safe_pickle
 from keras_slt.data.errors import DataError
 
 Layout = collections.namedtuple(
@@ -36,6 +38,10 @@ LAYOUTS = {
     ),
 }
 
+# What a CIFAR batch may name: NumPy's array globals, and `_codecs.encode`
+# with which Python 3 writes bytes at protocol 2.
+ALLOWED = {**safe_pickle.NUMPY_ARRAYS, **safe_pickle.PYTHON3_BYTES}
+
 
 def read_batch(path, label_key):
     """Reads one CIFAR pickle batch.
@@ -50,8 +56,9 @@ def read_batch(path, label_key):
         `int32` labels of shape `(N,)`.
 
     Raises:
-        DataError: If the file is missing, not a pickle, or does not hold
-            `b"data"` and `label_key` of matching lengths.
+        DataError: If the file is missing, not a pickle, names a global
+            other than those of `ALLOWED`, or does not hold `b"data"` and
+            `label_key` of matching lengths.
 
     Example:
 
@@ -59,15 +66,11 @@ def read_batch(path, label_key):
     >>> x.shape
     (10000, 32, 32, 3)
     """
-    try:
-        with open(path, "rb") as f:
-            batch = pickle.load(f, encoding="bytes")
-    except FileNotFoundError:
-        raise DataError(f"{path} does not exist") from None
-    except Exception as e:  # Unpickling raises many exception types.
-        raise DataError(
-            f"{path} is not a valid CIFAR pickle ({type(e).__name__}: {e})"
-        ) from e
+    if not os.path.exists(path):
+        raise DataError(f"{path} does not exist")
+    # encoding="bytes": the official batches are Python 2 pickles whose
+    # keys, b"data" and the rest, are read as bytes.
+    batch = safe_pickle.load(path, ALLOWED, encoding="bytes")
     if not isinstance(batch, dict) or b"data" not in batch or (
         label_key not in batch
     ):
@@ -75,8 +78,11 @@ def read_batch(path, label_key):
             f"{path} is not a CIFAR batch: expected a dict with b'data' "
             f"and {label_key!r}"
         )
-    data = np.asarray(batch[b"data"])
-    labels = np.asarray(batch[label_key])
+    try:
+        data = np.asarray(batch[b"data"])
+        labels = np.asarray(batch[label_key])
+    except ValueError as error:  # ragged lists
+        raise DataError(f"{path}: b'data' or {label_key!r} is not an array ({error})") from None
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
         raise DataError(
             f"{path}: b'data' has dtype {data.dtype} and shape {data.shape}, "

@@ -32,7 +32,23 @@ def class_folders(folder):
 
 
 def _images(folder):
-    return sorted(name for name in os.listdir(folder) if name.lower().endswith(EXTENSIONS))
+    """Sorted image file names directly in `folder` (a folder named like an image is none)."""
+    return sorted(entry.name for entry in os.scandir(folder)
+                  if entry.name.lower().endswith(EXTENSIONS) and entry.is_file())
+
+
+def _check_entries(folder):
+    """Raises DataError for an entry named like an image that is not a regular file.
+
+    Keras's reader opens every such entry it finds walking the class folder:
+    a named pipe would block it, a device (a link to /dev/zero) be read
+    without end, a broken link fail with a traceback.
+    """
+    for root, _, names in os.walk(folder):
+        for name in names:
+            path = os.path.join(root, name)
+            if name.lower().endswith(EXTENSIONS) and not os.path.isfile(path):
+                raise DataError(f"image folder: {path} is not a regular file (a pipe, device or broken link)")
 
 
 def _check_classes(folder):
@@ -40,6 +56,8 @@ def _check_classes(folder):
     classes = class_folders(folder)
     if not classes:
         raise DataError(f"image folder {folder} has no class subfolders (expected {folder}/<class>/<image>)")
+    for name in classes:
+        _check_entries(os.path.join(folder, name))
     empty = [name for name in classes if not _images(os.path.join(folder, name))]
     if empty:
         raise DataError(
@@ -95,7 +113,8 @@ def load_dir(data_dir, image_size=None):
 
     Raises:
         DataError: one line, for a folder without class subfolders, a class
-            folder without images, a single class, train/ and test/ with
+            folder without images, an entry named like an image that is
+            not a regular file, a single class, train/ and test/ with
             different classes, or an image that cannot be decoded.
 
     Example:

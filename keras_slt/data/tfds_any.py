@@ -12,7 +12,7 @@ import tensorflow as tf
 from keras_slt.data import pipeline
 from keras_slt.data.errors import DataError
 from keras_slt.data.image_folder import TEST_FRACTION, TEST_SPLIT_KEY
-from keras_slt.data.tfds_source import describe_error, to_numpy
+from keras_slt.data.tfds_source import describe_error, require_prepared, to_numpy
 
 PREFIX = "tfds:"
 TEST_SPLITS = ("test", "validation")
@@ -55,9 +55,11 @@ def load(name, data_dir=None, image_size=None):
         and int32 labels.
 
     Raises:
-        DataError: one line, when TFDS has no such dataset or cannot prepare
-            it, when it lacks image/label features, or when its images vary
-            in size and no `image_size` is given.
+        DataError: one line, when TFDS has no such dataset, when it is not
+            prepared in `data_dir` or cannot be downloaded (see
+            `tfds_source.require_prepared`), when it lacks image/label
+            features, or when its images vary in size and no `image_size`
+            is given.
 
     Example:
 
@@ -69,6 +71,9 @@ def load(name, data_dir=None, image_size=None):
     if image_size is None and None in image.shape[:2]:
         raise DataError(f"{PREFIX}{name} has images of varying size; give image_size (--image_size=H,W)")
     try:
+        require_prepared(tfds, name, f"{PREFIX}{name}", data_dir,
+                         advice=f"`tfds build {name} --data_dir=DIR` downloads and prepares it in DIR on a "
+                         f"machine with network; then pass data_dir=DIR, the folder holding {name}/")
         x_train, y_train = _load_split(tfds, name, "train", data_dir, image_size)
         for split in TEST_SPLITS:
             try:
@@ -80,6 +85,8 @@ def load(name, data_dir=None, image_size=None):
         else:
             train, test = pipeline.split_indices(len(x_train), TEST_FRACTION, TEST_SPLIT_KEY)
             x_train, y_train, x_test, y_test = x_train[train], y_train[train], x_train[test], y_train[test]
+    except DataError:
+        raise
     except Exception as error:  # TFDS and download failures vary widely.
         raise DataError(f"{PREFIX}{name}: TFDS could not load it ({describe_error(error)})") from None
     return x_train, y_train, x_test, y_test, label.num_classes

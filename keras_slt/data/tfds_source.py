@@ -8,15 +8,54 @@ when one of these functions is called.
 
 import numpy as np
 
+from keras_slt.data import network
 from keras_slt.data.errors import DataError
 
 IMAGENET_FILES = ("ILSVRC2012_img_train.tar", "ILSVRC2012_img_val.tar")
+# TFDS's storage: a machine that cannot reach it cannot download a dataset
+# (checked before TFDS starts, as TFDS retries failed downloads for minutes).
+TFDS_STORAGE = "https://storage.googleapis.com/tfds-data/"
 
 
 def describe_error(error):
     """`Type: first line of the message` of an exception, for one-line errors."""
     lines = str(error).strip().splitlines()
     return f"{type(error).__name__}: {lines[0] if lines else ''}"
+
+
+def require_prepared(tfds, name, label, data_dir=None, advice=""):
+    """Raises DataError (one line, in seconds) unless TFDS can read `name` or download it.
+
+    Data TFDS has prepared is read as it is. Otherwise TFDS would download
+    and prepare it, retrying for minutes without network: with `data_dir`
+    given, the data was meant to be there, and its absence is the error;
+    without, TFDS's storage must answer a connection first
+    (`keras_slt.data.network`).
+
+    Args:
+        tfds: the `tensorflow_datasets` module.
+        name: the TFDS name.
+        label: how the error names the dataset, e.g. "tfds:beans".
+        data_dir: the TFDS data directory the user gave, or None.
+        advice: what to do instead, ending the message when the data can
+            neither be read nor downloaded.
+
+    Example:
+
+    >>> require_prepared(tfds, "beans", "tfds:beans", "/data/tfds")
+    """
+    try:
+        tfds.load(name, split="train", data_dir=data_dir, download=False)  # reads no example yet
+        return
+    except AssertionError:  # TFDS's "could not find data in ..."
+        pass
+    advice = f"; {advice}" if advice else ""
+    if data_dir is not None:
+        raise DataError(f"{label} is not prepared in data_dir {data_dir}: a download is needed{advice}")
+    reason = network.unreachable(TFDS_STORAGE)
+    if reason:
+        raise DataError(f"{label} is not prepared in TFDS's data dir (TFDS_DATA_DIR, default "
+                        f"~/tensorflow_datasets) and a download is needed, but {reason}{advice}")
 
 
 def _num_examples(ds):
@@ -55,10 +94,13 @@ def load_arrays(name):
     import tensorflow_datasets as tfds
 
     try:
+        require_prepared(tfds, name, f"TFDS's {name}")
         train, test = tfds.load(
             name, split=["train", "test"], as_supervised=True
         )
         return to_numpy(train) + to_numpy(test)
+    except DataError:
+        raise
     except Exception as e:  # TFDS and download failures vary widely.
         raise DataError(f"TFDS could not load {name} ({describe_error(e)})") from e
 

@@ -30,6 +30,40 @@ STEP_MILESTONES = (0.5, 0.75)  # fractions of the run where "step" divides lr by
 RESUMABLE_CHANGES = ("data_dir", "output_dir", "strategy", "jit")
 
 
+def _graph(config):
+    return config.dataset in graphs.NAMES
+
+
+def _takes(option):
+    """Whether a run's model takes the architecture option `option`."""
+    return lambda config: option in model_source.architecture_options(config.model)
+
+
+def _models_taking(option):
+    return ", ".join(name for name in models.NAMES if option in models.architecture_options(name))
+
+
+# The settings that mean something for some runs only, with the part of the
+# run they depend on and where they apply: a setting given for a run it does
+# not apply to is refused (`SearchConfig.check_applies`), not ignored. The
+# supermask settings (selection to block_size, keep_unsupported) are not
+# refused with algo "dense": a sweep shares one flagfile between its tickets
+# and their weight-trained baseline (`tools/sweep.py --search_flagfile`).
+APPLIES_ONLY_TO = (
+    ("image_size", "dataset", lambda c: datasets.is_custom(c.dataset),
+     f"{datasets.TFDS_PREFIX}NAME and {datasets.IMAGE_FOLDER} datasets (the others have a fixed image size)"),
+    ("augment", "dataset", lambda c: not _graph(c), "image datasets (graphs train without augmentation)"),
+    ("batch_size", "dataset", lambda c: not _graph(c), "image datasets (graphs train full batch)"),
+    ("width", "model", _takes("width"), f"the models {_models_taking('width')}"),
+    ("width_factor", "model", _takes("width_factor"),
+     f"the models {_models_taking('width_factor')} and keras.applications with alpha (MobileNets)"),
+    ("stem", "model", _takes("stem"), f"the models {_models_taking('stem')}"),
+    ("keep_unsupported", "model", lambda c: c.model not in models.NAMES,
+     "PATH.keras and keras.applications models (built-in models convert entirely)"),
+    ("momentum", "optimizer", lambda c: c.optimizer == "sgd", "optimizer sgd (adam has no momentum setting)"),
+)
+
+
 class ConfigError(ValueError):
     """A run configuration the user has to fix; the message names the setting."""
 
@@ -54,8 +88,10 @@ class SearchConfig:
     epochs, batch 128); the official code's complete recipes (ERK,
     Kaiming-uniform weights, a schedule stepped per epoch) are the flagfiles
     in configs/, compared with the official code in docs/FIDELITY.md.
-    The supermask settings (selection to scale) are ignored with algo
-    "dense". Each field's help is in its metadata (`--helpfull` shows it).
+    The supermask settings (selection to block_size) are ignored with algo
+    "dense"; other settings given for a run they do not apply to are
+    refused (`APPLIES_ONLY_TO`). Each field's help is in its metadata
+    (`--helpfull` shows it).
 
     Example:
 
@@ -111,8 +147,13 @@ class SearchConfig:
     mixed_precision: bool = setting(False, "Train under mixed_float16 (scores and random weights stay float32).")
     strategy: str = setting("default", "tf.distribute strategy.", STRATEGIES)
 
-    def validate(self):
+    def validate(self, given=()):
         """Raises `ConfigError` naming the first invalid setting.
+
+        Args:
+            given: names of the settings the user gave (a command line's
+                flags, default values included); settings that differ from
+                their default count as given anyway (see `check_applies`).
 
         Returns:
             The resolved global (prune_ratio, lock_ratio); (0, 0) for "dense".
@@ -157,6 +198,7 @@ class SearchConfig:
                 f"model {self.model} does not fit dataset {self.dataset}: graph models "
                 f"({', '.join(GRAPH_MODELS)}) need a graph dataset ({', '.join(graphs.NAMES)}) and back"
             )
+        self.check_applies(given)
         if self.data_dir is not None and not os.path.isdir(self.data_dir):
             raise ConfigError(f"data_dir {self.data_dir} is not a directory")
         if self.algo == "dense":
@@ -167,3 +209,23 @@ class SearchConfig:
             )
         except ValueError as error:
             raise ConfigError(str(error)) from None
+
+    def check_applies(self, given=()):
+        """Raises `ConfigError` for a given setting that does not apply to this run.
+
+        A setting counts as given when it is in `given` or differs from its
+        default; the rules are `APPLIES_ONLY_TO`.
+
+        Example:
+
+        >>> SearchConfig(model="fc", dataset="fashion_mnist", image_size="32,32",
+        ...              output_dir="runs/fc").check_applies()
+        Traceback (most recent call last):
+        ConfigError: image_size=32,32 does not apply to dataset fashion_mnist: ...
+        """
+        given = set(given) | {field.name for field in dataclasses.fields(self)
+                              if getattr(self, field.name) != field.default}
+        for name, part, applies, where in APPLIES_ONLY_TO:
+            if name in given and not applies(self):
+                raise ConfigError(f"{name}={getattr(self, name)} does not apply to {part} "
+                                  f"{getattr(self, part)}: it applies to {where}; leave it out")

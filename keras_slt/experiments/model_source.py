@@ -25,6 +25,7 @@ import keras
 
 from keras_slt import models
 from keras_slt.convert import supermaskify
+from keras_slt.layers import SupermaskDense
 
 APPLICATIONS_PREFIX = "keras.applications."
 # Settings handed to `supermaskify` / `models.get` when algo is "ep".
@@ -96,12 +97,7 @@ def build(config, input_shape, num_classes):
     if config.model in models.NAMES:
         return models.get(config.model, input_shape, num_classes, supermask=config.algo == "ep",
                           **architecture, **supermask)
-    for name in ("width", "stem"):
-        if name in architecture:
-            raise ValueError(f"{name} applies to the built-in models, not to {config.model}")
     if config.model.endswith(".keras"):
-        if "width_factor" in architecture:
-            raise ValueError(f"width_factor applies to built-in models and keras.applications, not to {config.model}")
         network = fresh_copy(config.model)
     else:
         network = application(config.model[len(APPLICATIONS_PREFIX):], input_shape, num_classes,
@@ -109,7 +105,34 @@ def build(config, input_shape, num_classes):
     check_fits(network, config.model, input_shape, num_classes)
     if config.algo != "ep":
         return network
-    return supermaskify(network, **supermask, unsupported="keep" if config.keep_unsupported else "error")
+    model = supermaskify(network, **supermask, unsupported="keep" if config.keep_unsupported else "error")
+    if config.block_size != 1 and not any(isinstance(layer, SupermaskDense) for layer in model.supermask_layers):
+        raise ValueError(f"block_size={config.block_size} blocks Dense masks, and {config.model} has no Dense "
+                         "layer to convert; leave it out")
+    return model
+
+
+def architecture_options(name):
+    """The architecture settings (width, width_factor, stem) model `name` takes.
+
+    A `.keras` file takes none; a keras.applications architecture takes
+    width_factor when it has an `alpha` (the MobileNet family).
+
+    Example:
+
+    >>> architecture_options("keras.applications.MobileNetV2")
+    ('width_factor',)
+    """
+    if name in models.NAMES:
+        return models.architecture_options(name)
+    if name.startswith(APPLICATIONS_PREFIX) and _has_alpha(name[len(APPLICATIONS_PREFIX):]):
+        return ("width_factor",)
+    return ()
+
+
+def _has_alpha(application_name):
+    builder = getattr(keras.applications, application_name, None)
+    return builder is not None and "alpha" in inspect.signature(builder).parameters
 
 
 def fresh_copy(path):
@@ -135,7 +158,7 @@ def application(name, input_shape, num_classes, width_factor=None):
     builder = getattr(keras.applications, name)
     options = {"weights": None, "include_top": True, "classes": num_classes, "classifier_activation": None}
     if width_factor is not None:
-        if "alpha" not in inspect.signature(builder).parameters:
+        if not _has_alpha(name):
             raise ValueError(f"width_factor (alpha) applies to keras.applications with alpha, not to {name}")
         options["alpha"] = width_factor
     inputs = keras.Input(tuple(input_shape))

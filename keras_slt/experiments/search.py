@@ -15,7 +15,8 @@ accuracy, evaluates that epoch on the test set and writes
   applied to every trainable variable, scores included; or Adam with
   decoupled weight decay (PyTorch's AdamW), as the paper's GIN runs use.
 - Graphs (cora, citeseer, pubmed, ogbn_arxiv) train full batch, one step
-  per epoch (`keras_slt.experiments.full_batch`); `batch_size` is unused.
+  per epoch (`keras_slt.experiments.full_batch`); `batch_size` and `augment`
+  do not apply (`SearchConfig.validate` refuses them when given).
 - Schedules: "cosine" decays the learning rate from `lr` towards 0 over the
   run; "step" multiplies it by 0.1 after 50% and again after 75% of the
   epochs. They step every batch (`schedule_unit="batch"`) or, as the
@@ -44,6 +45,7 @@ import dataclasses
 import math
 import os
 import re
+import sys
 
 import keras
 import tensorflow as tf
@@ -65,7 +67,7 @@ from keras_slt.optimizers import CoupledSGD
 from keras_slt.size import model_size
 
 
-def run_search(config, callbacks=()):
+def run_search(config, callbacks=(), verbose=None):
     """Runs (or resumes) one search and returns its results.
 
     Seeds Keras's global random generators (`keras.utils.set_random_seed`)
@@ -74,6 +76,10 @@ def run_search(config, callbacks=()):
     Args:
         config: a `SearchConfig`.
         callbacks: extra Keras callbacks, called after the run's own.
+        verbose: `fit`'s verbosity; None is a live progress bar when
+            standard output is a terminal and one line per epoch (Keras's
+            verbose=2) when it is a file or a pipe, which would otherwise
+            collect every redraw of the bar.
 
     Returns:
         The dict written to `<output_dir>/results.json`: test_accuracy (at
@@ -96,13 +102,15 @@ def run_search(config, callbacks=()):
     ...                                   epochs=3, output_dir="runs/fc"))
     >>> print(summary(results))
     """
+    if verbose is None:
+        verbose = 1 if sys.stdout.isatty() else 2
     if config.strategy != "multi_worker":
-        return _run_search(config, callbacks)
+        return _run_search(config, callbacks, verbose)
     with _reporting_lost_workers():
-        return _run_search(config, callbacks)
+        return _run_search(config, callbacks, verbose)
 
 
-def _run_search(config, callbacks):
+def _run_search(config, callbacks, verbose):
     prune_ratio, lock_ratio = config.validate()
     strategy = _strategy(config.strategy)
     checkpoint = RunCheckpoint(_worker_dir(config.output_dir, strategy),
@@ -122,6 +130,7 @@ def _run_search(config, callbacks):
     except datasets.DataError as error:
         setting = "dataset" if datasets.is_custom(config.dataset) else "data_dir"
         raise ConfigError(f"{setting}: {error}") from None
+    _check_splits(config, data)
     steps_per_epoch = data.steps_per_epoch if full else math.ceil(data.num_train / config.batch_size)
 
     with strategy.scope():
@@ -143,6 +152,7 @@ def _run_search(config, callbacks):
             validation_data=data.validation,
             callbacks=own + list(callbacks),
             shuffle=False,  # data.train is already shuffled, per epoch
+            verbose=verbose,
         )
     # The chief's: a worker stopped while writing may hold an older one.
     model.load_weights(os.path.join(config.output_dir, run_files.BEST_MODEL))
@@ -202,6 +212,24 @@ def summary(results):
         f"size {bits:,} bits ({bits / 8 / 2**20:.3f} MiB, {size}), "
         f"{results['wall_time_s']:.0f} s"
     )
+
+
+def _check_splits(config, data):
+    """Raises ConfigError naming the first empty split: a run needs all three.
+
+    A tiny image folder can leave one empty (the validation split takes
+    `VALIDATION_FRACTION` of the training images), which Keras would only
+    report as a failure of its learning-rate schedule or its metrics.
+    """
+    counts = {"training": data.num_train, "validation": data.num_validation, "test": data.num_test}
+    for split, count in counts.items():
+        if not count:
+            raise ConfigError(
+                f"dataset {config.dataset}: its {split} split is empty ("
+                + ", ".join(f"{n} {name}" for name, n in counts.items())
+                + f" examples; validation is {VALIDATION_FRACTION:.0%} of the training set); "
+                "every split needs at least one example"
+            )
 
 
 def _compiled_model(config, data, steps_per_epoch):

@@ -16,12 +16,13 @@ Example:
 
 from keras_slt.export import coding, tflite
 from keras_slt.export.materialize import effective_kernels, materialize
-from keras_slt.export.ticket import FORMAT_VERSION, load_ticket, save_ticket
+from keras_slt.export.ticket import FORMAT_VERSION, TicketError, load_ticket, save_ticket
 from keras_slt.export.tflite import to_tflite
 from keras_slt.size import stored_variables
 
 __all__ = [
     "FORMAT_VERSION",
+    "TicketError",
     "coding",
     "effective_kernels",
     "load_ticket",

@@ -14,15 +14,22 @@ from keras_slt.model import SupermaskModel
 
 
 
-def search_run(output_dir):
+def search_run(output_dir, allow_unfinished=False):
     """The model file of a search run and the flags it ran with.
 
     Args:
         output_dir: the run's `--output_dir`, holding `best.keras` (or
-            `model.keras`) and, when present, `results.json` with "flags".
+            `model.keras`) and `results.json` with "flags".
+        allow_unfinished: export a run whose search has not finished (no
+            `results.json` yet): its best epoch so far, its flags read from
+            `state.json` when there is one.
 
     Returns:
-        (model path, flags dict; empty when there is no results.json).
+        (model path, flags dict; empty when no file of the folder holds them).
+
+    Raises:
+        ValueError: one line, for a folder without a model file, or without
+            `results.json` unless `allow_unfinished`.
 
     Example:
 
@@ -36,11 +43,42 @@ def search_run(output_dir):
     if not found:
         raise ValueError(f"output_dir {output_dir} holds none of {', '.join(run_files.MODEL_FILES)}")
     results = os.path.join(output_dir, run_files.RESULTS)
-    flags = {}
     if os.path.isfile(results):
         with open(results, encoding="utf-8") as f:
-            flags = json.load(f).get("flags", {})
-    return found[0], flags
+            return found[0], json.load(f).get("flags", {})
+    if not allow_unfinished:
+        raise ValueError(
+            f"output_dir {output_dir} holds no {run_files.RESULTS}: its search has not finished; run the "
+            "same search command to finish it, or pass --allow_unfinished to export its best epoch so far"
+        )
+    state = os.path.join(output_dir, run_files.STATE)
+    if not os.path.isfile(state):
+        return found[0], {}
+    with open(state, encoding="utf-8") as f:
+        return found[0], json.load(f).get("metadata", {}).get("flags", {})
+
+
+def check_dataset_options(dataset, data_dir=None, image_size=None):
+    """Raises ValueError (one line) for a dataset option the inputs would not use.
+
+    Args:
+        dataset: the dataset the inputs come from, or None (random inputs).
+        data_dir: the user's data_dir, or None.
+        image_size: the user's image_size text, or None.
+
+    Example:
+
+    >>> check_dataset_options("fashion_mnist", image_size="32,32")
+    Traceback (most recent call last):
+    ValueError: --image_size applies to tfds:NAME and image_folder datasets, not to fashion_mnist
+    """
+    if not dataset:
+        for name, value in (("data_dir", data_dir), ("image_size", image_size)):
+            if value:
+                raise ValueError(f"--{name} applies to the inputs of a dataset, and none is given (--dataset)")
+    elif image_size and not data.is_custom(dataset):
+        raise ValueError(f"--image_size applies to {data.TFDS_PREFIX}NAME and {data.IMAGE_FOLDER} datasets, "
+                         f"not to {dataset}")
 
 
 def load_model(path):

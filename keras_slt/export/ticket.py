@@ -33,10 +33,21 @@ the seeds. All integers are little-endian.
 
 The fingerprint catches a library whose random streams differ from the one
 that wrote the ticket: loading then fails instead of building other weights.
+
+Nothing in a ticket is trusted, checksum or not. The config is inflated to
+at most `MAX_CONFIG_BYTES`; before any weight is generated, each supermask
+layer's kernel is sized from the config (its class, arguments and
+`build_config` input shape), the layers together may hold at most
+`MAX_WEIGHTS` weights, and each layer's free count, which follows from its
+size and freeze rates, must be the `num_free` the ticket codes; no layer's
+declared input may hold more than `MAX_WEIGHTS` values per example. Every
+failure is a `TicketError`, one line naming the file.
 """
 
+import collections
 import dataclasses
 import json
+import math
 import struct
 import zlib
 
@@ -44,9 +55,11 @@ import keras
 import numpy as np
 
 from keras_slt import blocks, files
+from keras_slt.counting import floor_count
 from keras_slt.export import coding
 from keras_slt.export.materialize import check_supermask_model, materialize
 from keras_slt.freezing import FREE, LOCKED
+from keras_slt.layers import SupermaskLayer
 from keras_slt.size import stored_variables
 
 MAGIC = b"KSLT"
@@ -56,6 +69,32 @@ _HEADER = struct.Struct("<4sIQI")
 _LAYER = struct.Struct("<QQII")
 _UINT32 = struct.Struct("<I")
 _UINT64 = struct.Struct("<Q")
+
+# A network's config is kilobytes; inflating it stops past this many bytes.
+MAX_CONFIG_BYTES = 1 << 22
+# Most weights the supermask layers of a ticket may have in all. They are
+# regenerated from the seeds, so the file's size does not bound them: a few
+# bytes could declare a layer of terabytes. 2**28 float32 weights are 1 GiB;
+# all of VGG-16 has 138M.
+MAX_WEIGHTS = 1 << 28
+# Largest ticket file read: its floats are the model's biases and
+# normalization statistics.
+MAX_FILE_BYTES = 1 << 30
+
+
+class TicketError(ValueError):
+    """A `.slt` file that is not a ticket this library can rebuild.
+
+    The message is one line and names the file.
+
+    Example:
+
+    >>> try:
+    ...     load_ticket("damaged.slt")
+    ... except TicketError as error:
+    ...     print(error)
+    """
+
 
 # Scores that make a model's own selection reproduce a stored mask: kept free
 # weights get the larger magnitude. Neither is 0, so sign(score) and with it
@@ -132,9 +171,11 @@ def load_ticket(path, supermask=False):
         A plain `keras.Model` (default) or a `SupermaskModel`.
 
     Raises:
-        ValueError: one line, if the file is not a ticket, is truncated or
-            corrupted, was written by a newer format version, or does not
-            match the weights this library regenerates.
+        TicketError: one line naming the file, if it is not a ticket, is
+            truncated or damaged (behind a valid checksum too), declares
+            more weights than `MAX_WEIGHTS` or than its masks code, was
+            written by a newer format version, or does not match the
+            weights this library regenerates.
 
     Example:
 
@@ -142,26 +183,31 @@ def load_ticket(path, supermask=False):
     >>> plain.predict(x)
     """
     config_bytes, coded_masks, floats = _read(path)
-    model = keras.saving.deserialize_keras_object(json.loads(zlib.decompress(config_bytes)))
-    check_supermask_model(model)
+    config = _config(path, config_bytes)
+    _check_architecture(path, config, coded_masks)
+    try:
+        model = keras.saving.deserialize_keras_object(config)
+        check_supermask_model(model)
+    except Exception as error:  # a damaged config fails in many ways inside Keras
+        raise TicketError(f"{path}: its network config cannot be rebuilt ({_first_line(error)})") from None
     layers = model.supermask_layers
     if len(layers) != len(coded_masks):
-        raise ValueError(f"{path}: ticket holds {len(coded_masks)} masks for {len(layers)} supermask layers")
+        raise TicketError(f"{path}: ticket holds {len(coded_masks)} masks for {len(layers)} supermask layers")
     for layer, coded_mask in zip(layers, coded_masks):
         freeze = layer.freeze_pattern()
         free = freeze == FREE
         if coded_mask.fingerprint != _fingerprint(layer) or coded_mask.num_free != int(free.sum()):
-            raise ValueError(
+            raise TicketError(
                 f"{path}: layer {layer.name!r} regenerates other weights or freeze pattern than the "
                 "ticket was saved with (written by an incompatible keras-slt?)"
             )
         mask = (freeze == LOCKED).astype(np.uint8)
-        mask[free] = coding.decode_bits(coded_mask.coded, coded_mask.num_free, coded_mask.ones)
+        mask[free] = _decoded(path, layer, coded_mask)
         layer.scores.assign(np.where(mask[free] == 1, KEPT_SCORE, DROPPED_SCORE).astype("float32"))
     variables = stored_variables(model)
     expected = sum(int(np.prod(v.shape)) for v in variables)
     if floats.size != expected:
-        raise ValueError(f"{path}: ticket holds {floats.size} floats, the model needs {expected}")
+        raise TicketError(f"{path}: ticket holds {floats.size} floats, the model needs {expected}")
     offset = 0
     for variable in variables:
         size = int(np.prod(variable.shape))
@@ -182,31 +228,30 @@ def _fingerprint(layer):
 
 def _read(path):
     """Checks the header and splits the payload: (config, masks, floats)."""
-    with open(path, "rb") as f:
-        data = f.read()
+    data = files.read_bytes(path, MAX_FILE_BYTES, TicketError)
     if len(data) < _HEADER.size:
         if MAGIC.startswith(data[:len(MAGIC)]) and data:
-            raise ValueError(f"{path}: truncated ticket ({len(data)} bytes, shorter than its header)")
-        raise ValueError(f"{path}: not a keras-slt ticket (no {MAGIC!r} header)")
+            raise TicketError(f"{path}: truncated ticket ({len(data)} bytes, shorter than its header)")
+        raise TicketError(f"{path}: not a keras-slt ticket (no {MAGIC!r} header)")
     magic, version, payload_size, crc = _HEADER.unpack_from(data)
     if magic != MAGIC:
-        raise ValueError(f"{path}: not a keras-slt ticket (no {MAGIC!r} header)")
+        raise TicketError(f"{path}: not a keras-slt ticket (no {MAGIC!r} header)")
     if version > FORMAT_VERSION:
-        raise ValueError(
+        raise TicketError(
             f"{path}: ticket format version {version} is newer than this keras-slt reads "
             f"(up to {FORMAT_VERSION}); upgrade keras-slt"
         )
     payload = data[_HEADER.size:]
     if len(payload) < payload_size:
-        raise ValueError(f"{path}: truncated ticket ({len(data)} of {_HEADER.size + payload_size} bytes)")
+        raise TicketError(f"{path}: truncated ticket ({len(data)} of {_HEADER.size + payload_size} bytes)")
     if len(payload) > payload_size:
-        raise ValueError(f"{path}: corrupted ticket ({len(payload) - payload_size} bytes past its end)")
+        raise TicketError(f"{path}: corrupted ticket ({len(payload) - payload_size} bytes past its end)")
     if zlib.crc32(payload) != crc:
-        raise ValueError(f"{path}: corrupted ticket (checksum mismatch)")
+        raise TicketError(f"{path}: corrupted ticket (checksum mismatch)")
     try:
         return _split_payload(payload)
     except (struct.error, ValueError) as e:
-        raise ValueError(f"{path}: malformed ticket ({e})") from None
+        raise TicketError(f"{path}: malformed ticket ({e})") from None
 
 
 def _split_payload(payload):
@@ -232,3 +277,131 @@ def _split_payload(payload):
         raise ValueError(f"{len(payload) - offset} unread bytes at the end of the payload")
     return config_bytes, coded_masks, floats
 
+
+
+def _first_line(error):
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+
+
+def _config(path, config_bytes):
+    """The config's JSON, inflated to at most `MAX_CONFIG_BYTES`."""
+    inflater = zlib.decompressobj()
+    try:
+        text = inflater.decompress(config_bytes, MAX_CONFIG_BYTES)
+    except zlib.error as error:
+        raise TicketError(f"{path}: damaged config (zlib: {error})") from None
+    if inflater.unconsumed_tail:
+        raise TicketError(f"{path}: config inflates past {MAX_CONFIG_BYTES} bytes")
+    if not inflater.eof or inflater.unused_data:
+        raise TicketError(f"{path}: damaged config (the zlib stream does not end where it should)")
+    try:
+        config = json.loads(text.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise TicketError(f"{path}: damaged config (not JSON: {error})") from None
+    if not isinstance(config, dict):
+        raise TicketError(f"{path}: damaged config (a {type(config).__name__}, not an object)")
+    return config
+
+
+def _supermask_classes():
+    """Every supermask layer class, by its class name and registered name."""
+    classes, pending = {}, [SupermaskLayer]
+    while pending:
+        cls = pending.pop()
+        classes[cls.__name__] = classes[keras.saving.get_registered_name(cls)] = cls
+        pending += cls.__subclasses__()
+    return classes
+
+
+def _layer_configs(value):
+    """Every layer config (a dict with a class_name and a config) in a config tree, in order."""
+    found, pending = [], collections.deque([value])
+    while pending:
+        value = pending.popleft()
+        if isinstance(value, dict):
+            if "class_name" in value and isinstance(value.get("config"), dict):
+                found.append(value)
+            pending += value.values()
+        elif isinstance(value, list):
+            pending += value
+    return found
+
+
+def _values_per_example(shape):
+    """Values per example of a declared input shape (lists or dicts of them for several inputs)."""
+    if isinstance(shape, dict):
+        return sum(_values_per_example(s) for s in shape.values())
+    if isinstance(shape, list) and shape and all(isinstance(s, (list, dict)) for s in shape):
+        return sum(_values_per_example(s) for s in shape)
+    if isinstance(shape, list) and all(d is None or (type(d) is int and d >= 0) for d in shape):
+        return math.prod(d for d in shape if d is not None)
+    raise ValueError(f"input shape {shape!r}")
+
+
+def _check_architecture(path, config, coded_masks):
+    """Sizes each supermask layer from the config and checks it against the masks coded.
+
+    Runs before the model is built: no weight is generated for a ticket
+    that declares more than `MAX_WEIGHTS` weights or inputs of more values
+    per example, or other free counts than it codes.
+    """
+    classes, found = _supermask_classes(), []
+    for layer_config in _layer_configs(config):
+        name = layer_config["config"].get("name")
+        build_config = layer_config.get("build_config") or {}
+        try:
+            values = sum(_values_per_example(shape) for shape in dict(build_config).values())
+        except (TypeError, ValueError) as error:
+            raise TicketError(f"{path}: layer {name!r} has a damaged build_config ({_first_line(error)})") from None
+        if values > MAX_WEIGHTS:
+            raise TicketError(f"{path}: layer {name!r} declares inputs of {values} values per example, "
+                              f"more than {MAX_WEIGHTS}")
+        # Keras resolves a class by its registered name, else by its class name.
+        names = (layer_config.get("registered_name"), layer_config["class_name"])
+        cls = next((classes[n] for n in names if isinstance(n, str) and n in classes), None)
+        if cls is not None and cls is not SupermaskLayer:
+            found.append((cls, layer_config))
+    if len(found) != len(coded_masks):
+        raise TicketError(f"{path}: ticket holds {len(coded_masks)} masks for {len(found)} supermask layers")
+    total, indices = 0, set()
+    for cls, layer_config in found:
+        name = layer_config["config"].get("name")
+        try:
+            layer = cls.from_config(layer_config["config"])  # not built: nothing generated yet
+            input_shape = layer_config["build_config"]["input_shape"]
+            if not (isinstance(input_shape, list) and input_shape
+                    and all(d is None or (type(d) is int and d > 0) for d in input_shape)):
+                raise ValueError(f"input shape {input_shape!r}")
+            shape = tuple(layer.kernel_shape(tuple(input_shape)))
+            if not all(type(d) is int and d > 0 for d in shape):
+                raise ValueError(f"kernel shape {shape!r}")
+            entries = math.prod(blocks.block_shape(shape, layer.block_size, layer.name))
+            index = int(layer.layer_index)
+        except Exception as error:  # any malformed layer config
+            raise TicketError(f"{path}: supermask layer {name!r} has a damaged config ({_first_line(error)})") from None
+        total += math.prod(shape)
+        if total > MAX_WEIGHTS:
+            raise TicketError(
+                f"{path}: the supermask layers declare more than {MAX_WEIGHTS} weights (layer {name!r} "
+                f"has a kernel of shape {shape}); refused before generating them"
+            )
+        if index in indices or not 0 <= index < len(coded_masks):
+            raise TicketError(f"{path}: supermask layer {name!r} has layer_index {index}, expected 0 to "
+                              f"{len(coded_masks) - 1} once each")
+        indices.add(index)
+        free = entries - floor_count(entries, layer.prune_rate) - floor_count(entries, layer.lock_rate)
+        coded = coded_masks[index]
+        if coded.num_free != free or not 0 <= coded.ones <= coded.num_free:
+            raise TicketError(
+                f"{path}: supermask layer {name!r} declares {free} free mask entries, the ticket codes "
+                f"{coded.num_free} with {coded.ones} kept"
+            )
+
+
+def _decoded(path, layer, coded_mask):
+    """The free mask bits of `layer`, or a TicketError for damaged coded bytes."""
+    try:
+        return coding.decode_bits(coded_mask.coded, coded_mask.num_free, coded_mask.ones)
+    except (ValueError, AssertionError) as error:
+        raise TicketError(f"{path}: damaged mask of layer {layer.name!r} ({_first_line(error)})") from None

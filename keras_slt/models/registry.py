@@ -35,6 +35,19 @@ SUPERMASK_OPTIONS = (
 DEFAULT_SPARSITY = 0.5
 
 
+def architecture_options(name):
+    """The architecture options (width, width_factor, stem) model `name` takes.
+
+    Example:
+
+    >>> architecture_options("resnet18")
+    ('stem', 'width_factor')
+    """
+    if name not in _BUILDERS:
+        raise ValueError(f"model must be one of {', '.join(NAMES)}; got {name!r}")
+    return _BUILDERS[name][1]
+
+
 def get(name, input_shape, num_classes, supermask=True, **options):
     """Builds a reference network by name.
 

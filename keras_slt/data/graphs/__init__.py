@@ -7,7 +7,7 @@
 
 Without `data_dir` the files are downloaded once with `keras.utils.get_file`
 into the Keras cache (`~/.keras/datasets`), checked against their sha256
-where one is pinned.
+where one is pinned; a host that does not answer fails the load at once.
 
 Example:
 
@@ -19,6 +19,7 @@ import os
 
 import keras
 
+from keras_slt.data import network
 from keras_slt.data.errors import DataError
 from keras_slt.data.graphs import ogb, planetoid
 from keras_slt.data.graphs.graph import Graph
@@ -28,20 +29,30 @@ CACHE_SUBDIR = "keras_slt_graphs"
 
 
 def _download(name):
-    """Fetches the files of `name` into the Keras cache; returns their folder."""
+    """Fetches the files of `name` into the Keras cache; returns their folder.
+
+    Files already in the cache are not fetched again. A connection that
+    stays silent for `network.STALL_TIMEOUT_S` seconds fails the download
+    (`keras.utils.get_file` would otherwise wait on it without end).
+    """
     try:
-        if name == ogb.NAME:
-            path = keras.utils.get_file("arxiv.zip", ogb.URL, file_hash=ogb.SHA256,
-                                        hash_algorithm="sha256", extract=True,
-                                        cache_subdir=CACHE_SUBDIR)
-            return path if os.path.isdir(path) else os.path.dirname(path)
-        for file_name in planetoid.file_names(name):
-            path = keras.utils.get_file(file_name, planetoid.URL + file_name,
-                                        file_hash=planetoid.SHA256.get(file_name),
-                                        hash_algorithm="sha256", cache_subdir=CACHE_SUBDIR)
-        return os.path.dirname(path)
+        with network.stall_timeout():
+            return _fetch(name)
     except Exception as error:  # network, hash and archive errors alike
         raise DataError(f"{name}: download failed ({error}); pass data_dir with the files") from None
+
+
+def _fetch(name):
+    if name == ogb.NAME:
+        path = keras.utils.get_file("arxiv.zip", ogb.URL, file_hash=ogb.SHA256,
+                                    hash_algorithm="sha256", extract=True,
+                                    cache_subdir=CACHE_SUBDIR)
+        return path if os.path.isdir(path) else os.path.dirname(path)
+    for file_name in planetoid.file_names(name):
+        path = keras.utils.get_file(file_name, planetoid.URL + file_name,
+                                    file_hash=planetoid.SHA256.get(file_name),
+                                    hash_algorithm="sha256", cache_subdir=CACHE_SUBDIR)
+    return os.path.dirname(path)
 
 
 def load_graph(name, data_dir=None):

@@ -17,13 +17,17 @@ import os
 
 import numpy as np
 
+from keras_slt.data import safe_pickle
 from keras_slt.data.errors import DataError
-from keras_slt.data.graphs import safe_pickle
 from keras_slt.data.graphs.graph import Graph, check_split, undirected_edges
 
 NAMES = ("cora", "citeseer", "pubmed")
 PARTS = ("x", "y", "tx", "ty", "allx", "ally", "graph", "test.index")
 NUM_VALIDATION = 500
+# Most feature columns a matrix may declare: CiteSeer's 3703 words are the
+# most of the three; the dense features of a larger vocabulary would not
+# fit a graph this reader is for.
+MAX_FEATURES = 1 << 16
 URL = "https://github.com/kimiyoung/planetoid/raw/master/data/"
 # sha256 of the files keras.utils.get_file downloads (Cora's; the other
 # graphs are downloaded unchecked: no pinned hash is available here).
@@ -46,24 +50,12 @@ class _CSRMatrix:
         self.state = state
 
 
-def _reconstruct():
-    try:
-        from numpy._core.multiarray import _reconstruct as function
-    except ImportError:  # NumPy 1
-        from numpy.core.multiarray import _reconstruct as function
-    return function
-
-
 def _allowed():
     """The globals the Planetoid pickles name (Python 2 spellings included)."""
     import collections
 
-    reconstruct = _reconstruct()
     return {
-        ("numpy.core.multiarray", "_reconstruct"): reconstruct,
-        ("numpy._core.multiarray", "_reconstruct"): reconstruct,
-        ("numpy", "ndarray"): np.ndarray,
-        ("numpy", "dtype"): np.dtype,
+        **safe_pickle.NUMPY_ARRAYS,
         ("scipy.sparse.csr", "csr_matrix"): _CSRMatrix,
         ("scipy.sparse._csr", "csr_matrix"): _CSRMatrix,
         ("collections", "defaultdict"): collections.defaultdict,
@@ -86,6 +78,10 @@ def _dense(value, path):
             data = np.asarray(value.state["data"], np.float32)
         except (KeyError, TypeError, ValueError) as error:
             raise DataError(f"{path}: malformed CSR matrix ({error})") from None
+        # The rows are backed by indptr; the columns by nothing but the
+        # bound (the dense matrix is made from the declared shape).
+        if rows < 0 or not 0 <= cols <= MAX_FEATURES:
+            raise DataError(f"{path}: CSR matrix of shape ({rows}, {cols}); at most {MAX_FEATURES} columns")
         if (indptr.shape != (rows + 1,) or indices.shape != data.shape
                 or indptr[0] != 0 or indptr[-1] != len(data) or np.any(np.diff(indptr) < 0)
                 or (indices.size and (indices.min() < 0 or indices.max() >= cols))):
@@ -139,7 +135,12 @@ def read(name, data_dir):
     if test_index.size and test_index.min() < num_known:
         raise DataError(f"{paths['test.index']}: test index {test_index.min()} is below {num_known}")
     # Test nodes missing from test.index (CiteSeer's isolated nodes) get
-    # zero features and no label, as in the Planetoid authors' code.
+    # zero features and no label, as in the Planetoid authors' code. The
+    # graph lists every node, so it bounds the highest index.
+    graph_nodes = len(loaded["graph"]) if isinstance(loaded["graph"], dict) else 0
+    if test_index.size and test_index.max() >= max(num_known + tx.shape[0], graph_nodes):
+        raise DataError(f"{paths['test.index']}: test index {test_index.max()} is past the "
+                        f"{max(num_known + tx.shape[0], graph_nodes)} nodes of the graph")
     num_nodes = max(num_known + tx.shape[0], int(test_index.max()) + 1 if test_index.size else 0)
     features = np.zeros((num_nodes, allx.shape[1]), np.float32)
     onehot = np.zeros((num_nodes, ally.shape[1]), np.float32)
