@@ -303,8 +303,13 @@ def test_configs_are_valid_flagfiles(flagfiles):
     assert (flagfiles["configs/fashion_mnist_fc.flags"]["p"], flagfiles["configs/fashion_mnist_fc.flags"]["r"]) == (0, 0)
     assert set(flagfiles) == set(PAPER_FLAGFILES) | {"configs/fashion_mnist_fc.flags",
                                                       "configs/fashion_mnist_conv4.flags",
-                                                      "configs/cora_gin.flags"}
+                                                      "configs/cora_gin.flags",
+                                                      "configs/cifar10_conv6_short.flags"}
     assert flagfiles["configs/cora_gin.flags"]["model"] == "gin"
+    # The shortened CIFAR-10 Conv6 study: the official recipe but for epochs and width.
+    short, official = flagfiles["configs/cifar10_conv6_short.flags"], flagfiles["configs/cifar10_conv6_dense_source.flags"]
+    assert {k for k in short if short[k] != official[k]} == {"epochs", "width_factor", "output_dir"}
+    assert (short["epochs"], short["width_factor"]) == (5, 0.5)
 
 
 @pytest.mark.parametrize("path", sorted(PAPER_FLAGFILES))

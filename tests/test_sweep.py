@@ -33,6 +33,40 @@ def test_lock_shares():
     assert flags["fc_s0.5_f0.4_lock1_frozen_seed0"]["prune_ratio"] == "0"
 
 
+def test_listed_runs_are_grid_runs_in_entry_order():
+    entries = [sweep.parse_listed(t) for t in ("frozen:f0.5:s0.5", "pruned:f0.5:s0.7", "dense:s0.5", "weights")]
+    assert entries[1] == (sweep.PRUNED_SOURCE, 0.7, 0.5) and entries[3] == (sweep.WEIGHT_TRAINED, None, None)
+    runs = sweep.listed(["conv6"], entries, [0, 1])
+    assert [r.name for r in runs] == [
+        f"conv6_{name}_seed{seed}" for seed in (0, 1)
+        for name in ("s0.5_f0.5_frozen", "s0.7_f0.5_pruned", "s0.5_dense", "weights")
+    ]
+    # the same flags as the grid's runs of those names
+    grid = {r.name: r for r in sweep.grid(["conv6"], [0.5, 0.7], [0.0, 0.5], [0, 1])}
+    assert all(grid[r.name] == r for r in runs)
+    assert dict(runs[1].flags)["prune_ratio"] == "0.5" and dict(runs[1].flags)["sparsity"] == "0.7"
+    with pytest.raises(ValueError, match="pruned source needs f <= s"):
+        sweep.listed(["fc"], [sweep.parse_listed("pruned:f0.7:s0.5")], [0])
+
+
+@pytest.mark.parametrize("text", ["frozen:s0.5", "dense:f0.5:s0.5", "pruned:f0:s0.5", "frozen:fx:s0.5",
+                                  "dense:s1", "weights:s0.5", "tickets"])
+def test_parse_listed_rejects(text):
+    with pytest.raises(ValueError, match=f"run '{text}'"):
+        sweep.parse_listed(text)
+
+
+def test_sweep_cli_runs_flag(tmp_path):
+    result = run_tool("tools/sweep.py", f"--output_dir={tmp_path}", "--models=fc", "--seeds=3",
+                      "--runs=pruned:f0.5:s0.7,weights", "--dry_run")
+    assert result.returncode == 0, result.stderr
+    names = [line.split("--output_dir=")[1] for line in result.stdout.strip().splitlines()]
+    assert names == [str(tmp_path / "fc_s0.7_f0.5_pruned_seed3"), str(tmp_path / "fc_weights_seed3")]
+    result = run_tool("tools/sweep.py", f"--output_dir={tmp_path}", "--runs=frozen:s0.5")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("error: --runs: run 'frozen:s0.5' is not one of")
+
+
 def test_source_classification():
     assert sweep.source_of("dense", 0, 0) == sweep.WEIGHT_TRAINED
     assert sweep.source_of("ep", 0, 0) == sweep.DENSE_SOURCE
@@ -75,6 +109,26 @@ def test_collect_csv_frontier_and_plots(tmp_path):
     paths += plots.layer_sparsity_bars({"dense": 0.5, "dense_1": 0.4}, tmp_path / "fig" / "layers", "t")
     assert all(p.stat().st_size > 1000 for p in paths) and len(set(paths)) == 6
     assert tmp_path.joinpath("fig", "freeze_s0.5.svg").is_file()
+
+
+def test_plot_reads_a_sweep_folder_and_tables_every_configuration(tmp_path):
+    root = tmp_path / "sweep"
+    fake_results(root / "a", 0.80, 1000, algo="ep", sparsity=0.5, prune_ratio=0.25, lock_ratio=0.25, seed=1)
+    fake_results(root / "b", 0.84, 1000, algo="ep", sparsity=0.5, prune_ratio=0.25, lock_ratio=0.25, seed=0)
+    fake_results(root / "c", 0.70, 1000, algo="ep", sparsity=0.7, prune_ratio=0.5, lock_ratio=0, seed=0)
+    fake_results(root / "d", 0.90, 64000, algo="dense", seed=0)
+    (root / "e").mkdir()  # a run still going: no results.json yet
+    result = run_tool("tools/plot.py", f"--sweep_dir={root}", f"--output_dir={tmp_path / 'fig'}", "--table=all")
+    assert result.returncode == 0, result.stderr
+    table = [line for line in result.stdout.splitlines() if line.startswith("| ")][2:]
+    assert table == [
+        "| weight-trained | - | 0 | 0 | 64,000 | 90.00 ± 0.00 | 90.00 (seed 0) |",
+        "| pruned source | 0.7 | 0.5 | 0 | 1,000 | 70.00 ± 0.00 | 70.00 (seed 0) |",
+        "| frozen source | 0.5 | 0.25 | 0.25 | 1,000 | 82.00 ± 2.83 | 84.00 (seed 0), 80.00 (seed 1) |",
+    ]
+    assert (tmp_path / "fig" / "accuracy_vs_size.png").is_file()
+    result = run_tool("tools/plot.py", f"--output_dir={tmp_path / 'fig'}")
+    assert result.returncode == 2 and result.stderr.strip().splitlines()[-1] == "error: give one of --csv and --sweep_dir"
 
 
 def test_frontier_ties_and_order():

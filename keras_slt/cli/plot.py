@@ -4,10 +4,13 @@ Example:
 
     python tools/plot.py --csv=runs/fmnist/results.csv --output_dir=docs/figures \
         --title="FC on Fashion-MNIST" --ticket=runs/fmnist/fc_s0.5_f0.5_frozen_seed0
+    python tools/plot.py --sweep_dir=runs/study --output_dir=figures --table=all
 
 Writes accuracy_vs_size, accuracy_vs_freezing_s<sparsity> (one per
 sparsity) and, with --ticket, layer_sparsity, each as PNG and SVG, and prints
-the frontier as a Markdown table.
+the frontier (or, with --table=all, every configuration) as a Markdown table.
+--sweep_dir reads the finished runs of a sweep folder, also while the sweep
+still runs.
 """
 
 import os
@@ -20,11 +23,13 @@ from keras_slt.experiments import pareto, plots, sweep
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("csv", None, "Sweep CSV written by tools/sweep.py.")
+flags.DEFINE_string("sweep_dir", None, "Instead of --csv: the finished runs of this tools/sweep.py output folder.")
+flags.DEFINE_enum("table", "frontier", ["frontier", "all"], "Print the frontier or every configuration.")
 flags.DEFINE_string("output_dir", None, "Folder for the figures.")
 flags.DEFINE_string("title", "", "Title prefix of the figures (model and data set).")
 flags.DEFINE_string("model", None, "Only rows of this model (default: all).")
 flags.DEFINE_string("ticket", None, "A search output folder whose per-layer sparsity to plot.")
-flags.mark_flags_as_required(["csv", "output_dir"])
+flags.mark_flag_as_required("output_dir")
 
 
 def frontier_table(rows):
@@ -39,15 +44,42 @@ def frontier_table(rows):
     return "\n".join(lines)
 
 
-def main(argv):
-    del argv
+def configurations_table(rows):
+    """Every configuration, largest first, as a Markdown table with each seed's accuracy."""
+    keys = ("model", "source", "sparsity", "freeze_ratio", "prune_ratio", "lock_ratio")
+    configs = sorted(pareto.aggregate(rows, keys),
+                     key=lambda c: (-c["model_size_bits"], sweep.SOURCES.index(c["source"]), str(c["sparsity"])))
+    lines = ["| source | sparsity | p | r | size (bits) | accuracy (%) | per seed (%) |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for c in configs:
+        runs = sorted((r for r in rows if all(r[k] == c[k] for k in keys)), key=lambda r: int(r["seed"]))
+        per_seed = ", ".join(f"{100 * float(r['test_accuracy']):.2f} (seed {r['seed']})" for r in runs)
+        sparsity = "-" if c["source"] == sweep.WEIGHT_TRAINED else f"{c['sparsity']:g}"
+        lines.append(f"| {c['source']} | {sparsity} | {c['prune_ratio']:g} | {c['lock_ratio']:g} "
+                     f"| {c['model_size_bits']:,.0f} | {100 * c['accuracy_mean']:.2f} "
+                     f"± {100 * c['accuracy_std']:.2f} | {per_seed} |")
+    return "\n".join(lines)
+
+
+def _rows():
+    if bool(FLAGS.csv) == bool(FLAGS.sweep_dir):
+        raise ValueError("give one of --csv and --sweep_dir")
+    if FLAGS.sweep_dir:
+        if not os.path.isdir(FLAGS.sweep_dir):
+            raise ValueError(f"--sweep_dir: no such folder {FLAGS.sweep_dir}")
+        return "--sweep_dir", FLAGS.sweep_dir, sweep.collect(FLAGS.sweep_dir)
     if not os.path.isfile(FLAGS.csv):
         raise ValueError(f"--csv: no such file {FLAGS.csv}")
-    rows = sweep.read_csv(FLAGS.csv)
+    return "--csv", FLAGS.csv, sweep.read_csv(FLAGS.csv)
+
+
+def main(argv):
+    del argv
+    flag, source, rows = _rows()
     if FLAGS.model:
         rows = [r for r in rows if r["model"] == FLAGS.model]
     if not rows:
-        raise ValueError(f"--csv: no runs{' of model ' + FLAGS.model if FLAGS.model else ''} in {FLAGS.csv}")
+        raise ValueError(f"{flag}: no runs{' of model ' + FLAGS.model if FLAGS.model else ''} in {source}")
     title = f"{FLAGS.title}: " if FLAGS.title else ""
     out = FLAGS.output_dir
     paths = plots.accuracy_vs_size(rows, os.path.join(out, "accuracy_vs_size"),
@@ -62,7 +94,7 @@ def main(argv):
             raise files.damaged(results_path, "no layer_sparsity", sweep.RERUN)
         paths += plots.layer_sparsity_bars(layer_sparsity, os.path.join(out, "layer_sparsity"),
                                            f"{title}per-layer sparsity of {os.path.basename(FLAGS.ticket.rstrip('/'))}")
-    print(frontier_table(rows))
+    print(configurations_table(rows) if FLAGS.table == "all" else frontier_table(rows))
     print("\n".join(f"wrote {p}" for p in paths))
 
 
