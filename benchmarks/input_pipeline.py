@@ -103,9 +103,10 @@ def main():
         start = time.perf_counter()
         data = load()
         decode_times.append(time.perf_counter() - start)
-    steps = -(-data.num_train // config.batch_size)
+    steps = data.steps_per_epoch
+    epoch_one = data.train.take(steps)  # the training stream has no end: one epoch of it
     model = search._compiled_model(config, data, steps)
-    pipeline_wall, pipeline_cpu = pipeline_alone(data.train)
+    pipeline_wall, pipeline_cpu = pipeline_alone(epoch_one)
     # One batch of the pipeline, cached: the same element spec, so the same traced step.
     batch = data.train.take(1).cache()
     model.fit(data.train.take(3), epochs=1, verbose=0, shuffle=False)  # traces the train step
@@ -114,7 +115,7 @@ def main():
     step_times = in_memory_steps(model, batch, FLAGS.timed_steps)
     timer = StepTimes()
     start = time.perf_counter()
-    model.fit(data.train, epochs=1, verbose=0, callbacks=[timer], shuffle=False)
+    model.fit(data.train_from(1), steps_per_epoch=steps, epochs=1, verbose=0, callbacks=[timer], shuffle=False)
     epoch = time.perf_counter() - start
     step_times += in_memory_steps(model, batch, FLAGS.timed_steps)
     cpu_per_step = (time.process_time() - cpu) / (len(step_times) + steps)

@@ -83,7 +83,7 @@ def test_batches_follow_the_recipe(subset):
     np.testing.assert_array_equal(val_labels, y_train[val_idx])
 
     # Training batches: the training part only, reshuffled and re-augmented each epoch.
-    epochs = [gather(dataset.train) for _ in range(2)]
+    epochs = [gather(dataset.train_from(epoch).take(dataset.steps_per_epoch)) for epoch in range(2)]
     raw = {hashlib.sha1(image.tobytes()).digest() for image in x_train.astype(np.int64)}
     for images, labels in epochs:
         assert np.bincount(labels, minlength=10).tolist() == np.bincount(y_train[train_idx], minlength=10).tolist()

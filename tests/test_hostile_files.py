@@ -228,8 +228,8 @@ def test_planetoid_test_index_past_the_graph_is_refused(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def genuine(tmp_path_factory):
     """The bytes of a small valid ticket."""
-    base = keras.Sequential([keras.Input((16,)), keras.layers.Dense(32, activation="relu"),
-                             keras.layers.BatchNormalization(), keras.layers.Dense(4)])
+    base = keras.Sequential([keras.Input((16,)), keras.layers.Dense(32, activation="relu", name="dense"),
+                             keras.layers.BatchNormalization(), keras.layers.Dense(4, name="logits")])
     path = tmp_path_factory.mktemp("ticket") / "fc.slt"
     save_ticket(keras_slt.supermaskify(base, sparsity=0.7, freeze_ratio=0.5, seed=3), path)
     return path.read_bytes()

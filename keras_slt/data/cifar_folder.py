@@ -74,11 +74,12 @@ def _decode(path):
     """One image as a uint8 array; DataError naming the file when it is not a 32x32 RGB JPEG."""
     try:
         with PIL.Image.open(path) as image:
-            array = np.asarray(image.convert("RGB") if image.mode != "RGB" else image)
+            array = np.asarray(image)
     except (OSError, SyntaxError, ValueError) as error:  # what PIL raises for damaged files
         raise DataError(f"cannot decode {path} ({type(error).__name__}: {error})") from None
-    if array.shape != SHAPE:
-        raise DataError(f"{path} is {'x'.join(map(str, array.shape))}; CIFAR-10 images are 32x32x3")
+    shape = array.shape if array.ndim == 3 else array.shape + (1,)  # grayscale: one channel
+    if shape != SHAPE:
+        raise DataError(f"{path} is {'x'.join(map(str, shape))}; CIFAR-10 images are 32x32x3")
     return array
 
 

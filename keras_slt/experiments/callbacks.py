@@ -23,7 +23,7 @@ class MaskStatistics(keras.callbacks.Callback):
 
     Example:
 
-    >>> model.fit(data.train, epochs=3, callbacks=[MaskStatistics(),
+    >>> model.fit(data.train, steps_per_epoch=data.steps_per_epoch, epochs=3, callbacks=[MaskStatistics(),
     ...           keras.callbacks.TensorBoard("logs")])
     """
 

@@ -23,7 +23,7 @@ class TestAccuracy(keras.callbacks.Callback):
 
     Example:
 
-    >>> model.fit(data.train, epochs=10, callbacks=[TestAccuracy(data.test)])
+    >>> model.fit(data.train_from(0), steps_per_epoch=1, epochs=10, callbacks=[TestAccuracy(data.test)])
     """
 
     def __init__(self, test):
