@@ -17,17 +17,27 @@ import numpy as np
 import pytest
 
 
-# Test modules that import TensorFlow, TFDS or keras-slt's TFLite modules at
-# the top: skipped whole in the JAX install, where that import would fail at
-# collection.
+# Test modules that import TensorFlow, TFDS, LiteRT or keras-slt's modules
+# built on them at the top, themselves or through another test module: skipped
+# whole in the JAX install, where that import would fail at collection.
 _TENSORFLOW_IMPORT = re.compile(
-    r"^((import|from) (tensorflow|tensorflow_datasets)\b|from keras_slt\.export import .*\b(tflite|block_sparse)\b)",
+    r"^((import|from) (tensorflow|tensorflow_datasets|ai_edge_litert)\b"
+    r"|from keras_slt\.data import .*\b(image_folder|tfds_any|pipeline|transforms)\b"
+    r"|from keras_slt\.data\.(image_folder|tfds_any|pipeline|transforms) import"
+    r"|from keras_slt\.export import .*\b(tflite|block_sparse)\b)",
     re.MULTILINE)
+_TEST_MODULE_IMPORT = re.compile(r"^from (test_\w+) import", re.MULTILINE)
+
+
+def _needs_tensorflow(path):
+    source = path.read_text(encoding="utf-8")
+    return bool(_TENSORFLOW_IMPORT.search(source)) or any(
+        _needs_tensorflow(path.with_name(name + ".py")) for name in _TEST_MODULE_IMPORT.findall(source))
 
 
 def pytest_ignore_collect(collection_path, config):
     if collection_path.suffix == ".py" and importlib.util.find_spec("tensorflow") is None:
-        return bool(_TENSORFLOW_IMPORT.search(collection_path.read_text(encoding="utf-8")))
+        return _needs_tensorflow(collection_path)
     return None
 
 
