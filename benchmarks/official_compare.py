@@ -21,7 +21,7 @@ Usage (the Keras venv; --torch_python has torch, torchvision, timm, pyyaml):
     nice -n 10 python benchmarks/official_compare.py \
         --official_code=/path/to/slt_within_frozen_network \
         --data_dir=/path/to/cifar10-jpeg --torch_python=/path/to/torchenv/bin/python \
-        --epochs=1 --seeds=0,1,2
+        --epochs=1 --seeds=0,1,2 [--width_factor=0.5]
     python benchmarks/official_compare.py --report_only --output_dir=runs/official_compare
 
 Timings are wall-clock on whatever machine runs this; never assert on them.
@@ -57,6 +57,8 @@ def parse_args(argv=None):
     p.add_argument("--data_dir", help="CIFAR-10 folder with train/<class>/ and test/<class>/ JPEGs")
     p.add_argument("--torch_python", default="python", help="Python with torch for the official code")
     p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--width_factor", type=float, default=1.0,
+                   help="channel width of Conv6 in both implementations (a shortened study)")
     p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
     p.add_argument("--output_dir", default="runs/official_compare")
     p.add_argument("--only", choices=("both", "keras", "official"), default="both")
@@ -100,7 +102,7 @@ def run_keras(args, setting, seed, path):
     flags.FLAGS.unparse_flags()
     flagfile = os.path.join(ROOT, "configs", SETTINGS[setting][0])
     flags.FLAGS([sys.argv[0], f"--flagfile={flagfile}", f"--data_dir={args.data_dir}",
-                 f"--epochs={args.epochs}", f"--seed={seed}",
+                 f"--epochs={args.epochs}", f"--seed={seed}", f"--width_factor={args.width_factor}",
                  f"--output_dir={os.path.join(args.output_dir, f'keras_{setting}_seed{seed}')}"])
     timer = EpochTimer()
     load = os.getloadavg()
@@ -108,6 +110,7 @@ def run_keras(args, setting, seed, path):
     print(search.summary(results), flush=True)
     write_json(path, {
         "implementation": "keras-slt", "seed": seed, "epochs": args.epochs,
+        "width_factor": args.width_factor,
         "test_accuracy": results["test_accuracy"], "val_accuracy": results["val_accuracy"],
         "best_epoch": results["best_epoch"], "epoch_s": timer.seconds, "setting": setting,
         "step_s": statistics.median(timer.steps), "backend": keras.backend.backend(),
@@ -133,7 +136,7 @@ def run_official(args, setting, seed, path):
     load = os.getloadavg()
     subprocess.run([args.torch_python, DRIVER, f"--official_code={args.official_code}",
                     f"--data_dir={args.data_dir}", f"--epochs={args.epochs}", f"--seed={seed}",
-                    f"--device={args.device}", *SETTINGS[setting][1], f"--output={path}"], check=True)
+                    f"--width_factor={args.width_factor}", f"--device={args.device}", *SETTINGS[setting][1], f"--output={path}"], check=True)
     with open(path) as f:
         summary = json.load(f)
     summary["setting"] = setting

@@ -57,6 +57,7 @@ def parse_args(argv=None):
     p.add_argument("--sparsity", type=float, default=0.5)
     p.add_argument("--p_ratio", type=float, default=0.25)
     p.add_argument("--r_ratio", type=float, default=0.25)
+    p.add_argument("--width_factor", type=float, default=1.0, help="Conv6 channel width")
     p.add_argument("--threads", type=int, default=os.cpu_count(), help="torch.set_num_threads")
     p.add_argument("--n_worker", type=int, default=None,
                    help="DataLoader workers (default: the yaml's n_worker)")
@@ -115,7 +116,7 @@ def load_config(official_dir, args):
     with open(os.path.join(official_dir, CONFIG)) as f:
         config = yaml.safe_load(f)
     config.update(seed=args.seed, max_epoch=args.epochs, sparsity=args.sparsity,
-                  p_ratio=args.p_ratio, r_ratio=args.r_ratio)
+                  p_ratio=args.p_ratio, r_ratio=args.r_ratio, width_factor=args.width_factor)
     if args.n_worker is not None:
         config["n_worker"] = args.n_worker
     for key in ("use_affine_bn", "scale_method", "width_factor", "drop", "drop_path", "mask_file",
@@ -231,6 +232,7 @@ def main(argv=None):
         "implementation": "official",
         "seed": c["seed"],
         "epochs": c["max_epoch"],
+        "width_factor": c["width_factor"],
         "test_accuracy": best["test_accuracy"],
         "val_accuracy": best["val_accuracy"],
         "best_epoch": best["epoch"],
