@@ -5,7 +5,10 @@ The flow: data -> model (supermask layers, `supermaskify`) -> search
 deploy.
 """
 
-from keras_slt import distributions, freezing, initializers, models, optimizers, seeding, selection
+from keras_slt import data, export, layers, models
+# Registers `CoupledSGD` with keras.saving, so that a `.keras` file compiled
+# with it loads after `import keras_slt`.
+from keras_slt import optimizers  # noqa: F401
 from keras_slt.convert import supermaskify
 from keras_slt.layers import (
     SupermaskConv1D,
@@ -14,7 +17,23 @@ from keras_slt.layers import (
     SupermaskDepthwiseConv2D,
     SupermaskLayer,
 )
-from keras_slt.model import SupermaskModel, supermask_layers
 from keras_slt.size import ModelSize, model_size
+from keras_slt.supermask_model import SupermaskModel
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "ModelSize",
+    "SupermaskConv1D",
+    "SupermaskConv2D",
+    "SupermaskDense",
+    "SupermaskDepthwiseConv2D",
+    "SupermaskLayer",
+    "SupermaskModel",
+    "data",
+    "export",
+    "layers",
+    "model_size",
+    "models",
+    "supermaskify",
+]

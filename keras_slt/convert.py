@@ -12,7 +12,7 @@ import warnings
 
 import keras
 
-from keras_slt import blocks, distributions, freezing, initializers
+from keras_slt import distributions, freezing, initializers
 from keras_slt.layers import (
     SCALES,
     SELECTIONS,
@@ -20,8 +20,9 @@ from keras_slt.layers import (
     SupermaskConv2D,
     SupermaskDense,
     SupermaskDepthwiseConv2D,
+    blocks,
 )
-from keras_slt.model import SupermaskModel
+from keras_slt.supermask_model import SupermaskModel
 from keras_slt.walk import walk
 
 UNSUPPORTED_CHOICES = ("error", "keep")
@@ -86,7 +87,7 @@ def supermaskify(
         seed: the model seed; weights, freeze pattern and scores derive from it.
         block_size: B in (1, 4, 16) for every Dense layer: its mask comes in
             blocks of B consecutive inputs of one output (see
-            `keras_slt.blocks`); a Dense layer whose input size B does not
+            `keras_slt.layers.blocks`); a Dense layer whose input size B does not
             divide is refused, naming it. Convolutions stay unblocked.
         affine_batchnorm: keep BatchNorm's trainable gamma/beta (default off).
         use_bias: give supermask layers a trainable bias (default off).

@@ -5,9 +5,8 @@ import numpy as np
 import pytest
 from keras import ops
 
-from keras_slt import bits, compaction
 from keras_slt.freezing import FREE, LOCKED, PRUNED
-from keras_slt.layers import SupermaskConv2D, SupermaskDense
+from keras_slt.layers import SupermaskConv2D, SupermaskDense, bits, compaction
 
 pytestmark = pytest.mark.agnostic
 
@@ -112,13 +111,13 @@ def test_kaiming_weights_stay_float32():
     assert tuple(layer.weight.shape) == (16, 8) and tuple(layer.scores.shape) == (64,)
 
 
-def test_former_layout_file_with_other_weights_is_refused():
+def test_layout_1_file_with_other_weights_is_refused():
     layer = SupermaskDense(4, prune_rate=0.5, seed=1)
     layer.build((None, 8))
     store = {"0": np.zeros((8, 4), "float32"), "1": np.ones((8, 4), "float32"), "2": np.zeros((8, 4), np.int8)}
     with pytest.raises(ValueError, match="differ from those its seed regenerates"):
         layer.load_own_variables(store)
-    with pytest.raises(ValueError, match="fit neither this layer's layout nor the former full one"):
+    with pytest.raises(ValueError, match="fit neither variable layout 2 nor layout 1 of this layer"):
         layer.load_own_variables({"0": np.zeros(3, "float32")})
     freeze = layer.freeze_pattern()
     scores = np.arange(32, dtype="float32").reshape(8, 4)

@@ -12,7 +12,7 @@ import pytest
 import keras_slt
 from conftest import run_tool
 from keras_slt import files
-from keras_slt.export import coding, materialize, save_ticket, load_ticket, ticket, tflite
+from keras_slt.export import coding, materialize, save_ticket, load_ticket, slt_format, ticket, tflite
 from keras_slt.size import binary_entropy
 
 
@@ -172,7 +172,7 @@ def flip_last_byte(data):
 
 def newer_version(data):
     magic, _, size, crc = struct.unpack_from("<4sIQI", data)
-    struct.pack_into("<4sIQI", data, 0, magic, ticket.FORMAT_VERSION + 1, size, crc)
+    struct.pack_into("<4sIQI", data, 0, magic, slt_format.FORMAT_VERSION + 1, size, crc)
     return data
 
 

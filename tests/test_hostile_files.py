@@ -25,7 +25,7 @@ from test_own_data import write_folder
 import keras_slt
 from keras_slt.data import DataError, cifar, image_folder, safe_pickle
 from keras_slt.data.graphs import planetoid
-from keras_slt.export import TicketError, coding, load_ticket, save_ticket, ticket
+from keras_slt.export import TicketError, coding, load_ticket, save_ticket, slt_format, ticket
 
 
 def assert_one_line(error, *fragments):
@@ -237,7 +237,7 @@ def genuine(tmp_path_factory):
 
 def with_payload(payload):
     """A ticket file around `payload`, with a valid checksum."""
-    return struct.pack("<4sIQI", b"KSLT", ticket.FORMAT_VERSION, len(payload), zlib.crc32(payload)) + payload
+    return struct.pack("<4sIQI", b"KSLT", slt_format.FORMAT_VERSION, len(payload), zlib.crc32(payload)) + payload
 
 
 def parts(data):
@@ -287,8 +287,8 @@ def second_layer_index_zero(config):
 DAMAGED = {
     "not zlib": (lambda d: with_config_bytes(d, b"not a zlib stream"), "damaged config (zlib"),
     "zlib cut short": (lambda d: with_config_bytes(d, parts(d)[0][:-6]), "does not end"),
-    "zlib bomb": (lambda d: with_config_bytes(d, zlib.compress(b" " * (ticket.MAX_CONFIG_BYTES + 1), 9)),
-                  f"inflates past {ticket.MAX_CONFIG_BYTES}"),
+    "zlib bomb": (lambda d: with_config_bytes(d, zlib.compress(b" " * (slt_format.MAX_CONFIG_BYTES + 1), 9)),
+                  f"inflates past {slt_format.MAX_CONFIG_BYTES}"),
     "not JSON": (lambda d: with_config_bytes(d, zlib.compress(b'{"class_name": ')), "not JSON"),
     "JSON list": (lambda d: with_config_bytes(d, zlib.compress(b"[1, 2]")), "a list, not an object"),
     "not UTF-8": (lambda d: with_config_bytes(d, zlib.compress(b"\xff\xfe{}")), "not JSON"),

@@ -31,7 +31,7 @@ from absl import flags
 from keras_slt import data, folder_lock
 from keras_slt.cli import common
 from keras_slt.export import artifacts, report, sources
-from keras_slt.model import SupermaskModel
+from keras_slt.supermask_model import SupermaskModel
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("output_dir", None, "A search run's output folder (holding best.keras, results.json).")

@@ -16,10 +16,10 @@ Example:
 >>> model.evaluate(data.test)
 """
 
+from keras_slt.data.catalog import IMAGE_FOLDER
 from keras_slt.data.catalog import NAMES
 from keras_slt.data.catalog import SPECS
-from keras_slt.data.custom import IMAGE_FOLDER
-from keras_slt.data.custom import TFDS_PREFIX
+from keras_slt.data.catalog import TFDS_PREFIX
 from keras_slt.data.custom import is_custom
 from keras_slt.data.custom import parse_image_size
 from keras_slt.data.catalog import DatasetSpec

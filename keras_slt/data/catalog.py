@@ -95,5 +95,9 @@ SPECS = {
 
 NAMES = tuple(SPECS)
 
+# The datasets the user names rather than picks (`keras_slt.data.custom`).
+IMAGE_FOLDER = "image_folder"
+TFDS_PREFIX = "tfds:"
+
 # Directories read when no data_dir is given, if they exist.
 DEFAULT_DIRS = {"fashion_mnist": "/usr/share/datasets/fashion-mnist"}

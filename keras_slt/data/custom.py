@@ -8,11 +8,8 @@ them, validation part included, as for the built-in constants).
 
 import numpy as np
 
-from keras_slt.data.catalog import DatasetSpec
+from keras_slt.data.catalog import IMAGE_FOLDER, TFDS_PREFIX, DatasetSpec
 from keras_slt.data.errors import DataError, require_tensorflow
-
-IMAGE_FOLDER = "image_folder"
-TFDS_PREFIX = "tfds:"
 
 
 def is_custom(name):

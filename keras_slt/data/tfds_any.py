@@ -9,7 +9,7 @@ required when the dataset's images vary in size).
 
 import tensorflow as tf
 
-from keras_slt.data.custom import TFDS_PREFIX as PREFIX
+from keras_slt.data.catalog import TFDS_PREFIX as PREFIX
 from keras_slt.data.dataset import split_indices
 from keras_slt.data.errors import DataError
 from keras_slt.data.image_folder import TEST_FRACTION, TEST_SPLIT_KEY

@@ -9,12 +9,12 @@ import dataclasses
 import math
 import os
 
-from keras_slt import blocks, distributions, freezing, initializers, models
+from keras_slt import distributions, freezing, initializers, models
 from keras_slt import data as datasets
 from keras_slt.experiments import model_source
 from keras_slt.data import graphs
-from keras_slt.layers import SCALES
-from keras_slt.model import SELECTIONS
+from keras_slt.layers import SCALES, blocks
+from keras_slt.supermask_model import SELECTIONS
 from keras_slt.models.resnet import STEMS
 
 ALGOS = ("ep", "dense")

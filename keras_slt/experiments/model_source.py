@@ -26,7 +26,7 @@ import keras
 from keras_slt import models
 from keras_slt.convert import supermaskify
 from keras_slt.layers import SupermaskDense
-from keras_slt.model import SupermaskModel
+from keras_slt.supermask_model import SupermaskModel
 
 APPLICATIONS_PREFIX = "keras.applications."
 # Settings handed to `supermaskify` / `models.get` when algo is "ep".

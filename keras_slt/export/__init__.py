@@ -18,7 +18,8 @@ import importlib
 
 from keras_slt.export import coding
 from keras_slt.export.materialize import effective_kernels, materialize
-from keras_slt.export.ticket import FORMAT_VERSION, TicketError, load_ticket, save_ticket
+from keras_slt.export.slt_format import FORMAT_VERSION, TicketError
+from keras_slt.export.ticket import load_ticket, save_ticket
 from keras_slt.size import stored_variables
 
 

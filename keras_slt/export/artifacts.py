@@ -31,7 +31,7 @@ from keras_slt import files
 from keras_slt.export import latency
 from keras_slt.export.materialize import materialize
 from keras_slt.export.ticket import load_ticket, save_ticket
-from keras_slt.model import SupermaskModel
+from keras_slt.supermask_model import SupermaskModel
 
 FORMATS = ("keras", "slt", "tflite")
 # How each written file's name ends, after the base name.

@@ -18,7 +18,7 @@ from keras_slt.layers import (
     SupermaskDepthwiseConv2D,
     SupermaskLayer,
 )
-from keras_slt.model import SupermaskModel
+from keras_slt.supermask_model import SupermaskModel
 
 _PLAIN_CLASSES = {
     SupermaskDense: keras.layers.Dense,

@@ -1,6 +1,6 @@
 """The size table: a ticket under the paper's accounting and as files, with LiteRT latencies."""
 
-from keras_slt.model import SupermaskModel
+from keras_slt.supermask_model import SupermaskModel
 from keras_slt.size import model_size
 
 # File sizes reported by `export_ticket`, in table order.

@@ -9,7 +9,7 @@ from keras_slt import data, files, run_files
 from keras_slt.data import graphs
 from keras_slt.experiments import model_source
 from keras_slt.export.ticket import load_ticket
-from keras_slt.model import SupermaskModel
+from keras_slt.supermask_model import SupermaskModel
 
 RESULTS_REMEDY = "run the search again to rewrite it, or export with --model_path and --dataset"
 

@@ -23,7 +23,7 @@ import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 from keras_slt.export.materialize import materialize
-from keras_slt.model import SupermaskModel
+from keras_slt.supermask_model import SupermaskModel
 
 
 def to_tflite(model, int8=False, representative_data=None, sparse=True):

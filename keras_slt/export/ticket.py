@@ -1,114 +1,47 @@
-"""The compact ticket format `.slt`.
+"""Saving and loading tickets, the compact `.slt` files.
 
 One of the deployment forms of docs/METHOD.md, section 9 (Deployment forms).
+`save_ticket` writes a `SupermaskModel` in the format of
+`keras_slt.export.slt_format`; `load_ticket` rebuilds it from the seeds, the
+decoded masks and the stored floats.
 
-A ticket stores what cannot be regenerated: the architecture with its seeds,
-each supermask layer's free mask, range-coded close to its entropy, and the
-floats that must be kept. Random weights and freeze patterns are rebuilt from
-the seeds. All integers are little-endian.
-
-    header (20 bytes)
-        magic          4 bytes   b"KSLT"
-        version        uint32    FORMAT_VERSION
-        payload_size   uint64    bytes after the header
-        payload_crc32  uint32    zlib.crc32 of the payload
-    payload
-        config_size    uint32
-        config         zlib-compressed UTF-8 JSON of the SupermaskModel
-                       (`keras.saving.serialize_keras_object`, no compile
-                       config); seeds and freeze ratios are in it
-        num_layers     uint32    supermask layers, in layer_index order
-        per layer:
-            num_free     uint64  free positions (freeze == 0): free blocks
-                                 in a blocked layer (block_size > 1, in
-                                 the config), whose freeze pattern and
-                                 mask have one entry per block
-            ones         uint64  kept free positions
-            fingerprint  uint32  crc32 of W (float32) then freeze (int8)
-            coded_size   uint32
-            coded        bytes   the free mask in C order, `coding.encode_bits`
-        num_floats     uint64
-        floats         float32 every float variable of the model but W,
-                       scores and freeze, in `model.weights` order
-
-The fingerprint catches a library whose random streams differ from the one
-that wrote the ticket: loading then fails instead of building other weights.
-
-Nothing in a ticket is trusted, checksum or not. The config is inflated to
-at most `MAX_CONFIG_BYTES`; before any weight is generated, each supermask
-layer's kernel is sized from the config (its class, arguments and
-`build_config` input shape), the layers together may hold at most
-`MAX_WEIGHTS` weights, and each layer's free count, which follows from its
-size and freeze rates, must be the `num_free` the ticket codes; no layer's
-declared input may hold more than `MAX_WEIGHTS` values per example. Every
-failure is a `TicketError`, one line naming the file.
+Nothing in a ticket is trusted, checksum or not (`slt_format` checks the
+bytes). Before any weight is generated, each supermask layer's kernel is
+sized from the config (its class, arguments and `build_config` input
+shape), the layers together may hold at most `MAX_WEIGHTS` weights, and each
+layer's free count, which follows from its size and freeze rates, must be
+the `num_free` the ticket codes; no layer's declared input may hold more
+than `MAX_WEIGHTS` values per example. Every failure is a `TicketError`,
+one line naming the file.
 """
 
 import collections
-import dataclasses
-import json
 import math
-import struct
 import zlib
 
 import keras
 import numpy as np
 
-from keras_slt import blocks, files
+from keras_slt import files
 from keras_slt.counting import floor_count
-from keras_slt.export import coding
+from keras_slt.export import coding, slt_format
 from keras_slt.export.materialize import check_supermask_model, materialize
+from keras_slt.export.slt_format import CodedMask, TicketError
 from keras_slt.freezing import FREE, LOCKED
-from keras_slt.layers import SupermaskLayer
+from keras_slt.layers import SupermaskLayer, blocks
 from keras_slt.size import stored_variables
 
-MAGIC = b"KSLT"
-FORMAT_VERSION = 1
-
-_HEADER = struct.Struct("<4sIQI")
-_LAYER = struct.Struct("<QQII")
-_UINT32 = struct.Struct("<I")
-_UINT64 = struct.Struct("<Q")
-
-# A network's config is kilobytes; inflating it stops past this many bytes.
-MAX_CONFIG_BYTES = 1 << 22
 # Most weights the supermask layers of a ticket may have in all. They are
 # regenerated from the seeds, so the file's size does not bound them: a few
 # bytes could declare a layer of terabytes. 2**28 float32 weights are 1 GiB;
 # all of VGG-16 has 138M.
 MAX_WEIGHTS = 1 << 28
-# Largest ticket file read: its floats are the model's biases and
-# normalization statistics.
-MAX_FILE_BYTES = 1 << 30
-
-
-class TicketError(ValueError):
-    """A `.slt` file that is not a ticket this library can rebuild.
-
-    The message is one line and names the file.
-
-    Example:
-
-    >>> try:
-    ...     load_ticket("damaged.slt")
-    ... except TicketError as error:
-    ...     print(error)
-    """
-
 
 # Scores that make a model's own selection reproduce a stored mask: kept free
 # weights get the larger magnitude. Neither is 0, so sign(score) and with it
 # the straight-through gradient stay nonzero if the search goes on.
 KEPT_SCORE = 1.0
 DROPPED_SCORE = 0.5
-
-
-@dataclasses.dataclass
-class _CodedMask:
-    num_free: int
-    ones: int
-    fingerprint: int
-    coded: bytes
 
 
 def save_ticket(model, path):
@@ -127,24 +60,16 @@ def save_ticket(model, path):
     check_supermask_model(model)
     config = keras.saving.serialize_keras_object(model)
     config.pop("compile_config", None)
-    config_bytes = zlib.compress(json.dumps(config).encode("utf-8"), 9)
-    parts = [_UINT32.pack(len(config_bytes)), config_bytes]
-    layers = model.supermask_layers
-    parts.append(_UINT32.pack(len(layers)))
-    for layer, mask in zip(layers, model.masks()):
+    coded_masks = []
+    for layer, mask in zip(model.supermask_layers, model.masks()):
         freeze = layer.freeze_pattern()
         free_bits = blocks.to_blocks(mask, layer.block_size)[freeze == FREE]
-        coded = coding.encode_bits(free_bits)
-        parts += [
-            _LAYER.pack(free_bits.size, int(free_bits.sum()), _fingerprint(layer), len(coded)),
-            coded,
-        ]
+        coded_masks.append(
+            CodedMask(free_bits.size, int(free_bits.sum()), _fingerprint(layer), coding.encode_bits(free_bits))
+        )
     floats = [_numpy(v).astype("<f4").ravel() for v in stored_variables(model)]
     floats = np.concatenate(floats) if floats else np.zeros(0, "<f4")
-    parts += [_UINT64.pack(floats.size), floats.tobytes()]
-    payload = b"".join(parts)
-    header = _HEADER.pack(MAGIC, FORMAT_VERSION, len(payload), zlib.crc32(payload))
-    files.write_bytes(path, header + payload)
+    files.write_bytes(path, slt_format.to_bytes(config, coded_masks, floats))
 
 
 def load_ticket(path, supermask=False):
@@ -182,8 +107,7 @@ def load_ticket(path, supermask=False):
     >>> plain = load_ticket("fc.slt")
     >>> plain.predict(x)
     """
-    config_bytes, coded_masks, floats = _read(path)
-    config = _config(path, config_bytes)
+    config, coded_masks, floats = slt_format.read(path)
     _check_architecture(path, config, coded_masks)
     try:
         model = keras.saving.deserialize_keras_object(config)
@@ -226,82 +150,9 @@ def _fingerprint(layer):
     return zlib.crc32(freeze.tobytes(), zlib.crc32(weight.tobytes()))
 
 
-def _read(path):
-    """Checks the header and splits the payload: (config, masks, floats)."""
-    data = files.read_bytes(path, MAX_FILE_BYTES, TicketError)
-    if len(data) < _HEADER.size:
-        if MAGIC.startswith(data[:len(MAGIC)]) and data:
-            raise TicketError(f"{path}: truncated ticket ({len(data)} bytes, shorter than its header)")
-        raise TicketError(f"{path}: not a keras-slt ticket (no {MAGIC!r} header)")
-    magic, version, payload_size, crc = _HEADER.unpack_from(data)
-    if magic != MAGIC:
-        raise TicketError(f"{path}: not a keras-slt ticket (no {MAGIC!r} header)")
-    if version > FORMAT_VERSION:
-        raise TicketError(
-            f"{path}: ticket format version {version} is newer than this keras-slt reads "
-            f"(up to {FORMAT_VERSION}); upgrade keras-slt"
-        )
-    payload = data[_HEADER.size:]
-    if len(payload) < payload_size:
-        raise TicketError(f"{path}: truncated ticket ({len(data)} of {_HEADER.size + payload_size} bytes)")
-    if len(payload) > payload_size:
-        raise TicketError(f"{path}: corrupted ticket ({len(payload) - payload_size} bytes past its end)")
-    if zlib.crc32(payload) != crc:
-        raise TicketError(f"{path}: corrupted ticket (checksum mismatch)")
-    try:
-        return _split_payload(payload)
-    except (struct.error, ValueError) as e:
-        raise TicketError(f"{path}: malformed ticket ({e})") from None
-
-
-def _split_payload(payload):
-    offset = 0
-
-    def take(size):
-        nonlocal offset
-        if offset + size > len(payload):
-            raise ValueError(f"field at byte {offset} runs past the payload")
-        offset += size
-        return payload[offset - size:offset]
-
-    (config_size,) = _UINT32.unpack(take(_UINT32.size))
-    config_bytes = take(config_size)
-    (num_layers,) = _UINT32.unpack(take(_UINT32.size))
-    coded_masks = []
-    for _ in range(num_layers):
-        num_free, ones, fingerprint, coded_size = _LAYER.unpack(take(_LAYER.size))
-        coded_masks.append(_CodedMask(num_free, ones, fingerprint, take(coded_size)))
-    (num_floats,) = _UINT64.unpack(take(_UINT64.size))
-    floats = np.frombuffer(take(4 * num_floats), dtype="<f4")
-    if offset != len(payload):
-        raise ValueError(f"{len(payload) - offset} unread bytes at the end of the payload")
-    return config_bytes, coded_masks, floats
-
-
-
 def _first_line(error):
     lines = str(error).strip().splitlines()
     return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
-
-
-def _config(path, config_bytes):
-    """The config's JSON, inflated to at most `MAX_CONFIG_BYTES`."""
-    inflater = zlib.decompressobj()
-    try:
-        text = inflater.decompress(config_bytes, MAX_CONFIG_BYTES)
-    except zlib.error as error:
-        raise TicketError(f"{path}: damaged config (zlib: {error})") from None
-    if inflater.unconsumed_tail:
-        raise TicketError(f"{path}: config inflates past {MAX_CONFIG_BYTES} bytes")
-    if not inflater.eof or inflater.unused_data:
-        raise TicketError(f"{path}: damaged config (the zlib stream does not end where it should)")
-    try:
-        config = json.loads(text.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as error:
-        raise TicketError(f"{path}: damaged config (not JSON: {error})") from None
-    if not isinstance(config, dict):
-        raise TicketError(f"{path}: damaged config (a {type(config).__name__}, not an object)")
-    return config
 
 
 def _supermask_classes():

@@ -10,18 +10,18 @@ signed-constant W as its signs, the freeze pattern as an index of the free
 part. Subclasses only say what shape the kernel has and how it is applied.
 """
 
-import collections
 import math
 
 import keras
 import numpy as np
 from keras import layers, ops
 
-from keras_slt import bits, blocks, compaction, initializers, seeding, threshold_context
+from keras_slt import initializers, seeding
 from keras_slt.counting import floor_count
 from keras_slt.freezing import FREE, LOCKED, PRUNED, check_fraction, freeze_pattern
+from keras_slt.layers import bits, blocks, compaction, threshold_context
+from keras_slt.layers.kernel import Layout, kept_mask, masked_weight, signed_constant
 from keras_slt.selection import threshold_of_scores
-from keras_slt.selection.keys import keep
 
 SCALES = ("none", "static", "dynamic")
 SELECTIONS = ("global", "layerwise")
@@ -99,7 +99,7 @@ class SupermaskLayer(layers.Layer):
         self.use_bias = use_bias
         self.activation = keras.activations.get(activation)
 
-    # Weights per mask bit along the kernel's axis 0 (see keras_slt.blocks);
+    # Weights per mask bit along the kernel's axis 0 (see keras_slt.layers.blocks);
     # SupermaskDense takes it as an argument.
     block_size = 1
 
@@ -170,7 +170,7 @@ class SupermaskLayer(layers.Layer):
             index = compaction.FreeIndex.of(freeze)
             position_shift = index.position_shift
             self.free_index = {name: self._add_index(name, array) for name, array in index.arrays().items()}
-        self.layout = _Layout(shape, mask_shape, self.block_size, position_shift, weight_scale)
+        self.layout = Layout(shape, mask_shape, self.block_size, position_shift, weight_scale)
         if self.use_bias:
             self.bias = self.add_weight(
                 name="bias", shape=self.bias_shape(shape), initializer="zeros",
@@ -201,7 +201,7 @@ class SupermaskLayer(layers.Layer):
         """The random kernel W, float32 and kernel-shaped (never trained)."""
         if self.weight is not None:
             return ops.convert_to_tensor(self.weight)
-        return _signed_constant(self.sign_words, self.layout.weight_scale, self.layout.kernel_shape)
+        return signed_constant(self.sign_words, self.layout.weight_scale, self.layout.kernel_shape)
 
     def freeze_pattern(self):
         """The int8 freeze pattern (-1 pruned, 0 free, +1 locked), mask-shaped, NumPy."""
@@ -231,9 +231,7 @@ class SupermaskLayer(layers.Layer):
             threshold: the selection threshold, e.g. the model's
                 `global_threshold()` or this layer's `layerwise_threshold()`.
         """
-        kept = _kernel_functions()[2]
-        threshold = ops.convert_to_tensor(threshold, "float32")
-        return ops.cast(kept(_read(self.scores), _read_index(self.free_index), threshold, self.layout), "float32")
+        return ops.cast(kept_mask(self.scores, self.free_index, threshold, self.layout), "float32")
 
     def effective_kernel(self, threshold):
         """W_eff = m * W * scale, with the straight-through score gradient.
@@ -242,7 +240,7 @@ class SupermaskLayer(layers.Layer):
             threshold: the selection threshold, as for `mask`.
         """
         weight = self.sign_words if self.weight is None else self.weight
-        kernel = _masked_weight(self.scores, weight, self.free_index, threshold, self.layout)
+        kernel = masked_weight(self.scores, weight, self.free_index, threshold, self.layout)
         if self.scale == "static":
             kernel = kernel * (1.0 / math.sqrt(1.0 - self._checked_sparsity()))
         elif self.scale == "dynamic":
@@ -283,19 +281,27 @@ class SupermaskLayer(layers.Layer):
         return self.activation(outputs)
 
     def load_own_variables(self, store):
-        """Loads the layer's variables; also the former full layout.
+        """Loads the layer's variables, saved in variable layout 2 or 1.
 
-        Files saved before the lean search state hold [scores, bias?] and
-        [weight, freeze], all kernel- or mask-shaped. Their free scores are
-        taken in order; W and the freeze pattern regenerate from the seed and
-        must match the stored ones.
+        Layout 2, what `save` writes, is the lean search state and the bias
+        (docs/METHOD.md, section 11 (Search state)); layout 1 holds
+        [scores, bias?, weight, freeze], all kernel- or mask-shaped
+        (`_load_layout_1`).
         """
         if len(store) == len(self.variables) and tuple(store["0"].shape) == tuple(self.scores.shape):
             return super().load_own_variables(store)
+        self._load_layout_1(store)
+
+    def _load_layout_1(self, store):
+        """Loads variable layout 1: [scores, bias?, weight, freeze], kernel- or mask-shaped.
+
+        The free scores are taken in order; W and the freeze pattern
+        regenerate from the seed and must match the stored ones.
+        """
         if len(store) != 3 + int(self.use_bias) or tuple(store["0"].shape) != tuple(self.layout.mask_shape):
             raise ValueError(
-                f"layer {self.name!r}: the file holds {len(store)} variables that fit neither this "
-                "layer's layout nor the former full one"
+                f"layer {self.name!r}: the file holds {len(store)} variables that fit neither variable "
+                "layout 2 nor layout 1 of this layer"
             )
         scores = np.asarray(store["0"])
         weight, freeze = np.asarray(store[str(len(store) - 2)]), np.asarray(store[str(len(store) - 1)])
@@ -327,132 +333,6 @@ class SupermaskLayer(layers.Layer):
             }
         )
         return config
-
-
-class _Layout(collections.namedtuple("_Layout", "kernel_shape mask_shape block_size position_shift weight_scale")):
-    """A built layer's shapes and constants (W's std for signed-constant
-    weights, else None; the free index's shift, or None). Plain hashable
-    values, so a compiled kernel function is traced once per kind of layer."""
-
-
-def _masked_weight(scores, weight, free_index, threshold, layout):
-    """W where the mask keeps it, else 0, with the straight-through gradient.
-
-    Forward: exactly m * W for the binary mask m. Backward: the mask is seen
-    as |score|, so dL/dscore = dL/dm * sign(score) = dL/dW_eff * W * sign(score)
-    (what the former `W * (m + |s| - stop_gradient(|s|))` gave, without
-    computing |s| - |s| in the forward pass). Spelled out as a custom gradient,
-    each direction is one pass that XLA fuses: on TensorFlow outside XLA (a
-    plain graph, or eager), each direction runs as one small XLA call, where
-    the TF graph would launch many kernels of the full size.
-
-    Args:
-        scores: the free scores (flat).
-        weight: W, float32 kernel-shaped, or its sign words (signed constant).
-        free_index: the layer's free index (dict of int32 tensors) or None.
-        threshold: the selection threshold.
-        layout: the layer's `_Layout`.
-    """
-    # Variables are read here: a custom gradient must see plain tensors.
-    scores, weight = _read(scores), _read(weight)
-    free_index = _read_index(free_index)
-    threshold = ops.convert_to_tensor(threshold, "float32")
-    forward, backward, _ = _kernel_functions()
-
-    @ops.custom_gradient
-    def masked(scores):
-        def grad(*args, upstream=None):
-            if upstream is None:
-                (upstream,) = args
-            return backward(upstream, weight, scores, free_index, layout)
-
-        return forward(scores, weight, free_index, threshold, layout), grad
-
-    return masked(scores)
-
-
-def _read(value):
-    """A tensor holding a variable's current value (keras.ops gives the variable)."""
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        return tf.convert_to_tensor(value)
-    return ops.convert_to_tensor(value)
-
-
-def _read_index(free_index):
-    """The free index's variables read (None stays None)."""
-    return None if free_index is None else {name: _read(v) for name, v in free_index.items()}
-
-
-def _signed_constant(sign_words, scale, shape):
-    """W = +-scale from its sign words (bit set: negative), kernel-shaped."""
-    size = int(np.prod(shape))
-    negative = ops.cast(bits.flags(sign_words, size), "float32")
-    return ops.reshape(scale - (2.0 * scale) * negative, shape)
-
-
-def _weight_of(weight, layout):
-    """W, float32 kernel-shaped, from `_masked_weight`'s `weight`."""
-    if layout.weight_scale is None:
-        return weight
-    return _signed_constant(weight, layout.weight_scale, layout.kernel_shape)
-
-
-def _kept(scores, free_index, threshold, layout):
-    """The kernel-shaped bool mask: kept free entries and locked ones."""
-    keep_free = keep(scores, threshold)
-    if free_index is not None:
-        keep_free = compaction.expand(keep_free, free_index, int(np.prod(layout.mask_shape)))
-    return blocks.expand(ops.reshape(keep_free, layout.mask_shape), layout.block_size)
-
-
-def _masked_forward(scores, weight, free_index, threshold, layout):
-    weight = _weight_of(weight, layout)
-    return ops.where(_kept(scores, free_index, threshold, layout), weight, ops.zeros_like(weight))
-
-
-def _masked_backward(upstream, weight, scores, free_index, layout):
-    # A block score gets the sum of its weights' gradients, as if they shared it.
-    per_entry = blocks.block_sum(upstream * _weight_of(weight, layout), layout.block_size)
-    per_entry = ops.reshape(per_entry, (-1,))
-    if free_index is not None:
-        per_entry = compaction.gather_free(per_entry, free_index, layout.position_shift, int(scores.shape[0]))
-    return per_entry * ops.sign(scores)
-
-
-_KERNEL_FUNCTIONS = {}
-
-
-def _kernel_functions():
-    """(forward, backward, kept) of the layers, compiled on TensorFlow and JAX.
-
-    Inside a compiled train step these are inlined. Called eagerly (the
-    masks of `SupermaskModel.masks()`, a TF graph step), each runs as one
-    compiled call: on JAX, op by op, every one of the free index's ~100
-    word operations would otherwise be compiled on its own for every layer
-    shape; on TensorFlow, the TF graph would launch that many kernels.
-    """
-    backend = keras.backend.backend()
-    functions = (_masked_forward, _masked_backward, _kept)
-    if backend not in ("tensorflow", "jax"):
-        return functions
-    if backend not in _KERNEL_FUNCTIONS:
-        compiled = []
-        for function in functions:
-            if backend == "tensorflow":
-                import tensorflow as tf
-
-                function = tf.function(function, jit_compile=True, autograph=False)
-                # One trace per layer shape is expected, not a retracing problem.
-                function._omit_frequent_tracing_warning = True
-            else:
-                import jax
-
-                function = jax.jit(function, static_argnames="layout")
-            compiled.append(function)
-        _KERNEL_FUNCTIONS[backend] = tuple(compiled)
-    return _KERNEL_FUNCTIONS[backend]
 
 
 def _constant(array):

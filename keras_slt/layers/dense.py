@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_slt import blocks
+from keras_slt.layers import blocks
 from keras_slt.layers.base import SupermaskLayer
 
 
@@ -16,7 +16,7 @@ class SupermaskDense(SupermaskLayer):
         block_size: B in (1, 4, 16): the mask comes in blocks of B
             consecutive input units for one output unit (one score, one
             freeze state and one ticket bit per block; see
-            `keras_slt.blocks`). The input size must be a multiple of B.
+            `keras_slt.layers.blocks`). The input size must be a multiple of B.
             1 (default) masks weights one by one.
         **kwargs: the supermask arguments of `SupermaskLayer` (sparsity,
             prune_rate, lock_rate, weight_init, score_init, scale, seed,

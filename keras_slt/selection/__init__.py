@@ -5,7 +5,9 @@
 - `keys`: the int32 keys of |score| that the mask and the search compare.
 - `search`: `kth_smallest` and `threshold_of_scores`, the same threshold with
   `keras.ops` inside a compiled train step, by a few counting passes.
-- `tensorflow`, `jax`: the backend paths of the search (one variadic
+- `bracket`: those passes, backend-neutral: the bracket of keys they narrow
+  and how each pass counts.
+- `tf_backend`, `jax_backend`: the backend paths of the search (one variadic
   reduction per pass).
 
 Example:

@@ -3,13 +3,13 @@
 import jax
 import jax.numpy as jnp
 
-from keras_slt.selection.search import combine, keys_fn, kth_key, merge, variadic_terms
+from keras_slt.selection.bracket import combine, keys_fn, kth_key, merge, variadic_terms
 
 _compiled = {}
 
 
 def count_variadic(keys, probes):
-    """`search.count_generic`'s result, one `jax.lax.reduce` per tensor."""
+    """`bracket.count_generic`'s result, one `jax.lax.reduce` per tensor."""
 
     def where(c, x, y):
         return jnp.where(c, x, y).astype(jnp.int32)
@@ -29,7 +29,7 @@ def count_variadic(keys, probes):
 
 
 def compiled_search(make_keys, values, masks, k, num_free, hint, count):
-    """`search.kth_key` over the keys `make_keys` forms, as one jitted call."""
+    """`bracket.kth_key` over the keys `make_keys` forms, as one jitted call."""
     fn = _compiled.get((make_keys, count))
     if fn is None:
 

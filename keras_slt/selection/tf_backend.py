@@ -3,7 +3,7 @@
 import tensorflow as tf
 from tensorflow.compiler.tf2xla.python import xla
 
-from keras_slt.selection.search import NUM_PROBES, combine, keys_fn, kth_key, merge, variadic_terms
+from keras_slt.selection.bracket import NUM_PROBES, combine, keys_fn, kth_key, merge, variadic_terms
 
 _compiled = {}
 
@@ -20,7 +20,7 @@ def _reducer():
 
 
 def count_variadic(keys, probes):
-    """`search.count_generic`'s result, one `xla.variadic_reduce` per tensor."""
+    """`bracket.count_generic`'s result, one `xla.variadic_reduce` per tensor."""
     reducer = _reducer()
 
     def where(c, x, y):
@@ -39,7 +39,7 @@ def count_variadic(keys, probes):
 
 
 def compiled_search(make_keys, values, masks, k, num_free, hint, count):
-    """`search.kth_key` over the keys `make_keys` forms, as one XLA call."""
+    """`bracket.kth_key` over the keys `make_keys` forms, as one XLA call."""
     values = [tf.convert_to_tensor(v) for v in values]
     masks = [None if m is None else tf.convert_to_tensor(m) for m in masks]
     # One tf.function per signature: each is traced once, so models with

@@ -43,7 +43,7 @@ import dataclasses
 import numpy as np
 from keras import ops
 
-from keras_slt import bits
+from keras_slt.layers import bits
 from keras_slt.freezing import FREE, LOCKED, PRUNED
 
 # Offsets of free positions from their base fit in 16 bits.

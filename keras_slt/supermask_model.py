@@ -4,9 +4,10 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_slt import nonfinite, threshold_context
+from keras_slt import nonfinite
 from keras_slt.counting import floor_count
 from keras_slt.freezing import check_fraction, check_sparsity
+from keras_slt.layers import threshold_context
 from keras_slt.layers.base import SELECTIONS
 from keras_slt.selection import threshold_of_scores
 from keras_slt.walk import supermask_layers
