@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import keras_slt
-from keras_slt.export import block_sparse, load_ticket, materialize, save_ticket, ticket, tflite
+from keras_slt.export import block_sparse, load_ticket, materialize, save_ticket, slt_format, tflite
 
 
 def blocked_ticket(block_size, sparsity=0.9, freeze_ratio=0.5, seed=1):
@@ -21,7 +21,7 @@ def blocked_ticket(block_size, sparsity=0.9, freeze_ratio=0.5, seed=1):
 def test_ticket_stores_one_bit_per_free_block(tmp_path):
     model = blocked_ticket(4, sparsity=0.7)
     save_ticket(model, tmp_path / "t.slt")
-    _, coded, _ = ticket._read(tmp_path / "t.slt")
+    _, coded, _ = slt_format.read(tmp_path / "t.slt")
     free_blocks = [int((layer.freeze_pattern() == 0).sum()) for layer in model.supermask_layers]
     assert [c.num_free for c in coded] == free_blocks
     assert [c.num_free * 4 for c in coded] == [layer.num_free for layer in model.supermask_layers]
