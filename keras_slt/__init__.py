@@ -5,10 +5,9 @@ The flow: data -> model (supermask layers, `supermaskify`) -> search
 deploy.
 """
 
-from keras_slt import data, export, layers, models
-# Registers `CoupledSGD` with keras.saving, so that a `.keras` file compiled
-# with it loads after `import keras_slt`.
-from keras_slt import optimizers  # noqa: F401
+# `optimizers` registers `CoupledSGD` with keras.saving, so that a `.keras`
+# file compiled with it loads after `import keras_slt`.
+from keras_slt import data, export, layers, models, optimizers
 from keras_slt.convert import supermaskify
 from keras_slt.layers import (
     SupermaskConv1D,

@@ -13,8 +13,8 @@ import dataclasses
 import math
 
 import numpy as np
-from keras_slt.layers import blocks
 from keras_slt.freezing import FREE
+from keras_slt.layers import blocks
 from keras_slt.walk import supermask_layers
 
 SEED_BITS = 64

@@ -14,8 +14,8 @@ from keras_slt import data as datasets
 from keras_slt.experiments import model_source
 from keras_slt.data import graphs
 from keras_slt.layers import SCALES, blocks
-from keras_slt.supermask_model import SELECTIONS
 from keras_slt.models.resnet import STEMS
+from keras_slt.supermask_model import SELECTIONS
 
 ALGOS = ("ep", "dense")
 SCHEDULES = ("cosine", "step")

@@ -1,7 +1,7 @@
 """The size table: a ticket under the paper's accounting and as files, with LiteRT latencies."""
 
-from keras_slt.supermask_model import SupermaskModel
 from keras_slt.size import model_size
+from keras_slt.supermask_model import SupermaskModel
 
 # File sizes reported by `export_ticket`, in table order.
 FILE_ROWS = (

@@ -43,8 +43,8 @@ import dataclasses
 import numpy as np
 from keras import ops
 
-from keras_slt.layers import bits
 from keras_slt.freezing import FREE, LOCKED, PRUNED
+from keras_slt.layers import bits
 
 # Offsets of free positions from their base fit in 16 bits.
 _OFFSET_BITS = 16
