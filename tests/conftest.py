@@ -22,8 +22,8 @@ import pytest
 # whole in the JAX install, where that import would fail at collection.
 _TENSORFLOW_IMPORT = re.compile(
     r"^((import|from) (tensorflow|tensorflow_datasets|ai_edge_litert)\b"
-    r"|from keras_slt\.data import .*\b(image_folder|tfds_any|pipeline|transforms)\b"
-    r"|from keras_slt\.data\.(image_folder|tfds_any|pipeline|transforms) import"
+    r"|from keras_slt\.data import .*\b(tfds_any|pipeline|transforms)\b"
+    r"|from keras_slt\.data\.(tfds_any|pipeline|transforms) import"
     r"|from keras_slt\.export import .*\b(tflite|block_sparse)\b)",
     re.MULTILINE)
 _TEST_MODULE_IMPORT = re.compile(r"^from (test_\w+) import", re.MULTILINE)
