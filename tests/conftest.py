@@ -146,6 +146,22 @@ def data_dir(tmp_path_factory):
     return str(folder)
 
 
+@pytest.fixture(scope="module")
+def image_dir(tmp_path_factory):
+    """An image folder of 3 classes x 12 images: RGB PNGs and JPEGs of mixed sizes, resized on reading."""
+    from PIL import Image
+
+    folder = tmp_path_factory.mktemp("images")
+    rng = np.random.default_rng(1)
+    for name in ("ant", "bee", "fly"):
+        os.makedirs(folder / name)
+        for i in range(12):
+            size = (10 + i % 3 * 7, 14 - i % 2 * 4)  # smaller and larger than the 12x10 read
+            image = Image.fromarray(rng.integers(0, 256, size + (3,), dtype=np.uint8))
+            image.save(folder / name / f"{i:02d}.{'png' if i % 2 else 'jpg'}")
+    return str(folder)
+
+
 def tiny_config(data_dir, output_dir, **overrides):
     """A `SearchConfig` of a 2-epoch FC-16 search on `data_dir`."""
     from keras_slt.experiments import search

@@ -1,29 +1,12 @@
 """The epoch plan, and the tf.data and NumPy pipelines that follow it batch for batch."""
 
-import os
-
 import numpy as np
-import PIL.Image
 import pytest
 
 from keras_slt import data
 from keras_slt.data import custom, numpy_pipeline, plan
 
 MEAN, STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
-
-
-@pytest.fixture(scope="module")
-def image_dir(tmp_path_factory):
-    """An image folder of 3 classes x 12 images: RGB PNGs and JPEGs of mixed sizes, resized on reading."""
-    folder = tmp_path_factory.mktemp("images")
-    rng = np.random.default_rng(1)
-    for name in ("ant", "bee", "fly"):
-        os.makedirs(folder / name)
-        for i in range(12):
-            size = (10 + i % 3 * 7, 14 - i % 2 * 4)  # smaller and larger than the 12x10 read
-            image = PIL.Image.fromarray(rng.integers(0, 256, size + (3,), dtype=np.uint8))
-            image.save(folder / name / f"{i:02d}.{'png' if i % 2 else 'jpg'}")
-    return str(folder)
 
 
 def images_and_labels(n=50, shape=(32, 32, 3)):
