@@ -185,10 +185,10 @@ def load_dir(data_dir, image_size=None):
     separate = all(os.path.isdir(folder) for folder in split_dirs)
     splits = [_index(folder) for folder in (split_dirs if separate else [data_dir])]
     classes = splits[0][0]
-    if splits[-1][0] != classes:
+    if separate and splits[1][0] != classes:
         raise DataError(
             f"image folder {data_dir}: train/ has classes {', '.join(classes)} but test/ has "
-            f"{', '.join(splits[-1][0])}"
+            f"{', '.join(splits[1][0])}"
         )
     mode, first_size = _format(splits[0][1][0])
     shape = tuple(image_size or first_size) + ((1,) if mode == "L" else (3,))
