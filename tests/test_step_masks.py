@@ -19,6 +19,8 @@ import pytest
 
 import keras_slt
 
+pytestmark = pytest.mark.agnostic
+
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "step_masks.npz")
 STEPS = 6
 # Compiled float32 arithmetic differs by a few ulp between CPUs; one step
