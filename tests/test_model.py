@@ -57,15 +57,17 @@ def reference_masks(model):
 
 
 def test_supermask_layers_are_listed_by_index_through_nested_models():
-    inner = keras.Sequential([keras.Input((8,)), SupermaskDense(8, layer_index=0, name="first"),
-                              keras.layers.BatchNormalization(), SupermaskDense(8, layer_index=2, name="third")])
+    inner = keras.Sequential([keras.Input((6,)), SupermaskDense(7, layer_index=0, name="first"),
+                              keras.layers.BatchNormalization(), SupermaskDense(9, layer_index=2, name="third")])
     inputs = keras.Input((4,))
-    h = SupermaskDense(8, layer_index=1, name="second")(inputs)
-    h = inner(keras.layers.Dense(8, name="plain")(h))
+    h = SupermaskDense(5, layer_index=1, name="second")(inputs)
+    h = inner(keras.layers.Dense(6, name="plain")(h))
     model = keras_slt.SupermaskModel(keras.Model(inputs, SupermaskDense(2, layer_index=3, name="last")(h)),
                                      sparsity=0.5)
     assert [l.name for l in model.supermask_layers] == ["first", "second", "third", "last"]
-    assert [len(m.shape) for m in model.masks()] == [2] * 4
+    # Masks, thresholds and statistics follow the same order.
+    assert [m.shape for m in model.masks()] == [(6, 7), (4, 5), (7, 9), (9, 2)]
+    assert list(model.mask_statistics()["layer_sparsity"]) == ["first", "second", "third", "last"]
 
 
 def test_model_owns_selection_and_sparsity():
@@ -111,7 +113,7 @@ def test_masks_thresholds_and_statistics_agree(selection_mode):
     assert statistics["layer_sparsity"] == {l.name: 1 - float(m.mean()) for l, m in zip(model.supermask_layers, masks)}
     if selection_mode == "global":
         assert kept == n - floor_count(n, 0.6)
-        assert thresholds[0] is thresholds[1]
+        assert [float(numpy(t)) for t in thresholds] == [statistics["threshold"]] * 2
         assert statistics["threshold"] == float(numpy(model.global_threshold()))
     else:
         assert [int(m.sum()) for m in masks] == [m.size - floor_count(m.size, 0.6) for m in masks]
@@ -162,6 +164,27 @@ def test_fit_trains_the_scores_and_predict_uses_their_masks(selection_mode):
     first, last = (kernel_weights(l) * m for l, m in zip(model.supermask_layers, after))
     expected = np.maximum(x @ first, 0) @ last
     np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-4, atol=1e-5)
+
+
+class LazyNetwork(keras.Model):
+    """A subclassed network that makes its supermask layers when it is built."""
+
+    def build(self, input_shape):
+        self.hidden = SupermaskDense(8, activation="relu", layer_index=0)
+        self.logits = SupermaskDense(3, layer_index=1)
+        self.hidden.build(input_shape)
+        self.logits.build((*input_shape[:-1], 8))
+
+    def call(self, inputs):
+        return self.logits(self.hidden(inputs))
+
+
+def test_layers_a_subclassed_network_makes_when_built_are_adopted():
+    model = keras_slt.SupermaskModel(LazyNetwork(), sparsity=0.5)
+    assert not model.built and model.supermask_layers == []
+    assert model(np.ones((2, 6), "float32")).shape == (2, 3)
+    assert [(l.sparsity, l.selection) for l in model.supermask_layers] == [(0.5, "global")] * 2
+    assert sum(int(m.sum()) for m in model.masks()) == (6 * 8 + 8 * 3) // 2
 
 
 def test_static_scale_uses_the_model_sparsity():
