@@ -67,6 +67,7 @@ def code_runners(marker):
     }
 
 
+@pytest.mark.slow
 def test_search_refuses_a_cifar_batch_that_runs_code(tmp_path):
     write_cifar_dir(tmp_path, "cifar10", per_file=2)
     marker = tmp_path / "marker"
@@ -362,6 +363,7 @@ def peak_rss_mb(*args):
     return types.SimpleNamespace(returncode=child.returncode, stderr=stderr), usage.ru_maxrss / 1024
 
 
+@pytest.mark.slow
 def test_export_refuses_a_huge_layer_ticket_in_little_memory(genuine, tmp_path):
     (tmp_path / "start.slt").write_bytes(genuine[:10])  # refused at once: the tool's start-up memory
     (tmp_path / "huge.slt").write_bytes(with_config(genuine, set_units(3_000_000)))
@@ -381,6 +383,7 @@ def test_export_refuses_a_huge_layer_ticket_in_little_memory(genuine, tmp_path):
 # --- image folders ----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_search_refuses_a_pipe_named_like_an_image_without_hanging(tmp_path):
     write_folder(tmp_path / "images", per_class=2)
     os.mkfifo(tmp_path / "images" / "dog" / "x.png")
