@@ -57,7 +57,7 @@ def expand(blocked, block_size):
 
     Example:
 
-    >>> expand(np.array([[1], [0]]), 2).ravel().tolist()
+    >>> ops.convert_to_numpy(expand(np.array([[1], [0]]), 2)).ravel().tolist()
     [1, 1, 0, 0]
     """
     if block_size == 1:

@@ -40,11 +40,16 @@ class SupermaskModel(keras.Model):
 
     Example:
 
-    >>> net = keras.Sequential([keras.Input((784,)),
-    ...     SupermaskDense(100, activation="relu", layer_index=0),
-    ...     SupermaskDense(10, layer_index=1)])
+    >>> from keras_slt.layers import SupermaskDense
+    >>> net = keras.Sequential([keras.Input((16,)),
+    ...     SupermaskDense(8, activation="relu", layer_index=0),
+    ...     SupermaskDense(3, layer_index=1)])
     >>> model = SupermaskModel(net, sparsity=0.5)
-    >>> model.compile("sgd", "sparse_categorical_crossentropy")
+    >>> model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    >>> x, y = np.ones((8, 16), "float32"), np.zeros(8, "int32")
+    >>> _ = model.fit(x, y, epochs=1, verbose=0)
+    >>> sum(int(mask.sum()) for mask in model.masks())  # half of 16*8 + 8*3
+    76
     """
 
     def __init__(self, network, sparsity, selection="global", metadata=None, **kwargs):
@@ -151,8 +156,13 @@ class SupermaskModel(keras.Model):
 
         Example:
 
-        >>> [layer.mask(t) for layer, t in zip(model.supermask_layers,
-        ...                                   model.layer_thresholds())]
+        >>> import keras_slt
+        >>> model = keras_slt.models.get("fc", (4, 4, 1), 3, width=8,
+        ...                              selection="layerwise", seed=1)
+        >>> masks = [layer.mask(t) for layer, t in zip(model.supermask_layers,
+        ...                                           model.layer_thresholds())]
+        >>> [int(keras.ops.sum(mask)) for mask in masks]  # half of each layer
+        [64, 32, 12]
         """
         return self._per_layer(self.threshold())
 

@@ -100,8 +100,9 @@ class SupermaskConv1D(SupermaskConv):
 
     Example:
 
+    >>> import numpy as np
     >>> layer = SupermaskConv1D(8, 3, padding="same", sparsity=0.5)
-    >>> layer(np.ones((2, 16, 4), "float32")).shape
+    >>> tuple(layer(np.ones((2, 16, 4), "float32")).shape)
     (2, 16, 8)
     """
 
@@ -116,8 +117,9 @@ class SupermaskConv2D(SupermaskConv):
 
     Example:
 
+    >>> import numpy as np
     >>> layer = SupermaskConv2D(8, 3, padding="same", sparsity=0.5)
-    >>> layer(np.ones((2, 16, 16, 3), "float32")).shape
+    >>> tuple(layer(np.ones((2, 16, 16, 3), "float32")).shape)
     (2, 16, 16, 8)
     """
 
@@ -141,8 +143,9 @@ class SupermaskDepthwiseConv2D(SupermaskConv):
 
     Example:
 
+    >>> import numpy as np
     >>> layer = SupermaskDepthwiseConv2D(3, padding="same", sparsity=0.5)
-    >>> layer(np.ones((2, 8, 8, 4), "float32")).shape
+    >>> tuple(layer(np.ones((2, 8, 8, 4), "float32")).shape)
     (2, 8, 8, 4)
     """
 

@@ -24,11 +24,12 @@ class SupermaskDense(SupermaskLayer):
 
     Example:
 
+    >>> import numpy as np
     >>> layer = SupermaskDense(10, sparsity=0.5, seed=1)
-    >>> layer(np.ones((2, 784), "float32")).shape
+    >>> tuple(layer(np.ones((2, 784), "float32")).shape)
     (2, 10)
     >>> blocked = SupermaskDense(10, block_size=4, sparsity=0.9)
-    >>> blocked(np.ones((2, 784), "float32")).shape, blocked.scores.shape
+    >>> tuple(blocked(np.ones((2, 784), "float32")).shape), tuple(blocked.scores.shape)
     ((2, 10), (196, 10))
     """
 

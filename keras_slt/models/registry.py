@@ -87,6 +87,8 @@ def get(name, input_shape, num_classes, supermask=True, **options):
 
     Example:
 
+    >>> import keras
+    >>> import keras_slt
     >>> model = keras_slt.models.get("conv6", (32, 32, 3), 10,
     ...                              sparsity=0.5, freeze_ratio=0.5, seed=1)
     >>> model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(

@@ -85,7 +85,7 @@ def bottleneck_resnet(input_shape, num_classes, depth, width_factor=1.0, inner_f
     Example:
 
     >>> model = bottleneck_resnet((224, 224, 3), 1000, 50)
-    >>> sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    >>> sum(int(keras.ops.size(w)) for w in model.trainable_weights)
     25502912
     """
     if depth not in BOTTLENECK_BLOCKS:
