@@ -64,8 +64,16 @@ def load(name, data_dir=None, image_size=None):
 
     Example:
 
-    >>> (x_train, y_train, x_test, y_test), spec = load("image_folder", "pets", (64, 64))
-    >>> spec.num_classes
+    >>> import os, tempfile
+    >>> import PIL.Image
+    >>> data_dir = tempfile.mkdtemp()
+    >>> for name in ("cat", "dog", "fish"):
+    ...     os.mkdir(os.path.join(data_dir, name))
+    ...     for i in range(5):
+    ...         PIL.Image.new("RGB", (12, 10), "white").save(os.path.join(data_dir, name, f"{i}.png"))
+    >>> (x_train, y_train, x_test, y_test), spec = load("image_folder", data_dir, (8, 8))
+    >>> spec.input_shape, spec.num_classes, spec.mean
+    ((8, 8, 3), 3, (1.0, 1.0, 1.0))
     """
     check(name, data_dir)
     require_tensorflow(f"dataset {name}")

@@ -48,8 +48,9 @@ def arrays_and_spec(name, data_dir=None, image_size=None):
 
     Example:
 
-    >>> (x_train, y_train, x_test, y_test), spec = arrays_and_spec(
-    ...     "image_folder", "/data/pets", image_size=(64, 64))
+    >>> (x_train, y_train, x_test, y_test), spec = arrays_and_spec("fashion_mnist")
+    >>> spec.input_shape, spec.num_classes
+    ((28, 28, 1), 10)
     """
     _check_name(name)
     if custom.is_custom(name):
@@ -85,6 +86,7 @@ def load_arrays(name, data_dir=None, image_size=None):
 
     Example:
 
+    >>> import keras_slt
     >>> x_train, y_train, x_test, y_test = keras_slt.data.load_arrays(
     ...     "fashion_mnist")
     >>> x_train.shape, x_test.shape
@@ -187,11 +189,13 @@ def load(
 
     Example:
 
+    >>> import keras_slt
     >>> data = keras_slt.data.load("fashion_mnist", seed=1)
     >>> data.num_train, data.num_validation, data.num_test
     (48000, 12000, 10000)
-    >>> model.fit(data.train, steps_per_epoch=data.steps_per_epoch, epochs=10,
-    ...           validation_data=data.validation)
+    >>> images, labels = next(iter(data.test))
+    >>> tuple(images.shape), tuple(labels.shape)
+    ((128, 28, 28, 1), (128,))
     """
     _check_name(name)
     if not 0 <= validation_fraction < 1:
