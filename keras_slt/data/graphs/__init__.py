@@ -11,8 +11,20 @@ where one is pinned; a host that does not answer fails the load at once.
 
 Example:
 
->>> graph = keras_slt.data.graphs.load_graph("cora", "data/planetoid")
->>> model.fit(graph.inputs(), *graph.targets("train"), batch_size=1)
+>>> import numpy as np
+>>> import keras
+>>> import keras_slt
+>>> from keras_slt.data.graphs import Graph
+>>> graph = Graph(name="path", features=np.eye(4, dtype="float32"),  # what load_graph returns
+...               edges=np.array([[0, 1, 1, 2, 2, 3], [1, 0, 2, 1, 3, 2]], "int32"),
+...               labels=np.array([0, 0, 1, 1], "int32"), train=np.array([0, 3], "int32"),
+...               validation=np.array([1], "int32"), test=np.array([2], "int32"), num_classes=2)
+>>> model = keras_slt.models.get("gin", (graph.num_features,), graph.num_classes, width=8)
+>>> model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+>>> labels, weights = graph.targets("train")
+>>> _ = model.fit(graph.inputs(), labels, sample_weight=weights, batch_size=1, verbose=0)
+>>> tuple(model.predict(graph.inputs(), verbose=0).shape)  # one graph, 4 nodes, 2 classes
+(1, 4, 2)
 """
 
 import os
