@@ -226,7 +226,8 @@ class SearchConfig:
         >>> SearchConfig(model="fc", dataset="fashion_mnist", image_size="32,32",
         ...              output_dir="runs/fc").check_applies()
         Traceback (most recent call last):
-        ConfigError: image_size=32,32 does not apply to dataset fashion_mnist: ...
+        ...
+        keras_slt.experiments.config.ConfigError: image_size=32,32 does not apply to dataset fashion_mnist: ...
         """
         given = set(given) | {field.name for field in dataclasses.fields(self)
                               if getattr(self, field.name) != field.default}

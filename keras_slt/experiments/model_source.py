@@ -85,8 +85,12 @@ def build(config, input_shape, num_classes):
 
     Example:
 
-    >>> model = build(SearchConfig(model="keras.applications.MobileNetV2",
-    ...                            dataset="cifar10", output_dir="runs/m"), (32, 32, 3), 10)
+    >>> from keras_slt.experiments.config import SearchConfig
+    >>> config = SearchConfig(model="keras.applications.MobileNetV2", dataset="cifar10",
+    ...                       width_factor=0.35, output_dir="unused")
+    >>> model = build(config, (32, 32, 3), 10)
+    >>> type(model).__name__, len(model.supermask_layers)
+    ('SupermaskModel', ...)
     """
     supermask = {}
     if config.algo == "ep":
@@ -146,7 +150,15 @@ def load_file(path):
 
     Example:
 
-    >>> model = load_file("runs/fc/best.keras")
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "net.keras")
+    >>> keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]).save(path)
+    >>> load_file(path).output_shape
+    (None, 2)
+    >>> load_file(os.path.join(os.path.dirname(path), "missing.keras"))
+    Traceback (most recent call last):
+    ...
+    ValueError: model file .../missing.keras cannot be loaded (ValueError: File not found: ...)
     """
     try:
         saved = keras.saving.load_model(path, compile=False)

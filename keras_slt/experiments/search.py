@@ -104,9 +104,21 @@ def run_search(config, callbacks=(), verbose=None):
 
     Example:
 
-    >>> results = run_search(SearchConfig(model="fc", dataset="fashion_mnist",
-    ...                                   epochs=3, output_dir="runs/fc"))
+    >>> import tempfile
+    >>> import PIL.Image
+    >>> data_dir = tempfile.mkdtemp()
+    >>> for name, color in (("dark", "black"), ("light", "white")):
+    ...     os.mkdir(os.path.join(data_dir, name))
+    ...     for i in range(10):
+    ...         PIL.Image.new("L", (8, 8), color).save(os.path.join(data_dir, name, f"{i}.png"))
+    >>> output_dir = tempfile.mkdtemp()
+    >>> results = run_search(SearchConfig(
+    ...     model="fc", width=16, dataset="image_folder", data_dir=data_dir, epochs=2,
+    ...     batch_size=4, output_dir=output_dir), verbose=0)
     >>> print(summary(results))
+    fc on image_folder, ep (s=0.5, p=0, r=0): test accuracy ...% (best epoch ..., val ...%), size ... bits (...), ... s
+    >>> sorted(os.listdir(output_dir))
+    ['.lock', 'best.keras', 'ckpt-2.weights.h5', 'logs', 'results.json', 'state.json']
     """
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
@@ -215,8 +227,12 @@ def summary(results):
 
     Example:
 
-    >>> summary(results)
-    'fc on fashion_mnist, ep (s=0.5, p=0.25, r=0.25): test accuracy 84.10% ...'
+    >>> results = {"flags": {"algo": "ep", "model": "fc", "dataset": "fashion_mnist", "sparsity": 0.5},
+    ...            "prune_ratio": 0.25, "lock_ratio": 0.25, "compression": 31.9,
+    ...            "actual_sparsity": 0.5, "test_accuracy": 0.841, "best_epoch": 3,
+    ...            "val_accuracy": 0.85, "model_size_bits": 1372352, "wall_time_s": 35.2}
+    >>> print(summary(results))
+    fc on fashion_mnist, ep (s=0.5, p=0.25, r=0.25): test accuracy 84.10% (best epoch 3, val 85.00%), size 1,372,352 bits (0.164 MiB, 31.9x smaller than dense float32, actual sparsity 0.5000), 35 s
     """
     flags = results["flags"]
     bits = results["model_size_bits"]

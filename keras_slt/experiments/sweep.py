@@ -299,8 +299,9 @@ def finished_line(output_root, run, code):
 
     Example:
 
-    >>> finished_line("runs/sweep", run, 0)
-    'done: fc_s0.5_dense_seed0 (model=fc algo=ep sparsity=0.5 prune_ratio=0 lock_ratio=0 seed=0): test accuracy 84.10%, 1,234,567 bits, 35 s'
+    >>> run = grid(["fc"], [0.5], [0.0], [0], weight_trained=False)[0]
+    >>> finished_line("sweep", run, 1)
+    'FAILED (1): fc_s0.5_dense_seed0; its log: sweep/fc_s0.5_dense_seed0/log.txt'
     """
     folder = run_folder(output_root, run)
     if code != 0:
