@@ -99,9 +99,14 @@ def supermaskify(
 
     Example:
 
-    >>> base = keras.applications.ResNet50(weights=None, classes=10,
-    ...                                    input_shape=(64, 64, 3))
+    >>> base = keras.Sequential([keras.Input((8, 8, 3)),  # or keras.applications.ResNet50(...)
+    ...     keras.layers.Conv2D(4, 3), keras.layers.BatchNormalization(),
+    ...     keras.layers.ReLU(), keras.layers.Flatten(), keras.layers.Dense(10)])
     >>> model = supermaskify(base, sparsity=0.7, freeze_ratio=0.5, seed=1)
+    >>> [type(layer).__name__ for layer in model.supermask_layers]
+    ['SupermaskConv2D', 'SupermaskDense']
+    >>> round(model.mask_statistics()["actual_sparsity"], 4)  # of 108 + 1440 weights
+    0.7
     """
     prune, lock = freezing.resolve_ratios(sparsity, freeze_ratio, prune_ratio, lock_ratio)
     blocks.check_block_size(block_size)

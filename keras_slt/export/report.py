@@ -74,13 +74,13 @@ def size_table(model, sizes, latencies=None):
 
     >>> import keras_slt
     >>> model = keras_slt.models.get("fc", (4, 4, 1), 3, width=8, seed=1)
-    >>> print(size_table(model, {"slt": 900, "tflite": "TensorFlow is not installed"}))
+    >>> print(size_table(model, {"slt": 900, "tflite": "not written"}))
                                                 bytes  bits/weight   x first
     dense float32 (weight-trained)                864      32.0000    1.0000
     paper: 1 bit per free weight                   35       1.2963    0.0405
     entropy bound: H(q) per free weight            34       1.2772    0.0399
     .slt file                                     900      33.3333    1.0417
-    TFLite float32, sparse               TensorFlow is not installed
+    TFLite float32, sparse                       not written
     """
     if isinstance(model, SupermaskModel):
         accounting = model_size(model)

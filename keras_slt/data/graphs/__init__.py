@@ -12,7 +12,6 @@ where one is pinned; a host that does not answer fails the load at once.
 Example:
 
 >>> import numpy as np
->>> import keras
 >>> import keras_slt
 >>> from keras_slt.data.graphs import Graph
 >>> graph = Graph(name="path", features=np.eye(4, dtype="float32"),  # what load_graph returns
@@ -20,11 +19,11 @@ Example:
 ...               labels=np.array([0, 0, 1, 1], "int32"), train=np.array([0, 3], "int32"),
 ...               validation=np.array([1], "int32"), test=np.array([2], "int32"), num_classes=2)
 >>> model = keras_slt.models.get("gin", (graph.num_features,), graph.num_classes, width=8)
->>> model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
->>> labels, weights = graph.targets("train")
->>> _ = model.fit(graph.inputs(), labels, sample_weight=weights, batch_size=1, verbose=0)
->>> tuple(model.predict(graph.inputs(), verbose=0).shape)  # one graph, 4 nodes, 2 classes
+>>> tuple(model(graph.inputs()).shape)  # one graph, 4 nodes, 2 classes
 (1, 4, 2)
+>>> labels, weights = graph.targets("train")  # for fit(inputs, labels, sample_weight=weights)
+>>> weights.tolist()  # the loss is over the training nodes 0 and 3
+[[2.0, 0.0, 0.0, 2.0]]
 """
 
 import os
