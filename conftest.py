@@ -3,13 +3,17 @@
 README's test command runs them with `pytest --doctest-modules keras_slt`.
 Only modules that hold an example are imported: the command-line programs in
 keras_slt/cli/ define their absl flags on import in one global registry, so
-one process cannot import them all, and they hold no examples. Where
-TensorFlow is not installed, modules that need it are not collected.
+one process cannot import them all, and they hold no examples. The examples
+run under the TensorFlow backend, as README's test command runs them: on
+another backend they are skipped, and where TensorFlow is not installed,
+modules that need it are not collected.
 """
 
 import importlib
 import importlib.util
 import os
+
+import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -41,3 +45,14 @@ def pytest_ignore_collect(collection_path, config):
     if ">>>" not in collection_path.read_text(encoding="utf-8"):
         return True
     return True if _needs_missing_tensorflow(path) else None
+
+
+def pytest_collection_modifyitems(config, items):
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        return
+    skip = pytest.mark.skip(reason=f"docstring examples run on TensorFlow ({keras.backend.backend()} backend)")
+    for item in items:
+        if str(item.path).startswith(_LIBRARY + os.sep):
+            item.add_marker(skip)
