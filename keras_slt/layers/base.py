@@ -340,8 +340,8 @@ def _masked_weight(scores, weight, free_index, threshold, layout):
 
     Forward: exactly m * W for the binary mask m. Backward: the mask is seen
     as |score|, so dL/dscore = dL/dm * sign(score) = dL/dW_eff * W * sign(score)
-    (what the former `W * (m + |s| - stop_gradient(|s|))` gave, without
-    computing |s| - |s| in the forward pass). Spelled out as a custom gradient,
+    (the gradient of `W * (m + |s| - stop_gradient(|s|))`, without computing
+    |s| - |s| in the forward pass). Spelled out as a custom gradient,
     each direction is one pass that XLA fuses: on TensorFlow outside XLA (a
     plain graph, or eager), each direction runs as one small XLA call, where
     the TF graph would launch many kernels of the full size.

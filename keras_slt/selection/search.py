@@ -19,8 +19,8 @@ from keras_slt.selection.keys import END, INF_BITS, NO_KEY, magnitude_keys
 #
 # Why not a sort or a histogram: on CPU, XLA sorts slowly (a 100k-element sort
 # takes ~20 ms) and runs scatter, hence any histogram, as a serial loop (~1 ns
-# per element): the former two-histogram radix select cost about as much as
-# 8 plain passes over the scores. What XLA runs fast is a *variadic*
+# per element): a two-histogram radix select costs about as much as 8 plain
+# passes over the scores. What XLA runs fast is a *variadic*
 # reduction: counting the keys below 4 probes, plus a min and a max, costs
 # about 1.4 plain sums (~0.25 ns per element), while a lone count costs more
 # than that (XLA's CPU tree-reduction rewrite slows single-output reductions
