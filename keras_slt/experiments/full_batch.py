@@ -24,17 +24,12 @@ class TestAccuracy(keras.callbacks.Callback):
     Example:
 
     >>> import numpy as np
-    >>> from keras_slt.data.graphs import Graph
-    >>> graph = Graph(name="path", features=np.eye(4, dtype="float32"),
-    ...               edges=np.array([[0, 1, 1, 2, 2, 3], [1, 0, 2, 1, 3, 2]], "int32"),
-    ...               labels=np.array([0, 0, 1, 1], "int32"), train=np.array([0, 3], "int32"),
-    ...               validation=np.array([1], "int32"), test=np.array([2], "int32"), num_classes=2)
-    >>> import keras_slt
-    >>> data = GraphData(graph)
-    >>> model = keras_slt.models.get("gin", data.input_shape, data.num_classes, width=8)
-    >>> model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    >>> model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     ...               metrics=["accuracy"])
-    >>> test_accuracy = TestAccuracy(data.test)
+    >>> x = np.eye(3, dtype="float32")  # three nodes; the test split is node 2
+    >>> test = GraphBatch((x, np.array([0, 1, 1]), np.array([0.0, 0.0, 3.0])))
+    >>> test_accuracy = TestAccuracy(test)
     >>> test_accuracy.set_model(model)  # as fit does
     >>> logs = {"loss": 0.7}
     >>> test_accuracy.on_epoch_end(0, logs)
