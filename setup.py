@@ -20,7 +20,7 @@ setup(
         "absl-py>=2.0",  # command-line flags and flagfiles
         "numpy>=1.26",  # Philox streams, reference selection, the NumPy pipeline
         "matplotlib>=3.8",  # sweep plots
-        "pillow>=10",  # decodes the CIFAR-10 JPEG folder (as torchvision does)
+        "pillow>=10",  # decodes image folders and the CIFAR-10 JPEG folder (as torchvision does)
         "constriction>=0.4",  # range coder of the compact .slt ticket files
     ],
     extras_require={

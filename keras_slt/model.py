@@ -224,13 +224,16 @@ class SupermaskModel(keras.Model):
         }
 
     def get_config(self):
-        return {
-            "name": self.name,
-            "network": keras.saving.serialize_keras_object(self.network),
-            "sparsity": self.sparsity,
-            "selection": self.selection,
-            "metadata": self.metadata,
-        }
+        config = super().get_config()  # name, trainable, dtype
+        config.update(
+            {
+                "network": keras.saving.serialize_keras_object(self.network),
+                "sparsity": self.sparsity,
+                "selection": self.selection,
+                "metadata": self.metadata,
+            }
+        )
+        return config
 
     @classmethod
     def from_config(cls, config, custom_objects=None):

@@ -22,8 +22,8 @@ import pytest
 # whole in the JAX install, where that import would fail at collection.
 _TENSORFLOW_IMPORT = re.compile(
     r"^((import|from) (tensorflow|tensorflow_datasets|ai_edge_litert)\b"
-    r"|from keras_slt\.data import .*\b(image_folder|tfds_any|pipeline|transforms)\b"
-    r"|from keras_slt\.data\.(image_folder|tfds_any|pipeline|transforms) import"
+    r"|from keras_slt\.data import .*\b(tfds_any|pipeline|transforms)\b"
+    r"|from keras_slt\.data\.(tfds_any|pipeline|transforms) import"
     r"|from keras_slt\.export import .*\b(tflite|block_sparse)\b)",
     re.MULTILINE)
 _TEST_MODULE_IMPORT = re.compile(r"^from (test_\w+) import", re.MULTILINE)
@@ -143,6 +143,22 @@ def data_dir(tmp_path_factory):
         images = np.clip(templates[labels] + rng.normal(0, 60, (n, 28, 28)), 0, 255)
         _write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", images, 2051)
         _write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", labels, 2049)
+    return str(folder)
+
+
+@pytest.fixture(scope="module")
+def image_dir(tmp_path_factory):
+    """An image folder of 3 classes x 12 images: RGB PNGs and JPEGs of mixed sizes, resized on reading."""
+    from PIL import Image
+
+    folder = tmp_path_factory.mktemp("images")
+    rng = np.random.default_rng(1)
+    for name in ("ant", "bee", "fly"):
+        os.makedirs(folder / name)
+        for i in range(12):
+            size = (10 + i % 3 * 7, 14 - i % 2 * 4)  # smaller and larger than the 12x10 read
+            image = Image.fromarray(rng.integers(0, 256, size + (3,), dtype=np.uint8))
+            image.save(folder / name / f"{i:02d}.{'png' if i % 2 else 'jpg'}")
     return str(folder)
 
 

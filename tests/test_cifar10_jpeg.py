@@ -99,6 +99,7 @@ def test_batches_follow_the_recipe(subset):
     assert not np.array_equal(epochs[0][0], epochs[1][0])
 
 
+@pytest.mark.slow
 def test_paper_flagfile_learns(subset, tmp_path):
     result = run_tool("tools/search.py", "--flagfile=configs/cifar10_conv6_frozen_source.flags",
                       f"--data_dir={subset}", "--epochs=8", "--width_factor=0.5", "--batch_size=32",

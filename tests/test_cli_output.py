@@ -22,6 +22,7 @@ from keras_slt.export import sources
 SEARCH = ["--model=fc", "--width=16", "--dataset=fashion_mnist", "--batch_size=32"]
 
 
+@pytest.mark.slow
 def test_search_on_a_terminal_keeps_the_live_progress_bar(data_dir, tmp_path):
     controller, terminal = pty.openpty()
     env = dict(os.environ, PYTHONPATH=ROOT)
@@ -48,6 +49,7 @@ def test_search_on_a_terminal_keeps_the_live_progress_bar(data_dir, tmp_path):
     assert "fc on fashion_mnist, ep" in text and "results: " in text
 
 
+@pytest.mark.slow
 def test_tfds_dataset_not_in_data_dir_fails_in_seconds(tmp_path):
     import tensorflow_datasets  # noqa: F401  (its import is not what is timed)
 
@@ -128,6 +130,7 @@ def test_a_silent_graph_download_fails_in_one_line(no_proxy, monkeypatch):
     listener.close()
 
 
+@pytest.mark.slow
 def test_export_refuses_an_unfinished_run(tmp_path):
     (tmp_path / "best.keras").write_bytes(b"a model")
     result = run_tool("deploy/export.py", f"--output_dir={tmp_path}", timeout=120)

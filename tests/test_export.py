@@ -252,6 +252,7 @@ def test_int8_needs_representative_data(fc_ticket):
 # --- the export CLI -----------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_export_cli_writes_and_verifies(tmp_path):
     base = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
                              keras.layers.Dense(32, activation="relu"), keras.layers.Dense(10)])
@@ -281,6 +282,7 @@ def test_export_cli_writes_and_verifies(tmp_path):
     assert float(rows["TFLite int8, sparse"][-1]) > 0
 
 
+@pytest.mark.slow
 def test_export_cli_refuses_a_bad_flag_in_one_line(tmp_path):
     result = run_tool("deploy/export.py", f"--output_dir={tmp_path}", "--format=keras,zip")
     assert result.returncode != 0 and "Traceback" not in result.stderr

@@ -96,6 +96,7 @@ def test_block_size_is_refused_for_a_model_without_dense_layers(data_dir, tmp_pa
     assert str(error.value).startswith(f"model {tmp_path / 'conv_only.keras'}: block_size=4 blocks Dense masks")
 
 
+@pytest.mark.slow
 def test_cli_refuses_a_flag_given_at_its_default_before_reading_data(tmp_path):
     # cora without data_dir would be downloaded: the refusal comes first.
     result = run_tool("tools/search.py", "--model=gin", "--dataset=cora", "--batch_size=128",

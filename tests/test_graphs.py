@@ -278,6 +278,7 @@ def test_gin_fits_saves_and_loads_with_xla(tmp_path):
     np.testing.assert_array_equal(loaded.predict(graph_inputs, batch_size=1, verbose=0), logits)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flags, message", [
     (["--model=gin", "--dataset=fashion_mnist"], "model gin does not fit dataset fashion_mnist"),
     (["--model=gin", "--dataset=cora", "--data_dir=/"], "data_dir: /ind.cora.x does not exist"),

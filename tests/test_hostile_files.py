@@ -67,6 +67,7 @@ def code_runners(marker):
     }
 
 
+@pytest.mark.slow
 def test_search_refuses_a_cifar_batch_that_runs_code(tmp_path):
     write_cifar_dir(tmp_path, "cifar10", per_file=2)
     marker = tmp_path / "marker"
@@ -362,6 +363,7 @@ def peak_rss_mb(*args):
     return types.SimpleNamespace(returncode=child.returncode, stderr=stderr), usage.ru_maxrss / 1024
 
 
+@pytest.mark.slow
 def test_export_refuses_a_huge_layer_ticket_in_little_memory(genuine, tmp_path):
     (tmp_path / "start.slt").write_bytes(genuine[:10])  # refused at once: the tool's start-up memory
     (tmp_path / "huge.slt").write_bytes(with_config(genuine, set_units(3_000_000)))
@@ -381,6 +383,7 @@ def test_export_refuses_a_huge_layer_ticket_in_little_memory(genuine, tmp_path):
 # --- image folders ----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_search_refuses_a_pipe_named_like_an_image_without_hanging(tmp_path):
     write_folder(tmp_path / "images", per_class=2)
     os.mkfifo(tmp_path / "images" / "dog" / "x.png")
@@ -413,3 +416,30 @@ def test_a_folder_named_like_an_image_is_not_an_image(tmp_path):
     x_train, y_train, x_test, y_test, names = image_folder.load_dir(str(tmp_path))
     assert len(x_train) + len(x_test) == 6 and names == ["cat", "dog", "owl"]
     assert x_train.shape[1:] == (6, 5, 3)
+
+
+def png_header(path, width, height):
+    """A PNG that declares `width` x `height` RGB pixels and holds none."""
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+                     + chunk(b"IEND", b""))
+
+
+def test_image_folder_larger_than_memory_is_refused_before_decoding(tmp_path):
+    write_folder(tmp_path, per_class=2)
+    # 6 x 3 TB: refused from the count and the size alone, nothing allocated.
+    with pytest.raises(DataError, match="give a smaller image_size") as error:
+        image_folder.load_dir(str(tmp_path), image_size=(10**6, 10**6))
+    assert_one_line(error.value, tmp_path, "6 images of 1000000x1000000x3 take 16763.8 GiB")
+
+
+@pytest.mark.parametrize("image_size", [None, (8, 8)])
+def test_image_declaring_gigapixels_is_refused_unread(tmp_path, image_size):
+    write_folder(tmp_path, per_class=2)
+    bomb = tmp_path / "cat" / "000.png"  # the first image, whose size is the default one
+    png_header(bomb, 60000, 60000)
+    with pytest.raises(DataError, match="cannot read image .*DecompressionBombError") as error:
+        image_folder.load_dir(str(tmp_path), image_size)
+    assert_one_line(error.value, bomb)

@@ -69,6 +69,7 @@ HOLDER_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_second_search_on_a_busy_folder_is_refused_and_a_killed_run_resumes(data_dir, tmp_path):
     out = tmp_path / "run"
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -121,6 +122,7 @@ def test_non_finite_settings_are_refused(data_dir, tmp_path, setting, value):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_non_finite_flag_exits_with_one_line(data_dir, tmp_path):
     result = run_tool("tools/search.py", "--model=fc", "--dataset=fashion_mnist", f"--data_dir={data_dir}",
                       "--lr=inf", f"--output_dir={tmp_path / 'out'}", timeout=120)
@@ -325,6 +327,7 @@ def test_garbled_sweep_table_is_refused_naming_it(tmp_path, text, reason):
     assert str(error.value) == f"{path} is damaged ({reason})"
 
 
+@pytest.mark.slow
 def test_garbled_table_through_the_plot_tool(tmp_path):
     path = tmp_path / "results.csv"
     path.write_bytes(b"\xff\xfe\x00garbage")
@@ -355,6 +358,7 @@ def test_unknown_class_is_refused_naming_the_file(tmp_path):
         sources.load_model(str(path))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("tool, flags", [
     ("deploy/export.py", ["--format=keras"]),
     ("deploy/benchmark_tflite.py", ["--runs=1"]),
@@ -379,6 +383,7 @@ def test_batch_larger_than_the_data_is_refused(data_dir, tmp_path):
         search.run_search(tiny_config(data_dir, tmp_path, batch_size=1000))
 
 
+@pytest.mark.slow
 def test_export_into_a_symlink_of_the_run_folder_keeps_best_keras(finished_run, tmp_path):
     link = tmp_path / "link"
     link.symlink_to(finished_run)
@@ -390,6 +395,7 @@ def test_export_into_a_symlink_of_the_run_folder_keeps_best_keras(finished_run, 
     assert snapshot(finished_run) == before
 
 
+@pytest.mark.slow
 def test_export_dir_that_is_a_file_is_refused(finished_run, tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_bytes(b"user data")
@@ -400,6 +406,7 @@ def test_export_dir_that_is_a_file_is_refused(finished_run, tmp_path):
 
 # --- sweeps --------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_sweep_refuses_a_finished_run_whose_flags_changed(finished_run, tmp_path):
     root = tmp_path / "sweep"
     flagfile = tmp_path / "search.flags"

@@ -73,6 +73,17 @@ def test_search_runs_without_tensorflow(straight_run):
         assert len(f.read().splitlines()) == 1 + len(history)
 
 
+def test_image_folder_search_runs_without_tensorflow(image_dir, tmp_path):
+    done = jax_tool("tools/search.py", "--model=fc", "--dataset=image_folder", f"--data_dir={image_dir}",
+                    "--image_size=12,10", "--augment=crop_flip", "--width=16", "--batch_size=8", "--epochs=1",
+                    f"--output_dir={tmp_path}")
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = [line for line in done.stdout.splitlines() if line.startswith("fc on image_folder")]
+    assert len(summary) == 1 and "test accuracy" in summary[0]
+    with open(tmp_path / run_files.RESULTS) as f:
+        assert len(json.load(f)["history"]) == 1
+
+
 def test_killed_search_resumes_to_the_same_result(straight_run, data_dir, tmp_path):
     running = jax_tool("tools/search.py", *search_flags(data_dir, tmp_path, epochs=6), wait=False)
     deadline = time.monotonic() + 300

@@ -142,13 +142,38 @@ def test_conv1d_and_bias():
     assert layer(np.ones((2, 10, 3), "float32")).shape == (2, 8, 4)
 
 
-def test_config_round_trip():
-    layer = SupermaskConv2D(8, (3, 3), strides=2, padding="same", sparsity=0.7, prune_rate=0.3,
-                            lock_rate=0.1, weight_init="kaiming_uniform", scale="dynamic", seed=11,
-                            layer_index=4, activation="relu")
-    clone = SupermaskConv2D.from_config(layer.get_config())
-    x = np.random.default_rng(0).standard_normal((1, 8, 8, 3)).astype("float32")
-    np.testing.assert_array_equal(ops.convert_to_numpy(layer(x)), ops.convert_to_numpy(clone(x)))
+# Every setting away from its default, so that a setting the config drops fails.
+CONFIG_CASES = [
+    (lambda: SupermaskDense(6, sparsity=0.6, prune_rate=0.25, lock_rate=0.125, weight_init="kaiming_normal",
+                            score_init="kaiming_uniform", scale="static", seed=3, layer_index=1, use_bias=True,
+                            activation="relu", selection="global", block_size=4, name="dense",
+                            trainable=False, dtype="mixed_bfloat16"), (2, 8)),
+    (lambda: SupermaskConv1D(4, 3, strides=2, padding="same", sparsity=0.5, prune_rate=0.1,
+                             weight_init="kaiming_uniform", scale="dynamic", seed=4, layer_index=2), (2, 9, 3)),
+    (lambda: SupermaskConv2D(8, (3, 3), strides=2, padding="same", sparsity=0.7, prune_rate=0.3, lock_rate=0.1,
+                             weight_init="kaiming_uniform", scale="dynamic", seed=11, layer_index=4,
+                             activation="relu"), (2, 8, 8, 3)),
+    (lambda: SupermaskDepthwiseConv2D(3, depth_multiplier=2, dilation_rate=2, sparsity=0.4, lock_rate=0.2,
+                                      seed=5, layer_index=3, use_bias=True), (2, 9, 9, 2)),
+]
+
+
+@pytest.mark.parametrize("make, shape", CONFIG_CASES, ids=["dense", "conv1d", "conv2d", "depthwise"])
+def test_config_round_trip(make, shape):
+    layer = make()
+    config = layer.get_config()
+    clone = type(layer).from_config(config)
+    assert clone.get_config() == config
+    assert (clone.trainable, clone.dtype_policy.name) == (layer.trainable, layer.dtype_policy.name)
+    # The same config draws the same tensors and computes the same outputs.
+    x = np.random.default_rng(0).standard_normal(shape).astype("float32")
+    for each in (layer, clone):
+        each.build(shape)
+    threshold = layer.layerwise_threshold()  # given, as a model gives a globally selected layer its threshold
+    np.testing.assert_array_equal(ops.convert_to_numpy(layer(x, threshold=threshold)),
+                                  ops.convert_to_numpy(clone(x, threshold=threshold)))
+    for tensor in (kernel_weights, lambda l: l.freeze_pattern(), full_scores):
+        np.testing.assert_array_equal(tensor(layer), tensor(clone))
 
 
 def test_same_seed_same_tensors_other_seed_differs():

@@ -27,6 +27,8 @@ from conftest import ROOT, checkpoint_floats, tiny_config, tool_lines
 from keras_slt import run_files
 from keras_slt.experiments import search
 
+pytestmark = pytest.mark.slow
+
 EPOCHS = 3
 # Bounds against a hang, generous for a loaded machine; a lost worker is
 # noticed after TensorFlow's 10 s heartbeat timeout.

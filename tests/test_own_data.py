@@ -4,6 +4,7 @@ import os
 
 import keras
 import numpy as np
+import PIL.Image
 import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
@@ -65,6 +66,35 @@ def test_image_folder_single_pool_resized_grayscale(tmp_path):
     # A fixed 20% is the test set, whatever the run's seed.
     _, test = data.split_indices(30, 0.2, image_folder.TEST_SPLIT_KEY)
     np.testing.assert_array_equal(y_test, np.repeat(np.arange(3), 10)[test])
+
+
+def test_image_folder_reads_every_image_in_the_first_ones_mode(tmp_path):
+    gray = np.arange(30, dtype=np.uint8).reshape(6, 5) * 8
+    rgb = np.stack([gray, 255 - gray, gray // 2], axis=-1)
+    for split in ("train", "test"):
+        for name in ("cat", "dog", ".thumbnails"):
+            os.makedirs(tmp_path / split / name)
+    PIL.Image.fromarray(gray).save(tmp_path / "train" / "cat" / "0.png")  # the first image: grayscale
+    PIL.Image.fromarray(gray.astype(np.uint16) * 257).save(tmp_path / "train" / "cat" / "1.png")  # 16-bit
+    os.makedirs(tmp_path / "train" / "cat" / "more")
+    PIL.Image.fromarray(rgb).save(tmp_path / "train" / "cat" / "more" / "2.jpg")  # nested folders count
+    PIL.Image.fromarray(rgb).convert("P").save(tmp_path / "train" / "dog" / "0.gif")
+    PIL.Image.fromarray(np.kron(gray, np.ones((2, 2), np.uint8))).save(tmp_path / "train" / "dog" / "1.bmp")
+    for name in ("cat", "dog"):
+        PIL.Image.fromarray(rgb).save(tmp_path / "test" / name / "0.png")
+    x_train, y_train, x_test, y_test, classes = image_folder.load_dir(str(tmp_path))
+    assert classes == ["cat", "dog"] and x_train.shape == (5, 6, 5, 1) and x_test.shape == (2, 6, 5, 1)
+    np.testing.assert_array_equal(y_train, [0, 0, 0, 1, 1])
+    luma = np.asarray(PIL.Image.fromarray(rgb).convert("L"))
+    np.testing.assert_array_equal(x_train[0, ..., 0], gray)
+    np.testing.assert_array_equal(x_train[1, ..., 0], gray)  # a 16-bit image keeps its high byte
+    # Colour images become Pillow's luma; the double-size one is resized by Pillow's bilinear filter.
+    files = ("cat/more/2.jpg", "dog/0.gif", "dog/1.bmp")
+    for found, path in zip(x_train[2:, ..., 0], files):
+        with PIL.Image.open(tmp_path / "train" / path) as image:
+            expected = image.convert("L").resize((5, 6), PIL.Image.Resampling.BILINEAR)
+        np.testing.assert_array_equal(found, np.asarray(expected), err_msg=path)
+    np.testing.assert_array_equal(x_test[..., 0], [luma, luma])
 
 
 @pytest.mark.parametrize("make, message", [

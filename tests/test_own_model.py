@@ -45,6 +45,7 @@ def log_lines(text):
     return [line for line in text.splitlines() if LOG_LINE.match(line)]
 
 
+@pytest.mark.slow
 def test_saved_model_searches_and_exports_quietly(data_dir, user_file, tmp_path):  # noqa: F811
     out = tmp_path / "run"
     # No TF_CPP_MIN_LOG_LEVEL: the tools themselves must keep TensorFlow quiet.

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from keras_slt import data
-from keras_slt.data import numpy_pipeline, plan
+from keras_slt.data import custom, numpy_pipeline, plan
 
 MEAN, STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 
@@ -70,15 +70,21 @@ def test_tf_and_numpy_streams_are_equal(augment):
 
 
 @pytest.mark.parametrize("augment", ["auto", "crop_flip"])
-def test_load_gives_the_same_batches_on_both_pipelines(data_dir, augment):
-    loads = [data.load("fashion_mnist", data_dir=data_dir, batch_size=64, seed=4, augment=augment, pipeline=kind)
+@pytest.mark.parametrize("dataset, folder, image_size, steps", [
+    ("fashion_mnist", "data_dir", None, 3),  # 160 training examples
+    ("image_folder", "image_dir", (12, 10), 3),  # 36 images: 8 test, 22 training, 6 validation
+])
+def test_load_gives_the_same_batches_on_both_pipelines(request, dataset, folder, image_size, steps, augment):
+    loads = [data.load(dataset, data_dir=request.getfixturevalue(folder), batch_size=10 if image_size else 64,
+                       seed=4, augment=augment, image_size=image_size, pipeline=kind)
              for kind in ("tf.data", "numpy")]
     tf_data, numpy_data = loads
-    assert tf_data.steps_per_epoch == numpy_data.steps_per_epoch == 3  # 160 training examples
-    for k, (x, y) in enumerate(tf_data.train_from(1).take(9).as_numpy_iterator()):
+    assert tf_data.steps_per_epoch == numpy_data.steps_per_epoch == steps
+    # Three epochs from epoch 1 on.
+    for k, (x, y) in enumerate(tf_data.train_from(1).take(3 * steps).as_numpy_iterator()):
         expected_x, expected_y = numpy_data.train_from(1)[k]
-        np.testing.assert_array_equal(x, expected_x)
-        np.testing.assert_array_equal(y, expected_y)
+        np.testing.assert_array_equal(x, expected_x, err_msg=f"batch {k}")
+        np.testing.assert_array_equal(y, expected_y, err_msg=f"batch {k}")
     for split in ("validation", "test"):
         tf_batches = list(getattr(tf_data, split).as_numpy_iterator())
         numpy_batches = getattr(numpy_data, split)
@@ -86,6 +92,20 @@ def test_load_gives_the_same_batches_on_both_pipelines(data_dir, augment):
         for k, (x, y) in enumerate(tf_batches):
             np.testing.assert_array_equal(x, numpy_batches[k][0])
             np.testing.assert_array_equal(y, numpy_batches[k][1])
+
+
+@pytest.mark.agnostic
+def test_image_folder_batches_without_tf_data(image_dir):
+    ds = data.load("image_folder", data_dir=image_dir, batch_size=10, seed=4, image_size=(12, 10), pipeline="numpy")
+    assert (ds.num_train, ds.num_validation, ds.num_test, ds.input_shape) == (22, 6, 8, (12, 10, 3))
+    x_pool, y_pool, x_test, y_test = data.load_arrays("image_folder", image_dir, image_size=(12, 10))
+    mean, std = custom.channel_statistics(x_pool)
+    # Epoch 2 visits the training images in the plan's order, standardized by the pool's statistics.
+    order = data.split_indices(28, 0.2, 4)[0][plan.epoch_order(4, 2, 22)]
+    x, y = zip(*(ds.train_from(2)[k] for k in range(3)))
+    np.testing.assert_array_equal(np.concatenate(y), y_pool[order])
+    np.testing.assert_array_equal(np.concatenate(x), plan.normalize(x_pool[order], mean, std))
+    np.testing.assert_array_equal(np.concatenate([ds.test[k][1] for k in range(len(ds.test))]), y_test)
 
 
 def test_load_refuses_an_unknown_pipeline():

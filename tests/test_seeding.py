@@ -35,6 +35,7 @@ def run_digest():
     return result.stdout.strip().splitlines()[-1]
 
 
+@pytest.mark.slow
 def test_two_processes_build_identical_tensors():
     first, second = run_digest(), run_digest()
     assert len(first) == 64 and first == second

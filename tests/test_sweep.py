@@ -56,6 +56,7 @@ def test_parse_listed_rejects(text):
         sweep.parse_listed(text)
 
 
+@pytest.mark.slow
 def test_sweep_cli_runs_flag(tmp_path):
     result = run_tool("tools/sweep.py", f"--output_dir={tmp_path}", "--models=fc", "--seeds=3",
                       "--runs=pruned:f0.5:s0.7,weights", "--dry_run")
@@ -111,6 +112,7 @@ def test_collect_csv_frontier_and_plots(tmp_path):
     assert tmp_path.joinpath("fig", "freeze_s0.5.svg").is_file()
 
 
+@pytest.mark.slow
 def test_plot_reads_a_sweep_folder_and_tables_every_configuration(tmp_path):
     root = tmp_path / "sweep"
     fake_results(root / "a", 0.80, 1000, algo="ep", sparsity=0.5, prune_ratio=0.25, lock_ratio=0.25, seed=1)
@@ -160,6 +162,7 @@ def test_execute_skips_finished_runs(tmp_path):
     assert sorted(calls) == sorted(r.name for r in runs)  # each run exactly once
 
 
+@pytest.mark.slow
 def test_sweep_cli_rejects_bad_flags(tmp_path):
     result = run_tool("tools/sweep.py", f"--output_dir={tmp_path}", "--sparsities=0.5,1.5")
     assert result.returncode == 2
@@ -167,6 +170,7 @@ def test_sweep_cli_rejects_bad_flags(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_sweep_flagfiles_expand(tmp_path):
     import pathlib
 

@@ -13,18 +13,17 @@ the same arrays with or without TensorFlow.
 """
 
 import os
-from concurrent import futures
 
 import numpy as np
 import PIL.Image
 
+from keras_slt.data import image_folder
 from keras_slt.data.errors import DataError
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 SPLITS = ("train", "test")
 SHAPE = (32, 32, 3)
 EXTENSIONS = (".jpg", ".jpeg")
-_DECODE_THREADS = 4
 
 
 def is_folder(data_dir):
@@ -110,12 +109,7 @@ def decode(paths):
     >>> images.shape, images.dtype, int(images.min())
     ((1, 32, 32, 3), dtype('uint8'), 255)
     """
-    images = np.zeros((len(paths),) + SHAPE, np.uint8)
-    # Threads overlap the file reads; PIL decodes without holding the GIL.
-    with futures.ThreadPoolExecutor(_DECODE_THREADS) as pool:
-        for i, image in enumerate(pool.map(_decode, paths, chunksize=256)):
-            images[i] = image
-    return images
+    return image_folder.decode_all(paths, SHAPE, _decode)
 
 
 def load_dir(data_dir):

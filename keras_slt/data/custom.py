@@ -8,6 +8,7 @@ them, validation part included, as for the built-in constants).
 
 import numpy as np
 
+from keras_slt.data import image_folder
 from keras_slt.data.catalog import DatasetSpec
 from keras_slt.data.errors import DataError, require_tensorflow
 
@@ -76,15 +77,15 @@ def load(name, data_dir=None, image_size=None):
     ((8, 8, 3), 3, (1.0, 1.0, 1.0))
     """
     check(name, data_dir)
-    require_tensorflow(f"dataset {name}")
-    # Imported here: both read with TensorFlow, which the JAX install lacks.
-    from keras_slt.data import image_folder, tfds_any
-
     if name == IMAGE_FOLDER:
         x_train, y_train, x_test, y_test, classes = image_folder.load_dir(data_dir, image_size)
         num_classes = len(classes)
         obtain = "give data_dir, a folder with one subfolder of images per class (or train/ and test/)"
     else:
+        require_tensorflow(f"dataset {name}")
+        # Imported here: TFDS needs TensorFlow, which the JAX install lacks.
+        from keras_slt.data import tfds_any
+
         tfds_name = name[len(TFDS_PREFIX):]
         x_train, y_train, x_test, y_test, num_classes = tfds_any.load(tfds_name, data_dir, image_size)
         obtain = f"see https://www.tensorflow.org/datasets/catalog/{tfds_name}"

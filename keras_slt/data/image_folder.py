@@ -1,20 +1,27 @@
 """Reader for a folder of images with one subfolder per class.
 
-Layouts (class folders hold .bmp, .gif, .jpeg, .jpg or .png files):
+Layouts (class folders hold .bmp, .gif, .jpeg, .jpg or .png files, directly
+or in nested folders):
 
     data_dir/<class>/...                  one pool; a fixed 20% is the test set
     data_dir/train/<class>/..., data_dir/test/<class>/...
 
-Images are read with `keras.utils.image_dataset_from_directory`, resized to
-`image_size` (default: the size of the first image), in grayscale when the
-first image has one channel and RGB otherwise, and kept in memory as uint8.
-Class labels follow the sorted class folder names.
+Images are decoded once by Pillow (a GIF's first frame, a 16-bit PNG's high
+byte), in grayscale when the first image has one channel and RGB otherwise,
+resized with Pillow's bilinear filter to `image_size` (default: the size of
+the first image), and kept in memory as uint8: the same arrays with or
+without TensorFlow, so both pipelines batch the same pixels. Class labels
+follow the sorted class folder names (hidden ones skipped), images the
+sorted paths within their class folder, as in
+`keras.utils.image_dataset_from_directory`.
 """
 
+import functools
 import os
+from concurrent import futures
 
 import numpy as np
-import tensorflow as tf
+import PIL.Image
 
 from keras_slt.data.dataset import split_indices
 from keras_slt.data.errors import DataError
@@ -24,79 +31,128 @@ EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 # run seed is tested on the same images (the seed still picks validation).
 TEST_FRACTION = 0.2
 TEST_SPLIT_KEY = 0
+# The decoded images may take at most this share of the machine's memory:
+# the splits and the batches copy part of them again.
+MEMORY_SHARE = 0.5
+_DECODE_THREADS = 4
+# What PIL raises for damaged or oversized files.
+_PIL_ERRORS = (OSError, SyntaxError, ValueError, PIL.Image.DecompressionBombError)
 
 
 def class_folders(folder):
-    """Sorted names of the subfolders of `folder`."""
-    return sorted(entry.name for entry in os.scandir(folder) if entry.is_dir())
+    """Sorted names of the subfolders of `folder`, hidden ones left out."""
+    return sorted(entry.name for entry in os.scandir(folder) if entry.is_dir() and not entry.name.startswith("."))
 
 
-def _images(folder):
-    """Sorted image file names directly in `folder` (a folder named like an image is none)."""
-    return sorted(entry.name for entry in os.scandir(folder)
-                  if entry.name.lower().endswith(EXTENSIONS) and entry.is_file())
+def _class_images(folder):
+    """Sorted paths of the images under `folder`: by folder, then by name.
 
-
-def _check_entries(folder):
-    """Raises DataError for an entry named like an image that is not a regular file.
-
-    Keras's reader opens every such entry it finds walking the class folder:
-    a named pipe would block it, a device (a link to /dev/zero) be read
-    without end, a broken link fail with a traceback.
+    Raises DataError for an entry named like an image that is not a regular
+    file: a named pipe would block the reader, a device (a link to
+    /dev/zero) be read without end, a broken link fail.
     """
-    for root, _, names in os.walk(folder):
-        for name in names:
+    paths = []
+    for root, _, names in sorted(os.walk(folder), key=lambda walked: walked[0]):
+        for name in sorted(names):
             path = os.path.join(root, name)
-            if name.lower().endswith(EXTENSIONS) and not os.path.isfile(path):
-                raise DataError(f"image folder: {path} is not a regular file (a pipe, device or broken link)")
+            if name.lower().endswith(EXTENSIONS):
+                if not os.path.isfile(path):
+                    raise DataError(f"image folder: {path} is not a regular file (a pipe, device or broken link)")
+                paths.append(path)
+    return paths
 
 
-def _check_classes(folder):
-    """Raises DataError for a folder that is not one subfolder of images per class."""
+def _index(folder):
+    """`(classes, paths, int32 labels)` of one folder of class folders.
+
+    Raises DataError for a folder that is not one subfolder of images per class.
+    """
     classes = class_folders(folder)
     if not classes:
         raise DataError(f"image folder {folder} has no class subfolders (expected {folder}/<class>/<image>)")
-    for name in classes:
-        _check_entries(os.path.join(folder, name))
-    empty = [name for name in classes if not _images(os.path.join(folder, name))]
-    if empty:
-        raise DataError(
-            f"image folder {folder}: class folder {empty[0]} holds no {', '.join(EXTENSIONS)} images"
-        )
+    per_class = [_class_images(os.path.join(folder, name)) for name in classes]
+    for name, paths in zip(classes, per_class):
+        if not paths:
+            raise DataError(f"image folder {folder}: class folder {name} holds no {', '.join(EXTENSIONS)} images")
     if len(classes) < 2:
         raise DataError(f"image folder {folder} has a single class ({classes[0]}); a classifier needs two or more")
-    return classes
+    labels = np.repeat(np.arange(len(classes), dtype=np.int32), [len(paths) for paths in per_class])
+    return classes, [path for paths in per_class for path in paths], labels
 
 
-def _first_image(folder, classes):
-    return _decode(os.path.join(folder, classes[0], _images(os.path.join(folder, classes[0]))[0]))
+def _cannot_read(path, error):
+    return DataError(f"image folder: cannot read image {path} ({type(error).__name__}: {error})")
 
 
-def _decode(path):
+def _format(path):
+    """`(Pillow mode, (height, width))` of an image, from its header."""
     try:
-        return tf.io.decode_image(tf.io.read_file(path), expand_animations=False)
-    except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError) as error:
-        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise DataError(f"image folder: cannot read image {path} ({message})") from None
+        with PIL.Image.open(path) as image:
+            bands, (width, height) = image.getbands(), image.size
+    except _PIL_ERRORS as error:
+        raise _cannot_read(path, error) from None
+    return ("L" if len(bands) == 1 and bands != ("P",) else "RGB"), (height, width)
 
 
-def _read_split(folder, classes, image_size, color_mode):
-    """(uint8 images, int32 labels) of one folder of class folders."""
-    ds = tf.keras.utils.image_dataset_from_directory(
-        folder, labels="inferred", label_mode="int", class_names=classes, color_mode=color_mode,
-        batch_size=None, image_size=image_size, shuffle=False, verbose=False,
-    )
-    images, labels = [], []
+def _read(path, mode, size):
+    """One image as a uint8 `size + (channels,)` array; DataError naming the file when it cannot be read."""
+    height, width = size
     try:
-        for image, label in ds.as_numpy_iterator():
-            images.append(np.clip(np.round(image), 0, 255).astype(np.uint8))
-            labels.append(label)
-    except tf.errors.InvalidArgumentError:
-        # The reader does not say which file failed: decode each to find it.
-        for path in ds.file_paths:
-            _decode(path)
-        raise
-    return np.stack(images), np.asarray(labels, np.int32)
+        with PIL.Image.open(path) as image:
+            if image.mode.startswith("I;16"):  # Pillow's convert would clip 16-bit values at 255.
+                image = PIL.Image.fromarray((np.asarray(image) >> 8).astype(np.uint8))
+            image = image.convert(mode)
+            if image.size != (width, height):
+                image = image.resize((width, height), PIL.Image.Resampling.BILINEAR)
+            array = np.asarray(image)
+    except _PIL_ERRORS as error:
+        raise _cannot_read(path, error) from None
+    return array.reshape(height, width, -1)
+
+
+def decode_all(paths, shape, read):
+    """Decodes image files, in a few threads, into one uint8 array.
+
+    Args:
+        paths: Sequence of image file paths.
+        shape: `(height, width, channels)` of every image.
+        read: Function of a path returning its image as a uint8 array of
+            `shape`, raising DataError for a file it cannot read.
+
+    Returns:
+        `uint8` array of shape `(len(paths),) + shape`, in `paths` order.
+
+    Example:
+
+    >>> decode_all(["a.png", "b.png"], (32, 32, 3), read).shape
+    (2, 32, 32, 3)
+    """
+    images = np.zeros((len(paths),) + tuple(shape), np.uint8)
+    # Threads overlap the file reads; PIL decodes without holding the GIL.
+    with futures.ThreadPoolExecutor(_DECODE_THREADS) as pool:
+        for i, image in enumerate(pool.map(read, paths, chunksize=256)):
+            images[i] = image
+    return images
+
+
+def _physical_memory():
+    """The machine's memory in bytes, or None where the system does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _check_memory(data_dir, count, shape):
+    """Raises DataError when `count` images of `shape` would not fit in memory."""
+    needed = count * int(np.prod(shape, dtype=np.int64))
+    memory = _physical_memory()
+    if memory and needed > MEMORY_SHARE * memory:
+        raise DataError(
+            f"image folder {data_dir}: {count} images of {'x'.join(map(str, shape))} take "
+            f"{needed / 2**30:.1f} GiB, more than {MEMORY_SHARE:.0%} of this machine's {memory / 2**30:.1f} GiB "
+            "memory; give a smaller image_size"
+        )
 
 
 def load_dir(data_dir, image_size=None):
@@ -115,7 +171,9 @@ def load_dir(data_dir, image_size=None):
         DataError: one line, for a folder without class subfolders, a class
             folder without images, an entry named like an image that is
             not a regular file, a single class, train/ and test/ with
-            different classes, or an image that cannot be decoded.
+            different classes, images too large together for the
+            machine's memory (checked before any is decoded), or an image
+            that cannot be decoded.
 
     Example:
 
@@ -134,22 +192,22 @@ def load_dir(data_dir, image_size=None):
         raise DataError(f"image folder {data_dir} is not a directory")
     split_dirs = [os.path.join(data_dir, name) for name in ("train", "test")]
     separate = all(os.path.isdir(folder) for folder in split_dirs)
-    classes = _check_classes(split_dirs[0] if separate else data_dir)
-    test_classes = _check_classes(split_dirs[1]) if separate else classes
-    if test_classes != classes:
+    splits = [_index(folder) for folder in (split_dirs if separate else [data_dir])]
+    classes = splits[0][0]
+    if separate and splits[1][0] != classes:
         raise DataError(
             f"image folder {data_dir}: train/ has classes {', '.join(classes)} but test/ has "
-            f"{', '.join(test_classes)}"
+            f"{', '.join(splits[1][0])}"
         )
-    first = _first_image(split_dirs[0] if separate else data_dir, classes)
-    if image_size is None:
-        image_size = tuple(int(n) for n in first.shape[:2])
-    color_mode = "grayscale" if first.shape[-1] == 1 else "rgb"
+    mode, first_size = _format(splits[0][1][0])
+    shape = tuple(image_size or first_size) + ((1,) if mode == "L" else (3,))
+    _check_memory(data_dir, sum(len(paths) for _, paths, _ in splits), shape)
+    read = functools.partial(_read, mode=mode, size=shape[:2])
+    arrays = [(decode_all(paths, shape, read), labels) for _, paths, labels in splits]
     if separate:
-        x_train, y_train = _read_split(split_dirs[0], classes, image_size, color_mode)
-        x_test, y_test = _read_split(split_dirs[1], classes, image_size, color_mode)
+        (x_train, y_train), (x_test, y_test) = arrays
     else:
-        images, labels = _read_split(data_dir, classes, image_size, color_mode)
+        images, labels = arrays[0]
         train, test = split_indices(len(images), TEST_FRACTION, TEST_SPLIT_KEY)
         x_train, y_train, x_test, y_test = images[train], labels[train], images[test], labels[test]
     return x_train, y_train, x_test, y_test, classes
