@@ -124,8 +124,10 @@ def decode_all(paths, shape, read):
 
     Example:
 
-    >>> decode_all(["a.png", "b.png"], (32, 32, 3), read).shape
-    (2, 32, 32, 3)
+    >>> images = decode_all(["a.png", "b.png"], (2, 2, 1),
+    ...                     lambda path: np.full((2, 2, 1), len(path), np.uint8))
+    >>> images.shape, images.ravel().tolist()[:4]
+    ((2, 2, 2, 1), [5, 5, 5, 5])
     """
     images = np.zeros((len(paths),) + tuple(shape), np.uint8)
     # Threads overlap the file reads; PIL decodes without holding the GIL.
