@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, checkpoint_floats, run_tool, tiny_config, tool_lines
-from keras_slt.experiments import search
+from keras_slt.experiments import schedules, search
 
 REQUIRED_KEYS = {
     "test_accuracy", "val_accuracy", "best_epoch", "model_size_bits", "dense_float32_bits",
@@ -115,8 +115,7 @@ def test_per_epoch_schedule_steps_like_pytorch(data_dir, tmp_path):
     ("cosine", "batch", [0.05 * (1 + math.cos(math.pi * i / 15)) for i in range(0, 15, 3)]),
 ])
 def test_schedules(schedule, unit, expected):
-    config = search.SearchConfig(epochs=5, lr=0.1, schedule=schedule, schedule_unit=unit)
-    rate = search._learning_rate(config, steps_per_epoch=3)
+    rate = schedules.learning_rate(0.1, schedule, unit, epochs=5, steps_per_epoch=3)
     np.testing.assert_allclose([float(rate(3 * e)) for e in range(5)], expected, rtol=1e-6)
     if unit == "epoch":
         # Epoch 1's last batch (step 5) still trains at its rate, epoch 2's first does not.

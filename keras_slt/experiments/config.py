@@ -12,6 +12,7 @@ import os
 from keras_slt import blocks, distributions, freezing, initializers, models
 from keras_slt import data as datasets
 from keras_slt.experiments import model_source
+from keras_slt.experiments.distribution import STRATEGIES
 from keras_slt.data import graphs
 from keras_slt.layers import SCALES
 from keras_slt.model import SELECTIONS
@@ -24,9 +25,7 @@ OPTIMIZERS = ("sgd", "adam")
 ADAM_EPSILON = 1e-8  # PyTorch's default, which the paper's GIN runs use
 DATASETS = datasets.NAMES + graphs.NAMES
 GRAPH_MODELS = ("gin",)
-STRATEGIES = ("default", "mirrored", "multi_worker")
 VALIDATION_FRACTION = 0.2
-STEP_MILESTONES = (0.5, 0.75)  # fractions of the run where "step" divides lr by 10
 # Settings that may change when a run is resumed: they do not change its result.
 RESUMABLE_CHANGES = ("data_dir", "output_dir", "strategy", "jit")
 
