@@ -27,8 +27,7 @@ import keras_slt
 from conftest import ROOT, run_tool, tiny_config, tool_lines
 from keras_slt import files, folder_lock, nonfinite, run_files
 from keras_slt.cli import common
-from keras_slt.experiments import search, sweep
-from keras_slt.export import sources
+from keras_slt.experiments import search, sources, sweep
 
 
 def snapshot(folder):

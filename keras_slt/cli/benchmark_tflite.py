@@ -17,7 +17,8 @@ import keras
 
 from keras_slt import data
 from keras_slt.cli import common
-from keras_slt.export import sources, tflite
+from keras_slt.experiments import sources
+from keras_slt.export import tflite
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model_path", None, "A .keras model or .slt ticket.")

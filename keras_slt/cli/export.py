@@ -30,7 +30,8 @@ from absl import flags
 
 from keras_slt import data, folder_lock
 from keras_slt.cli import common
-from keras_slt.export import artifacts, report, sources
+from keras_slt.experiments import sources
+from keras_slt.export import artifacts, report
 from keras_slt.model import SupermaskModel
 
 FLAGS = flags.FLAGS
