@@ -23,7 +23,7 @@ from absl import flags
 
 from keras_slt import folder_lock
 from keras_slt.cli import common, search_flags
-from keras_slt.experiments import sweep
+from keras_slt.experiments import sweep, sweep_table
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("output_dir", None, "Folder holding one sub-folder per run.")
@@ -97,9 +97,9 @@ def _sweep(runs, base_flags):
                              f"not {now!r}; pass --rerun_changed to run it again, or use another --output_dir")
         shutil.rmtree(sweep.run_folder(root, run))
     failed = sweep.execute(runs, root, base_flags, FLAGS.parallel)
-    rows = sweep.collect(root)
+    rows = sweep_table.collect(root)
     table = FLAGS.csv or os.path.join(root, "results.csv")
-    sweep.write_csv(rows, table)
+    sweep_table.write_csv(rows, table)
     print(f"{len(rows)} runs in {table}" + (f"; {len(failed)} failed: {', '.join(failed)}" if failed else ""))
     print(f"figures: python tools/plot.py --csv={table} --output_dir={os.path.join(root, 'figures')}")
     return 1 if failed else 0
