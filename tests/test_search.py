@@ -151,9 +151,9 @@ def test_resume_refuses_other_flags(data_dir, tmp_path):
     ({"stem": "tiny"}, "stem must be one of cifar, imagenet"),
     ({"data_dir": "/nonexistent/fashion"}, "data_dir /nonexistent/fashion is not a directory"),
     ({"data_dir": "EMPTY"}, "data_dir: fashion_mnist: missing train-images-idx3-ubyte.gz"),
-    ({"epochs": 0}, "epochs must be an integer >= 1"),
-    ({"batch_size": 0}, "batch_size must be an integer >= 1"),
-    ({"seed": -1}, "seed must be an integer >= 0"),
+    ({"epochs": 0}, "epochs must be a positive integer"),
+    ({"batch_size": 0}, "batch_size must be a positive integer"),
+    ({"seed": -1}, "seed must be an integer in [0, 2**64)"),
     ({"lr": 0.0}, "lr must be > 0"),
     ({"momentum": 1.0}, "momentum must be in [0, 1)"),
     ({"weight_decay": -1e-4}, "weight_decay must be >= 0"),
@@ -172,7 +172,7 @@ def test_invalid_settings_raise_config_error_naming_them(data_dir, tmp_path, set
     (["--sparsity=0.2", "--prune_ratio=0.3"], "error: sparsity must be in [prune_ratio, 1 - lock_ratio]"),
     (["--model=vgg"], "error: model must be one of"),
     (["--data_dir=EMPTY"], "error: data_dir: fashion_mnist: missing train-images-idx3-ubyte.gz"),
-    (["--epochs=0"], "error: epochs must be an integer >= 1"),
+    (["--epochs=0"], "error: epochs must be a positive integer"),
 ])
 def test_invalid_flags_exit_at_once_with_one_line(data_dir, tmp_path, flags, message):
     flags = [flag.replace("EMPTY", str(tmp_path)) for flag in flags]
