@@ -153,7 +153,7 @@ def test_resume_refuses_other_flags(data_dir, tmp_path):
     ({"data_dir": "EMPTY"}, "data_dir: fashion_mnist: missing train-images-idx3-ubyte.gz"),
     ({"epochs": 0}, "epochs must be a positive integer"),
     ({"batch_size": 0}, "batch_size must be a positive integer"),
-    ({"seed": -1}, "seed must be an integer in [0, 2**64)"),
+    ({"seed": -1}, "seed must be in [0, 2**64)"),
     ({"lr": 0.0}, "lr must be > 0"),
     ({"momentum": 1.0}, "momentum must be in [0, 1)"),
     ({"weight_decay": -1e-4}, "weight_decay must be >= 0"),
