@@ -1,10 +1,16 @@
 """Installs keras-slt: `pip install .` (add `[test]` for the test tools)."""
 
+import re
+
 from setuptools import find_packages, setup
+
+# The version is keras_slt.__version__; read, not imported (that needs Keras).
+with open("keras_slt/__init__.py", encoding="utf-8") as init:
+    VERSION = re.search(r'^__version__ = "([^"]+)"$', init.read(), re.M).group(1)
 
 setup(
     name="keras-slt",
-    version="0.1.0",
+    version=VERSION,
     description="Strong lottery tickets in partially frozen random networks, for Keras 3",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",

@@ -12,7 +12,7 @@ import warnings
 
 import keras
 
-from keras_slt import blocks, distributions, freezing, initializers
+from keras_slt import blocks, defaults, distributions, freezing, initializers
 from keras_slt.layers import (
     SCALES,
     SELECTIONS,
@@ -22,6 +22,7 @@ from keras_slt.layers import (
     SupermaskDepthwiseConv2D,
 )
 from keras_slt.model import SupermaskModel
+from keras_slt.validation import check_one_of
 from keras_slt.walk import walk
 
 UNSUPPORTED_CHOICES = ("error", "keep")
@@ -56,13 +57,13 @@ def supermaskify(
     freeze_ratio=None,
     prune_ratio=None,
     lock_ratio=None,
-    distribution="uniform",
-    selection="global",
-    weight_init="signed_kaiming_constant",
-    score_init="kaiming_normal",
-    scale="none",
-    seed=0,
-    block_size=1,
+    distribution=defaults.DISTRIBUTION,
+    selection=defaults.SELECTION,
+    weight_init=defaults.WEIGHT_INIT,
+    score_init=defaults.SCORE_INIT,
+    scale=defaults.SCALE,
+    seed=defaults.SEED,
+    block_size=defaults.BLOCK_SIZE,
     affine_batchnorm=False,
     use_bias=False,
     unsupported="error",
@@ -113,13 +114,9 @@ def supermaskify(
     distributions.check_method(distribution)
     initializers.check_name(weight_init, "weight_init")
     initializers.check_name(score_init, "score_init")
-    for name, value, choices in (
-        ("selection", selection, SELECTIONS),
-        ("scale", scale, SCALES),
-        ("unsupported", unsupported, UNSUPPORTED_CHOICES),
-    ):
-        if value not in choices:
-            raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+    check_one_of("selection", selection, SELECTIONS)
+    check_one_of("scale", scale, SCALES)
+    check_one_of("unsupported", unsupported, UNSUPPORTED_CHOICES)
     if not model.built:
         raise ValueError("model must be built (give it an Input) before supermaskify")
 

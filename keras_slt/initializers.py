@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from keras_slt import seeding
+from keras_slt.validation import check_one_of
 
 GAIN = math.sqrt(2.0)  # Kaiming gain for ReLU
 NAMES = ("signed_kaiming_constant", "kaiming_normal", "kaiming_uniform")
@@ -26,9 +27,7 @@ def fan_in(shape):
 
 
 def check_name(name, argument="weight_init"):
-    if name not in NAMES:
-        raise ValueError(f"{argument} must be one of {', '.join(NAMES)}; got {name!r}")
-    return name
+    return check_one_of(argument, name, NAMES)
 
 
 def generate(name, shape, bits, fan_in_value=None):

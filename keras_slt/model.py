@@ -4,11 +4,12 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_slt import nonfinite, threshold_context
+from keras_slt import defaults, nonfinite, threshold_context
 from keras_slt.counting import floor_count
 from keras_slt.freezing import check_fraction, check_sparsity
 from keras_slt.layers.base import SELECTIONS
 from keras_slt.selection import threshold_of_scores
+from keras_slt.validation import check_one_of
 from keras_slt.walk import supermask_layers
 
 
@@ -52,10 +53,9 @@ class SupermaskModel(keras.Model):
     76
     """
 
-    def __init__(self, network, sparsity, selection="global", metadata=None, **kwargs):
+    def __init__(self, network, sparsity, selection=defaults.SELECTION, metadata=None, **kwargs):
         super().__init__(**kwargs)
-        if selection not in SELECTIONS:
-            raise ValueError(f"selection must be one of {', '.join(SELECTIONS)}; got {selection!r}")
+        check_one_of("selection", selection, SELECTIONS)
         check_fraction("sparsity", sparsity, upper_open=True)
         self.network = network
         self._sparsity = float(sparsity)

@@ -14,6 +14,8 @@ from keras_slt.data.errors import DataError, require_tensorflow
 
 IMAGE_FOLDER = "image_folder"
 TFDS_PREFIX = "tfds:"
+# How error messages name them beside the built-in datasets.
+FORMS = (f"{TFDS_PREFIX}NAME", IMAGE_FOLDER)
 
 
 def is_custom(name):

@@ -27,6 +27,7 @@ from keras_slt import models
 from keras_slt.convert import supermaskify
 from keras_slt.layers import SupermaskDense
 from keras_slt.model import SupermaskModel
+from keras_slt.validation import check_one_of
 
 APPLICATIONS_PREFIX = "keras.applications."
 # Settings handed to `supermaskify` / `models.get` when algo is "ep".
@@ -49,24 +50,18 @@ def applications():
 
 def check(name):
     """Raises ValueError (one line) unless `name` is a model `build` can make."""
-    if name in models.NAMES:
-        return
     if name.endswith(".keras"):
         if not os.path.isfile(name):
             raise ValueError(f"model file {name} does not exist")
-        return
-    if name.startswith(APPLICATIONS_PREFIX):
+    elif name.startswith(APPLICATIONS_PREFIX):
         application = name[len(APPLICATIONS_PREFIX):]
         if application not in applications():
             raise ValueError(
                 f"model {name} is not a keras.applications architecture; "
                 f"one of {', '.join(applications())}"
             )
-        return
-    raise ValueError(
-        f"model must be one of {', '.join(models.NAMES)}, a PATH.keras model file or "
-        f"keras.applications.NAME; got {name!r}"
-    )
+    else:
+        check_one_of("model", name, models.NAMES, forms=("a PATH.keras model file", "keras.applications.NAME"))
 
 
 def build(config, input_shape, num_classes):

@@ -17,11 +17,8 @@ accuracy, evaluates that epoch on the test set and writes
 - Graphs (cora, citeseer, pubmed, ogbn_arxiv) train full batch, one step
   per epoch (`keras_slt.experiments.full_batch`); `batch_size` and `augment`
   do not apply (`SearchConfig.validate` refuses them when given).
-- Schedules: "cosine" decays the learning rate from `lr` towards 0 over the
-  run; "step" multiplies it by 0.1 after 50% and again after 75% of the
-  epochs. They step every batch (`schedule_unit="batch"`) or, as the
-  official code's PyTorch schedulers, once per epoch ("epoch": epoch e of E
-  trains at lr * (1 + cos(pi * e / E)) / 2).
+- Schedules: "cosine" or "step", stepped every batch or once per epoch
+  (`keras_slt.experiments.schedules`).
 - Output: TensorBoard logs in `<output_dir>/logs` (loss, accuracy, and for
   tickets the actual sparsity and the global threshold), `best.keras` (the
   best-validation model), a checkpoint per epoch and `results.json`.
@@ -43,7 +40,6 @@ accuracy, evaluates that epoch on the test set and writes
 import contextlib
 import dataclasses
 import importlib.util
-import math
 import os
 import sys
 
@@ -52,12 +48,11 @@ import keras
 from keras_slt import data as datasets
 from keras_slt import folder_lock, run_files
 from keras_slt.data import graphs
-from keras_slt.experiments import distribution, full_batch, model_source
+from keras_slt.experiments import distribution, full_batch, model_source, schedules
 from keras_slt.experiments.callbacks import MaskStatistics, RunCheckpoint, jsonable, write_json
 from keras_slt.experiments.distribution import WorkerLostError  # noqa: F401  (the API)
 from keras_slt.experiments.config import (  # noqa: F401  (SearchConfig, ConfigError: the API)
     ADAM_EPSILON,
-    STEP_MILESTONES,
     VALIDATION_FRACTION,
     ConfigError,
     SearchConfig,
@@ -289,8 +284,10 @@ def _compiled_model(config, data, steps_per_epoch):
         model = _build_model(config, data)
     finally:
         keras.config.set_dtype_policy(policy)
+    learning_rate = schedules.learning_rate(config.lr, config.schedule, config.schedule_unit,
+                                            config.epochs, steps_per_epoch)
     model.compile(
-        optimizer=_optimizer(config, _learning_rate(config, steps_per_epoch)),
+        optimizer=_optimizer(config, learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=not model_source.ends_in_softmax(model)),
         # Weighted: graph runs mark their split's nodes by sample weight (image
         # runs have none, so this is plain accuracy for them).
@@ -313,42 +310,6 @@ def _build_model(config, data):
         return model_source.build(config, data.input_shape, data.num_classes)
     except ValueError as error:
         raise ConfigError(f"model {config.model}: {error}") from None
-
-
-def _learning_rate(config, steps_per_epoch):
-    if config.schedule_unit == "epoch":
-        return _per_epoch(_epoch_rates(config), steps_per_epoch)
-    total = config.epochs * steps_per_epoch
-    if config.schedule == "cosine":
-        return keras.optimizers.schedules.CosineDecay(config.lr, decay_steps=total)
-    return keras.optimizers.schedules.PiecewiseConstantDecay(
-        [int(total * fraction) for fraction in STEP_MILESTONES],
-        [config.lr * 0.1**i for i in range(len(STEP_MILESTONES) + 1)],
-    )
-
-
-def _epoch_rates(config):
-    """The learning rate of each epoch under a once-per-epoch schedule."""
-    if config.schedule == "cosine":  # PyTorch's CosineAnnealingLR(T_max=epochs)
-        return [0.5 * config.lr * (1 + math.cos(math.pi * epoch / config.epochs))
-                for epoch in range(config.epochs)]
-    milestones = [int(config.epochs * fraction) for fraction in STEP_MILESTONES]
-    return [config.lr * 0.1 ** sum(epoch >= m for m in milestones)
-            for epoch in range(config.epochs)]
-
-
-def _per_epoch(rates, steps_per_epoch):
-    """A schedule holding rates[e] for every batch of epoch e."""
-    boundaries, values = [], [rates[0]]
-    for epoch, rate in enumerate(rates[1:], start=1):
-        if rate != values[-1]:
-            # The optimizer's step counter is 0 in the first batch; the
-            # decay's value i + 1 starts after boundary i.
-            boundaries.append(epoch * steps_per_epoch - 1)
-            values.append(rate)
-    if not boundaries:
-        return rates[0]
-    return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
 
 
 def _size_results(model, algo):

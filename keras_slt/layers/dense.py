@@ -3,8 +3,9 @@
 import keras
 from keras import ops
 
-from keras_slt import blocks
+from keras_slt import blocks, defaults
 from keras_slt.layers.base import SupermaskLayer
+from keras_slt.validation import check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="keras_slt")
@@ -35,10 +36,9 @@ class SupermaskDense(SupermaskLayer):
     (196, 10)
     """
 
-    def __init__(self, units, block_size=1, **kwargs):
+    def __init__(self, units, block_size=defaults.BLOCK_SIZE, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(units, bool) or not isinstance(units, int) or units < 1:
-            raise ValueError(f"units must be a positive integer, got {units!r}")
+        check_positive_int("units", units)
         blocks.check_block_size(block_size)
         self.units = units
         self.block_size = block_size

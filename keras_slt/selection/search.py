@@ -14,6 +14,7 @@ import numpy as np
 from keras import ops
 
 from keras_slt.selection.keys import END, INF_BITS, NO_KEY, magnitude_keys
+from keras_slt.validation import check_one_of
 
 # How the search works.
 #
@@ -147,8 +148,7 @@ def _unhoistable(values, loop_flag):
 
 
 def _select(make_keys, values, masks, k, num_free, hint, counting, weights=None):
-    if counting not in COUNTINGS:
-        raise ValueError(f"counting must be one of {', '.join(COUNTINGS)}; got {counting!r}")
+    check_one_of("counting", counting, COUNTINGS)
     if k <= 0:
         return ops.convert_to_tensor(-np.inf, "float32"), ops.convert_to_tensor(0, "int32")
     if k > num_free:

@@ -34,6 +34,7 @@ from keras_slt.data import network
 from keras_slt.data.errors import DataError
 from keras_slt.data.graphs import ogb, planetoid
 from keras_slt.data.graphs.graph import Graph
+from keras_slt.validation import check_one_of
 
 NAMES = planetoid.NAMES + (ogb.NAME,)
 CACHE_SUBDIR = "keras_slt_graphs"
@@ -80,8 +81,7 @@ def load_graph(name, data_dir=None):
         ValueError: for an unknown name.
         DataError: for missing, malformed or unsafe files (one line).
     """
-    if name not in NAMES:
-        raise ValueError(f"graph must be one of {', '.join(NAMES)}; got {name!r}")
+    check_one_of("graph", name, NAMES)
     if data_dir is None:
         data_dir = _download(name)
     if name == ogb.NAME:
