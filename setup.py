@@ -4,16 +4,13 @@ import re
 
 from setuptools import find_packages, setup
 
-
-def version():
-    """`keras_slt.__version__`, read without importing keras_slt (which needs Keras)."""
-    with open("keras_slt/__init__.py", encoding="utf-8") as f:
-        return re.search(r'^__version__ = "([^"]+)"$', f.read(), re.MULTILINE).group(1)
-
+# The version is keras_slt.__version__; read, not imported (that needs Keras).
+with open("keras_slt/__init__.py", encoding="utf-8") as init:
+    VERSION = re.search(r'^__version__ = "([^"]+)"$', init.read(), re.M).group(1)
 
 setup(
     name="keras-slt",
-    version=version(),
+    version=VERSION,
     description="Strong lottery tickets in partially frozen random networks, for Keras 3",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",

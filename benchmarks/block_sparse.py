@@ -31,7 +31,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 
 import keras_slt  # noqa: E402
-from keras_slt.export import block_sparse, materialize, sources, tflite  # noqa: E402
+from keras_slt.experiments import sources  # noqa: E402
+from keras_slt.export import block_sparse, materialize, tflite  # noqa: E402
 from keras_slt.models import convnets  # noqa: E402
 
 SPARSITY = 0.9

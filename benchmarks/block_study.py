@@ -42,7 +42,8 @@ import keras  # noqa: E402
 
 from keras_slt import files, models, run_files  # noqa: E402
 from keras_slt.experiments.search import SearchConfig, run_search  # noqa: E402
-from keras_slt.export import block_sparse, materialize, sources, tflite  # noqa: E402
+from keras_slt.experiments import sources  # noqa: E402
+from keras_slt.export import block_sparse, materialize, tflite  # noqa: E402
 
 ARCHITECTURES = {"fc": {}, "conv4": {"width_factor": 0.25}}
 COLUMNS = (

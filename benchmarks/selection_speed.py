@@ -13,8 +13,9 @@ process and alternating between methods round by round:
   under XLA (a `tf.function(jit_compile=True)` around it, as in a train step
   compiled with XLA) and in a plain TF graph (where the selection runs as one
   nested XLA call);
-- the previous implementation (radix select with two `segment_sum`
-  histograms) under XLA, for comparison.
+- a radix select with two `segment_sum` histograms under XLA, the
+  histogram approach that the counting passes replace (see
+  `keras_slt/selection/search.py`), for comparison.
 
 Every method's threshold is asserted equal to the NumPy reference value.
 Prints medians and ratios against `np.sort` measured in the same run; never
@@ -92,7 +93,7 @@ def median_ms(times):
 
 
 def radix_two_histograms(magnitudes, free, k):
-    """The previous implementation: radix select, two segment_sum histograms."""
+    """Radix select with two segment_sum histograms (scatter-based, for comparison)."""
 
     def select_digit(digits, k, num_bins):
         histogram = None
@@ -123,7 +124,7 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--step-noise", type=float, default=1e-3,
                         help="std of the simulated score update, relative to each layer's score std")
-    parser.add_argument("--no-context", action="store_true", help="skip tf.sort, np.partition, old radix")
+    parser.add_argument("--no-context", action="store_true", help="skip tf.sort, np.partition, two-histogram radix")
     args = parser.parse_args(argv)
     backend = keras.backend.backend()
 
@@ -163,7 +164,7 @@ def main(argv=None):
         if not args.no_context:
             methods["tf.sort, XLA"] = tf.function(lambda: tf.sort(flat_tensor)[k - 1], jit_compile=True)
             methods["tf.sort, TF graph"] = tf.function(lambda: tf.sort(flat_tensor)[k - 1])
-            methods["old radix, XLA"] = tf.function(
+            methods["two-histogram radix, XLA"] = tf.function(
                 lambda: radix_two_histograms([tf.abs(s) for s in scores], [tf.ones_like(s, tf.bool) for s in scores], k),
                 jit_compile=True,
             )

@@ -5,17 +5,17 @@ Counts the bytes of every model and optimizer variable (SGD with momentum
 - the search: `keras_slt.models.get(name, supermask=True)` with
   signed-constant weights at each freeze ratio, in this version's lean
   layout (docs/METHOD.md, section 11 (Search state));
-- the former layout, as it was up to commit 2e8d792: per supermask weight a
-  float32 W, and per mask entry a float32 score, an int8 freeze entry and a
-  float32 momentum slot (computed from the layer shapes; the other
-  variables as in the lean model);
+- the full layout, which holds the tensors of docs/METHOD.md, section 1
+  whole: per supermask weight a float32 W, and per mask entry a float32
+  score, an int8 freeze entry and a float32 momentum slot (computed from the
+  layer shapes; the other variables as in the lean model);
 - training: the same architecture with ordinary weights
   (`models.get(name, supermask=False)`, the official weight-trained
   baseline) and the same optimizer.
 
 Deterministic: no timing. Prints bytes per supermask weight and the ratio
 of the search's bytes to training's (target at ResNet-50, f = 0.7: <= 0.5x;
-at f = 0, lean <= former).
+at f = 0, lean <= full).
 
 Usage:
     python benchmarks/state_bytes.py
@@ -56,15 +56,15 @@ def state_bytes(model):
     return variable_bytes(model.variables) + variable_bytes(optimizer.variables)
 
 
-def former_bytes(model, lean_bytes):
-    """The bytes of `model` in the former full layout, from its layer shapes."""
+def full_bytes(model, lean_bytes):
+    """The bytes of `model` in the full layout, from its layer shapes."""
     layers = model.supermask_layers
     lean_layers = sum(variable_bytes(layer.search_state) + 4 * int(layer.scores.shape[0]) for layer in layers)
-    former_layers = 0
+    full_layers = 0
     for layer in layers:
         entries = int(np.prod(layer.layout.mask_shape))
-        former_layers += 4 * layer.num_weights + (4 + 1 + 4) * entries
-    return lean_bytes - lean_layers + former_layers
+        full_layers += 4 * layer.num_weights + (4 + 1 + 4) * entries
+    return lean_bytes - lean_layers + full_layers
 
 
 def measure(name, freeze, sparsity):
@@ -73,7 +73,7 @@ def measure(name, freeze, sparsity):
     model.build((None,) + shape)
     weights = sum(layer.num_weights for layer in model.supermask_layers)
     lean = state_bytes(model)
-    return weights, lean, former_bytes(model, lean)
+    return weights, lean, full_bytes(model, lean)
 
 
 def main(argv=None):
@@ -84,17 +84,17 @@ def main(argv=None):
     args = parser.parse_args(argv)
     print(f"backend={keras.backend.backend()} optimizer=SGD(momentum=0.9) sparsity={args.sparsity} "
           "weights=signed_kaiming_constant; bytes per supermask weight")
-    print(f"{'model':9} {'weights':>10} {'f':>4} {'training':>9} {'former':>7} {'lean':>6} "
-          f"{'former/training':>15} {'lean/training':>13}")
+    print(f"{'model':9} {'weights':>10} {'f':>4} {'training':>9} {'full':>7} {'lean':>6} "
+          f"{'full/training':>15} {'lean/training':>13}")
     for name in args.models.split(","):
         shape, classes = ARCHITECTURES[name]
         plain = keras_slt.models.get(name, shape, classes, supermask=False)
         plain.build((None,) + shape)
         training = state_bytes(plain)
         for freeze in (float(f) for f in args.freeze.split(",")):
-            weights, lean, former = measure(name, freeze, args.sparsity)
-            print(f"{name:9} {weights:>10,} {freeze:>4.2g} {training / weights:>9.3f} {former / weights:>7.3f} "
-                  f"{lean / weights:>6.3f} {former / training:>14.3f}x {lean / training:>12.3f}x", flush=True)
+            weights, lean, full = measure(name, freeze, args.sparsity)
+            print(f"{name:9} {weights:>10,} {freeze:>4.2g} {training / weights:>9.3f} {full / weights:>7.3f} "
+                  f"{lean / weights:>6.3f} {full / training:>14.3f}x {lean / training:>12.3f}x", flush=True)
 
 
 if __name__ == "__main__":

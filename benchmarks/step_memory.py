@@ -8,15 +8,15 @@ all compiled with SGD (momentum 0.9) and XLA. A child builds its model,
 runs --steps train steps on one random batch and reports the allocator's
 bytes in use after building (variables and optimizer slots) and its peak
 over the steps (`jax.Device.memory_stats`), and the median step time.
-`--source DIR` runs the search children on another checkout's keras_slt
-(e.g. the former full layout, commit 2e8d792) for a before/after.
+`--source DIR` runs the search children on another checkout's keras_slt,
+to compare two versions.
 
 Needs an accelerator that reports memory statistics (a GPU); on CPU it says
 so and exits.
 
 Usage:
     KERAS_BACKEND=jax XLA_PYTHON_CLIENT_PREALLOCATE=false python benchmarks/step_memory.py
-    python benchmarks/step_memory.py --freeze 0,0.7 --batch 64 --source old_checkout
+    python benchmarks/step_memory.py --freeze 0,0.7 --batch 64 --source ../other_checkout
 """
 
 import argparse

@@ -26,7 +26,8 @@ from absl import app, flags  # noqa: E402
 
 import keras_slt  # noqa: E402
 from keras_slt import data  # noqa: E402
-from keras_slt.export import artifacts, effective_kernels, report, sources, tflite  # noqa: E402
+from keras_slt.experiments import sources  # noqa: E402
+from keras_slt.export import artifacts, effective_kernels, report, tflite  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("steps", 300, "Search steps (batch 128) before exporting; 0 keeps the initial scores.")

@@ -12,7 +12,7 @@ import warnings
 
 import keras
 
-from keras_slt import distributions, freezing, initializers
+from keras_slt import defaults, distributions, freezing, initializers
 from keras_slt.layers import (
     SCALES,
     SELECTIONS,
@@ -23,6 +23,7 @@ from keras_slt.layers import (
     blocks,
 )
 from keras_slt.supermask_model import SupermaskModel
+from keras_slt.validation import check_one_of
 from keras_slt.walk import walk
 
 UNSUPPORTED_CHOICES = ("error", "keep")
@@ -57,13 +58,13 @@ def supermaskify(
     freeze_ratio=None,
     prune_ratio=None,
     lock_ratio=None,
-    distribution="uniform",
-    selection="global",
-    weight_init="signed_kaiming_constant",
-    score_init="kaiming_normal",
-    scale="none",
-    seed=0,
-    block_size=1,
+    distribution=defaults.DISTRIBUTION,
+    selection=defaults.SELECTION,
+    weight_init=defaults.WEIGHT_INIT,
+    score_init=defaults.SCORE_INIT,
+    scale=defaults.SCALE,
+    seed=defaults.SEED,
+    block_size=defaults.BLOCK_SIZE,
     affine_batchnorm=False,
     use_bias=False,
     unsupported="error",
@@ -100,22 +101,23 @@ def supermaskify(
 
     Example:
 
-    >>> base = keras.applications.ResNet50(weights=None, classes=10,
-    ...                                    input_shape=(64, 64, 3))
+    >>> base = keras.Sequential([keras.Input((8, 8, 3)),  # or keras.applications.ResNet50(...)
+    ...     keras.layers.Conv2D(4, 3), keras.layers.BatchNormalization(),
+    ...     keras.layers.ReLU(), keras.layers.Flatten(), keras.layers.Dense(10)])
     >>> model = supermaskify(base, sparsity=0.7, freeze_ratio=0.5, seed=1)
+    >>> [type(layer).__name__ for layer in model.supermask_layers]
+    ['SupermaskConv2D', 'SupermaskDense']
+    >>> round(model.mask_statistics()["actual_sparsity"], 4)  # of 108 + 1440 weights
+    0.7
     """
     prune, lock = freezing.resolve_ratios(sparsity, freeze_ratio, prune_ratio, lock_ratio)
     blocks.check_block_size(block_size)
     distributions.check_method(distribution)
     initializers.check_name(weight_init, "weight_init")
     initializers.check_name(score_init, "score_init")
-    for name, value, choices in (
-        ("selection", selection, SELECTIONS),
-        ("scale", scale, SCALES),
-        ("unsupported", unsupported, UNSUPPORTED_CHOICES),
-    ):
-        if value not in choices:
-            raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+    check_one_of("selection", selection, SELECTIONS)
+    check_one_of("scale", scale, SCALES)
+    check_one_of("unsupported", unsupported, UNSUPPORTED_CHOICES)
     if not model.built:
         raise ValueError("model must be built (give it an Input) before supermaskify")
 

@@ -14,6 +14,7 @@ code does not have, gives whole kept counts (floored).
 import numpy as np
 
 from keras_slt.counting import floor_count
+from keras_slt.validation import check_one_of
 
 METHODS = ("uniform", "erk", "epl", "igq")
 # The distributions of the official code; their counts are taken its way.
@@ -24,9 +25,7 @@ _IGQ_MAX_STEPS = 10_000
 
 
 def check_method(method, argument="distribution"):
-    if method not in METHODS:
-        raise ValueError(f"{argument} must be one of {', '.join(METHODS)}; got {method!r}")
-    return method
+    return check_one_of(argument, method, METHODS)
 
 
 def layer_sparsities(shapes, density, method="uniform"):

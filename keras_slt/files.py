@@ -38,8 +38,12 @@ def atomic_path(path):
 
     Example:
 
-    >>> with atomic_path("model.keras") as temp:
-    ...     model.save(temp)
+    >>> path = os.path.join(tempfile.mkdtemp(), "notes.txt")
+    >>> with atomic_path(path) as temp:
+    ...     with open(temp, "w") as f:
+    ...         _ = f.write("done")
+    >>> open(path).read()
+    'done'
     """
     path = os.fspath(path)
     directory, base = os.path.split(os.path.abspath(path))
@@ -100,7 +104,10 @@ def read_bytes(path, max_bytes, error=ValueError):
 
     Example:
 
-    >>> data = read_bytes("fc.slt", 1 << 30)
+    >>> read_bytes("/dev/zero", 1 << 20)
+    Traceback (most recent call last):
+    ...
+    ValueError: /dev/zero: not a regular file
     """
     try:
         with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
@@ -133,8 +140,13 @@ def read_json(path, remedy=None):
 
     Example:
 
-    >>> read_json("runs/fc/results.json")["test_accuracy"]
-    0.8412
+    >>> path = os.path.join(tempfile.mkdtemp(), "results.json")
+    >>> with open(path, "w") as f:
+    ...     _ = f.write('{"test_accuracy": 0.84')
+    >>> read_json(path, remedy="run the search again")
+    Traceback (most recent call last):
+    ...
+    keras_slt.files.DamagedFileError: ...results.json is damaged (Expecting ',' delimiter: ...); run the search again
     """
     try:
         with open(path, encoding="utf-8") as f:

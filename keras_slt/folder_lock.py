@@ -41,8 +41,14 @@ def hold(folder):
 
     Example:
 
-    >>> with hold("runs/fc"):
-    ...     run_search(config)
+    >>> import tempfile
+    >>> run = tempfile.mkdtemp()
+    >>> with hold(run):
+    ...     with hold(run):
+    ...         pass
+    Traceback (most recent call last):
+    ...
+    keras_slt.folder_lock.FolderInUseError: ... is in use by pid ...
     """
     folder = os.fspath(folder)
     os.makedirs(folder, exist_ok=True)

@@ -29,7 +29,13 @@ class StopOnNonFinite(keras.callbacks.Callback):
 
     Example:
 
-    >>> model.fit(x, y, epochs=3, callbacks=[StopOnNonFinite()])
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> model.compile("sgd", "mse")
+    >>> x = np.array([[1.0, np.nan]], "float32")
+    >>> model.fit(x, np.ones((1, 1)), callbacks=[StopOnNonFinite()], verbose=0)
+    Traceback (most recent call last):
+    ...
+    keras_slt.nonfinite.NonFiniteTrainingError: ...
     """
 
     def __init__(self):

@@ -42,10 +42,12 @@ def written(output_dir):
 
     Example:
 
-    >>> written("runs/fc")
-    ['results: runs/fc/results.json', 'best model: runs/fc/best.keras',
-     'epoch log: runs/fc/logs/history.csv',
-     'TensorBoard logs: runs/fc/logs (view them: tensorboard --logdir=runs/fc/logs)']
+    >>> import tempfile
+    >>> run = tempfile.mkdtemp()
+    >>> for name in (RESULTS, BEST_MODEL):
+    ...     open(os.path.join(run, name), "w").close()
+    >>> [line.replace(run, "RUN") for line in written(run)]
+    ['results: RUN/results.json', 'best model: RUN/best.keras']
     """
     lines = []
     for label, name in (("results", RESULTS), ("best model", BEST_MODEL)):

@@ -31,7 +31,13 @@ def stored_variables(model):
 
     Example:
 
-    >>> sum(int(np.prod(v.shape)) for v in stored_variables(model))
+    >>> import keras
+    >>> import keras_slt
+    >>> model = keras_slt.supermaskify(keras.Sequential([keras.Input((4,)),
+    ...     keras.layers.Dense(3), keras.layers.BatchNormalization()]),
+    ...     sparsity=0.5, seed=1)
+    >>> [v.name for v in stored_variables(model)]  # biases are removed
+    ['moving_mean', 'moving_variance']
     """
     regenerated = {id(v) for layer in supermask_layers(model) for v in layer.search_state}
     return [v for v in model.weights if id(v) not in regenerated and "float" in str(v.dtype)]
@@ -111,8 +117,11 @@ def model_size(model, masks=None):
 
     Example:
 
-    >>> size = model_size(model)
+    >>> import keras_slt
+    >>> model = keras_slt.models.get("fc", (4, 4, 1), 3, width=8, seed=1)
+    >>> size = model_size(model)  # 1 bit per weight, 64 for the seed
     >>> size.model_size_bits, size.dense_float32_bits
+    (280, 6912)
     """
     layers = supermask_layers(model)
     if masks is None:

@@ -4,12 +4,13 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_slt import nonfinite
+from keras_slt import defaults, nonfinite
 from keras_slt.counting import floor_count
 from keras_slt.freezing import check_fraction, check_sparsity
 from keras_slt.layers import threshold_context
 from keras_slt.layers.base import SELECTIONS
 from keras_slt.selection import threshold_of_scores
+from keras_slt.validation import check_one_of
 from keras_slt.walk import supermask_layers
 
 
@@ -41,17 +42,21 @@ class SupermaskModel(keras.Model):
 
     Example:
 
-    >>> net = keras.Sequential([keras.Input((784,)),
-    ...     SupermaskDense(100, activation="relu", layer_index=0),
-    ...     SupermaskDense(10, layer_index=1)])
+    >>> from keras_slt.layers import SupermaskDense
+    >>> net = keras.Sequential([keras.Input((16,)),
+    ...     SupermaskDense(8, activation="relu", layer_index=0),
+    ...     SupermaskDense(3, layer_index=1)])
     >>> model = SupermaskModel(net, sparsity=0.5)
-    >>> model.compile("sgd", "sparse_categorical_crossentropy")
+    >>> model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    >>> x, y = np.ones((8, 16), "float32"), np.zeros(8, "int32")
+    >>> _ = model.fit(x, y, epochs=1, verbose=0)
+    >>> sum(int(mask.sum()) for mask in model.masks())  # half of 16*8 + 8*3
+    76
     """
 
-    def __init__(self, network, sparsity, selection="global", metadata=None, **kwargs):
+    def __init__(self, network, sparsity, selection=defaults.SELECTION, metadata=None, **kwargs):
         super().__init__(**kwargs)
-        if selection not in SELECTIONS:
-            raise ValueError(f"selection must be one of {', '.join(SELECTIONS)}; got {selection!r}")
+        check_one_of("selection", selection, SELECTIONS)
         check_fraction("sparsity", sparsity, upper_open=True)
         self.network = network
         self._sparsity = float(sparsity)
@@ -152,8 +157,13 @@ class SupermaskModel(keras.Model):
 
         Example:
 
-        >>> [layer.mask(t) for layer, t in zip(model.supermask_layers,
-        ...                                   model.layer_thresholds())]
+        >>> import keras_slt
+        >>> model = keras_slt.models.get("fc", (4, 4, 1), 3, width=8,
+        ...                              selection="layerwise", seed=1)
+        >>> masks = [layer.mask(t) for layer, t in zip(model.supermask_layers,
+        ...                                           model.layer_thresholds())]
+        >>> [int(keras.ops.sum(mask)) for mask in masks]  # half of each layer
+        [64, 32, 12]
         """
         return self._per_layer(self.threshold())
 

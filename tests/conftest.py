@@ -41,10 +41,6 @@ def pytest_ignore_collect(collection_path, config):
     return None
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "agnostic: runs on every Keras backend")
-
-
 def pytest_collection_modifyitems(config, items):
     # On a non-TensorFlow backend only the backend-agnostic tests make sense.
     if keras.backend.backend() != "tensorflow":

@@ -16,8 +16,7 @@ import pytest
 from conftest import ROOT, run_tool, tiny_config, tool_lines
 from keras_slt.data import DataError, custom, graphs, network, tfds_source
 from keras_slt.data.graphs import planetoid
-from keras_slt.experiments import search, sweep
-from keras_slt.export import sources
+from keras_slt.experiments import search, sources, sweep
 
 SEARCH = ["--model=fc", "--width=16", "--dataset=fashion_mnist", "--batch_size=32"]
 

@@ -50,7 +50,7 @@ def test_cli_writes_results_and_ends_with_a_summary(data_dir, tmp_path):
     (["--sparsity=0.2", "--prune_ratio=0.3"], "error: sparsity must be in [prune_ratio, 1 - lock_ratio]"),
     (["--model=vgg"], "error: model must be one of"),
     (["--data_dir=EMPTY"], "error: data_dir: fashion_mnist: missing train-images-idx3-ubyte.gz"),
-    (["--epochs=0"], "error: epochs must be an integer >= 1"),
+    (["--epochs=0"], "error: epochs must be a positive integer"),
 ])
 def test_invalid_flags_exit_at_once_with_one_line(data_dir, tmp_path, flags, message):
     flags = [flag.replace("EMPTY", str(tmp_path)) for flag in flags]

@@ -300,7 +300,7 @@ def test_imagenet_transforms():
 
 
 def test_load_arguments():
-    with pytest.raises(ValueError, match="dataset.*'svhn'.*mnist.*imagenet2012"):
+    with pytest.raises(ValueError, match="dataset must be one of mnist, .*imagenet2012, tfds:NAME or image_folder; got 'svhn'"):
         data.load("svhn")
     for fraction in (1.0, -0.1):
         with pytest.raises(ValueError, match="validation_fraction"):

@@ -21,6 +21,10 @@ def test_readme_starts_with_two_commands():
     assert "pytest" in commands[1]
 
 
+def test_readme_test_command_runs_the_docstring_examples():
+    assert ".venv/bin/python -m pytest -q --doctest-modules keras_slt &&" in readme_commands()[1]
+
+
 def test_ci_runs_the_readme_test_command():
     ci_lines = [line.strip() for line in (ROOT / ".ci/run").read_text().splitlines()]
     assert readme_commands()[1] in ci_lines

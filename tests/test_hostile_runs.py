@@ -27,8 +27,7 @@ import keras_slt
 from conftest import ROOT, run_tool, tiny_config, tool_lines
 from keras_slt import files, folder_lock, nonfinite, run_files
 from keras_slt.cli import common
-from keras_slt.experiments import search, sweep
-from keras_slt.export import sources
+from keras_slt.experiments import search, sources, sweep, sweep_table
 
 
 def snapshot(folder):
@@ -295,7 +294,7 @@ def test_damaged_checkpoint_is_refused_naming_it(finished_run, data_dir, tmp_pat
 def test_damaged_results_are_refused_by_the_sweep(finished_run, tmp_path, content, reason):
     folder = damaged_copy(finished_run, tmp_path, run_files.RESULTS, content)
     with pytest.raises(files.DamagedFileError) as error:
-        sweep.collect(tmp_path)
+        sweep_table.collect(tmp_path)
     assert str(error.value) == (f"{folder / run_files.RESULTS} is damaged ({reason}); "
                                 "delete that run's folder to run it again")
 
@@ -308,11 +307,11 @@ def test_damaged_results_are_refused_by_the_export(finished_run, tmp_path, conte
 
 
 def csv_text(rows):
-    return "\n".join([",".join(sweep.COLUMNS)] + rows) + "\n"
+    return "\n".join([",".join(sweep_table.COLUMNS)] + rows) + "\n"
 
 
 @pytest.mark.parametrize("text, reason", [
-    ("run,model\nx,fc\n", f"not a sweep table: no column {', '.join(sweep.COLUMNS[2:])}"),
+    ("run,model\nx,fc\n", f"not a sweep table: no column {', '.join(sweep_table.COLUMNS[2:])}"),
     (csv_text(["a,fc,fashion_mnist,frozen source,ep,0.5,0.5,0.25,0.25,0,high,0.8,100,200,0.5,3"]),
      "line 2: test_accuracy 'high' is not a number"),
     (csv_text(["a,fc,fashion_mnist,frozen source,ep,0.5"]), "line 2 has 6 fields, not 16"),
@@ -323,7 +322,7 @@ def test_garbled_sweep_table_is_refused_naming_it(tmp_path, text, reason):
     path = tmp_path / "results.csv"
     path.write_text(text)
     with pytest.raises(files.DamagedFileError) as error:
-        sweep.read_csv(path)
+        sweep_table.read_csv(path)
     assert str(error.value) == f"{path} is damaged ({reason})"
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, checkpoint_floats, tiny_config
-from keras_slt.experiments import search
+from keras_slt.experiments import schedules, search
 
 
 def test_dense_algo_counts_32_bits_per_parameter(data_dir, tmp_path):
@@ -81,8 +81,7 @@ def test_per_epoch_schedule_steps_like_pytorch(data_dir, tmp_path):
     ("cosine", "batch", [0.05 * (1 + math.cos(math.pi * i / 15)) for i in range(0, 15, 3)]),
 ])
 def test_schedules(schedule, unit, expected):
-    config = search.SearchConfig(epochs=5, lr=0.1, schedule=schedule, schedule_unit=unit)
-    rate = search._learning_rate(config, steps_per_epoch=3)
+    rate = schedules.learning_rate(0.1, schedule, unit, epochs=5, steps_per_epoch=3)
     np.testing.assert_allclose([float(rate(3 * e)) for e in range(5)], expected, rtol=1e-6)
     if unit == "epoch":
         # Epoch 1's last batch (step 5) still trains at its rate, epoch 2's first does not.
@@ -118,9 +117,9 @@ def test_resume_refuses_other_flags(data_dir, tmp_path):
     ({"stem": "tiny"}, "stem must be one of cifar, imagenet"),
     ({"data_dir": "/nonexistent/fashion"}, "data_dir /nonexistent/fashion is not a directory"),
     ({"data_dir": "EMPTY"}, "data_dir: fashion_mnist: missing train-images-idx3-ubyte.gz"),
-    ({"epochs": 0}, "epochs must be an integer >= 1"),
-    ({"batch_size": 0}, "batch_size must be an integer >= 1"),
-    ({"seed": -1}, "seed must be an integer >= 0"),
+    ({"epochs": 0}, "epochs must be a positive integer"),
+    ({"batch_size": 0}, "batch_size must be a positive integer"),
+    ({"seed": -1}, "seed must be in [0, 2**64)"),
     ({"lr": 0.0}, "lr must be > 0"),
     ({"momentum": 1.0}, "momentum must be in [0, 1)"),
     ({"weight_decay": -1e-4}, "weight_decay must be >= 0"),

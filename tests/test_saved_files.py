@@ -1,8 +1,8 @@
-"""Files saved by earlier versions.
+"""Files in keras-slt's earlier file layout.
 
-Models (.keras) and tickets (.slt) saved before layers had a selection mode
-of their own (tests/data, see its README) still load and give the same
-predictions, evaluation, exports and masks.
+Models (.keras) and tickets (.slt) whose layers have no selection mode of
+their own (tests/data, see its README) load and give the same predictions,
+evaluation, exports and masks.
 """
 
 import os

@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from keras_slt.experiments import pareto, plots, sweep
+from keras_slt.experiments import pareto, plots, sweep, sweep_table
 
 from conftest import ROOT, run_tool
 
@@ -35,7 +35,7 @@ def test_lock_shares():
 
 def test_listed_runs_are_grid_runs_in_entry_order():
     entries = [sweep.parse_listed(t) for t in ("frozen:f0.5:s0.5", "pruned:f0.5:s0.7", "dense:s0.5", "weights")]
-    assert entries[1] == (sweep.PRUNED_SOURCE, 0.7, 0.5) and entries[3] == (sweep.WEIGHT_TRAINED, None, None)
+    assert entries[1] == (sweep_table.PRUNED_SOURCE, 0.7, 0.5) and entries[3] == (sweep_table.WEIGHT_TRAINED, None, None)
     runs = sweep.listed(["conv6"], entries, [0, 1])
     assert [r.name for r in runs] == [
         f"conv6_{name}_seed{seed}" for seed in (0, 1)
@@ -69,10 +69,10 @@ def test_sweep_cli_runs_flag(tmp_path):
 
 
 def test_source_classification():
-    assert sweep.source_of("dense", 0, 0) == sweep.WEIGHT_TRAINED
-    assert sweep.source_of("ep", 0, 0) == sweep.DENSE_SOURCE
-    assert sweep.source_of("ep", 0.3, 0) == sweep.PRUNED_SOURCE
-    assert sweep.source_of("ep", 0.3, 0.1) == sweep.FROZEN_SOURCE
+    assert sweep_table.source_of("dense", 0, 0) == sweep_table.WEIGHT_TRAINED
+    assert sweep_table.source_of("ep", 0, 0) == sweep_table.DENSE_SOURCE
+    assert sweep_table.source_of("ep", 0.3, 0) == sweep_table.PRUNED_SOURCE
+    assert sweep_table.source_of("ep", 0.3, 0.1) == sweep_table.FROZEN_SOURCE
 
 
 def fake_results(folder, accuracy, size, **flags):
@@ -92,19 +92,19 @@ def test_collect_csv_frontier_and_plots(tmp_path):
     fake_results(root / "c", 0.83, 2000, algo="ep", sparsity=0.5, prune_ratio=0, lock_ratio=0, seed=0)
     fake_results(root / "d", 0.70, 1500, algo="ep", sparsity=0.5, prune_ratio=0.25, lock_ratio=0, seed=0)
     fake_results(root / "e", 0.90, 64000, algo="dense", seed=0)
-    rows = sweep.collect(root)
-    assert [r["source"] for r in rows] == [sweep.FROZEN_SOURCE, sweep.FROZEN_SOURCE, sweep.DENSE_SOURCE,
-                                           sweep.PRUNED_SOURCE, sweep.WEIGHT_TRAINED]
+    rows = sweep_table.collect(root)
+    assert [r["source"] for r in rows] == [sweep_table.FROZEN_SOURCE, sweep_table.FROZEN_SOURCE, sweep_table.DENSE_SOURCE,
+                                           sweep_table.PRUNED_SOURCE, sweep_table.WEIGHT_TRAINED]
     assert rows[0]["prune_ratio"] == 0.25 and rows[0]["lock_ratio"] == 0.25
-    sweep.write_csv(rows, tmp_path / "r.csv")
-    back = sweep.read_csv(tmp_path / "r.csv")
+    sweep_table.write_csv(rows, tmp_path / "r.csv")
+    back = sweep_table.read_csv(tmp_path / "r.csv")
     assert [r["test_accuracy"] for r in back] == [0.8, 0.84, 0.83, 0.7, 0.9]
-    configs = pareto.aggregate([r for r in back if r["source"] != sweep.WEIGHT_TRAINED])
-    frozen = next(c for c in configs if c["source"] == sweep.FROZEN_SOURCE)
+    configs = pareto.aggregate([r for r in back if r["source"] != sweep_table.WEIGHT_TRAINED])
+    frozen = next(c for c in configs if c["source"] == sweep_table.FROZEN_SOURCE)
     assert frozen["seeds"] == 2 and frozen["accuracy_mean"] == pytest.approx(0.82)
     front = pareto.frontier(configs)
     # The pruned source at 1500 bits is beaten by the frozen one at 1000 bits.
-    assert [c["source"] for c in front] == [sweep.FROZEN_SOURCE, sweep.DENSE_SOURCE]
+    assert [c["source"] for c in front] == [sweep_table.FROZEN_SOURCE, sweep_table.DENSE_SOURCE]
     paths = plots.accuracy_vs_size(back, tmp_path / "fig" / "size", "t")
     paths += plots.accuracy_vs_freeze_ratio(back, 0.5, tmp_path / "fig" / "freeze_s0.5", "t")
     paths += plots.layer_sparsity_bars({"dense": 0.5, "dense_1": 0.4}, tmp_path / "fig" / "layers", "t")

@@ -17,7 +17,9 @@ import keras
 
 from keras_slt import data
 from keras_slt.cli import common
-from keras_slt.export import sources, tflite
+from keras_slt.experiments import sources
+from keras_slt.export import tflite
+from keras_slt.validation import check_positive_int
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model_path", None, "A .keras model or .slt ticket.")
@@ -34,8 +36,7 @@ flags.mark_flag_as_required("model_path")
 def main(argv):
     del argv
     for name in ("runs", "num_threads"):
-        if FLAGS[name].value < 1:
-            raise ValueError(f"--{name} must be >= 1, got {FLAGS[name].value}")
+        check_positive_int(f"--{name}", FLAGS[name].value)
     if FLAGS.warmup < 0:
         raise ValueError(f"--warmup must be >= 0, got {FLAGS.warmup}")
     sources.check_dataset_options(FLAGS.dataset, FLAGS.data_dir, FLAGS.image_size)

@@ -30,8 +30,10 @@ from absl import flags
 
 from keras_slt import data, folder_lock
 from keras_slt.cli import common
-from keras_slt.export import artifacts, report, sources
+from keras_slt.experiments import sources
+from keras_slt.export import artifacts, report
 from keras_slt.supermask_model import SupermaskModel
+from keras_slt.validation import check_positive_int
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("output_dir", None, "A search run's output folder (holding best.keras, results.json).")
@@ -66,8 +68,7 @@ def main(argv):
         formats = [name for name in formats if name != "tflite"]  # the JAX install
     artifacts.check_formats(formats, FLAGS.int8, FLAGS.int8_sparse)
     for name in ("max_samples", "num_calibration"):
-        if FLAGS[name].value < 1:
-            raise ValueError(f"--{name} must be >= 1, got {FLAGS[name].value}")
+        check_positive_int(f"--{name}", FLAGS[name].value)
     if not FLAGS.latency_budget_s > 0:
         raise ValueError(f"--latency_budget_s must be > 0, got {FLAGS.latency_budget_s}")
     if FLAGS.output_dir is not None:

@@ -19,7 +19,7 @@ from absl import flags
 
 from keras_slt import files, run_files
 from keras_slt.cli import common
-from keras_slt.experiments import pareto, plots, sweep
+from keras_slt.experiments import pareto, plots, sweep_table
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("csv", None, "Sweep CSV written by tools/sweep.py.")
@@ -34,7 +34,7 @@ flags.mark_flag_as_required("output_dir")
 
 def frontier_table(rows):
     """The accuracy-size frontier as a Markdown table."""
-    configs = pareto.aggregate([r for r in rows if r["source"] != sweep.WEIGHT_TRAINED])
+    configs = pareto.aggregate([r for r in rows if r["source"] != sweep_table.WEIGHT_TRAINED])
     lines = ["| source | sparsity | p | r | size (bits) | accuracy (%) | seeds |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for c in pareto.frontier(configs):
@@ -48,13 +48,13 @@ def configurations_table(rows):
     """Every configuration, largest first, as a Markdown table with each seed's accuracy."""
     keys = ("model", "source", "sparsity", "freeze_ratio", "prune_ratio", "lock_ratio")
     configs = sorted(pareto.aggregate(rows, keys),
-                     key=lambda c: (-c["model_size_bits"], sweep.SOURCES.index(c["source"]), str(c["sparsity"])))
+                     key=lambda c: (-c["model_size_bits"], sweep_table.SOURCES.index(c["source"]), str(c["sparsity"])))
     lines = ["| source | sparsity | p | r | size (bits) | accuracy (%) | per seed (%) |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for c in configs:
         runs = sorted((r for r in rows if all(r[k] == c[k] for k in keys)), key=lambda r: int(r["seed"]))
         per_seed = ", ".join(f"{100 * float(r['test_accuracy']):.2f} (seed {r['seed']})" for r in runs)
-        sparsity = "-" if c["source"] == sweep.WEIGHT_TRAINED else f"{c['sparsity']:g}"
+        sparsity = "-" if c["source"] == sweep_table.WEIGHT_TRAINED else f"{c['sparsity']:g}"
         lines.append(f"| {c['source']} | {sparsity} | {c['prune_ratio']:g} | {c['lock_ratio']:g} "
                      f"| {c['model_size_bits']:,.0f} | {100 * c['accuracy_mean']:.2f} "
                      f"± {100 * c['accuracy_std']:.2f} | {per_seed} |")
@@ -67,10 +67,10 @@ def _rows():
     if FLAGS.sweep_dir:
         if not os.path.isdir(FLAGS.sweep_dir):
             raise ValueError(f"--sweep_dir: no such folder {FLAGS.sweep_dir}")
-        return "--sweep_dir", FLAGS.sweep_dir, sweep.collect(FLAGS.sweep_dir)
+        return "--sweep_dir", FLAGS.sweep_dir, sweep_table.collect(FLAGS.sweep_dir)
     if not os.path.isfile(FLAGS.csv):
         raise ValueError(f"--csv: no such file {FLAGS.csv}")
-    return "--csv", FLAGS.csv, sweep.read_csv(FLAGS.csv)
+    return "--csv", FLAGS.csv, sweep_table.read_csv(FLAGS.csv)
 
 
 def main(argv):
@@ -89,9 +89,9 @@ def main(argv):
                                                 f"{title}accuracy vs freezing ratio, sparsity {s:g}")
     if FLAGS.ticket:
         results_path = os.path.join(FLAGS.ticket, run_files.RESULTS)
-        layer_sparsity = sweep.read_results(results_path).get("layer_sparsity")
+        layer_sparsity = sweep_table.read_results(results_path).get("layer_sparsity")
         if not isinstance(layer_sparsity, dict):
-            raise files.damaged(results_path, "no layer_sparsity", sweep.RERUN)
+            raise files.damaged(results_path, "no layer_sparsity", sweep_table.RERUN)
         paths += plots.layer_sparsity_bars(layer_sparsity, os.path.join(out, "layer_sparsity"),
                                            f"{title}per-layer sparsity of {os.path.basename(FLAGS.ticket.rstrip('/'))}")
     print(configurations_table(rows) if FLAGS.table == "all" else frontier_table(rows))

@@ -23,7 +23,8 @@ from absl import flags
 
 from keras_slt import folder_lock
 from keras_slt.cli import common, search_flags
-from keras_slt.experiments import sweep
+from keras_slt.experiments import sweep, sweep_table
+from keras_slt.validation import check_positive_int
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("output_dir", None, "Folder holding one sub-folder per run.")
@@ -65,8 +66,7 @@ def main(argv):
         seeds = [int(s) for s in FLAGS.seeds]
     except ValueError:
         raise ValueError(f"--seeds must be integers, got {','.join(FLAGS.seeds)}") from None
-    if FLAGS.parallel < 1:
-        raise ValueError(f"--parallel must be >= 1, got {FLAGS.parallel}")
+    check_positive_int("--parallel", FLAGS.parallel)
     if FLAGS.search_flagfile and not os.path.isfile(FLAGS.search_flagfile):
         raise ValueError(f"--search_flagfile: no such file {FLAGS.search_flagfile}")
     if FLAGS.runs:
@@ -97,9 +97,9 @@ def _sweep(runs, base_flags):
                              f"not {now!r}; pass --rerun_changed to run it again, or use another --output_dir")
         shutil.rmtree(sweep.run_folder(root, run))
     failed = sweep.execute(runs, root, base_flags, FLAGS.parallel)
-    rows = sweep.collect(root)
+    rows = sweep_table.collect(root)
     table = FLAGS.csv or os.path.join(root, "results.csv")
-    sweep.write_csv(rows, table)
+    sweep_table.write_csv(rows, table)
     print(f"{len(rows)} runs in {table}" + (f"; {len(failed)} failed: {', '.join(failed)}" if failed else ""))
     print(f"figures: python tools/plot.py --csv={table} --output_dir={os.path.join(root, 'figures')}")
     return 1 if failed else 0

@@ -9,11 +9,25 @@ validation split is a deterministic, seeded 20% of the training set.
 
 Example:
 
+>>> import os, tempfile
+>>> import PIL.Image
+>>> import keras
 >>> import keras_slt
->>> data = keras_slt.data.load("cifar10", data_dir="/data", seed=0)
->>> model.fit(data.train, steps_per_epoch=data.steps_per_epoch, epochs=100,
-...           validation_data=data.validation)
->>> model.evaluate(data.test)
+>>> data_dir = tempfile.mkdtemp()
+>>> for name, color in (("dark", "black"), ("light", "white")):
+...     os.mkdir(os.path.join(data_dir, name))
+...     for i in range(10):
+...         PIL.Image.new("RGB", (8, 8), color).save(os.path.join(data_dir, name, f"{i}.png"))
+>>> data = keras_slt.data.load("image_folder", data_dir=data_dir, batch_size=4, seed=0)
+>>> data.num_train, data.num_validation, data.num_test
+(12, 4, 4)
+>>> model = keras_slt.models.get("fc", data.input_shape, data.num_classes, width=16)
+>>> model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+...               metrics=["accuracy"])
+>>> _ = model.fit(data.train, steps_per_epoch=data.steps_per_epoch, epochs=2,
+...               validation_data=data.validation, verbose=0)
+>>> sorted(model.evaluate(data.test, verbose=0, return_dict=True))
+['accuracy', 'loss']
 """
 
 from keras_slt.data.catalog import IMAGE_FOLDER

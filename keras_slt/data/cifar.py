@@ -62,9 +62,13 @@ def read_batch(path, label_key):
 
     Example:
 
-    >>> x, y = read_batch("cifar-10-batches-py/test_batch", b"labels")
-    >>> x.shape
-    (10000, 32, 32, 3)
+    >>> import pickle, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "test_batch")
+    >>> with open(path, "wb") as f:
+    ...     pickle.dump({b"data": np.zeros((2, 3072), np.uint8), b"labels": [3, 8]}, f, protocol=2)
+    >>> x, y = read_batch(path, b"labels")
+    >>> x.shape, y.tolist()
+    ((2, 32, 32, 3), [3, 8])
     """
     if not os.path.exists(path):
         raise DataError(f"{path} does not exist")
@@ -115,8 +119,14 @@ def find_folder(data_dir, name):
 
     Example:
 
-    >>> find_folder("/data", "cifar10")
-    '/data/cifar-10-batches-py'
+    >>> import tempfile
+    >>> data_dir = tempfile.mkdtemp()
+    >>> folder = os.path.join(data_dir, "cifar-10-batches-py")
+    >>> os.mkdir(folder)
+    >>> for name in LAYOUTS["cifar10"].train_files + LAYOUTS["cifar10"].test_files:
+    ...     open(os.path.join(folder, name), "wb").close()
+    >>> find_folder(data_dir, "cifar10") == folder
+    True
     """
     layout = LAYOUTS[name]
     files = layout.train_files + layout.test_files
@@ -145,7 +155,15 @@ def load_dir(data_dir, name):
 
     Example:
 
-    >>> x_train, y_train, x_test, y_test = load_dir("/data", "cifar100")
+    >>> import pickle, tempfile
+    >>> data_dir = tempfile.mkdtemp()
+    >>> for name, n in (("train", 4), ("test", 2)):
+    ...     with open(os.path.join(data_dir, name), "wb") as f:
+    ...         pickle.dump({b"data": np.zeros((n, 3072), np.uint8),
+    ...                      b"fine_labels": list(range(n))}, f, protocol=2)
+    >>> x_train, y_train, x_test, y_test = load_dir(data_dir, "cifar100")
+    >>> x_train.shape, y_test.tolist()
+    ((4, 32, 32, 3), [0, 1])
     """
     layout = LAYOUTS[name]
     folder = find_folder(data_dir, name)

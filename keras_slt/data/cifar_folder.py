@@ -47,9 +47,14 @@ def list_split(folder):
 
     Example:
 
-    >>> paths, labels = list_split("cifar10-jpeg/test")
-    >>> len(paths), labels[:3]
-    (10000, array([0, 0, 0], dtype=int32))
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> for name in CLASSES:
+    ...     os.mkdir(os.path.join(folder, name))
+    ...     PIL.Image.new("RGB", (32, 32)).save(os.path.join(folder, name, "0.jpg"))
+    >>> paths, labels = list_split(folder)
+    >>> len(paths), labels[:3].tolist()
+    (10, [0, 1, 2])
     """
     classes = sorted(entry.name for entry in os.scandir(folder) if entry.is_dir())
     if tuple(classes) != tuple(sorted(CLASSES)):
@@ -97,8 +102,12 @@ def decode(paths):
 
     Example:
 
-    >>> decode(["cifar10-jpeg/test/cat/0001.jpg"]).shape
-    (1, 32, 32, 3)
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "cat.jpg")
+    >>> PIL.Image.new("RGB", (32, 32), "white").save(path)
+    >>> images = decode([path])
+    >>> images.shape, images.dtype, int(images.min())
+    ((1, 32, 32, 3), dtype('uint8'), 255)
     """
     return image_folder.decode_all(paths, SHAPE, _decode)
 
@@ -120,9 +129,15 @@ def load_dir(data_dir):
 
     Example:
 
-    >>> x_train, y_train, x_test, y_test = load_dir("cifar10-jpeg")
+    >>> import tempfile
+    >>> data_dir = tempfile.mkdtemp()
+    >>> for split in SPLITS:
+    ...     for name in CLASSES:
+    ...         os.makedirs(os.path.join(data_dir, split, name))
+    ...         PIL.Image.new("RGB", (32, 32)).save(os.path.join(data_dir, split, name, "0.jpg"))
+    >>> x_train, y_train, x_test, y_test = load_dir(data_dir)
     >>> x_train.shape, x_test.shape
-    ((50000, 32, 32, 3), (10000, 32, 32, 3))
+    ((10, 32, 32, 3), (10, 32, 32, 3))
     """
     folders = [os.path.join(data_dir, split) for split in SPLITS]
     for split, folder in zip(SPLITS, folders):

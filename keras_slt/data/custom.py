@@ -12,6 +12,9 @@ from keras_slt.data import image_folder
 from keras_slt.data.catalog import IMAGE_FOLDER, TFDS_PREFIX, DatasetSpec
 from keras_slt.data.errors import DataError, require_tensorflow
 
+# How error messages name them beside the built-in datasets.
+FORMS = (f"{TFDS_PREFIX}NAME", IMAGE_FOLDER)
+
 
 def is_custom(name):
     """Whether `name` is a user-named dataset (`tfds:NAME` or `image_folder`)."""
@@ -62,8 +65,16 @@ def load(name, data_dir=None, image_size=None):
 
     Example:
 
-    >>> (x_train, y_train, x_test, y_test), spec = load("image_folder", "pets", (64, 64))
-    >>> spec.num_classes
+    >>> import os, tempfile
+    >>> import PIL.Image
+    >>> data_dir = tempfile.mkdtemp()
+    >>> for name in ("cat", "dog", "fish"):
+    ...     os.mkdir(os.path.join(data_dir, name))
+    ...     for i in range(5):
+    ...         PIL.Image.new("RGB", (12, 10), "white").save(os.path.join(data_dir, name, f"{i}.png"))
+    >>> (x_train, y_train, x_test, y_test), spec = load("image_folder", data_dir, (8, 8))
+    >>> spec.input_shape, spec.num_classes, spec.mean
+    ((8, 8, 3), 3, (1.0, 1.0, 1.0))
     """
     check(name, data_dir)
     if name == IMAGE_FOLDER:

@@ -15,10 +15,12 @@ class DataError(ValueError):
 
     Example:
 
+    >>> import keras_slt
     >>> try:
     ...     keras_slt.data.load("mnist", data_dir="/nonexistent")
     ... except keras_slt.data.DataError as e:
     ...     print(e)
+    mnist: missing train-images-idx3-ubyte.gz, ... in /nonexistent; ...
     """
 
     def __init__(self, message):

@@ -44,9 +44,12 @@ def read_idx(path, magic):
 
     Example:
 
-    >>> labels = read_idx("train-labels-idx1-ubyte.gz", LABELS_MAGIC)
-    >>> labels.shape
-    (60000,)
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), TRAIN_LABELS)
+    >>> with gzip.open(path, "wb") as f:
+    ...     _ = f.write(struct.pack(">II", LABELS_MAGIC, 3) + bytes([7, 2, 1]))
+    >>> read_idx(path, LABELS_MAGIC).tolist()
+    [7, 2, 1]
     """
     try:
         with gzip.open(path, "rb") as f:
@@ -95,10 +98,15 @@ def read_idx_pair(images_path, labels_path, image_size=(28, 28)):
 
     Example:
 
-    >>> x, y = read_idx_pair(
-    ...     "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
-    >>> x.shape, y.shape
-    ((10000, 28, 28, 1), (10000,))
+    >>> import tempfile
+    >>> images, labels = (os.path.join(tempfile.mkdtemp(), name) for name in (TEST_IMAGES, TEST_LABELS))
+    >>> with gzip.open(images, "wb") as f:
+    ...     _ = f.write(struct.pack(">IIII", IMAGES_MAGIC, 2, 28, 28) + bytes(2 * 28 * 28))
+    >>> with gzip.open(labels, "wb") as f:
+    ...     _ = f.write(struct.pack(">II", LABELS_MAGIC, 2) + bytes([3, 9]))
+    >>> x, y = read_idx_pair(images, labels)
+    >>> x.shape, y.tolist()
+    ((2, 28, 28, 1), [3, 9])
     """
     images = read_idx(images_path, IMAGES_MAGIC)
     labels = read_idx(labels_path, LABELS_MAGIC)

@@ -124,8 +124,10 @@ def decode_all(paths, shape, read):
 
     Example:
 
-    >>> decode_all(["a.png", "b.png"], (32, 32, 3), read).shape
-    (2, 32, 32, 3)
+    >>> images = decode_all(["a.png", "b.png"], (2, 2, 1),
+    ...                     lambda path: np.full((2, 2, 1), len(path), np.uint8))
+    >>> images.shape, images.ravel().tolist()[:4]
+    ((2, 2, 2, 1), [5, 5, 5, 5])
     """
     images = np.zeros((len(paths),) + tuple(shape), np.uint8)
     # Threads overlap the file reads; PIL decodes without holding the GIL.
@@ -177,7 +179,16 @@ def load_dir(data_dir, image_size=None):
 
     Example:
 
-    >>> x_train, y_train, x_test, y_test, names = load_dir("flowers", (64, 64))
+    >>> import tempfile
+    >>> import PIL.Image
+    >>> data_dir = tempfile.mkdtemp()
+    >>> for name in ("cat", "dog"):
+    ...     os.mkdir(os.path.join(data_dir, name))
+    ...     for i in range(5):
+    ...         PIL.Image.new("RGB", (12, 10)).save(os.path.join(data_dir, name, f"{i}.png"))
+    >>> x_train, y_train, x_test, y_test, names = load_dir(data_dir, (8, 8))
+    >>> x_train.shape, x_test.shape, names
+    ((8, 8, 8, 3), (2, 8, 8, 3), ['cat', 'dog'])
     """
     if not os.path.isdir(data_dir):
         raise DataError(f"image folder {data_dir} is not a directory")

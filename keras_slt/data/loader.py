@@ -3,6 +3,7 @@
 import importlib.util
 import os
 
+from keras_slt import seeding
 from keras_slt.data import cifar
 from keras_slt.data import cifar_folder
 from keras_slt.data import custom
@@ -13,6 +14,7 @@ from keras_slt.data.catalog import NAMES
 from keras_slt.data.catalog import SPECS
 from keras_slt.data.dataset import Dataset, split_indices
 from keras_slt.data.errors import DataError, require_tensorflow
+from keras_slt.validation import check_one_of, check_positive_int
 
 # ImageNet examples are shuffled through a buffer; the other datasets are
 # fully shuffled in memory.
@@ -36,11 +38,8 @@ _READERS = {
 
 
 def _check_name(name):
-    if name not in SPECS and not custom.is_custom(name):
-        raise ValueError(
-            f"Unknown dataset {name!r}; expected one of {', '.join(NAMES)}, "
-            f"{custom.TFDS_PREFIX}NAME or {custom.IMAGE_FOLDER}"
-        )
+    if not custom.is_custom(name):
+        check_one_of("dataset", name, NAMES, forms=custom.FORMS)
 
 
 def arrays_and_spec(name, data_dir=None, image_size=None):
@@ -48,8 +47,9 @@ def arrays_and_spec(name, data_dir=None, image_size=None):
 
     Example:
 
-    >>> (x_train, y_train, x_test, y_test), spec = arrays_and_spec(
-    ...     "image_folder", "/data/pets", image_size=(64, 64))
+    >>> (x_train, y_train, x_test, y_test), spec = arrays_and_spec("fashion_mnist")
+    >>> spec.input_shape, spec.num_classes
+    ((28, 28, 1), 10)
     """
     _check_name(name)
     if custom.is_custom(name):
@@ -85,6 +85,7 @@ def load_arrays(name, data_dir=None, image_size=None):
 
     Example:
 
+    >>> import keras_slt
     >>> x_train, y_train, x_test, y_test = keras_slt.data.load_arrays(
     ...     "fashion_mnist")
     >>> x_train.shape, x_test.shape
@@ -187,11 +188,13 @@ def load(
 
     Example:
 
+    >>> import keras_slt
     >>> data = keras_slt.data.load("fashion_mnist", seed=1)
     >>> data.num_train, data.num_validation, data.num_test
     (48000, 12000, 10000)
-    >>> model.fit(data.train, steps_per_epoch=data.steps_per_epoch, epochs=10,
-    ...           validation_data=data.validation)
+    >>> images, labels = next(iter(data.test))
+    >>> tuple(images.shape), tuple(labels.shape)
+    ((128, 28, 28, 1), (128,))
     """
     _check_name(name)
     if not 0 <= validation_fraction < 1:
@@ -199,19 +202,10 @@ def load(
             "validation_fraction must be in [0, 1), got "
             f"{validation_fraction}"
         )
-    if int(batch_size) != batch_size or batch_size < 1:
-        raise ValueError(
-            f"batch_size must be a positive integer, got {batch_size}"
-        )
-    if int(seed) != seed or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed}")
-    batch_size, seed = int(batch_size), int(seed)
-    if augment not in AUGMENTATIONS or (name == "imagenet2012" and augment == "crop_flip"):
-        choices = ("auto", "none") if name == "imagenet2012" else AUGMENTATIONS
-        raise ValueError(f"augment for {name} must be one of {', '.join(choices)}; got {augment!r}")
-
-    if pipeline not in PIPELINES:
-        raise ValueError(f"pipeline must be one of {', '.join(PIPELINES)}; got {pipeline!r}")
+    check_positive_int("batch_size", batch_size)
+    seed = seeding.check_seed(seed)
+    check_one_of(f"augment for {name}", augment, ("auto", "none") if name == "imagenet2012" else AUGMENTATIONS)
+    check_one_of("pipeline", pipeline, PIPELINES)
     if name == "imagenet2012":
         if pipeline == "numpy":
             raise ValueError("imagenet2012 is read by tf.data only; use pipeline tf.data or auto")

@@ -219,8 +219,17 @@ def load(path, allowed, encoding="latin1"):
 
     Example:
 
-    >>> load("ind.cora.graph", {("collections", "defaultdict"): collections.defaultdict,
-    ...                         ("__builtin__", "list"): list})
+    >>> import collections, os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "ind.tiny.graph")
+    >>> with open(path, "wb") as f:
+    ...     pickle.dump(collections.defaultdict(list, {0: [1]}), f, protocol=2)
+    >>> load(path, {("collections", "defaultdict"): collections.defaultdict,
+    ...             ("__builtin__", "list"): list})
+    defaultdict(<class 'list'>, {0: [1]})
+    >>> load(path, {("__builtin__", "list"): list})
+    Traceback (most recent call last):
+    ...
+    keras_slt.data.errors.DataError: .../ind.tiny.graph: refusing to load collections.defaultdict; only ... allowed
     """
     data = files.read_bytes(path, MAX_BYTES, DataError)
     try:

@@ -63,7 +63,11 @@ def load(name, data_dir=None, image_size=None):
 
     Example:
 
-    >>> x_train, y_train, x_test, y_test, num_classes = load("beans", image_size=(64, 64))
+    >>> import tensorflow_datasets as tfds
+    >>> with tfds.testing.mock_data(num_examples=4):  # random stand-in data
+    ...     x_train, y_train, x_test, y_test, num_classes = load("beans", image_size=(8, 8))
+    >>> x_train.shape, x_test.shape, num_classes
+    ((4, 8, 8, 3), (4, 8, 8, 3), 3)
     """
     import tensorflow_datasets as tfds
 

@@ -42,7 +42,9 @@ def require_prepared(tfds, name, label, data_dir=None, advice=""):
 
     Example:
 
-    >>> require_prepared(tfds, "beans", "tfds:beans", "/data/tfds")
+    >>> import tensorflow_datasets as tfds
+    >>> with tfds.testing.mock_data(num_examples=4):  # as if prepared
+    ...     require_prepared(tfds, "beans", "tfds:beans")
     """
     try:
         tfds.load(name, split="train", data_dir=data_dir, download=False)  # reads no example yet
@@ -89,7 +91,11 @@ def load_arrays(name):
 
     Example:
 
-    >>> x_train, y_train, x_test, y_test = load_arrays("cifar10")
+    >>> import tensorflow_datasets as tfds
+    >>> with tfds.testing.mock_data(num_examples=4):  # random stand-in data
+    ...     x_train, y_train, x_test, y_test = load_arrays("cifar10")
+    >>> x_train.shape, y_train.dtype
+    ((4, 32, 32, 3), dtype('int32'))
     """
     require_tensorflow(f"{name} without data_dir (TFDS)")
     import tensorflow_datasets as tfds
@@ -125,7 +131,11 @@ def load_imagenet(manual_dir=None):
 
     Example:
 
-    >>> train, test, num_train, num_test = load_imagenet("/data/imagenet")
+    >>> import tensorflow_datasets as tfds
+    >>> with tfds.testing.mock_data(num_examples=4):  # random stand-in data
+    ...     train, test, num_train, num_test = load_imagenet("/data/imagenet")
+    >>> num_train, num_test
+    (4, 4)
     """
     import tensorflow_datasets as tfds
 

@@ -27,7 +27,7 @@ def crop_flip(image, row, col, flip, padding=4):
 
     Example:
 
-    >>> image = tf.reshape(tf.range(16, dtype=tf.uint8), (4, 4, 1))
+    >>> image = tf.reshape(tf.range(16, dtype=tf.int32), (4, 4, 1))
     >>> out = crop_flip(image, 1, 1, True, padding=1)
     >>> bool(tf.reduce_all(out == tf.reverse(image, [1])))
     True

@@ -23,8 +23,15 @@ class MaskStatistics(keras.callbacks.Callback):
 
     Example:
 
-    >>> model.fit(data.train, steps_per_epoch=data.steps_per_epoch, epochs=3, callbacks=[MaskStatistics(),
-    ...           keras.callbacks.TensorBoard("logs")])
+    >>> import numpy as np
+    >>> import keras_slt
+    >>> model = keras_slt.models.get("fc", (4, 4, 1), 3, width=8, seed=1)
+    >>> statistics = MaskStatistics()
+    >>> statistics.set_model(model)  # as fit does
+    >>> logs = {"loss": 1.1}
+    >>> statistics.on_epoch_end(0, logs)
+    >>> sorted(logs), logs["actual_sparsity"]  # 108 of 216 weights pruned
+    (['actual_sparsity', 'loss', 'threshold'], 0.5)
     """
 
     def on_epoch_end(self, epoch, logs=None):
@@ -51,7 +58,7 @@ class RunCheckpoint(keras.callbacks.Callback):
 
     `restore` reads it back before `fit`. The run ends exactly as an
     uninterrupted one only if the data order depends on nothing but the
-    seed and the epoch (see `keras_slt.search`).
+    seed and the epoch (see `keras_slt.experiments.search`).
 
     Args:
         directory: where the files go (created if needed).
@@ -65,10 +72,24 @@ class RunCheckpoint(keras.callbacks.Callback):
 
     Example:
 
-    >>> checkpoint = RunCheckpoint("runs/a", metadata={"lr": 0.1})
-    >>> initial_epoch = checkpoint.restore(model)
-    >>> model.fit(train, epochs=10, initial_epoch=initial_epoch,
-    ...           validation_data=val, callbacks=[checkpoint])
+    >>> import tempfile
+    >>> import numpy as np
+    >>> import keras_slt
+    >>> def compiled_model():
+    ...     model = keras_slt.models.get("fc", (4, 4, 1), 3, width=8, seed=1)
+    ...     model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    ...                   metrics=["accuracy"])
+    ...     return model
+    >>> directory = tempfile.mkdtemp()
+    >>> model, checkpoint = compiled_model(), RunCheckpoint(directory, metadata={"lr": 0.01})
+    >>> checkpoint.restore(model)  # a fresh run: no epoch done
+    0
+    >>> x, y = np.ones((8, 4, 4, 1)), np.zeros(8)
+    >>> _ = model.fit(x, y, epochs=2, validation_data=(x, y), callbacks=[checkpoint], verbose=0)
+    >>> sorted(os.listdir(directory))
+    ['best.keras', 'ckpt-2.weights.h5', 'state.json']
+    >>> RunCheckpoint(directory, metadata={"lr": 0.01}).restore(compiled_model())  # resumes
+    2
     """
 
     def __init__(self, directory, metadata=None, monitor="val_accuracy", read_from=None):

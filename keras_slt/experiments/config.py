@@ -9,13 +9,15 @@ import dataclasses
 import math
 import os
 
-from keras_slt import distributions, freezing, initializers, models
+from keras_slt import defaults, distributions, freezing, initializers, models, seeding
 from keras_slt import data as datasets
-from keras_slt.experiments import model_source
 from keras_slt.data import graphs
+from keras_slt.experiments import model_source
+from keras_slt.experiments.distribution import STRATEGIES
 from keras_slt.layers import SCALES, blocks
 from keras_slt.models.resnet import STEMS
 from keras_slt.supermask_model import SELECTIONS
+from keras_slt.validation import check_one_of, check_positive_int
 
 ALGOS = ("ep", "dense")
 SCHEDULES = ("cosine", "step")
@@ -24,9 +26,7 @@ OPTIMIZERS = ("sgd", "adam")
 ADAM_EPSILON = 1e-8  # PyTorch's default, which the paper's GIN runs use
 DATASETS = datasets.NAMES + graphs.NAMES
 GRAPH_MODELS = ("gin",)
-STRATEGIES = ("default", "mirrored", "multi_worker")
 VALIDATION_FRACTION = 0.2
-STEP_MILESTONES = (0.5, 0.75)  # fractions of the run where "step" divides lr by 10
 # Settings that may change when a run is resumed: they do not change its result.
 RESUMABLE_CHANGES = ("data_dir", "output_dir", "strategy", "jit")
 
@@ -112,17 +112,17 @@ class SearchConfig:
     augment: str = setting("auto", "Training augmentation; auto is the dataset's usual one (CIFAR: crop_flip, "
                            "ImageNet: resized crop + flip, others: none).", datasets.AUGMENTATIONS)
     algo: str = setting("ep", "ep: ticket search (Edge-Popup); dense: weight training.", ALGOS)
-    selection: str = setting("global", "Mask selection.", SELECTIONS)
-    sparsity: float = setting(0.5, "Target ticket sparsity s, in [p, 1 - r].")
+    selection: str = setting(defaults.SELECTION, "Mask selection.", SELECTIONS)
+    sparsity: float = setting(defaults.SPARSITY, "Target ticket sparsity s, in [p, 1 - r].")
     freeze_ratio: float | None = setting(None, "Freezing ratio f: p = f*s pruned, r = f*(1-s) locked.")
     prune_ratio: float | None = setting(None, "Fraction p permanently pruned (instead of --freeze_ratio).")
     lock_ratio: float | None = setting(None, "Fraction r permanently locked (instead of --freeze_ratio).")
-    distribution: str = setting("uniform", "Layer-wise spread of p and r.", distributions.METHODS)
-    weight_init: str = setting("signed_kaiming_constant", "Random weights.", initializers.NAMES)
-    score_init: str = setting("kaiming_normal", "Initial scores.", initializers.NAMES)
-    scale: str = setting("none", "Kernel scaling.", SCALES)
+    distribution: str = setting(defaults.DISTRIBUTION, "Layer-wise spread of p and r.", distributions.METHODS)
+    weight_init: str = setting(defaults.WEIGHT_INIT, "Random weights.", initializers.NAMES)
+    score_init: str = setting(defaults.SCORE_INIT, "Initial scores.", initializers.NAMES)
+    scale: str = setting(defaults.SCALE, "Kernel scaling.", SCALES)
     block_size: int = setting(
-        1, "Dense masks in blocks of this many consecutive inputs of one output (1: unblocked).",
+        defaults.BLOCK_SIZE, "Dense masks in blocks of this many consecutive inputs of one output (1: unblocked).",
         blocks.BLOCK_SIZES,
     )
     keep_unsupported: bool = setting(False, "PATH.keras and keras.applications models: keep layers "
@@ -142,7 +142,7 @@ class SearchConfig:
     schedule_unit: str = setting(
         "batch", "How often the schedule steps: every batch, or every epoch as the "
         "official code does (PyTorch's CosineAnnealingLR, MultiStepLR).", SCHEDULE_UNITS)
-    seed: int = setting(0, "Model seed; also fixes the split, data order and augmentation.")
+    seed: int = setting(defaults.SEED, "Model seed; also fixes the split, data order and augmentation.")
     output_dir: str | None = setting(None, "Folder for checkpoints, logs and results.json (required).")
     jit: bool = setting(False, "Compile the train step with XLA.")
     mixed_precision: bool = setting(False, "Train under mixed_float16 (scores and random weights stay float32).")
@@ -168,28 +168,23 @@ class SearchConfig:
             datasets.parse_image_size(self.image_size)
             if datasets.is_custom(self.dataset):
                 datasets.custom.check(self.dataset, self.data_dir)
-            elif self.dataset not in DATASETS:
-                raise ValueError(f"dataset must be one of {', '.join(DATASETS)}, "
-                                 f"{datasets.TFDS_PREFIX}NAME or {datasets.IMAGE_FOLDER}; got {self.dataset!r}")
+            else:
+                check_one_of("dataset", self.dataset, DATASETS, forms=datasets.custom.FORMS)
+            for name, choices in (
+                ("augment", datasets.AUGMENTATIONS), ("algo", ALGOS), ("optimizer", OPTIMIZERS),
+                ("selection", SELECTIONS), ("distribution", distributions.METHODS),
+                ("weight_init", initializers.NAMES), ("score_init", initializers.NAMES),
+                ("scale", SCALES), ("schedule", SCHEDULES), ("schedule_unit", SCHEDULE_UNITS),
+                ("strategy", STRATEGIES), ("block_size", blocks.BLOCK_SIZES),
+            ):
+                check_one_of(name, getattr(self, name), choices)
+            if self.stem is not None:
+                check_one_of("stem", self.stem, STEMS)
+            check_positive_int("epochs", self.epochs)
+            check_positive_int("batch_size", self.batch_size)
+            seeding.check_seed(self.seed)
         except ValueError as error:
             raise ConfigError(str(error)) from None
-        for name, choices in (
-            ("augment", datasets.AUGMENTATIONS), ("algo", ALGOS), ("optimizer", OPTIMIZERS),
-            ("selection", SELECTIONS), ("distribution", distributions.METHODS),
-            ("weight_init", initializers.NAMES), ("score_init", initializers.NAMES),
-            ("scale", SCALES), ("schedule", SCHEDULES), ("schedule_unit", SCHEDULE_UNITS),
-            ("strategy", STRATEGIES), ("block_size", blocks.BLOCK_SIZES),
-        ):
-            if getattr(self, name) not in choices:
-                raise ConfigError(
-                    f"{name} must be one of {', '.join(map(str, choices))}; got {getattr(self, name)!r}"
-                )
-        if self.stem is not None and self.stem not in STEMS:
-            raise ConfigError(f"stem must be one of {', '.join(STEMS)}; got {self.stem!r}")
-        for name, low in (("epochs", 1), ("batch_size", 1), ("seed", 0)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
         if not self.lr > 0:
             raise ConfigError(f"lr must be > 0, got {self.lr}")
         if not 0 <= self.momentum < 1:
@@ -226,7 +221,8 @@ class SearchConfig:
         >>> SearchConfig(model="fc", dataset="fashion_mnist", image_size="32,32",
         ...              output_dir="runs/fc").check_applies()
         Traceback (most recent call last):
-        ConfigError: image_size=32,32 does not apply to dataset fashion_mnist: ...
+        ...
+        keras_slt.experiments.config.ConfigError: image_size=32,32 does not apply to dataset fashion_mnist: ...
         """
         given = set(given) | {field.name for field in dataclasses.fields(self)
                               if getattr(self, field.name) != field.default}

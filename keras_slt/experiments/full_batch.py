@@ -23,7 +23,18 @@ class TestAccuracy(keras.callbacks.Callback):
 
     Example:
 
-    >>> model.fit(data.train_from(0), steps_per_epoch=1, epochs=10, callbacks=[TestAccuracy(data.test)])
+    >>> import numpy as np
+    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    >>> model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    ...               metrics=["accuracy"])
+    >>> x = np.eye(3, dtype="float32")  # three nodes; the test split is node 2
+    >>> test = GraphBatch((x, np.array([0, 1, 1]), np.array([0.0, 0.0, 3.0])))
+    >>> test_accuracy = TestAccuracy(test)
+    >>> test_accuracy.set_model(model)  # as fit does
+    >>> logs = {"loss": 0.7}
+    >>> test_accuracy.on_epoch_end(0, logs)
+    >>> sorted(logs)
+    ['loss', 'test_accuracy', 'test_loss']
     """
 
     def __init__(self, test):
@@ -73,9 +84,18 @@ class GraphData:
 
     Example:
 
-    >>> data = GraphData(load_graph("cora", "data/planetoid"))
-    >>> model.fit(data.train_from(0), steps_per_epoch=1, epochs=400,
-    ...           validation_data=data.validation)
+    >>> import numpy as np
+    >>> from keras_slt.data.graphs import Graph
+    >>> graph = Graph(name="path", features=np.eye(4, dtype="float32"),
+    ...               edges=np.array([[0, 1, 1, 2, 2, 3], [1, 0, 2, 1, 3, 2]], "int32"),
+    ...               labels=np.array([0, 0, 1, 1], "int32"), train=np.array([0, 3], "int32"),
+    ...               validation=np.array([1], "int32"), test=np.array([2], "int32"), num_classes=2)
+    >>> data = GraphData(graph)
+    >>> data.num_train, data.num_validation, data.num_test, data.input_shape
+    (2, 1, 1, (4,))
+    >>> inputs, labels, weights = data.train_from(0)[0]  # the whole graph
+    >>> weights.tolist()  # the training nodes, 0 and 3
+    [[2.0, 0.0, 0.0, 2.0]]
     """
 
     steps_per_epoch = 1

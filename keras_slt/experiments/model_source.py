@@ -27,6 +27,7 @@ from keras_slt import models
 from keras_slt.convert import supermaskify
 from keras_slt.layers import SupermaskDense
 from keras_slt.supermask_model import SupermaskModel
+from keras_slt.validation import check_one_of
 
 APPLICATIONS_PREFIX = "keras.applications."
 # Settings handed to `supermaskify` / `models.get` when algo is "ep".
@@ -49,24 +50,18 @@ def applications():
 
 def check(name):
     """Raises ValueError (one line) unless `name` is a model `build` can make."""
-    if name in models.NAMES:
-        return
     if name.endswith(".keras"):
         if not os.path.isfile(name):
             raise ValueError(f"model file {name} does not exist")
-        return
-    if name.startswith(APPLICATIONS_PREFIX):
+    elif name.startswith(APPLICATIONS_PREFIX):
         application = name[len(APPLICATIONS_PREFIX):]
         if application not in applications():
             raise ValueError(
                 f"model {name} is not a keras.applications architecture; "
                 f"one of {', '.join(applications())}"
             )
-        return
-    raise ValueError(
-        f"model must be one of {', '.join(models.NAMES)}, a PATH.keras model file or "
-        f"keras.applications.NAME; got {name!r}"
-    )
+    else:
+        check_one_of("model", name, models.NAMES, forms=("a PATH.keras model file", "keras.applications.NAME"))
 
 
 def build(config, input_shape, num_classes):
@@ -85,8 +80,12 @@ def build(config, input_shape, num_classes):
 
     Example:
 
-    >>> model = build(SearchConfig(model="keras.applications.MobileNetV2",
-    ...                            dataset="cifar10", output_dir="runs/m"), (32, 32, 3), 10)
+    >>> from keras_slt.experiments.config import SearchConfig
+    >>> config = SearchConfig(model="keras.applications.MobileNetV2", dataset="cifar10",
+    ...                       width_factor=0.35, output_dir="unused")
+    >>> model = build(config, (32, 32, 3), 10)
+    >>> type(model).__name__, len(model.supermask_layers)
+    ('SupermaskModel', ...)
     """
     supermask = {}
     if config.algo == "ep":
@@ -146,7 +145,15 @@ def load_file(path):
 
     Example:
 
-    >>> model = load_file("runs/fc/best.keras")
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "net.keras")
+    >>> keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]).save(path)
+    >>> load_file(path).output_shape
+    (None, 2)
+    >>> load_file(os.path.join(os.path.dirname(path), "missing.keras"))
+    Traceback (most recent call last):
+    ...
+    ValueError: model file .../missing.keras cannot be loaded (ValueError: File not found: ...)
     """
     try:
         saved = keras.saving.load_model(path, compile=False)

@@ -11,12 +11,12 @@ import pathlib
 from matplotlib.figure import Figure
 
 from keras_slt import files
-from keras_slt.experiments import pareto, sweep
+from keras_slt.experiments import pareto, sweep_table
 
 _STYLE = {
-    sweep.DENSE_SOURCE: dict(color="tab:blue", marker="o"),
-    sweep.PRUNED_SOURCE: dict(color="tab:orange", marker="s"),
-    sweep.FROZEN_SOURCE: dict(color="tab:green", marker="^"),
+    sweep_table.DENSE_SOURCE: dict(color="tab:blue", marker="o"),
+    sweep_table.PRUNED_SOURCE: dict(color="tab:orange", marker="s"),
+    sweep_table.FROZEN_SOURCE: dict(color="tab:green", marker="^"),
 }
 
 
@@ -37,7 +37,7 @@ def _save(figure, stem):
 
 
 def _weight_trained_line(axis, rows):
-    trained = [r for r in rows if r["source"] == sweep.WEIGHT_TRAINED]
+    trained = [r for r in rows if r["source"] == sweep_table.WEIGHT_TRAINED]
     if trained:
         (config,) = pareto.aggregate(trained, keys=("source",))
         axis.axhline(100 * config["accuracy_mean"], color="black", linestyle="--",
@@ -52,7 +52,7 @@ def accuracy_vs_size(rows, stem, title):
     deviation over seeds.
     """
     figure, axis = _subplots(figsize=(7, 4.5))
-    configs = pareto.aggregate([r for r in rows if r["source"] != sweep.WEIGHT_TRAINED])
+    configs = pareto.aggregate([r for r in rows if r["source"] != sweep_table.WEIGHT_TRAINED])
     for source, style in _STYLE.items():
         members = [c for c in configs if c["source"] == source]
         if not members:
@@ -81,10 +81,10 @@ def accuracy_vs_freeze_ratio(rows, sparsity, stem, title):
     source at the same ratio.
     """
     figure, axis = _subplots(figsize=(7, 4.5))
-    configs = [c for c in pareto.aggregate([r for r in rows if r["source"] != sweep.WEIGHT_TRAINED])
+    configs = [c for c in pareto.aggregate([r for r in rows if r["source"] != sweep_table.WEIGHT_TRAINED])
                if abs(float(c["sparsity"]) - sparsity) < 1e-9]
-    dense = [c for c in configs if c["source"] == sweep.DENSE_SOURCE]
-    for source in (sweep.FROZEN_SOURCE, sweep.PRUNED_SOURCE):
+    dense = [c for c in configs if c["source"] == sweep_table.DENSE_SOURCE]
+    for source in (sweep_table.FROZEN_SOURCE, sweep_table.PRUNED_SOURCE):
         points = sorted(dense + [c for c in configs if c["source"] == source],
                         key=lambda c: c["freeze_ratio"])
         if len(points) > len(dense):
@@ -119,5 +119,5 @@ def layer_sparsity_bars(layer_sparsity, stem, title):
 
 def sparsities_in(rows):
     """The ticket sparsities present, for one figure each."""
-    counts = collections.Counter(r["sparsity"] for r in rows if r["source"] != sweep.WEIGHT_TRAINED)
+    counts = collections.Counter(r["sparsity"] for r in rows if r["source"] != sweep_table.WEIGHT_TRAINED)
     return sorted(float(s) for s in counts)

@@ -17,11 +17,8 @@ accuracy, evaluates that epoch on the test set and writes
 - Graphs (cora, citeseer, pubmed, ogbn_arxiv) train full batch, one step
   per epoch (`keras_slt.experiments.full_batch`); `batch_size` and `augment`
   do not apply (`SearchConfig.validate` refuses them when given).
-- Schedules: "cosine" decays the learning rate from `lr` towards 0 over the
-  run; "step" multiplies it by 0.1 after 50% and again after 75% of the
-  epochs. They step every batch (`schedule_unit="batch"`) or, as the
-  official code's PyTorch schedulers, once per epoch ("epoch": epoch e of E
-  trains at lr * (1 + cos(pi * e / E)) / 2).
+- Schedules: "cosine" or "step", stepped every batch or once per epoch
+  (`keras_slt.experiments.schedules`).
 - Output: TensorBoard logs in `<output_dir>/logs` (loss, accuracy, and for
   tickets the actual sparsity and the global threshold), `best.keras` (the
   best-validation model), a checkpoint per epoch and `results.json`.
@@ -43,7 +40,6 @@ accuracy, evaluates that epoch on the test set and writes
 import contextlib
 import dataclasses
 import importlib.util
-import math
 import os
 import sys
 
@@ -52,12 +48,11 @@ import keras
 from keras_slt import data as datasets
 from keras_slt import folder_lock, run_files
 from keras_slt.data import graphs
-from keras_slt.experiments import distribution, full_batch, model_source
+from keras_slt.experiments import distribution, full_batch, model_source, schedules
 from keras_slt.experiments.callbacks import MaskStatistics, RunCheckpoint, jsonable, write_json
 from keras_slt.experiments.distribution import WorkerLostError  # noqa: F401  (the API)
 from keras_slt.experiments.config import (  # noqa: F401  (SearchConfig, ConfigError: the API)
     ADAM_EPSILON,
-    STEP_MILESTONES,
     VALIDATION_FRACTION,
     ConfigError,
     SearchConfig,
@@ -104,9 +99,21 @@ def run_search(config, callbacks=(), verbose=None):
 
     Example:
 
-    >>> results = run_search(SearchConfig(model="fc", dataset="fashion_mnist",
-    ...                                   epochs=3, output_dir="runs/fc"))
+    >>> import tempfile
+    >>> import PIL.Image
+    >>> data_dir = tempfile.mkdtemp()
+    >>> for name, color in (("dark", "black"), ("light", "white")):
+    ...     os.mkdir(os.path.join(data_dir, name))
+    ...     for i in range(10):
+    ...         PIL.Image.new("L", (8, 8), color).save(os.path.join(data_dir, name, f"{i}.png"))
+    >>> output_dir = tempfile.mkdtemp()
+    >>> results = run_search(SearchConfig(
+    ...     model="fc", width=16, dataset="image_folder", data_dir=data_dir, epochs=2,
+    ...     batch_size=4, output_dir=output_dir), verbose=0)
     >>> print(summary(results))
+    fc on image_folder, ep (s=0.5, p=0, r=0): test accuracy ...% (best epoch ..., val ...%), size ... bits (...), ... s
+    >>> sorted(os.listdir(output_dir))
+    ['.lock', 'best.keras', 'ckpt-2.weights.h5', 'logs', 'results.json', 'state.json']
     """
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
@@ -215,8 +222,12 @@ def summary(results):
 
     Example:
 
-    >>> summary(results)
-    'fc on fashion_mnist, ep (s=0.5, p=0.25, r=0.25): test accuracy 84.10% ...'
+    >>> results = {"flags": {"algo": "ep", "model": "fc", "dataset": "fashion_mnist", "sparsity": 0.5},
+    ...            "prune_ratio": 0.25, "lock_ratio": 0.25, "compression": 31.9,
+    ...            "actual_sparsity": 0.5, "test_accuracy": 0.841, "best_epoch": 3,
+    ...            "val_accuracy": 0.85, "model_size_bits": 1372352, "wall_time_s": 35.2}
+    >>> print(summary(results))
+    fc on fashion_mnist, ep (s=0.5, p=0.25, r=0.25): test accuracy 84.10% (best epoch 3, val 85.00%), size 1,372,352 bits (0.164 MiB, 31.9x smaller than dense float32, actual sparsity 0.5000), 35 s
     """
     flags = results["flags"]
     bits = results["model_size_bits"]
@@ -273,8 +284,10 @@ def _compiled_model(config, data, steps_per_epoch):
         model = _build_model(config, data)
     finally:
         keras.config.set_dtype_policy(policy)
+    learning_rate = schedules.learning_rate(config.lr, config.schedule, config.schedule_unit,
+                                            config.epochs, steps_per_epoch)
     model.compile(
-        optimizer=_optimizer(config, _learning_rate(config, steps_per_epoch)),
+        optimizer=_optimizer(config, learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=not model_source.ends_in_softmax(model)),
         # Weighted: graph runs mark their split's nodes by sample weight (image
         # runs have none, so this is plain accuracy for them).
@@ -297,42 +310,6 @@ def _build_model(config, data):
         return model_source.build(config, data.input_shape, data.num_classes)
     except ValueError as error:
         raise ConfigError(f"model {config.model}: {error}") from None
-
-
-def _learning_rate(config, steps_per_epoch):
-    if config.schedule_unit == "epoch":
-        return _per_epoch(_epoch_rates(config), steps_per_epoch)
-    total = config.epochs * steps_per_epoch
-    if config.schedule == "cosine":
-        return keras.optimizers.schedules.CosineDecay(config.lr, decay_steps=total)
-    return keras.optimizers.schedules.PiecewiseConstantDecay(
-        [int(total * fraction) for fraction in STEP_MILESTONES],
-        [config.lr * 0.1**i for i in range(len(STEP_MILESTONES) + 1)],
-    )
-
-
-def _epoch_rates(config):
-    """The learning rate of each epoch under a once-per-epoch schedule."""
-    if config.schedule == "cosine":  # PyTorch's CosineAnnealingLR(T_max=epochs)
-        return [0.5 * config.lr * (1 + math.cos(math.pi * epoch / config.epochs))
-                for epoch in range(config.epochs)]
-    milestones = [int(config.epochs * fraction) for fraction in STEP_MILESTONES]
-    return [config.lr * 0.1 ** sum(epoch >= m for m in milestones)
-            for epoch in range(config.epochs)]
-
-
-def _per_epoch(rates, steps_per_epoch):
-    """A schedule holding rates[e] for every batch of epoch e."""
-    boundaries, values = [], [rates[0]]
-    for epoch, rate in enumerate(rates[1:], start=1):
-        if rate != values[-1]:
-            # The optimizer's step counter is 0 in the first batch; the
-            # decay's value i + 1 starts after boundary i.
-            boundaries.append(epoch * steps_per_epoch - 1)
-            values.append(rate)
-    if not boundaries:
-        return rates[0]
-    return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
 
 
 def _size_results(model, algo):

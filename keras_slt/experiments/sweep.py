@@ -1,24 +1,15 @@
-"""Grids of searches and the table of their results.
+"""Grids of searches: which runs a study makes, and running them.
 
 A sweep is a list of runs; each run is a set of `tools/search.py` flags and
 an output folder named after them. Runs whose folder already holds a
 `results.json` are finished, so an interrupted sweep resumes by running the
 same command again; `changed_runs` finds the finished runs whose flags
-changed since, which the sweep tool refuses to reuse. `collect` turns every `results.json` below a folder into
-one row per run, classified by *source* (docs/METHOD.md, section 10 (Baselines)):
-
-| source | p | r |
-| --- | --- | --- |
-| weight-trained | - | - |
-| dense source | 0 | 0 |
-| pruned source | > 0 | 0 |
-| frozen source | >= 0 | > 0 |
+changed since, which the sweep tool refuses to reuse. The table of their
+results is `keras_slt.experiments.sweep_table`.
 """
 
-import csv
 import dataclasses
 import hashlib
-import io
 import itertools
 import os
 import pathlib
@@ -27,27 +18,20 @@ import subprocess
 import sys
 from concurrent import futures
 
-from keras_slt import files, freezing, run_files
-
-WEIGHT_TRAINED = "weight-trained"
-DENSE_SOURCE = "dense source"
-PRUNED_SOURCE = "pruned source"
-FROZEN_SOURCE = "frozen source"
-SOURCES = (DENSE_SOURCE, PRUNED_SOURCE, FROZEN_SOURCE, WEIGHT_TRAINED)
-
-COLUMNS = (
-    "run", "model", "dataset", "source", "algo", "sparsity", "freeze_ratio",
-    "prune_ratio", "lock_ratio", "seed", "test_accuracy", "val_accuracy",
-    "model_size_bits", "dense_float32_bits", "actual_sparsity", "wall_time_s",
+from keras_slt import run_files
+from keras_slt.experiments.sweep_table import (
+    DENSE_SOURCE,
+    FROZEN_SOURCE,
+    PRUNED_SOURCE,
+    WEIGHT_TRAINED,
+    read_results,
+    source_of,
 )
-
 
 # The search tool, started in a new process (see keras_slt_launch).
 SEARCH_PROGRAM = (sys.executable, "-m", "keras_slt_launch", "search")
 # A model name used as is in run folder names.
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-# How to get past a damaged or outdated results.json.
-RERUN = "delete that run's folder to run it again"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -233,20 +217,6 @@ def is_finished(output_root, run):
     return (run_folder(output_root, run) / run_files.RESULTS).is_file()
 
 
-def read_results(path):
-    """A run's `results.json`, checked to hold results and the flags they came from.
-
-    Raises:
-        DamagedFileError: not JSON, or not a run's results; the message
-            names the file.
-    """
-    results = files.read_json(path, RERUN)
-    if not (isinstance(results, dict) and isinstance(results.get("flags"), dict)
-            and all(key in results for key in ("test_accuracy", "model_size_bits"))):
-        raise files.damaged(path, "not the results of a search", RERUN)
-    return results
-
-
 def changed_runs(runs, output_root, config_of):
     """The finished runs whose stored flags differ from those they would run with now.
 
@@ -299,8 +269,9 @@ def finished_line(output_root, run, code):
 
     Example:
 
-    >>> finished_line("runs/sweep", run, 0)
-    'done: fc_s0.5_dense_seed0 (model=fc algo=ep sparsity=0.5 prune_ratio=0 lock_ratio=0 seed=0): test accuracy 84.10%, 1,234,567 bits, 35 s'
+    >>> run = grid(["fc"], [0.5], [0.0], [0], weight_trained=False)[0]
+    >>> finished_line("sweep", run, 1)
+    'FAILED (1): fc_s0.5_dense_seed0; its log: sweep/fc_s0.5_dense_seed0/log.txt'
     """
     folder = run_folder(output_root, run)
     if code != 0:
@@ -312,94 +283,3 @@ def finished_line(output_root, run, code):
             f"{results['model_size_bits']:,} bits{took}")
 
 
-def source_of(algo, prune_ratio, lock_ratio):
-    """The docs/METHOD.md, section 10 (Baselines) name of a run's source."""
-    if algo == "dense":
-        return WEIGHT_TRAINED
-    if lock_ratio > 0:
-        return FROZEN_SOURCE
-    return PRUNED_SOURCE if prune_ratio > 0 else DENSE_SOURCE
-
-
-def row_of(name, results):
-    """One CSV row from a run's `results.json` contents."""
-    flags = results.get("flags", {})
-    algo = flags.get("algo", "ep")
-    sparsity = float(flags.get("sparsity", 0.0))
-    if algo == "dense":
-        p = r = 0.0
-    elif flags.get("freeze_ratio") not in (None, "", "None"):
-        p, r = freezing.split_freeze_ratio(float(flags["freeze_ratio"]), sparsity)
-    else:
-        p, r = float(flags.get("prune_ratio") or 0.0), float(flags.get("lock_ratio") or 0.0)
-    return {
-        "run": name,
-        "model": flags.get("model"),
-        "dataset": flags.get("dataset"),
-        "source": source_of(algo, p, r),
-        "algo": algo,
-        "sparsity": sparsity if algo != "dense" else "",
-        "freeze_ratio": round(p + r, 6),
-        "prune_ratio": round(p, 6),
-        "lock_ratio": round(r, 6),
-        "seed": results.get("seed", flags.get("seed")),
-        "test_accuracy": results["test_accuracy"],
-        "val_accuracy": results.get("val_accuracy"),
-        "model_size_bits": results["model_size_bits"],
-        "dense_float32_bits": results.get("dense_float32_bits"),
-        "actual_sparsity": results.get("actual_sparsity", ""),
-        "wall_time_s": results.get("wall_time_s", ""),
-    }
-
-
-def collect(output_root):
-    """Rows for every `results.json` directly below `output_root`, by name."""
-    rows = []
-    for path in sorted(pathlib.Path(output_root).glob(f"*/{run_files.RESULTS}")):
-        results = read_results(path)
-        try:
-            rows.append(row_of(path.parent.name, results))
-        except (TypeError, ValueError) as error:  # a value of the wrong kind
-            raise files.damaged(path, error, RERUN) from None
-    return rows
-
-
-def write_csv(rows, path):
-    """Writes `rows` atomically (see `keras_slt.files`)."""
-    text = io.StringIO(newline="")
-    writer = csv.DictWriter(text, fieldnames=COLUMNS)
-    writer.writeheader()
-    writer.writerows(rows)
-    files.write_text(path, text.getvalue())
-
-
-def read_csv(path):
-    """Rows of a sweep CSV, numbers parsed."""
-    numeric = {"sparsity", "freeze_ratio", "prune_ratio", "lock_ratio", "test_accuracy",
-               "val_accuracy", "model_size_bits", "dense_float32_bits", "actual_sparsity",
-               "wall_time_s"}
-    rows = []
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            missing = [column for column in COLUMNS if column not in (reader.fieldnames or ())]
-            if missing:
-                raise files.damaged(path, f"not a sweep table: no column {', '.join(missing)}")
-            for row in reader:
-                # DictReader files extra fields under None and fills missing ones with None.
-                fields = [v for k, v in row.items() if k is not None and v is not None] + row.get(None, [])
-                if len(fields) != len(reader.fieldnames):
-                    raise files.damaged(path, f"line {reader.line_num} has {len(fields)} fields, "
-                                              f"not {len(reader.fieldnames)}")
-                rows.append({k: (_number(path, reader.line_num, k, v) if k in numeric and v not in ("", "None")
-                                 else v) for k, v in row.items()})
-    except (UnicodeDecodeError, csv.Error) as error:
-        raise files.damaged(path, error) from None
-    return rows
-
-
-def _number(path, line, column, text):
-    try:
-        return float(text)
-    except ValueError:
-        raise files.damaged(path, f"line {line}: {column} {text!r} is not a number") from None

@@ -22,17 +22,11 @@ def strategy(name):
 
 
 class MultiWorkerStrategy(tf.distribute.MultiWorkerMirroredStrategy):
-    """MultiWorkerMirroredStrategy, with two gaps to Keras 3 and keras-slt closed.
+    """MultiWorkerMirroredStrategy, reducing the way Keras 3's `fit` asks it to.
 
-    - Keras 3's `fit` reduces a whole (x, y) batch at once to learn its
-      shapes, and each step's scalar logs along axis 0
-      (keras-team/keras#20585); the parent reduces single values, along an
-      axis they have.
-    - The strategy gives each new variable worker 0's initial value through
-      a collective broadcast, which carries no int8 (the layers' freeze
-      patterns). In `scope()` such a value is widened (to int64, or float32)
-      above the strategy's variable creator and narrowed back below it: the
-      broadcast moves the wide value, the variable keeps its dtype.
+    Keras 3's `fit` reduces a whole (x, y) batch at once to learn its shapes,
+    and each step's scalar logs along axis 0 (keras-team/keras#20585); the
+    parent reduces single values, along an axis they have.
     """
 
     def reduce(self, reduce_op, value, axis):
@@ -43,39 +37,6 @@ class MultiWorkerStrategy(tf.distribute.MultiWorkerMirroredStrategy):
             return parent.reduce(reduce_op, v, None if rank == 0 else axis)
 
         return tf.nest.map_structure(reduce_one, value)
-
-    @contextlib.contextmanager
-    def scope(self):
-        narrowing = []  # the dtype of the variable being created, while it is widened
-
-        def widen(next_creator, **kwargs):
-            dtype = kwargs.get("dtype")  # None: the initial value's (Keras always gives one)
-            if dtype is None or tf.as_dtype(dtype) in _BROADCAST_DTYPES:
-                return next_creator(**kwargs)
-            dtype = tf.as_dtype(dtype)
-            wide = tf.int64 if dtype.is_integer else tf.float32
-            narrowing.append(dtype)
-            try:
-                return next_creator(**dict(kwargs, dtype=wide, initial_value=_cast(kwargs["initial_value"], wide)))
-            finally:
-                narrowing.pop()
-
-        def narrow(next_creator, **kwargs):
-            if narrowing:
-                kwargs.update(dtype=narrowing[-1], initial_value=_cast(kwargs["initial_value"], narrowing[-1]))
-            return next_creator(**kwargs)
-
-        with tf.variable_creator_scope(narrow), super().scope(), tf.variable_creator_scope(widen):
-            yield
-
-
-# The dtypes a collective broadcast carries (CollectiveBcastSend's type list).
-_BROADCAST_DTYPES = (tf.bool, tf.float16, tf.float32, tf.float64, tf.int32, tf.int64)
-
-
-def _cast(value, dtype):
-    """A variable's initial value (a value or a function making it) cast to `dtype`, lazily."""
-    return lambda: tf.cast(value() if callable(value) else value, dtype)
 
 
 @contextlib.contextmanager

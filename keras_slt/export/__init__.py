@@ -8,10 +8,20 @@ converts with sparse weight encoding, optionally int8.
 
 Example:
 
+>>> import os, tempfile
+>>> import numpy as np
+>>> import keras_slt
 >>> from keras_slt import export
->>> export.save_ticket(model, "fc.slt")
->>> plain = export.load_ticket("fc.slt")
->>> open("fc.tflite", "wb").write(export.to_tflite(plain))
+>>> model = keras_slt.models.get("fc", (4, 4, 1), 3, width=8, seed=1)
+>>> path = os.path.join(tempfile.mkdtemp(), "fc.slt")
+>>> export.save_ticket(model, path)
+>>> plain = export.load_ticket(path)  # a plain Keras model, masked kernels
+>>> x = np.random.default_rng(0).random((2, 4, 4, 1), "float32")
+>>> np.allclose(plain.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
+True
+>>> content = export.to_tflite(plain)  # the bytes of a .tflite file
+>>> np.allclose(export.tflite.predict(content, x), plain.predict(x, verbose=0), atol=1e-5)
+True
 """
 
 import importlib

@@ -131,9 +131,14 @@ def export_ticket(model, directory, inputs, formats=FORMATS, int8=False, calibra
 
     Example:
 
-    >>> result = export_ticket(model, "out", x_test[:1000], int8=True,
-    ...                        calibration=x_train[:200])
-    >>> result.passed, result.sizes["slt"]
+    >>> import keras_slt
+    >>> model = keras_slt.models.get("fc", (4, 4, 1), 3, width=8, seed=1)
+    >>> import tempfile
+    >>> x = np.random.default_rng(0).random((8, 4, 4, 1), "float32")
+    >>> directory = tempfile.mkdtemp()
+    >>> result = export_ticket(model, directory, x, formats=("keras", "slt"))
+    >>> result.passed, sorted(os.listdir(directory))
+    (True, ['ticket.keras', 'ticket.slt'])
     """
     check_formats(formats, int8, int8_sparse)
     supermask = isinstance(model, SupermaskModel)

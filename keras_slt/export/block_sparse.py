@@ -66,8 +66,11 @@ def layouts(content):
 
     Example:
 
-    >>> [str(layout) for layout in layouts(to_tflite(blocked_model))]
-    ['fc1 [1024, 784]: block-sparse 1x4', ...]
+    >>> import keras_slt
+    >>> from keras_slt.export.tflite import to_tflite
+    >>> blocked = keras_slt.models.get("fc", (4, 4, 1), 4, width=8, block_size=4, seed=1)
+    >>> [str(layout) for layout in layouts(to_tflite(blocked, sparse=True))]
+    ['... [8, 16]: block-sparse 1x4', ...]
     """
     runner = Interpreter(model_content=content)
     tensors = {detail["index"]: detail for detail in runner.get_tensor_details()}
@@ -96,7 +99,10 @@ def summary(content):
 
     Example:
 
-    >>> summary(to_tflite(blocked_model))
+    >>> import keras_slt
+    >>> from keras_slt.export.tflite import to_tflite
+    >>> blocked = keras_slt.models.get("fc", (4, 4, 1), 4, width=8, block_size=4, seed=1)
+    >>> summary(to_tflite(blocked, sparse=True))
     'FULLY_CONNECTED: 3 block-sparse 1x4'
     """
     counts = {}

@@ -41,7 +41,13 @@ def measure(content, sample, budget_s=BUDGET_S, num_threads=1):
 
     Example:
 
-    >>> measure(to_tflite(model), x_test[0]).seconds
+    >>> import numpy as np
+    >>> import keras_slt
+    >>> from keras_slt.export.tflite import to_tflite
+    >>> model = keras_slt.models.get("fc", (4, 4, 1), 3, width=8, seed=1)
+    >>> result = measure(to_tflite(model), np.zeros((4, 4, 1), "float32"), budget_s=0.01)
+    >>> MIN_RUNS <= result.runs <= MAX_RUNS, str(result)
+    (True, '... ms (median of ...)')
     """
     from keras_slt.export import tflite  # LiteRT and TensorFlow: only where TFLite files are timed
 

@@ -28,8 +28,10 @@ def size_rows(sizes, accounting=None):
 
     Example:
 
-    >>> size_rows({"slt": 54783}, keras_slt.model_size(model))
-    [('dense float32 (weight-trained)', 7458816.0), ...]
+    >>> import keras_slt
+    >>> model = keras_slt.models.get("fc", (4, 4, 1), 3, width=8, seed=1)
+    >>> size_rows({"slt": 900}, keras_slt.model_size(model))
+    [('dense float32 (weight-trained)', 864.0), ('paper: 1 bit per free weight', 35.0), ...]
     """
     rows = []
     if accounting is not None:
@@ -70,7 +72,15 @@ def size_table(model, sizes, latencies=None):
 
     Example:
 
-    >>> print(size_table(model, export_ticket(model, "out", x).sizes))
+    >>> import keras_slt
+    >>> model = keras_slt.models.get("fc", (4, 4, 1), 3, width=8, seed=1)
+    >>> print(size_table(model, {"slt": 900, "tflite": "not written"}))
+                                                bytes  bits/weight   x first
+    dense float32 (weight-trained)                864      32.0000    1.0000
+    paper: 1 bit per free weight                   35       1.2963    0.0405
+    entropy bound: H(q) per free weight            34       1.2772    0.0399
+    .slt file                                     900      33.3333    1.0417
+    TFLite float32, sparse                       not written
     """
     if isinstance(model, SupermaskModel):
         accounting = model_size(model)

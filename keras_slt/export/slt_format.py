@@ -71,10 +71,15 @@ class TicketError(ValueError):
 
     Example:
 
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "damaged.slt")
+    >>> with open(path, "wb") as f:
+    ...     _ = f.write(b"not a ticket")
     >>> try:
-    ...     load_ticket("damaged.slt")
+    ...     read(path)
     ... except TicketError as error:
     ...     print(error)
+    /.../damaged.slt: not a keras-slt ticket (no b'KSLT' header)
     """
 
 

@@ -54,8 +54,13 @@ def save_ticket(model, path):
 
     Example:
 
-    >>> save_ticket(model, "fc.slt")
-    >>> plain = load_ticket("fc.slt")
+    >>> import keras_slt
+    >>> model = keras_slt.models.get("fc", (4, 4, 1), 3, width=8, seed=1)
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "fc.slt")
+    >>> save_ticket(model, path)
+    >>> os.path.getsize(path) < 216 // 8 + 1000  # 216 mask bits and the config
+    True
     """
     check_supermask_model(model)
     config = keras.saving.serialize_keras_object(model)
@@ -104,8 +109,16 @@ def load_ticket(path, supermask=False):
 
     Example:
 
-    >>> plain = load_ticket("fc.slt")
-    >>> plain.predict(x)
+    >>> import keras_slt
+    >>> model = keras_slt.models.get("fc", (4, 4, 1), 3, width=8, seed=1)
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "fc.slt")
+    >>> save_ticket(model, path)
+    >>> x = np.random.default_rng(0).random((2, 4, 4, 1), "float32")
+    >>> np.allclose(load_ticket(path).predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
+    True
+    >>> type(load_ticket(path, supermask=True)).__name__
+    'SupermaskModel'
     """
     config, coded_masks, floats = slt_format.read(path)
     _check_architecture(path, config, coded_masks)

@@ -16,12 +16,13 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from keras_slt import initializers, seeding
+from keras_slt import defaults, initializers, seeding
 from keras_slt.counting import floor_count
 from keras_slt.freezing import FREE, LOCKED, PRUNED, check_fraction, freeze_pattern
 from keras_slt.layers import bits, blocks, compaction, threshold_context
 from keras_slt.layers.kernel import Layout, kept_mask, masked_weight, signed_constant
 from keras_slt.selection import threshold_of_scores
+from keras_slt.validation import check_one_of
 
 SCALES = ("none", "static", "dynamic")
 SELECTIONS = ("global", "layerwise")
@@ -66,10 +67,10 @@ class SupermaskLayer(layers.Layer):
         sparsity=None,
         prune_rate=0.0,
         lock_rate=0.0,
-        weight_init="signed_kaiming_constant",
-        score_init="kaiming_normal",
-        scale="none",
-        seed=0,
+        weight_init=defaults.WEIGHT_INIT,
+        score_init=defaults.SCORE_INIT,
+        scale=defaults.SCALE,
+        seed=defaults.SEED,
         layer_index=0,
         use_bias=False,
         activation=None,
@@ -83,10 +84,8 @@ class SupermaskLayer(layers.Layer):
         check_fraction("lock_rate", lock_rate)
         if prune_rate + lock_rate > 1.0:
             raise ValueError(f"prune_rate + lock_rate must be <= 1, got {prune_rate + lock_rate}")
-        if scale not in SCALES:
-            raise ValueError(f"scale must be one of {', '.join(SCALES)}; got {scale!r}")
-        if selection not in SELECTIONS:
-            raise ValueError(f"selection must be one of {', '.join(SELECTIONS)}; got {selection!r}")
+        check_one_of("scale", scale, SCALES)
+        check_one_of("selection", selection, SELECTIONS)
         self.sparsity = None if sparsity is None else float(sparsity)
         self.selection = selection
         self.prune_rate = float(prune_rate)

@@ -15,13 +15,14 @@ per-weight gradients over the block. B = 1 is the unblocked layer.
 import numpy as np
 from keras import ops
 
+from keras_slt.validation import check_one_of
+
 BLOCK_SIZES = (1, 4, 16)
 
 
 def check_block_size(block_size):
     """Raises ValueError unless `block_size` is one of `BLOCK_SIZES`."""
-    if isinstance(block_size, bool) or block_size not in BLOCK_SIZES:
-        raise ValueError(f"block_size must be one of {', '.join(map(str, BLOCK_SIZES))}; got {block_size!r}")
+    check_one_of("block_size", block_size, BLOCK_SIZES)
 
 
 def block_shape(kernel_shape, block_size, name="layer"):
@@ -57,7 +58,7 @@ def expand(blocked, block_size):
 
     Example:
 
-    >>> expand(np.array([[1], [0]]), 2).ravel().tolist()
+    >>> ops.convert_to_numpy(expand(np.array([[1], [0]]), 2)).ravel().tolist()
     [1, 1, 0, 0]
     """
     if block_size == 1:

@@ -21,8 +21,8 @@ Both are computed from a `FreeIndex`, built once from the freeze pattern:
   offsets packed per int32 word (2 bytes per score).
 
 Why not a cumulative sum and a scatter, the textbook compaction: XLA runs
-both as serial loops on CPU; in a prototype they took the FC step
-(784-1024-1024-10, f = 0.5) from 1.34x to 2.0x the time of training it.
+both as serial loops on CPU, which takes the FC step (784-1024-1024-10,
+f = 0.5) from 1.34x to 2.0x the time of training it.
 Here every step is elementwise on words or positions, or a gather. The
 index costs about 0.4 bytes per position plus 2 bytes per score, against the 4 + 4 bytes (score and
 momentum) that each frozen position saves.

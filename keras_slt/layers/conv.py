@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_slt.layers.base import SupermaskLayer
+from keras_slt.validation import check_one_of, check_positive_int
 
 
 def _tuple(value, rank, name):
@@ -42,23 +43,16 @@ class SupermaskConv(SupermaskLayer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if isinstance(filters, bool) or not isinstance(filters, int) or filters < 1:
-            raise ValueError(f"filters must be a positive integer, got {filters!r}")
-        padding = padding.lower()
-        if padding not in ("valid", "same"):
-            raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}")
+        check_positive_int("filters", filters)
+        padding = check_one_of("padding", padding.lower(), ("valid", "same"))
         self.rank = rank
         self.filters = filters
         self.kernel_size = _tuple(kernel_size, rank, "kernel_size")
         self.strides = _tuple(strides, rank, "strides")
         self.dilation_rate = _tuple(dilation_rate, rank, "dilation_rate")
         self.padding = padding
-        data_format = data_format or keras.config.image_data_format()
-        if data_format not in ("channels_last", "channels_first"):
-            raise ValueError(
-                f"data_format must be 'channels_last' or 'channels_first', got {data_format!r}"
-            )
-        self.data_format = data_format
+        self.data_format = check_one_of("data_format", data_format or keras.config.image_data_format(),
+                                        ("channels_last", "channels_first"))
         self.input_spec = keras.layers.InputSpec(ndim=rank + 2)
 
     def input_channels(self, input_shape):
@@ -100,8 +94,9 @@ class SupermaskConv1D(SupermaskConv):
 
     Example:
 
+    >>> import numpy as np
     >>> layer = SupermaskConv1D(8, 3, padding="same", sparsity=0.5)
-    >>> layer(np.ones((2, 16, 4), "float32")).shape
+    >>> tuple(layer(np.ones((2, 16, 4), "float32")).shape)
     (2, 16, 8)
     """
 
@@ -116,8 +111,9 @@ class SupermaskConv2D(SupermaskConv):
 
     Example:
 
+    >>> import numpy as np
     >>> layer = SupermaskConv2D(8, 3, padding="same", sparsity=0.5)
-    >>> layer(np.ones((2, 16, 16, 3), "float32")).shape
+    >>> tuple(layer(np.ones((2, 16, 16, 3), "float32")).shape)
     (2, 16, 16, 8)
     """
 
@@ -141,8 +137,9 @@ class SupermaskDepthwiseConv2D(SupermaskConv):
 
     Example:
 
+    >>> import numpy as np
     >>> layer = SupermaskDepthwiseConv2D(3, padding="same", sparsity=0.5)
-    >>> layer(np.ones((2, 8, 8, 4), "float32")).shape
+    >>> tuple(layer(np.ones((2, 8, 8, 4), "float32")).shape)
     (2, 8, 8, 4)
     """
 

@@ -3,8 +3,10 @@
 import keras
 from keras import ops
 
+from keras_slt import defaults
 from keras_slt.layers import blocks
 from keras_slt.layers.base import SupermaskLayer
+from keras_slt.validation import check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="keras_slt")
@@ -24,18 +26,20 @@ class SupermaskDense(SupermaskLayer):
 
     Example:
 
+    >>> import numpy as np
     >>> layer = SupermaskDense(10, sparsity=0.5, seed=1)
-    >>> layer(np.ones((2, 784), "float32")).shape
+    >>> tuple(layer(np.ones((2, 784), "float32")).shape)
     (2, 10)
     >>> blocked = SupermaskDense(10, block_size=4, sparsity=0.9)
-    >>> blocked(np.ones((2, 784), "float32")).shape, blocked.scores.shape
-    ((2, 10), (196, 10))
+    >>> tuple(blocked(np.ones((2, 784), "float32")).shape)
+    (2, 10)
+    >>> blocked.freeze_pattern().shape  # one freeze state per block of 4 inputs
+    (196, 10)
     """
 
-    def __init__(self, units, block_size=1, **kwargs):
+    def __init__(self, units, block_size=defaults.BLOCK_SIZE, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(units, bool) or not isinstance(units, int) or units < 1:
-            raise ValueError(f"units must be a positive integer, got {units!r}")
+        check_positive_int("units", units)
         blocks.check_block_size(block_size)
         self.units = units
         self.block_size = block_size

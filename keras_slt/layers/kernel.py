@@ -28,12 +28,12 @@ def masked_weight(scores, weight, free_index, threshold, layout):
     """W where the mask keeps it, else 0, with the straight-through gradient.
 
     Forward: exactly m * W for the binary mask m. Backward: the mask is seen
-    as |score|, so dL/dscore = dL/dm * sign(score) = dL/dW_eff * W * sign(score),
-    what `W * (m + |s| - stop_gradient(|s|))` gives, without computing
-    |s| - |s| in the forward pass. Spelled out as a custom gradient, each
-    direction is one pass that XLA fuses: on TensorFlow outside XLA (a plain
-    graph, or eager), each direction runs as one small XLA call, where the TF
-    graph would launch many kernels of the full size.
+    as |score|, so dL/dscore = dL/dm * sign(score) = dL/dW_eff * W * sign(score)
+    (the gradient of `W * (m + |s| - stop_gradient(|s|))`, without computing
+    |s| - |s| in the forward pass). Spelled out as a custom gradient,
+    each direction is one pass that XLA fuses: on TensorFlow outside XLA (a
+    plain graph, or eager), each direction runs as one small XLA call, where
+    the TF graph would launch many kernels of the full size.
 
     Args:
         scores: the free scores (flat).

@@ -9,6 +9,8 @@ builds of the same architecture agree layer by layer (checkpoints rely on it).
 import keras
 from keras import layers
 
+from keras_slt.validation import check_one_of, check_positive_int
+
 # Output channels of the conv pairs; ConvN uses the first N/2 pairs.
 CONV_PAIRS = (64, 128, 256, 512)
 CONV_DEPTHS = (2, 4, 6, 8)
@@ -65,8 +67,7 @@ def conv(input_shape, num_classes, depth, width_factor=1.0):
     >>> model.count_params()
     2261184
     """
-    if depth not in CONV_DEPTHS:
-        raise ValueError(f"depth must be one of {CONV_DEPTHS}, got {depth!r}")
+    check_one_of("depth", depth, CONV_DEPTHS)
     check_width_factor(width_factor)
     inputs = keras.Input(input_shape, name="image")
     x = inputs
@@ -89,8 +90,7 @@ def conv(input_shape, num_classes, depth, width_factor=1.0):
 
 def check_width(width):
     """Raises unless `width` (hidden units) is a positive integer."""
-    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
-        raise ValueError(f"width must be a positive integer, got {width!r}")
+    check_positive_int("width", width)
 
 
 def check_width_factor(width_factor):

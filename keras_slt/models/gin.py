@@ -51,7 +51,11 @@ class GINAggregation(layers.Layer):
 
     Example:
 
-    >>> h = GINAggregation()([features, edges])
+    >>> import numpy as np
+    >>> features = np.array([[[1.0], [2.0], [4.0]]], "float32")  # 3 nodes
+    >>> edges = np.array([[[0, 1], [1, 2]]], "int32")  # 0 -> 1, 1 -> 2
+    >>> keras.ops.convert_to_numpy(GINAggregation()([features, edges])).ravel().tolist()
+    [1.0, 3.0, 6.0]
     """
 
     def __init__(self, epsilon=0.0, **kwargs):

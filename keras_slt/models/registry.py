@@ -2,8 +2,10 @@
 
 import functools
 
+from keras_slt import defaults
 from keras_slt.convert import supermaskify
 from keras_slt.models import convnets, gin, resnet
+from keras_slt.validation import check_one_of, check_positive_int
 
 # name -> (builder(input_shape, num_classes, **architecture options), their names)
 _BUILDERS = {
@@ -32,7 +34,6 @@ SUPERMASK_OPTIONS = (
     "sparsity", "freeze_ratio", "prune_ratio", "lock_ratio", "distribution",
     "selection", "weight_init", "score_init", "scale", "seed", "block_size",
 )
-DEFAULT_SPARSITY = 0.5
 
 
 def architecture_options(name):
@@ -43,9 +44,7 @@ def architecture_options(name):
     >>> architecture_options("resnet18")
     ('stem', 'width_factor')
     """
-    if name not in _BUILDERS:
-        raise ValueError(f"model must be one of {', '.join(NAMES)}; got {name!r}")
-    return _BUILDERS[name][1]
+    return _BUILDERS[check_one_of("model", name, NAMES)][1]
 
 
 def get(name, input_shape, num_classes, supermask=True, **options):
@@ -87,15 +86,15 @@ def get(name, input_shape, num_classes, supermask=True, **options):
 
     Example:
 
+    >>> import keras
+    >>> import keras_slt
     >>> model = keras_slt.models.get("conv6", (32, 32, 3), 10,
     ...                              sparsity=0.5, freeze_ratio=0.5, seed=1)
     >>> model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(
     ...     from_logits=True))
     """
-    if name not in _BUILDERS:
-        raise ValueError(f"model must be one of {', '.join(NAMES)}; got {name!r}")
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
+    check_one_of("model", name, NAMES)
+    check_positive_int("num_classes", num_classes)
     builder, architecture_keys = _BUILDERS[name]
     unknown = sorted(set(options) - set(architecture_keys) - set(SUPERMASK_OPTIONS))
     if unknown:
@@ -107,5 +106,5 @@ def get(name, input_shape, num_classes, supermask=True, **options):
     network = builder(tuple(input_shape), num_classes, **architecture)
     if not supermask:
         return network
-    options.setdefault("sparsity", DEFAULT_SPARSITY)
+    options.setdefault("sparsity", defaults.SPARSITY)
     return supermaskify(network, **options)

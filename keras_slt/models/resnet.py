@@ -24,6 +24,7 @@ import keras
 from keras import layers
 
 from keras_slt.models.convnets import KAIMING_UNIFORM, check_width_factor, scaled
+from keras_slt.validation import check_one_of
 
 STEMS = ("cifar", "imagenet")
 BASIC_BLOCKS = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3)}
@@ -52,8 +53,7 @@ def basic_resnet(input_shape, num_classes, depth, stem=None, width_factor=1.0):
     >>> model.count_params()  # kernels and BatchNorm statistics
     11173952
     """
-    if depth not in BASIC_BLOCKS:
-        raise ValueError(f"depth must be one of {tuple(BASIC_BLOCKS)}, got {depth!r}")
+    check_one_of("depth", depth, tuple(BASIC_BLOCKS))
     check_width_factor(width_factor)
     if stem is None:
         stem = "cifar" if max(input_shape[:2]) <= 64 else "imagenet"
@@ -85,11 +85,10 @@ def bottleneck_resnet(input_shape, num_classes, depth, width_factor=1.0, inner_f
     Example:
 
     >>> model = bottleneck_resnet((224, 224, 3), 1000, 50)
-    >>> sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    >>> sum(int(keras.ops.size(w)) for w in model.trainable_weights)
     25502912
     """
-    if depth not in BOTTLENECK_BLOCKS:
-        raise ValueError(f"depth must be one of {tuple(BOTTLENECK_BLOCKS)}, got {depth!r}")
+    check_one_of("depth", depth, tuple(BOTTLENECK_BLOCKS))
     check_width_factor(width_factor)
     inputs = keras.Input(input_shape, name="image")
     x = _stem(inputs, "imagenet", scaled(64, width_factor))
@@ -131,8 +130,7 @@ def _batchnorm(x, name):
 
 
 def _stem(x, stem, channels):
-    if stem not in STEMS:
-        raise ValueError(f"stem must be one of {', '.join(STEMS)}; got {stem!r}")
+    check_one_of("stem", stem, STEMS)
     if stem == "cifar":
         x = _conv(x, channels, 3, 1, "stem_conv")
         return layers.ReLU(name="stem_relu")(_batchnorm(x, "stem_bn"))

@@ -12,8 +12,10 @@
 
 Example:
 
+>>> import numpy as np
 >>> from keras_slt import selection
 >>> selection.global_masks([np.array([0.1, -0.5, 0.3, 0.2])], [np.zeros(4)], 0.5)
+[array([0, 1, 1, 0], dtype=int8)]
 """
 
 from keras_slt.selection.reference import global_masks, layerwise_masks, modified_scores

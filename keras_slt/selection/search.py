@@ -15,6 +15,7 @@ from keras import ops
 
 from keras_slt.selection.bracket import count_generic, keys_fn, kth_key, weighted_count
 from keras_slt.selection.keys import NO_KEY, magnitude_keys
+from keras_slt.validation import check_one_of
 
 # How a pass counts: "variadic", one variadic reduction per tensor (the
 # backend modules; plain reductions on other backends), or "generic", plain
@@ -103,8 +104,7 @@ def _unhoistable(values, loop_flag):
 
 
 def _select(make_keys, values, masks, k, num_free, hint, counting, weights=None):
-    if counting not in COUNTINGS:
-        raise ValueError(f"counting must be one of {', '.join(COUNTINGS)}; got {counting!r}")
+    check_one_of("counting", counting, COUNTINGS)
     if k <= 0:
         return ops.convert_to_tensor(-np.inf, "float32"), ops.convert_to_tensor(0, "int32")
     if k > num_free:

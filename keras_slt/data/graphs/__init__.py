@@ -11,8 +11,19 @@ where one is pinned; a host that does not answer fails the load at once.
 
 Example:
 
->>> graph = keras_slt.data.graphs.load_graph("cora", "data/planetoid")
->>> model.fit(graph.inputs(), *graph.targets("train"), batch_size=1)
+>>> import numpy as np
+>>> import keras_slt
+>>> from keras_slt.data.graphs import Graph
+>>> graph = Graph(name="path", features=np.eye(4, dtype="float32"),  # what load_graph returns
+...               edges=np.array([[0, 1, 1, 2, 2, 3], [1, 0, 2, 1, 3, 2]], "int32"),
+...               labels=np.array([0, 0, 1, 1], "int32"), train=np.array([0, 3], "int32"),
+...               validation=np.array([1], "int32"), test=np.array([2], "int32"), num_classes=2)
+>>> model = keras_slt.models.get("gin", (graph.num_features,), graph.num_classes, width=8)
+>>> tuple(model(graph.inputs()).shape)  # one graph, 4 nodes, 2 classes
+(1, 4, 2)
+>>> labels, weights = graph.targets("train")  # for fit(inputs, labels, sample_weight=weights)
+>>> weights.tolist()  # the loss is over the training nodes 0 and 3
+[[2.0, 0.0, 0.0, 2.0]]
 """
 
 import os
@@ -23,6 +34,7 @@ from keras_slt.data import network
 from keras_slt.data.errors import DataError
 from keras_slt.data.graphs import ogb, planetoid
 from keras_slt.data.graphs.graph import Graph
+from keras_slt.validation import check_one_of
 
 NAMES = planetoid.NAMES + (ogb.NAME,)
 CACHE_SUBDIR = "keras_slt_graphs"
@@ -69,8 +81,7 @@ def load_graph(name, data_dir=None):
         ValueError: for an unknown name.
         DataError: for missing, malformed or unsafe files (one line).
     """
-    if name not in NAMES:
-        raise ValueError(f"graph must be one of {', '.join(NAMES)}; got {name!r}")
+    check_one_of("graph", name, NAMES)
     if data_dir is None:
         data_dir = _download(name)
     if name == ogb.NAME:

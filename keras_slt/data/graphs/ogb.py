@@ -57,9 +57,20 @@ def read(data_dir):
 
     Example:
 
-    >>> graph = read("datasets")
-    >>> graph.num_nodes, graph.num_features, graph.num_edges
-    (169343, 128, 2315598)
+    >>> import tempfile
+    >>> root = tempfile.mkdtemp()
+    >>> def write(name, rows):
+    ...     os.makedirs(os.path.dirname(os.path.join(root, name)), exist_ok=True)
+    ...     with gzip.open(os.path.join(root, name), "wt") as f:
+    ...         np.savetxt(f, rows, delimiter=",", fmt="%g")
+    >>> write("raw/node-feat.csv.gz", [[0.5, 1.0], [0.0, 2.0], [1.0, 0.0]])
+    >>> write("raw/edge.csv.gz", [[0, 1], [1, 2]])
+    >>> write("raw/node-label.csv.gz", [[0], [39], [7]])
+    >>> for name, nodes in zip(SPLITS, ([0], [1], [2])):
+    ...     write("split/time/" + name, [nodes])
+    >>> graph = read(root)
+    >>> graph.num_nodes, graph.num_features, graph.num_edges  # both directions
+    (3, 2, 4)
     """
     root = root_of(data_dir)
     raw = os.path.join(root, "raw")

@@ -109,9 +109,11 @@ def read(name, data_dir):
 
     Example:
 
-    >>> graph = read("cora", "data/planetoid")
-    >>> graph.num_nodes, len(graph.train), len(graph.validation), len(graph.test)
-    (2708, 140, 500, 1000)
+    >>> import tempfile
+    >>> read("cora", tempfile.mkdtemp())
+    Traceback (most recent call last):
+    ...
+    keras_slt.data.errors.DataError: .../ind.cora.x does not exist; cora needs ind.cora.x, ind.cora.y, ind.cora.tx, ind.cora.ty, ind.cora.allx, ind.cora.ally, ind.cora.graph, ind.cora.test.index
     """
     paths = {part: os.path.join(data_dir, f"ind.{name}.{part}") for part in PARTS}
     missing = [p for p in paths.values() if not os.path.isfile(p)]

@@ -33,9 +33,14 @@ def search_run(output_dir, allow_unfinished=False):
 
     Example:
 
-    >>> path, flags = search_run("runs/fmnist_fc")
-    >>> flags.get("dataset")
-    'fashion_mnist'
+    >>> import json, tempfile
+    >>> run = tempfile.mkdtemp()
+    >>> open(os.path.join(run, "best.keras"), "wb").close()
+    >>> with open(os.path.join(run, "results.json"), "w") as f:
+    ...     json.dump({"flags": {"dataset": "fashion_mnist"}}, f)
+    >>> path, flags = search_run(run)
+    >>> os.path.basename(path), flags.get("dataset")
+    ('best.keras', 'fashion_mnist')
     """
     if not os.path.isdir(output_dir):
         raise ValueError(f"output_dir {output_dir} is not a directory")
@@ -78,6 +83,7 @@ def check_dataset_options(dataset, data_dir=None, image_size=None):
 
     >>> check_dataset_options("fashion_mnist", image_size="32,32")
     Traceback (most recent call last):
+    ...
     ValueError: --image_size applies to tfds:NAME and image_folder datasets, not to fashion_mnist
     """
     if not dataset:
@@ -94,7 +100,17 @@ def load_model(path):
 
     Example:
 
-    >>> model = load_model("runs/fmnist_fc/best.keras")
+    >>> import tempfile
+    >>> import keras_slt
+    >>> from keras_slt.export import save_ticket
+    >>> path = os.path.join(tempfile.mkdtemp(), "fc.slt")
+    >>> save_ticket(keras_slt.models.get("fc", (4, 4, 1), 3, width=8, seed=1), path)
+    >>> type(load_model(path)).__name__
+    'SupermaskModel'
+    >>> load_model(path[:-4] + ".h5")
+    Traceback (most recent call last):
+    ...
+    ValueError: model file .../fc.h5 does not exist
     """
     if not os.path.isfile(path):
         raise ValueError(f"model file {path} does not exist")
@@ -128,7 +144,11 @@ def dataset_inputs(model, dataset, data_dir=None, num_calibration=200, max_sampl
 
     Example:
 
-    >>> calibration, x_test = dataset_inputs(model, "fashion_mnist")
+    >>> import keras_slt
+    >>> model = keras_slt.models.get("fc", (28, 28, 1), 10, width=8, seed=1)
+    >>> calibration, x_test = dataset_inputs(model, "fashion_mnist", max_samples=500)
+    >>> calibration.shape, x_test.shape, x_test.dtype
+    ((200, 28, 28, 1), (500, 28, 28, 1), dtype('float32'))
     """
     if dataset in graphs.NAMES:
         inputs = graphs.load_graph(dataset, data_dir).inputs()

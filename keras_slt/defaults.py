@@ -1,0 +1,22 @@
+"""The supermask settings' default values, stated once.
+
+`supermaskify`, `SupermaskModel`, the supermask layers, `keras_slt.models.get`
+and the search tool's `SearchConfig` take their defaults from here. A layer
+on its own selects layer-wise; `SupermaskModel` sets `SELECTION` on its
+layers.
+
+Example:
+
+>>> from keras_slt import defaults
+>>> defaults.SPARSITY, defaults.SELECTION, defaults.WEIGHT_INIT
+(0.5, 'global', 'signed_kaiming_constant')
+"""
+
+SPARSITY = 0.5  # where a sparsity may be left out: the search tool, keras_slt.models.get
+DISTRIBUTION = "uniform"
+SELECTION = "global"
+WEIGHT_INIT = "signed_kaiming_constant"
+SCORE_INIT = "kaiming_normal"
+SCALE = "none"
+SEED = 0
+BLOCK_SIZE = 1
