@@ -134,7 +134,8 @@ def test_first_step_gives_the_same_masks_on_jax(tmp_path):
     path = tmp_path / "jax_masks.npz"
     done = subprocess.run(
         [sys.executable, "-c", f"import test_jax_install as t; t.first_step_masks({str(path)!r})"],
-        cwd=ROOT, env=dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=os.pathsep.join([ROOT, TESTS])),
+        # Run from tests/, so that `conftest` is the tests' and not the root's.
+        cwd=TESTS, env=dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=os.pathsep.join([ROOT, TESTS])),
         capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     on_jax = np.load(path)
