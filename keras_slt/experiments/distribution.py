@@ -53,13 +53,20 @@ def scope(strategy):
     return contextlib.nullcontext() if strategy is None else strategy.scope()
 
 
+@contextlib.contextmanager
 def reporting_lost_workers(name):
     """A context that turns a lost worker of a multi-worker run into a `WorkerLostError`."""
     if name != "multi_worker":
-        return contextlib.nullcontext()
+        yield
+        return
+    import tensorflow as tf  # only a multi-worker run, which needs TensorFlow, gets here
+
     from keras_slt.experiments import tf_strategies
 
-    return tf_strategies.reporting_lost_workers()
+    try:
+        yield
+    except tf.errors.UnavailableError as error:
+        raise WorkerLostError(tf_strategies.lost_worker_message(error)) from None
 
 
 def is_chief(strategy):

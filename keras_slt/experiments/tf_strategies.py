@@ -5,12 +5,9 @@ asks for a strategy other than the default, so the runner works without
 TensorFlow.
 """
 
-import contextlib
 import re
 
 import tensorflow as tf
-
-from keras_slt.experiments.distribution import WorkerLostError
 
 
 def strategy(name):
@@ -39,27 +36,22 @@ class MultiWorkerStrategy(tf.distribute.MultiWorkerMirroredStrategy):
         return tf.nest.map_structure(reduce_one, value)
 
 
-@contextlib.contextmanager
-def reporting_lost_workers():
-    """Turns the UnavailableError of a lost worker into a `WorkerLostError`.
+def lost_worker_message(error):
+    """The one-line message of the `tf.errors.UnavailableError` of a lost worker.
 
     In a multi-worker run TensorFlow's coordination service notices a worker
     that stops sending heartbeats (for 10 s by default) and aborts the
     others' collectives with an UnavailableError naming it, rather than
     leaving them waiting for it forever.
     """
-    try:
-        yield
-    except tf.errors.UnavailableError as error:
-        resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
-        cluster = resolver.cluster_spec().as_dict()
-        tasks = re.findall(r"/job:(\w+)/(?:replica:\d+/)?task:(\d+)", error.message)
-        lost = sorted({(job, int(task)) for job, task in tasks if job in cluster}
-                      - {(resolver.task_type, resolver.task_id)})
-        names = ", ".join(f"{job} {task} ({cluster[job][task]})" for job, task in lost)
-        reason = re.sub(r"\{\{.*?\}\}", "", error.message).strip().splitlines()[0].rstrip(":")
-        raise WorkerLostError(
-            f"lost {names or 'contact with another worker'}: {reason}; start the same command "
-            "on every worker to resume the run from its last complete epoch") from None
+    resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+    cluster = resolver.cluster_spec().as_dict()
+    tasks = re.findall(r"/job:(\w+)/(?:replica:\d+/)?task:(\d+)", error.message)
+    lost = sorted({(job, int(task)) for job, task in tasks if job in cluster}
+                  - {(resolver.task_type, resolver.task_id)})
+    names = ", ".join(f"{job} {task} ({cluster[job][task]})" for job, task in lost)
+    reason = re.sub(r"\{\{.*?\}\}", "", error.message).strip().splitlines()[0].rstrip(":")
+    return (f"lost {names or 'contact with another worker'}: {reason}; start the same command "
+            "on every worker to resume the run from its last complete epoch")
 
 
