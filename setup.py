@@ -1,4 +1,4 @@
-"""Installs keras-slt: `pip install .` (add `[test]` for the test tools)."""
+"""Installs keras-slt: `pip install '.[tensorflow]'` or `'.[jax]'` (add `test` for the test tools)."""
 
 import re
 
@@ -35,7 +35,7 @@ setup(
             "tensorflow-datasets>=4.9",  # CIFAR and ImageNet pipelines
             # TFDS 4.9 imports importlib_resources but declares it only for old Pythons.
             "importlib_resources",
-            "tensorboard>=2.21",  # the search tool's logs (TF 2.21 no longer pulls it in)
+            "tensorboard>=2.21",  # the search tool's logs (TF 2.21 does not install it)
             "ai-edge-litert>=1.2",  # LiteRT interpreter for TFLite parity checks
         ],
         "jax": ["jax>=0.4.30"],  # the JAX backend (CPU; add jax[cuda12] for GPUs)

@@ -1,4 +1,4 @@
-"""Files in keras-slt's earlier file layout.
+"""Files in variable layout 1 of the supermask layers.
 
 Models (.keras) and tickets (.slt) whose layers have no selection mode of
 their own (tests/data, see its README) load and give the same predictions,

@@ -9,7 +9,8 @@ Example:
 Running the same command again resumes an interrupted run from its
 --output_dir. Prints a Keras progress bar on a terminal, one line per epoch
 elsewhere (a log file, a pipe), then one summary line and the files it
-wrote: TensorBoard logs, best.keras and results.json in --output_dir. A flag
+wrote in --output_dir: results.json, best.keras, the epoch log and, with
+TensorFlow, TensorBoard logs. A flag
 given for a run it does not apply to (--image_size with Fashion-MNIST,
 --batch_size with a graph, ...) is refused before any data is read, and so
 is a second command on an --output_dir in use (the run holds the folder's

@@ -19,9 +19,11 @@ accuracy, evaluates that epoch on the test set and writes
   do not apply (`SearchConfig.validate` refuses them when given).
 - Schedules: "cosine" or "step", stepped every batch or once per epoch
   (`keras_slt.experiments.schedules`).
-- Output: TensorBoard logs in `<output_dir>/logs` (loss, accuracy, and for
-  tickets the actual sparsity and the global threshold), `best.keras` (the
-  best-validation model), a checkpoint per epoch and `results.json`.
+- Output: `<output_dir>/logs/history.csv` (every epoch's loss, accuracy,
+  and for tickets the actual sparsity and the global threshold) and, where
+  TensorFlow is installed, TensorBoard logs of the same in `logs/`;
+  `best.keras` (the best-validation model), a checkpoint per epoch and
+  `results.json`.
 - Resuming: running again with the same `output_dir` continues after the
   last complete epoch and ends exactly as an uninterrupted run would (see
   `keras_slt.experiments.callbacks.RunCheckpoint`). The flags must be the same, except
