@@ -270,7 +270,7 @@ def test_crop_flip_windows():
     image = tf.constant(np.random.default_rng(0).integers(
         0, 256, (32, 32, 3), np.uint8))
     rows, cols, flips = plan.crop_flip_draws(seed=5, epoch=0, num_examples=8)
-    outputs = [transforms.crop_flip(image, r, c, f).numpy() for r, c, f in zip(rows, cols, flips)]
+    outputs = transforms.crop_flip(tf.stack([image] * 8), rows, cols, flips).numpy()
     assert all(o.shape == (32, 32, 3) and o.dtype == np.uint8 for o in outputs)
     assert len({o.tobytes() for o in outputs}) > 1
     # Each output is the 32x32 window of the zero-padded image at its

@@ -80,13 +80,13 @@ def training_stream(images, labels, mean, std, batch_size, seed, augment, first_
         visits = tf.data.Dataset.from_tensor_slices((
             tf.ensure_shape(order, [num_examples]), tf.ensure_shape(rows, [num_examples]),
             tf.ensure_shape(cols, [num_examples]), tf.ensure_shape(flips, [num_examples])))
-        return visits.map(visit, num_parallel_calls=AUTOTUNE).batch(batch_size)
+        return visits.batch(batch_size).map(visit, num_parallel_calls=AUTOTUNE)
 
-    def visit(index, row, col, flip):
-        image = tf.gather(images, index)
+    def visit(indices, rows, cols, flips):
+        batch = tf.gather(images, indices)
         if augment:
-            image = transforms.crop_flip(image, row, col, flip, plan.PADDING)
-        return normalize(image, mean, std), tf.gather(labels, index)
+            batch = transforms.crop_flip(batch, rows, cols, flips, plan.PADDING)
+        return normalize(batch, mean, std), tf.gather(labels, indices)
 
     epochs = tf.data.Dataset.range(first_epoch, _LAST_EPOCH)
     return epochs.flat_map(one_epoch).prefetch(AUTOTUNE)
