@@ -34,6 +34,18 @@ def launch(tool):
     return module.run()
 
 
+def quiet_start():
+    """Imports Keras and its backend with TensorFlow's start-up lines silenced.
+
+    For scripts that import keras_slt themselves (the benchmarks): later
+    imports of TensorFlow find it loaded and print nothing.
+    """
+    quiet = _quiet_module()
+    with quiet.silenced():
+        importlib.import_module("keras")
+        quiet.probe_devices()
+
+
 def main():
     """`python -m keras_slt_launch TOOL [flags]`: runs keras_slt.cli.TOOL."""
     if len(sys.argv) < 2 or sys.argv[1] not in TOOLS:

@@ -34,9 +34,7 @@ import statistics
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import bench_setup  # noqa: E402, F401  (first: the checkout's code, TensorFlow's start-up lines silenced)
 
 import keras  # noqa: E402
 

@@ -34,12 +34,9 @@ import statistics
 import sys
 import time
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import bench_setup  # noqa: E402, F401  (first: the checkout's code, TensorFlow's start-up lines silenced)
 
 import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
 from absl import flags  # noqa: E402
 
 from keras_slt import data as datasets  # noqa: E402
@@ -85,6 +82,9 @@ def pipeline_alone(train):
 
 
 def main():
+    if {"-h", "--help"} & set(sys.argv[1:]):
+        print(__doc__)
+        return
     argv = FLAGS(sys.argv if any(a.startswith("--flagfile") for a in sys.argv)
                  else [sys.argv[0], f"--flagfile={DEFAULT_FLAGFILE}", "--width_factor=0.5", *sys.argv[1:]])
     if len(argv) > 1:

@@ -35,11 +35,9 @@ import subprocess
 import sys
 import time
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # benchmarks/gpu_conv6.sh sets jax
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-sys.path.insert(0, ROOT)
+from bench_setup import ROOT  # noqa: E402  (first: the checkout's code, TensorFlow's start-up lines silenced)
+
 from keras_slt.files import write_json  # noqa: E402
 
 # --setting: the paper flagfile of keras-slt and the same ratios for the official driver.

@@ -28,23 +28,17 @@ Usage:
 """
 
 import argparse
-import os
 import statistics
-import sys
 import time
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import bench_setup  # noqa: E402, F401  (first: the checkout's code, TensorFlow's start-up lines silenced)
 
 import numpy as np  # noqa: E402
 import keras  # noqa: E402
 from keras import ops  # noqa: E402
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-
 from keras_slt import selection  # noqa: E402
 from keras_slt.counting import floor_count  # noqa: E402
-
 
 def resnet50_kernel_shapes():
     """The 54 kernel shapes of keras.applications.ResNet50 (25,502,912 weights)."""

@@ -15,12 +15,9 @@ Example:
     python benchmarks/ticket_sizes.py --steps=300 --export_dir=runs/fc_ticket
 """
 
-import os
-import sys
 import tempfile
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import bench_setup  # noqa: E402, F401  (first: the checkout's code, TensorFlow's start-up lines silenced)
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
