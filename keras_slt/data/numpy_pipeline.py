@@ -55,12 +55,14 @@ class TrainingBatches(keras.utils.PyDataset):
 
     def _plan(self, epoch):
         # Workers ask for neighbouring batches: keep the plans of two epochs.
-        if epoch not in self._plans:
-            n = len(self.images)
-            self._plans = {key: value for key, value in self._plans.items() if key >= epoch - 1}
-            self._plans[epoch] = (plan.epoch_order(self.seed, epoch, n),
-                                  *plan.crop_flip_draws(self.seed, epoch, n))
-        return self._plans[epoch]
+        # The worker threads share `_plans`: it is replaced whole, never
+        # changed in place, and each call returns the plan it found or made.
+        plans = self._plans
+        if epoch in plans:
+            return plans[epoch]
+        made = plan.epoch_plan(self.seed, epoch, len(self.images))
+        self._plans = {**{key: value for key, value in plans.items() if key >= epoch - 1}, epoch: made}
+        return made
 
     def __getitem__(self, k):
         epoch, step = self.first_epoch + k // self.steps_per_epoch, k % self.steps_per_epoch

@@ -70,13 +70,10 @@ def training_stream(images, labels, mean, std, batch_size, seed, augment, first_
     num_examples = len(images)
     images, labels = tf.constant(images), tf.constant(labels, tf.int32)
 
-    def draws(epoch):
-        rows, cols, flips = plan.crop_flip_draws(seed, int(epoch), num_examples)
-        return plan.epoch_order(seed, int(epoch), num_examples), rows, cols, flips
-
     def one_epoch(epoch):
         order, rows, cols, flips = tf.numpy_function(
-            draws, [epoch], (tf.int64, tf.int32, tf.int32, tf.bool), stateful=False)
+            lambda e: plan.epoch_plan(seed, int(e), num_examples), [epoch],
+            (tf.int64, tf.int32, tf.int32, tf.bool), stateful=False)
         visits = tf.data.Dataset.from_tensor_slices((
             tf.ensure_shape(order, [num_examples]), tf.ensure_shape(rows, [num_examples]),
             tf.ensure_shape(cols, [num_examples]), tf.ensure_shape(flips, [num_examples])))

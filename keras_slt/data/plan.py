@@ -73,6 +73,26 @@ def crop_flip_draws(seed, epoch, num_examples, padding=PADDING):
     return rows, cols, flips
 
 
+def epoch_plan(seed, epoch, num_examples):
+    """The whole plan of one epoch: its order and the draws of its visits.
+
+    Args:
+        seed: the run's seed.
+        epoch: the epoch, from 0.
+        num_examples: the number of training examples.
+
+    Returns:
+        `(order, rows, cols, flips)`: `epoch_order`, then `crop_flip_draws`.
+
+    Example:
+
+    >>> order, rows, cols, flips = epoch_plan(0, 0, 5)
+    >>> sorted(order.tolist()), rows.shape, flips.dtype
+    ([0, 1, 2, 3, 4], (5,), dtype('bool'))
+    """
+    return (epoch_order(seed, epoch, num_examples), *crop_flip_draws(seed, epoch, num_examples))
+
+
 def crop_flip(images, rows, cols, flips, padding=PADDING):
     """Applies the crops and flips of `crop_flip_draws` to a batch, in NumPy.
 
