@@ -23,7 +23,7 @@ from test_data import write_cifar_dir
 from test_graphs import write_planetoid
 from test_own_data import write_folder
 import keras_slt
-from keras_slt.data import DataError, cifar, image_folder, safe_pickle
+from keras_slt.data import DataError, cifar, cifar_folder, image_folder, safe_pickle
 from keras_slt.data.graphs import planetoid
 from keras_slt.export import TicketError, coding, load_ticket, save_ticket, slt_format, ticket
 
@@ -442,4 +442,12 @@ def test_image_declaring_gigapixels_is_refused_unread(tmp_path, image_size):
     png_header(bomb, 60000, 60000)
     with pytest.raises(DataError, match="cannot read image .*DecompressionBombError") as error:
         image_folder.load_dir(str(tmp_path), image_size)
+    assert_one_line(error.value, bomb)
+
+
+def test_cifar_jpeg_declaring_gigapixels_is_refused_unread(tmp_path):
+    bomb = tmp_path / "0001.jpg"
+    png_header(bomb, 60000, 60000)
+    with pytest.raises(DataError, match="cannot decode .*DecompressionBombError") as error:
+        cifar_folder.decode([str(bomb)])
     assert_one_line(error.value, bomb)

@@ -79,7 +79,7 @@ def _decode(path):
     try:
         with PIL.Image.open(path) as image:
             array = np.asarray(image)
-    except (OSError, SyntaxError, ValueError) as error:  # what PIL raises for damaged files
+    except image_folder.PIL_ERRORS as error:
         raise DataError(f"cannot decode {path} ({type(error).__name__}: {error})") from None
     shape = array.shape if array.ndim == 3 else array.shape + (1,)  # grayscale: one channel
     if shape != SHAPE:

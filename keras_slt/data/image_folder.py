@@ -36,7 +36,7 @@ TEST_SPLIT_KEY = 0
 MEMORY_SHARE = 0.5
 _DECODE_THREADS = 4
 # What PIL raises for damaged or oversized files.
-_PIL_ERRORS = (OSError, SyntaxError, ValueError, PIL.Image.DecompressionBombError)
+PIL_ERRORS = (OSError, SyntaxError, ValueError, PIL.Image.DecompressionBombError)
 
 
 def class_folders(folder):
@@ -89,7 +89,7 @@ def _format(path):
     try:
         with PIL.Image.open(path) as image:
             bands, (width, height) = image.getbands(), image.size
-    except _PIL_ERRORS as error:
+    except PIL_ERRORS as error:
         raise _cannot_read(path, error) from None
     return ("L" if len(bands) == 1 and bands != ("P",) else "RGB"), (height, width)
 
@@ -105,7 +105,7 @@ def _read(path, mode, size):
             if image.size != (width, height):
                 image = image.resize((width, height), PIL.Image.Resampling.BILINEAR)
             array = np.asarray(image)
-    except _PIL_ERRORS as error:
+    except PIL_ERRORS as error:
         raise _cannot_read(path, error) from None
     return array.reshape(height, width, -1)
 
