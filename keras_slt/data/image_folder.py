@@ -132,7 +132,7 @@ def decode_all(paths, shape, read):
     images = np.zeros((len(paths),) + tuple(shape), np.uint8)
     # Threads overlap the file reads; PIL decodes without holding the GIL.
     with futures.ThreadPoolExecutor(_DECODE_THREADS) as pool:
-        for i, image in enumerate(pool.map(read, paths, chunksize=256)):
+        for i, image in enumerate(pool.map(read, paths)):
             images[i] = image
     return images
 
