@@ -25,13 +25,18 @@ def _quiet_module():
     return module
 
 
-def launch(tool):
-    """Imports `keras_slt.cli.<tool>` quietly and runs it."""
+def _import_quietly(name):
+    """Imports module `name` and probes the devices, TensorFlow's start-up lines silenced."""
     quiet = _quiet_module()
     with quiet.silenced():
-        module = importlib.import_module(f"keras_slt.cli.{tool}")
+        module = importlib.import_module(name)
         quiet.probe_devices()
-    return module.run()
+    return module
+
+
+def launch(tool):
+    """Imports `keras_slt.cli.<tool>` quietly and runs it."""
+    return _import_quietly(f"keras_slt.cli.{tool}").run()
 
 
 def quiet_start():
@@ -40,10 +45,7 @@ def quiet_start():
     For scripts that import keras_slt themselves (the benchmarks): later
     imports of TensorFlow find it loaded and print nothing.
     """
-    quiet = _quiet_module()
-    with quiet.silenced():
-        importlib.import_module("keras")
-        quiet.probe_devices()
+    _import_quietly("keras")
 
 
 def main():

@@ -211,6 +211,8 @@ def test_read_only_or_full_output_dir_is_refused(data_dir, tmp_path, monkeypatch
     (files.DamagedFileError("runs/a/state.json is damaged (x)"), "error: runs/a/state.json is damaged (x)"),
     (nonfinite.NonFiniteTrainingError("training loss became nan in epoch 2, batch 1; lower the learning rate"),
      "error: training loss became nan in epoch 2, batch 1; lower the learning rate"),
+    (search.WorkerLostError("lost worker 1 (host1:12345): x; start the same command on every worker"),
+     "error: lost worker 1 (host1:12345): x; start the same command on every worker"),
 ])
 def test_error_families_become_one_line_at_the_command_line(monkeypatch, capsys, error, line):
     def main(argv):

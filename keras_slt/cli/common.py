@@ -11,6 +11,7 @@ from absl import logging as absl_logging
 
 from keras_slt import folder_lock, nonfinite
 from keras_slt.cli import quiet
+from keras_slt.experiments.distribution import WorkerLostError
 
 
 def fail(error, status=2):
@@ -78,18 +79,18 @@ def run(main):
     Library code raises ValueError with a message naming the parameter or
     file and what to do (exit status 2, bad input); users of a command line
     should see that line, not a traceback. Unknown or malformed flags are
-    reported the same way. A folder in use by another run, a NaN loss and
-    the run-time errors of `failure_line` (a full disk, out of memory, ...)
-    exit with status 1. By default the tool prints progress, results and
-    errors only: TensorFlow's and absl's log lines are dropped
-    (`keras_slt.cli.quiet`); absl's --verbosity (e.g. --verbosity=0 for
-    INFO) brings them back.
+    reported the same way. A folder in use by another run, a NaN loss, a
+    lost worker of a multi-worker run and the run-time errors of
+    `failure_line` (a full disk, out of memory, ...) exit with status 1. By
+    default the tool prints progress, results and errors only: TensorFlow's
+    and absl's log lines are dropped (`keras_slt.cli.quiet`); absl's
+    --verbosity (e.g. --verbosity=0 for INFO) brings them back.
     """
     try:
         app.run(_quiet(main), flags_parser=_parse_flags)
     except ValueError as error:
         fail(error)
-    except (folder_lock.FolderInUseError, nonfinite.NonFiniteTrainingError) as error:
+    except (folder_lock.FolderInUseError, nonfinite.NonFiniteTrainingError, WorkerLostError) as error:
         fail(error, status=1)
     except Exception as error:
         line = failure_line(error)

@@ -46,10 +46,7 @@ def main(argv):
         raise ValueError(f"unexpected arguments: {' '.join(argv[1:])}")
     run_config = config_from_flags()
     run_config.validate(given_flags())  # before any data is read
-    try:
-        results = search.run_search(run_config)
-    except search.WorkerLostError as error:
-        common.fail(error, status=1)  # the run failed; its flags were fine
+    results = search.run_search(run_config)
     print(search.summary(results))
     for line in run_files.written(run_config.output_dir):
         print(line)

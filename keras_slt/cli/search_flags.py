@@ -23,9 +23,9 @@ def _value_type(annotation):
     return types[0]
 
 
-def define_flags(flag_values, config_class=config.SearchConfig):
-    """Defines on `flag_values` one absl flag per field of `config_class`, help from its metadata."""
-    for field in dataclasses.fields(config_class):
+def define_flags(flag_values):
+    """Defines on `flag_values` one absl flag per `SearchConfig` field, help from its metadata."""
+    for field in dataclasses.fields(config.SearchConfig):
         definer = _DEFINERS[_value_type(field.type)]
         definer(field.name, field.default, field.metadata["help"], flag_values=flag_values)
 

@@ -48,10 +48,10 @@ import sys
 import keras
 
 from keras_slt import data as datasets
-from keras_slt import folder_lock, run_files
+from keras_slt import files, folder_lock, run_files
 from keras_slt.data import graphs
 from keras_slt.experiments import distribution, full_batch, model_source, schedules
-from keras_slt.experiments.callbacks import MaskStatistics, RunCheckpoint, jsonable, write_json
+from keras_slt.experiments.callbacks import MaskStatistics, RunCheckpoint, jsonable
 from keras_slt.experiments.distribution import WorkerLostError  # noqa: F401  (the API)
 from keras_slt.experiments.config import (  # noqa: F401  (SearchConfig, ConfigError: the API)
     ADAM_EPSILON,
@@ -215,7 +215,7 @@ def _search(config, ratios, strategy, directory, callbacks, verbose):
         "wall_time_s": checkpoint.elapsed(),
     }
     results = jsonable(results)
-    write_json(os.path.join(checkpoint.directory, run_files.RESULTS), results)
+    files.write_json(os.path.join(checkpoint.directory, run_files.RESULTS), results)
     return results
 
 
