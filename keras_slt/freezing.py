@@ -57,10 +57,7 @@ def resolve_ratios(sparsity, freeze_ratio=None, prune_ratio=None, lock_ratio=Non
         r = 0.0 if lock_ratio is None else lock_ratio
         check_fraction("prune_ratio", p)
         check_fraction("lock_ratio", r)
-        if p + r > 1.0:
-            raise ValueError(
-                f"prune_ratio + lock_ratio must be <= 1, got {p} + {r} = {p + r}"
-            )
+        check_prune_lock(p, r)
     check_sparsity(sparsity, p, r)
     return float(p), float(r)
 
@@ -71,6 +68,14 @@ def check_sparsity(sparsity, p, r, tolerance=1e-9):
         raise ValueError(
             f"sparsity must be in [prune_ratio, 1 - lock_ratio] = "
             f"[{p:g}, {1.0 - r:g}], got {sparsity}"
+        )
+
+
+def check_prune_lock(prune, lock, names=("prune_ratio", "lock_ratio")):
+    """Raises unless prune + lock <= 1; `names` are the two arguments' names."""
+    if prune + lock > 1.0:
+        raise ValueError(
+            f"{names[0]} + {names[1]} must be <= 1, got {prune} + {lock} = {prune + lock}"
         )
 
 
@@ -149,13 +154,10 @@ def freeze_pattern(shape, prune_rate, lock_rate, bits):
     Returns:
         An int8 array of `shape` with values in {-1, 0, +1}.
     """
+    check_prune_lock(prune_rate, lock_rate, ("prune_rate", "lock_rate"))
     n = int(np.prod(shape))
     n_pruned = floor_count(n, prune_rate)
     n_locked = floor_count(n, lock_rate)
-    if n_pruned + n_locked > n:
-        raise ValueError(
-            f"prune_rate + lock_rate must be <= 1, got {prune_rate} + {lock_rate}"
-        )
     pattern = np.zeros(n, dtype=np.int8)
     if n_pruned or n_locked:
         order = seeding.permutation(bits, n)
