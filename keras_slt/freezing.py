@@ -10,6 +10,7 @@ import numpy as np
 
 from keras_slt import distributions, seeding
 from keras_slt.counting import float32_floor_count, floor_count
+from keras_slt.validation import check_fraction
 
 PRUNED = -1
 FREE = 0
@@ -77,16 +78,6 @@ def check_prune_lock(prune, lock, names=("prune_ratio", "lock_ratio")):
         raise ValueError(
             f"{names[0]} + {names[1]} must be <= 1, got {prune} + {lock} = {prune + lock}"
         )
-
-
-def check_fraction(name, value, upper_open=False):
-    """Raises unless `value` is a number in [0, 1] ([0, 1) when upper_open)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    upper_ok = value < 1.0 if upper_open else value <= 1.0
-    if not (value >= 0.0 and upper_ok):
-        bracket = ")" if upper_open else "]"
-        raise ValueError(f"{name} must be in [0, 1{bracket}, got {value}")
 
 
 def layer_ratios(shapes, prune_ratio, lock_ratio, distribution="uniform"):

@@ -18,11 +18,11 @@ from keras import layers, ops
 
 from keras_slt import defaults, initializers, seeding
 from keras_slt.counting import floor_count
-from keras_slt.freezing import FREE, LOCKED, PRUNED, check_fraction, check_prune_lock, freeze_pattern
+from keras_slt.freezing import FREE, LOCKED, PRUNED, check_prune_lock, freeze_pattern
 from keras_slt.layers import bits, blocks, compaction, threshold_context
 from keras_slt.layers.kernel import Layout, kept_mask, masked_weight, signed_constant
 from keras_slt.selection import threshold_of_scores
-from keras_slt.validation import check_one_of
+from keras_slt.validation import check_fraction, check_one_of
 
 SCALES = ("none", "static", "dynamic")
 SELECTIONS = ("global", "layerwise")
