@@ -14,7 +14,7 @@ code does not have, gives whole kept counts (floored).
 import numpy as np
 
 from keras_slt.counting import floor_count
-from keras_slt.validation import check_one_of
+from keras_slt.validation import check_fraction, check_one_of
 
 METHODS = ("uniform", "erk", "epl", "igq")
 # The distributions of the official code; their counts are taken its way.
@@ -55,8 +55,7 @@ def layer_sparsities(shapes, density, method="uniform"):
     [0.5, 0.5]
     """
     check_method(method)
-    if not 0.0 <= density <= 1.0:
-        raise ValueError(f"density must be in [0, 1], got {density}")
+    check_fraction("density", density)
     if not shapes:
         raise ValueError("shapes must name at least one layer")
     sizes = [int(np.prod(s)) for s in shapes]

@@ -10,6 +10,7 @@ import numpy as np
 
 from keras_slt import distributions, seeding
 from keras_slt.counting import float32_floor_count, floor_count
+from keras_slt.validation import check_fraction
 
 PRUNED = -1
 FREE = 0
@@ -57,10 +58,7 @@ def resolve_ratios(sparsity, freeze_ratio=None, prune_ratio=None, lock_ratio=Non
         r = 0.0 if lock_ratio is None else lock_ratio
         check_fraction("prune_ratio", p)
         check_fraction("lock_ratio", r)
-        if p + r > 1.0:
-            raise ValueError(
-                f"prune_ratio + lock_ratio must be <= 1, got {p} + {r} = {p + r}"
-            )
+        check_prune_lock(p, r)
     check_sparsity(sparsity, p, r)
     return float(p), float(r)
 
@@ -74,14 +72,12 @@ def check_sparsity(sparsity, p, r, tolerance=1e-9):
         )
 
 
-def check_fraction(name, value, upper_open=False):
-    """Raises unless `value` is a number in [0, 1] ([0, 1) when upper_open)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    upper_ok = value < 1.0 if upper_open else value <= 1.0
-    if not (value >= 0.0 and upper_ok):
-        bracket = ")" if upper_open else "]"
-        raise ValueError(f"{name} must be in [0, 1{bracket}, got {value}")
+def check_prune_lock(prune, lock, names=("prune_ratio", "lock_ratio")):
+    """Raises unless prune + lock <= 1; `names` are the two arguments' names."""
+    if prune + lock > 1.0:
+        raise ValueError(
+            f"{names[0]} + {names[1]} must be <= 1, got {prune} + {lock} = {prune + lock}"
+        )
 
 
 def layer_ratios(shapes, prune_ratio, lock_ratio, distribution="uniform"):
@@ -149,13 +145,10 @@ def freeze_pattern(shape, prune_rate, lock_rate, bits):
     Returns:
         An int8 array of `shape` with values in {-1, 0, +1}.
     """
+    check_prune_lock(prune_rate, lock_rate, ("prune_rate", "lock_rate"))
     n = int(np.prod(shape))
     n_pruned = floor_count(n, prune_rate)
     n_locked = floor_count(n, lock_rate)
-    if n_pruned + n_locked > n:
-        raise ValueError(
-            f"prune_rate + lock_rate must be <= 1, got {prune_rate} + {lock_rate}"
-        )
     pattern = np.zeros(n, dtype=np.int8)
     if n_pruned or n_locked:
         order = seeding.permutation(bits, n)

@@ -6,11 +6,11 @@ from keras import ops
 
 from keras_slt import defaults, nonfinite
 from keras_slt.counting import floor_count
-from keras_slt.freezing import check_fraction, check_sparsity
+from keras_slt.freezing import check_sparsity
 from keras_slt.layers import threshold_context
 from keras_slt.layers.base import SELECTIONS
 from keras_slt.selection import threshold_of_scores
-from keras_slt.validation import check_one_of
+from keras_slt.validation import check_fraction, check_one_of
 from keras_slt.walk import supermask_layers
 
 

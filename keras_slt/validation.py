@@ -4,6 +4,8 @@ Each raises a ValueError whose one-line message names the argument, what it
 must be and the value it got, and returns the value when it passes.
 """
 
+import numpy as np
+
 
 def check_one_of(name, value, choices, forms=()):
     """Raises ValueError unless `value` is one of `choices`.
@@ -53,4 +55,27 @@ def check_positive_int(name, value):
     """
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def check_fraction(name, value, upper_open=False):
+    """Raises ValueError unless `value` is a number in [0, 1] ([0, 1) when upper_open).
+
+    Returns:
+        `value`.
+
+    Example:
+
+    >>> check_fraction("sparsity", 0.9, upper_open=True)
+    0.9
+    >>> check_fraction("sparsity", 1.0, upper_open=True)
+    Traceback (most recent call last):
+    ValueError: sparsity must be in [0, 1), got 1.0
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    upper_ok = value < 1.0 if upper_open else value <= 1.0
+    if not (value >= 0.0 and upper_ok):
+        bracket = ")" if upper_open else "]"
+        raise ValueError(f"{name} must be in [0, 1{bracket}, got {value}")
     return value

@@ -195,7 +195,7 @@ def test_damaged_tickets_are_refused(fc_ticket, tmp_path, edit, message):
 
 def test_ticket_from_other_random_streams_is_refused(fc_ticket, tmp_path, monkeypatch):
     save_ticket(fc_ticket, tmp_path / "t.slt")
-    monkeypatch.setattr(ticket, "_fingerprint", lambda layer: 0)
+    monkeypatch.setattr(ticket, "_fingerprint", lambda layer, freeze: 0)
     with pytest.raises(ValueError, match="regenerates other weights"):
         load_ticket(tmp_path / "t.slt")
 

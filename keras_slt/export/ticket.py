@@ -27,7 +27,7 @@ from keras_slt.counting import floor_count
 from keras_slt.export import coding, slt_format
 from keras_slt.export.materialize import check_supermask_model, materialize
 from keras_slt.export.slt_format import CodedMask, TicketError
-from keras_slt.freezing import FREE, LOCKED
+from keras_slt.freezing import FREE
 from keras_slt.layers import SupermaskLayer, blocks
 from keras_slt.size import stored_variables
 
@@ -69,9 +69,8 @@ def save_ticket(model, path):
     for layer, mask in zip(model.supermask_layers, model.masks()):
         freeze = layer.freeze_pattern()
         free_bits = blocks.to_blocks(mask, layer.block_size)[freeze == FREE]
-        coded_masks.append(
-            CodedMask(free_bits.size, int(free_bits.sum()), _fingerprint(layer), coding.encode_bits(free_bits))
-        )
+        fingerprint = _fingerprint(layer, freeze)
+        coded_masks.append(CodedMask(free_bits.size, int(free_bits.sum()), fingerprint, coding.encode_bits(free_bits)))
     floats = [_numpy(v).astype("<f4").ravel() for v in stored_variables(model)]
     floats = np.concatenate(floats) if floats else np.zeros(0, "<f4")
     files.write_bytes(path, slt_format.to_bytes(config, coded_masks, floats))
@@ -132,15 +131,14 @@ def load_ticket(path, supermask=False):
         raise TicketError(f"{path}: ticket holds {len(coded_masks)} masks for {len(layers)} supermask layers")
     for layer, coded_mask in zip(layers, coded_masks):
         freeze = layer.freeze_pattern()
-        free = freeze == FREE
-        if coded_mask.fingerprint != _fingerprint(layer) or coded_mask.num_free != int(free.sum()):
+        num_free = int((freeze == FREE).sum())
+        if coded_mask.fingerprint != _fingerprint(layer, freeze) or coded_mask.num_free != num_free:
             raise TicketError(
                 f"{path}: layer {layer.name!r} regenerates other weights or freeze pattern than the "
                 "ticket was saved with (written by an incompatible keras-slt?)"
             )
-        mask = (freeze == LOCKED).astype(np.uint8)
-        mask[free] = _decoded(path, layer, coded_mask)
-        layer.scores.assign(np.where(mask[free] == 1, KEPT_SCORE, DROPPED_SCORE).astype("float32"))
+        free_bits = _decoded(path, layer, coded_mask)
+        layer.scores.assign(np.where(free_bits == 1, KEPT_SCORE, DROPPED_SCORE).astype("float32"))
     variables = stored_variables(model)
     expected = sum(int(np.prod(v.shape)) for v in variables)
     if floats.size != expected:
@@ -157,9 +155,10 @@ def _numpy(variable):
     return keras.ops.convert_to_numpy(variable)
 
 
-def _fingerprint(layer):
+def _fingerprint(layer, freeze):
+    """crc32 of the layer's W (float32) then its freeze pattern `freeze` (int8)."""
     weight = np.ascontiguousarray(_numpy(layer.kernel_weights()), dtype="<f4")
-    freeze = np.ascontiguousarray(layer.freeze_pattern(), dtype=np.int8)
+    freeze = np.ascontiguousarray(freeze, dtype=np.int8)
     return zlib.crc32(freeze.tobytes(), zlib.crc32(weight.tobytes()))
 
 

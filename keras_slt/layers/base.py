@@ -18,11 +18,11 @@ from keras import layers, ops
 
 from keras_slt import defaults, initializers, seeding
 from keras_slt.counting import floor_count
-from keras_slt.freezing import FREE, LOCKED, PRUNED, check_fraction, freeze_pattern
+from keras_slt.freezing import FREE, LOCKED, PRUNED, check_prune_lock, freeze_pattern
 from keras_slt.layers import bits, blocks, compaction, threshold_context
 from keras_slt.layers.kernel import Layout, kept_mask, masked_weight, signed_constant
 from keras_slt.selection import threshold_of_scores
-from keras_slt.validation import check_one_of
+from keras_slt.validation import check_fraction, check_one_of
 
 SCALES = ("none", "static", "dynamic")
 SELECTIONS = ("global", "layerwise")
@@ -82,8 +82,7 @@ class SupermaskLayer(layers.Layer):
             check_fraction("sparsity", sparsity, upper_open=True)
         check_fraction("prune_rate", prune_rate)
         check_fraction("lock_rate", lock_rate)
-        if prune_rate + lock_rate > 1.0:
-            raise ValueError(f"prune_rate + lock_rate must be <= 1, got {prune_rate + lock_rate}")
+        check_prune_lock(prune_rate, lock_rate, ("prune_rate", "lock_rate"))
         check_one_of("scale", scale, SCALES)
         check_one_of("selection", selection, SELECTIONS)
         self.sparsity = None if sparsity is None else float(sparsity)

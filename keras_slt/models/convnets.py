@@ -36,7 +36,7 @@ def fc(input_shape, num_classes, width=1024):
     >>> model.count_params()
     1861632
     """
-    check_width(width)
+    check_positive_int("width", width)
     inputs = keras.Input(input_shape, name="image")
     x = layers.Flatten(name="flatten")(inputs)
     for index in range(2):
@@ -86,11 +86,6 @@ def conv(input_shape, num_classes, depth, width_factor=1.0):
     outputs = layers.Dense(num_classes, use_bias=False, kernel_initializer=KAIMING_UNIFORM,
                            name="logits")(x)
     return keras.Model(inputs, outputs, name=f"conv{depth}")
-
-
-def check_width(width):
-    """Raises unless `width` (hidden units) is a positive integer."""
-    check_positive_int("width", width)
 
 
 def check_width_factor(width_factor):

@@ -15,7 +15,7 @@ gives that form.
 import keras
 from keras import layers, ops
 
-from keras_slt.models.convnets import check_width
+from keras_slt.validation import check_positive_int
 
 HIDDEN_WIDTH = 386
 NUM_LAYERS = 4
@@ -94,7 +94,7 @@ def gin(input_shape, num_classes, width=HIDDEN_WIDTH):
     >>> model.count_params()  # 378,280 weights; the BatchNorm statistics add 2,396
     380676
     """
-    check_width(width)
+    check_positive_int("width", width)
     features = keras.Input((None, input_shape[-1]), name="features")
     edges = keras.Input((2, None), dtype="int32", name="edges")
     h, outputs = features, []

@@ -77,11 +77,7 @@ def weighted_count(count, weights):
 
         def counted(keys, probes):
             per_tensor = [count([key], probes) for key in keys]
-            counts = sum(c * w for (c, _, _), w in zip(per_tensor, weights))
-            above, below = per_tensor[0][1], per_tensor[0][2]
-            for _, a, b in per_tensor[1:]:
-                above, below = ops.minimum(above, a), ops.maximum(below, b)
-            return counts, above, below
+            return _combined([(c * w, a, b) for (c, a, b), w in zip(per_tensor, weights)])
 
         _weighted_counts[cache_key] = counted
     return _weighted_counts[cache_key]
@@ -180,15 +176,20 @@ def kth_key(keys, k, num_free, hint, count):
 
 def count_generic(keys, probes):
     """(#(key < probes[i]) for each i, min key >= probes[0], max key < probes[1])."""
-    counts, above, below = None, None, None
-    for key in keys:
-        c = ops.stack([ops.sum(ops.cast(key < probes[i], "int32")) for i in range(NUM_PROBES)])
-        a = ops.min(ops.where(key >= probes[0], key, NO_KEY))
-        b = ops.max(ops.where(key < probes[1], key, -1))
-        if counts is None:
-            counts, above, below = c, a, b
-        else:
-            counts, above, below = counts + c, ops.minimum(above, a), ops.maximum(below, b)
+
+    def count_one(key):
+        counts = ops.stack([ops.sum(ops.cast(key < probes[i], "int32")) for i in range(NUM_PROBES)])
+        above = ops.min(ops.where(key >= probes[0], key, NO_KEY))
+        return counts, above, ops.max(ops.where(key < probes[1], key, -1))
+
+    return _combined([count_one(key) for key in keys])
+
+
+def _combined(per_tensor):
+    """Several tensors' (counts, above, below) as one: counts summed, min above, max below."""
+    counts, above, below = per_tensor[0]
+    for c, a, b in per_tensor[1:]:
+        counts, above, below = counts + c, ops.minimum(above, a), ops.maximum(below, b)
     return counts, above, below
 
 
@@ -211,10 +212,4 @@ def combine(a, b, minimum, maximum):
 
 def merge(per_tensor):
     """The reductions of several tensors into `count_generic`'s result."""
-    counts = [sum(t[i] for t in per_tensor) for i in range(NUM_PROBES)]
-    above = per_tensor[0][NUM_PROBES]
-    below = per_tensor[0][NUM_PROBES + 1]
-    for t in per_tensor[1:]:
-        above = ops.minimum(above, t[NUM_PROBES])
-        below = ops.maximum(below, t[NUM_PROBES + 1])
-    return ops.stack(counts), above, below
+    return _combined([(ops.stack(t[:NUM_PROBES]), t[NUM_PROBES], t[NUM_PROBES + 1]) for t in per_tensor])
