@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from conftest import collect, write_idx
 from keras_slt import data, seeding
 from keras_slt.data import cifar
 from keras_slt.data import idx
@@ -20,15 +21,6 @@ DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
 
 
 # --- helpers writing tiny files in the real formats -------------------------
-
-
-def write_idx(path, array, magic=None):
-    array = np.asarray(array, np.uint8)
-    if magic is None:
-        magic = 0x0800 | array.ndim
-    header = struct.pack(f">I{array.ndim}I", magic, *array.shape)
-    with gzip.open(path, "wb") as f:
-        f.write(header + array.tobytes())
 
 
 def write_mnist_dir(directory, num_train=10, num_test=4, size=28, seed=0):
@@ -309,11 +301,6 @@ def test_load_arguments():
         data.load_arrays("imagenet2012")
     assert data.NAMES == (
         "mnist", "fashion_mnist", "cifar10", "cifar100", "imagenet2012")
-
-
-def collect(ds):
-    xs, ys = zip(*[(x.numpy(), y.numpy()) for x, y in ds])
-    return np.concatenate(xs), np.concatenate(ys)
 
 
 def test_load_mnist_pipeline(tmp_path):

@@ -1,7 +1,6 @@
 """Graph data, the GIN model and full-batch search (the paper's node classification)."""
 
 import gzip
-import json
 import os
 import pickle
 import re
@@ -10,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import ROOT, run_tool
+from conftest import ROOT, StopAfterEpoch, run_tool
 import keras_slt
 from keras_slt.data import DataError
 from keras_slt.data import safe_pickle
@@ -240,18 +239,12 @@ def test_full_batch_search_lowers_the_loss_and_changes_the_mask(cora_like, tmp_p
     assert re.search(r"TFLite float32, sparse +not written", report.size_table(best, exported.sizes))
 
 
-class Interrupt(keras.callbacks.Callback):
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch == 1:
-            raise KeyboardInterrupt
-
-
 def test_resumed_full_batch_run_ends_like_an_uninterrupted_one(cora_like, tmp_path):
     from keras_slt.experiments import search
 
     straight = search.run_search(tiny_config(cora_like, tmp_path / "straight", epochs=4))
     with pytest.raises(KeyboardInterrupt):
-        search.run_search(tiny_config(cora_like, tmp_path / "resumed", epochs=4), callbacks=[Interrupt()])
+        search.run_search(tiny_config(cora_like, tmp_path / "resumed", epochs=4), callbacks=[StopAfterEpoch(2)])
     resumed = search.run_search(tiny_config(cora_like, tmp_path / "resumed", epochs=4))
     assert [e["loss"] for e in resumed["history"]] == [e["loss"] for e in straight["history"]]
     for key in ("test_accuracy", "val_accuracy", "best_epoch", "actual_sparsity"):
