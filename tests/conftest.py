@@ -106,6 +106,14 @@ def gradient(function, variable):
     raise NotImplementedError(backend)
 
 
+def assert_one_line(error, *fragments):
+    """`error`'s message is one line and holds every fragment (str() of each)."""
+    message = str(error)
+    assert "\n" not in message
+    for fragment in fragments:
+        assert str(fragment) in message, (fragment, message)
+
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
