@@ -139,6 +139,15 @@ def tool_lines(stderr):
             and not line.startswith("WARNING: All log messages before absl::InitializeLog()")]
 
 
+def one_error_line(result, status):
+    """The single `error: ...` line of a tool that exited with `status`."""
+    assert result.returncode == status, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    lines = tool_lines(result.stderr)
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
 # The fake Fashion-MNIST of `data_dir`: 160 train / 40 validation examples,
 # 5 batches of 32.
 NUM_TRAIN, NUM_TEST = 200, 100
