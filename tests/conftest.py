@@ -67,6 +67,20 @@ def full_scores(layer):
     return scores
 
 
+def numpy(tensor):
+    """A backend tensor as NumPy."""
+    return keras.ops.convert_to_numpy(tensor)
+
+
+def reference_masks(model):
+    """The NumPy reference selection of a `SupermaskModel`'s current scores."""
+    from keras_slt import selection
+
+    layers = model.supermask_layers
+    select = selection.global_masks if model.selection == "global" else selection.layerwise_masks
+    return select([full_scores(l) for l in layers], [l.freeze_pattern() for l in layers], model.sparsity)
+
+
 def free_part(layer, array):
     """The entries of a mask-shaped array at the layer's free positions."""
     return np.asarray(array)[layer.freeze_pattern() == 0]
@@ -90,6 +104,14 @@ def gradient(function, variable):
 
         return np.asarray(jax.grad(wrapped)(variable.value))
     raise NotImplementedError(backend)
+
+
+def assert_one_line(error, *fragments):
+    """`error`'s message is one line and holds every fragment (str() of each)."""
+    message = str(error)
+    assert "\n" not in message
+    for fragment in fragments:
+        assert str(fragment) in message, (fragment, message)
 
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -117,15 +139,34 @@ def tool_lines(stderr):
             and not line.startswith("WARNING: All log messages before absl::InitializeLog()")]
 
 
+def one_error_line(result, status):
+    """The single `error: ...` line of a tool that exited with `status`."""
+    assert result.returncode == status, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    lines = tool_lines(result.stderr)
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
 # The fake Fashion-MNIST of `data_dir`: 160 train / 40 validation examples,
 # 5 batches of 32.
 NUM_TRAIN, NUM_TEST = 200, 100
 
 
-def _write_idx(path, array, magic):
-    header = struct.pack(">I", magic) + b"".join(struct.pack(">I", d) for d in array.shape)
+def write_idx(path, array, magic=None):
+    """Writes `array` as a gzipped IDX file of unsigned bytes (magic 0x0800 | ndim unless given)."""
+    array = np.asarray(array, np.uint8)
+    if magic is None:
+        magic = 0x0800 | array.ndim
+    header = struct.pack(f">I{array.ndim}I", magic, *array.shape)
     with gzip.open(path, "wb") as f:
-        f.write(header + array.astype(np.uint8).tobytes())
+        f.write(header + array.tobytes())
+
+
+def collect(dataset):
+    """All batches of a `tf.data` dataset of (x, y), concatenated as NumPy."""
+    xs, ys = zip(*dataset.as_numpy_iterator())
+    return np.concatenate(xs), np.concatenate(ys)
 
 
 @pytest.fixture(scope="module")
@@ -137,8 +178,8 @@ def data_dir(tmp_path_factory):
     for prefix, n in (("train", NUM_TRAIN), ("t10k", NUM_TEST)):
         labels = rng.integers(0, 10, n)
         images = np.clip(templates[labels] + rng.normal(0, 60, (n, 28, 28)), 0, 255)
-        _write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", images, 2051)
-        _write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", labels, 2049)
+        write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", images, 2051)
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", labels, 2049)
     return str(folder)
 
 
@@ -166,6 +207,18 @@ def tiny_config(data_dir, output_dir, **overrides):
                     epochs=2, batch_size=32, output_dir=str(output_dir), sparsity=0.5)
     settings.update(overrides)
     return search.SearchConfig(**settings)
+
+
+class StopAfterEpoch(keras.callbacks.Callback):
+    """Stops a run after its `epochs`-th epoch, as a kill would."""
+
+    def __init__(self, epochs):
+        super().__init__()
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.epochs:
+            raise KeyboardInterrupt
 
 
 def checkpoint_floats(path):

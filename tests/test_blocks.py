@@ -8,7 +8,7 @@ import pytest
 from keras import ops
 
 import keras_slt
-from conftest import free_part, full_scores, gradient, kernel_weights
+from conftest import free_part, full_scores, gradient, kernel_weights, numpy
 from keras_slt import selection
 from keras_slt.counting import floor_count
 from keras_slt.experiments.config import ConfigError, SearchConfig
@@ -16,10 +16,6 @@ from keras_slt.freezing import LOCKED, PRUNED
 from keras_slt.layers import SupermaskConv2D, SupermaskDense, blocks
 
 pytestmark = pytest.mark.agnostic
-
-
-def numpy(value):
-    return ops.convert_to_numpy(value)
 
 
 def per_weight(layer, name):

@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from conftest import assert_one_line, collect, write_idx
 from keras_slt import data, seeding
 from keras_slt.data import cifar
 from keras_slt.data import idx
@@ -20,15 +21,6 @@ DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
 
 
 # --- helpers writing tiny files in the real formats -------------------------
-
-
-def write_idx(path, array, magic=None):
-    array = np.asarray(array, np.uint8)
-    if magic is None:
-        magic = 0x0800 | array.ndim
-    header = struct.pack(f">I{array.ndim}I", magic, *array.shape)
-    with gzip.open(path, "wb") as f:
-        f.write(header + array.tobytes())
 
 
 def write_mnist_dir(directory, num_train=10, num_test=4, size=28, seed=0):
@@ -73,13 +65,6 @@ def write_cifar_dir(parent, name, per_file=3, seed=0):
     return tuple(result)
 
 
-def assert_one_line_data_error(excinfo, *fragments):
-    message = str(excinfo.value)
-    assert "\n" not in message
-    for fragment in fragments:
-        assert str(fragment) in message, (fragment, message)
-
-
 # --- IDX -------------------------------------------------------------------
 
 
@@ -107,7 +92,7 @@ def test_idx_bad_magic(tmp_path):
     write_idx(path, np.zeros(10), magic=2051)
     with pytest.raises(data.DataError) as e:
         data.load_arrays("mnist", tmp_path)
-    assert_one_line_data_error(e, path, "2051", "2049")
+    assert_one_line(e.value, path, "2051", "2049")
 
 
 def test_idx_truncated(tmp_path):
@@ -117,7 +102,7 @@ def test_idx_truncated(tmp_path):
         f.write(struct.pack(">IIII", 2051, 4, 28, 28) + bytes(100))
     with pytest.raises(data.DataError) as e:
         data.load_arrays("mnist", tmp_path)
-    assert_one_line_data_error(e, path, "100", "3136")
+    assert_one_line(e.value, path, "100", "3136")
 
 
 def test_idx_truncated_header_and_bad_gzip(tmp_path):
@@ -126,24 +111,24 @@ def test_idx_truncated_header_and_bad_gzip(tmp_path):
         f.write(b"\x00\x00")
     with pytest.raises(data.DataError) as e:
         idx.read_idx(path, idx.LABELS_MAGIC)
-    assert_one_line_data_error(e, path, "truncated")
+    assert_one_line(e.value, path, "truncated")
     path = tmp_path / "plain.gz"
     path.write_bytes(struct.pack(">II", 2049, 0))
     with pytest.raises(data.DataError) as e:
         idx.read_idx(path, idx.LABELS_MAGIC)
-    assert_one_line_data_error(e, path, "gzip")
+    assert_one_line(e.value, path, "gzip")
 
 
 def test_idx_wrong_image_size_and_count(tmp_path):
     write_mnist_dir(tmp_path, size=20)
     with pytest.raises(data.DataError) as e:
         data.load_arrays("mnist", tmp_path)
-    assert_one_line_data_error(e, tmp_path / idx.TRAIN_IMAGES, "20x20", "28x28")
+    assert_one_line(e.value, tmp_path / idx.TRAIN_IMAGES, "20x20", "28x28")
     write_mnist_dir(tmp_path)
     write_idx(tmp_path / idx.TRAIN_LABELS, np.zeros(9))
     with pytest.raises(data.DataError) as e:
         data.load_arrays("mnist", tmp_path)
-    assert_one_line_data_error(e, tmp_path / idx.TRAIN_LABELS, "9 labels")
+    assert_one_line(e.value, tmp_path / idx.TRAIN_LABELS, "9 labels")
 
 
 def test_idx_missing_files(tmp_path):
@@ -152,13 +137,13 @@ def test_idx_missing_files(tmp_path):
     with pytest.raises(data.DataError) as e:
         data.load_arrays("fashion_mnist", tmp_path)
     assert isinstance(e.value, ValueError)
-    assert_one_line_data_error(
-        e, idx.TEST_LABELS, tmp_path, "apt-get install dataset-fashion-mnist"
+    assert_one_line(
+        e.value, idx.TEST_LABELS, tmp_path, "apt-get install dataset-fashion-mnist"
     )
     with pytest.raises(data.DataError) as e:
         data.load("mnist", data_dir=tmp_path / "nowhere")
-    assert_one_line_data_error(
-        e, tmp_path / "nowhere", *idx.FILES,
+    assert_one_line(
+        e.value, tmp_path / "nowhere", *idx.FILES,
         "https://storage.googleapis.com/cvdf-datasets/mnist/",
     )
 
@@ -168,7 +153,7 @@ def test_labels_out_of_range(tmp_path):
     write_idx(tmp_path / idx.TEST_LABELS, [0, 1, 10, 2])
     with pytest.raises(data.DataError) as e:
         data.load_arrays("mnist", tmp_path)
-    assert_one_line_data_error(e, "10", "0 to 9")
+    assert_one_line(e.value, "10", "0 to 9")
 
 
 # --- CIFAR -----------------------------------------------------------------
@@ -209,22 +194,22 @@ def test_cifar_malformed(tmp_path):
     bad.write_bytes(b"not a pickle")
     with pytest.raises(data.DataError) as e:
         data.load_arrays("cifar10", tmp_path)
-    assert_one_line_data_error(e, bad, "cifar-10-python.tar.gz")
+    assert_one_line(e.value, bad, "cifar-10-python.tar.gz")
     with open(bad, "wb") as f:
         pickle.dump({b"data": np.zeros((2, 3072), np.uint8)}, f)
     with pytest.raises(data.DataError) as e:
         data.load_arrays("cifar10", tmp_path)
-    assert_one_line_data_error(e, bad, "b'labels'")
+    assert_one_line(e.value, bad, "b'labels'")
     with open(bad, "wb") as f:
         pickle.dump({b"data": np.zeros((2, 100), np.uint8),
                      b"labels": [0, 1]}, f)
     with pytest.raises(data.DataError) as e:
         data.load_arrays("cifar10", tmp_path)
-    assert_one_line_data_error(e, bad, "(N, 3072)")
+    assert_one_line(e.value, bad, "(N, 3072)")
     os.remove(folder / "test_batch")
     with pytest.raises(data.DataError) as e:
         data.load_arrays("cifar10", tmp_path)
-    assert_one_line_data_error(e, "test_batch", folder, "cifar-10-python.tar.gz")
+    assert_one_line(e.value, "test_batch", folder, "cifar-10-python.tar.gz")
 
 
 # --- split, normalization, transforms --------------------------------------
@@ -309,11 +294,6 @@ def test_load_arguments():
         data.load_arrays("imagenet2012")
     assert data.NAMES == (
         "mnist", "fashion_mnist", "cifar10", "cifar100", "imagenet2012")
-
-
-def collect(ds):
-    xs, ys = zip(*[(x.numpy(), y.numpy()) for x, y in ds])
-    return np.concatenate(xs), np.concatenate(ys)
 
 
 def test_load_mnist_pipeline(tmp_path):
@@ -404,12 +384,12 @@ def test_tfds_failure_is_one_line_data_error(monkeypatch, tmp_path):
     monkeypatch.setattr(tfds, "load", offline)
     with pytest.raises(data.DataError) as e:
         data.load("mnist")
-    assert_one_line_data_error(e, "ConnectionError: no network", "TFDS",
+    assert_one_line(e.value, "ConnectionError: no network", "TFDS",
                                "cvdf-datasets/mnist")
     assert "second line" not in str(e.value)
     with pytest.raises(data.DataError) as e:
         data.load("imagenet2012", data_dir=tmp_path)
-    assert_one_line_data_error(e, "ILSVRC2012_img_train.tar", tmp_path,
+    assert_one_line(e.value, "ILSVRC2012_img_train.tar", tmp_path,
                                "https://image-net.org/download-images")
 
 

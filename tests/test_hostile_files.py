@@ -18,7 +18,7 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import ROOT, run_tool, tool_lines
+from conftest import ROOT, assert_one_line, run_tool, tool_lines
 from test_data import write_cifar_dir
 from test_graphs import write_planetoid
 from test_own_data import write_folder
@@ -26,13 +26,6 @@ import keras_slt
 from keras_slt.data import DataError, cifar, cifar_folder, image_folder, safe_pickle
 from keras_slt.data.graphs import planetoid
 from keras_slt.export import TicketError, coding, load_ticket, save_ticket, slt_format, ticket
-
-
-def assert_one_line(error, *fragments):
-    message = str(error)
-    assert "\n" not in message
-    for fragment in fragments:
-        assert str(fragment) in message, (fragment, message)
 
 
 def assert_cli_refused(result, *fragments):

@@ -24,7 +24,7 @@ import pytest
 import tensorflow as tf
 
 import keras_slt
-from conftest import ROOT, run_tool, tiny_config, tool_lines
+from conftest import ROOT, one_error_line, run_tool, tiny_config
 from keras_slt import files, folder_lock, nonfinite, run_files
 from keras_slt.cli import common
 from keras_slt.experiments import search, sources, sweep, sweep_table
@@ -40,15 +40,6 @@ def snapshot(folder):
                 with open(path, "rb") as f:
                     found[os.path.relpath(path, folder)] = f.read()
     return found
-
-
-def one_error_line(result, status):
-    """The single `error: ...` line of a tool that exited with `status`."""
-    assert result.returncode == status, result.stderr[-3000:]
-    assert "Traceback" not in result.stderr
-    lines = tool_lines(result.stderr)
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    return lines[0]
 
 
 # --- two processes on one folder ----------------------------------------------

@@ -2,13 +2,11 @@
 
 import math
 
-import keras
 import numpy as np
 import pytest
 from keras import ops
 
-import keras_slt
-from keras_slt import initializers, selection, seeding
+from keras_slt import initializers, selection
 from keras_slt.layers import SupermaskConv1D, SupermaskConv2D, SupermaskDense, SupermaskDepthwiseConv2D
 
 from conftest import free_part, full_scores, gradient, kernel_weights

@@ -11,11 +11,10 @@ import json
 import keras
 import numpy as np
 import pytest
-from keras import ops
 
 import keras_slt
-from conftest import full_scores, kernel_weights
-from keras_slt import nonfinite, selection
+from conftest import kernel_weights, numpy, reference_masks
+from keras_slt import nonfinite
 from keras_slt.counting import floor_count
 from keras_slt.layers import SupermaskDense
 
@@ -40,20 +39,9 @@ def toy_data(n=64, seed=0):
     return x, (x[:, 0] > x[:, 1]).astype("int32") + (x[:, 2] > 0).astype("int32")
 
 
-def numpy(tensor):
-    return ops.convert_to_numpy(tensor)
-
-
 def as_json(config):
     """A config as its file holds it (tuples, e.g. of build shapes, as lists)."""
     return json.loads(json.dumps(config))
-
-
-def reference_masks(model):
-    """The NumPy reference selection of the model's current scores."""
-    layers = model.supermask_layers
-    select = selection.global_masks if model.selection == "global" else selection.layerwise_masks
-    return select([full_scores(l) for l in layers], [l.freeze_pattern() for l in layers], model.sparsity)
 
 
 def test_supermask_layers_are_listed_by_index_through_nested_models():

@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from conftest import collect
 from keras_slt import data
 from keras_slt.data import image_folder
 from keras_slt.experiments import search
@@ -28,11 +29,6 @@ def write_folder(root, per_class, size=(6, 5), channels=3, seed=0, classes=CLASS
             keras.utils.save_img(root / name / f"{i:03d}.png", image, scale=False)
             written[name].append(image)
     return written
-
-
-def collect(ds):
-    xs, ys = zip(*ds.as_numpy_iterator())
-    return np.concatenate(xs), np.concatenate(ys)
 
 
 def test_image_folder_with_train_and_test(tmp_path):

@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import ROOT, checkpoint_floats, tiny_config
+from conftest import ROOT, StopAfterEpoch, checkpoint_floats, tiny_config
 from keras_slt.experiments import schedules, search
 
 
@@ -22,19 +22,12 @@ def test_dense_algo_counts_32_bits_per_parameter(data_dir, tmp_path):
     assert results["actual_sparsity"] == 0.0 and results["layer_sparsity"] == {}
 
 
-class Interrupt(keras.callbacks.Callback):
-    """Stops a run after its first epoch, as a kill would."""
-
-    def on_epoch_end(self, epoch, logs=None):
-        raise KeyboardInterrupt
-
-
 @pytest.mark.slow
 def test_resumed_run_ends_like_an_uninterrupted_one(data_dir, tmp_path):
     straight = search.run_search(tiny_config(data_dir, tmp_path / "straight", epochs=3))
     with pytest.raises(KeyboardInterrupt):
         search.run_search(tiny_config(data_dir, tmp_path / "resumed", epochs=3),
-                          callbacks=[Interrupt()])
+                          callbacks=[StopAfterEpoch(1)])
     assert json.loads((tmp_path / "resumed" / "state.json").read_text())["epoch"] == 1
     resumed = search.run_search(tiny_config(data_dir, tmp_path / "resumed", epochs=3))
     for key in ("test_accuracy", "val_accuracy", "best_epoch", "model_size_bits", "actual_sparsity"):

@@ -3,7 +3,6 @@
 import keras
 import numpy as np
 import pytest
-from keras import ops
 
 import keras_slt
 from keras_slt.layers import SupermaskConv2D, SupermaskDense, SupermaskDepthwiseConv2D, SupermaskLayer
