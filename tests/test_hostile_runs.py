@@ -53,7 +53,8 @@ HOLDER_SCRIPT = textwrap.dedent("""
 
     class Stall(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
-            time.sleep(600)  # after the first epoch's checkpoint; killed here
+            open(sys.argv[3], "w").close()  # tells the test the first epoch is saved
+            time.sleep(600)  # stopped, then killed, here
 
     search.run_search(tiny_config(sys.argv[1], sys.argv[2], epochs=3), callbacks=[Stall()])
 """)
@@ -63,14 +64,20 @@ HOLDER_SCRIPT = textwrap.dedent("""
 def test_second_search_on_a_busy_folder_is_refused_and_a_killed_run_resumes(data_dir, tmp_path):
     out = tmp_path / "run"
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER_SCRIPT, data_dir, str(out)], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    stalled = tmp_path / "stalled"
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER_SCRIPT, data_dir, str(out), str(stalled)], cwd=ROOT,
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 300
-        while not (out / run_files.STATE).exists():  # the first epoch is saved, the holder stalls
+        while not stalled.exists():  # the first epoch is saved, the holder stalls
             assert holder.poll() is None, holder.stderr.read()[-3000:]
             assert time.monotonic() < deadline
             time.sleep(0.2)
+        # The stalled holder's background threads (TensorBoard's event writer
+        # flushes on its own clock) may still write to the folder; stopped,
+        # it holds its lock and writes nothing, so any change to the folder
+        # from here on would be the refused run's.
+        holder.send_signal(signal.SIGSTOP)
         lock_text = (out / run_files.LOCK).read_text()
         assert lock_text.startswith(f"pid {holder.pid} on ")
         before = snapshot(out)
