@@ -27,8 +27,8 @@ accuracy, evaluates that epoch on the test set and writes
 - Resuming: running again with the same `output_dir` continues after the
   last complete epoch and ends exactly as an uninterrupted run would (see
   `keras_slt.experiments.callbacks.RunCheckpoint`). The flags must be the same, except
-  those that do not change the result: `data_dir`, `output_dir`, `strategy`
-  and `jit`.
+  those that do not change the result (`config.RESUMABLE_CHANGES`):
+  `data_dir`, `output_dir`, `strategy`, `jit` and the process settings.
 - Distribution: "mirrored" (all local GPUs, or all logical CPUs when there
   is no GPU) and "multi_worker" (`TF_CONFIG`) build and compile the model in
   `strategy.scope()`; `batch_size` is the global batch. In a multi-worker run
