@@ -21,6 +21,7 @@ This module imports JAX: `keras_slt.experiments.distribution` imports it
 only for a data-parallel run, on the JAX backend.
 """
 
+import re
 import socket
 import time
 
@@ -186,6 +187,12 @@ def lost_process_message(error):
 
 
 def is_lost_process(error):
-    """Whether `error`, raised by a step of a several-process run, means a process was lost."""
-    return isinstance(error, jax.errors.JaxRuntimeError) and jax.process_count() > 1
+    """Whether `error`, raised by a step of a several-process run, means a process was lost.
+
+    A collective whose peer is gone fails with an XLA status ("UNKNOWN: Gloo
+    all-reduce failed: ... Connection reset by peer" on CPU), raised as a
+    `JaxRuntimeError` or, when a result is fetched, a ValueError.
+    """
+    return (jax.process_count() > 1 and isinstance(error, (jax.errors.JaxRuntimeError, ValueError))
+            and re.match(r"[A-Z_]+: ", str(error)) is not None)
 
