@@ -21,6 +21,14 @@
 # official code on the same settings, and prints (and writes to $OUT, when
 # set) the table of benchmarks/official_compare.py: test accuracy, epoch
 # time, median step time and peak GPU memory of both.
+#
+#   bash benchmarks/gpu_conv6.sh dp [EPOCHS]
+#
+# installs the same way, prints the Conv6 step time on one GPU against all
+# of the machine's GPUs (benchmarks/data_parallel_step.py, global batch
+# 128), then runs the frozen-source Conv6 search with --strategy=data_parallel
+# on all GPUs for EPOCHS (default 10) and prints its summary line, to set
+# beside the one-GPU search of `run`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GPU=.gpu
@@ -40,7 +48,7 @@ prepare)
     timm pyyaml tqdm
   du -sh "$GPU"
   ;;
-run)
+run|dp)
   epochs=${2:-10}
   seeds=${3:-0}
   work=$(mktemp -d)
@@ -52,13 +60,21 @@ run)
   nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
   out=${OUT:-$work/out}
   mkdir -p "$out"
+  if [ "$1" = dp ]; then
+    KERAS_BACKEND=jax "$work/venv/bin/python" benchmarks/data_parallel_step.py --model=conv6 \
+      --batch_size=128 | tee "$out/data_parallel_step.txt"
+    KERAS_BACKEND=jax "$work/venv/bin/python" tools/search.py --flagfile=configs/cifar10_conv6_frozen_source.flags \
+      --data_dir="$work" --epochs="$epochs" --strategy=data_parallel --output_dir="$out/conv6_dp" \
+      | tee "$out/conv6_dp.txt"
+    exit 0
+  fi
   KERAS_BACKEND=jax "$work/venv/bin/python" benchmarks/official_compare.py \
     --official_code="$work/official" --data_dir="$work" --torch_python="$work/venv/bin/python" \
     --device=cuda --settings=frozen,dense --epochs="$epochs" --seeds="$seeds" --output_dir="$out" \
     | tee "$out/report.txt"
   ;;
 *)
-  echo "usage: $0 prepare DATA_DIR OFFICIAL_CODE | run [EPOCHS] [SEEDS]" >&2
+  echo "usage: $0 prepare DATA_DIR OFFICIAL_CODE | run [EPOCHS] [SEEDS] | dp [EPOCHS]" >&2
   exit 2
   ;;
 esac

@@ -131,6 +131,7 @@ def load(
     normalize=True,
     image_size=None,
     pipeline="auto",
+    shard=None,
 ):
     """Builds the training, validation and test pipelines of a dataset.
 
@@ -176,6 +177,9 @@ def load(
         pipeline: One of `PIPELINES`: "tf.data", "numpy" (Keras
             `PyDataset`s, no TensorFlow needed; the same batches), or "auto",
             tf.data where TensorFlow is installed. ImageNet is tf.data only.
+        shard: for one process of a data-parallel run, its rows of every
+            batch and their placement (see `numpy_pipeline.TrainingBatches`);
+            numpy pipeline only.
 
     Returns:
         A `Dataset` (`keras_slt.data.dataset`): its training stream, from any
@@ -206,9 +210,11 @@ def load(
     seed = seeding.check_seed(seed)
     check_one_of(f"augment for {name}", augment, ("auto", "none") if name == "imagenet2012" else AUGMENTATIONS)
     check_one_of("pipeline", pipeline, PIPELINES)
+    if shard is not None and pipeline == "tf.data":
+        raise ValueError("shard needs pipeline numpy or auto")
     if name == "imagenet2012":
-        if pipeline == "numpy":
-            raise ValueError("imagenet2012 is read by tf.data only; use pipeline tf.data or auto")
+        if pipeline == "numpy" or shard is not None:
+            raise ValueError("imagenet2012 is read by tf.data only; use pipeline tf.data or auto, without shard")
         require_tensorflow("imagenet2012")
         return _imagenet(data_dir, batch_size, seed, validation_fraction, augment, normalize)
     arrays, spec = arrays_and_spec(name, data_dir, image_size)
@@ -219,15 +225,16 @@ def load(
     x_val, y_val = x_train[val_idx], y_train[val_idx]
     x_train, y_train = x_train[train_idx], y_train[train_idx]
     if pipeline == "auto":
-        pipeline = "tf.data" if importlib.util.find_spec("tensorflow") else "numpy"
+        pipeline = "tf.data" if importlib.util.find_spec("tensorflow") and shard is None else "numpy"
     if pipeline == "numpy":
         from keras_slt.data import numpy_pipeline as batches
 
         def train_from(epoch):
-            return batches.TrainingBatches(x_train, y_train, mean, std, batch_size, seed, crop_flip, epoch)
+            return batches.TrainingBatches(x_train, y_train, mean, std, batch_size, seed, crop_flip, epoch,
+                                           shard)
 
         def evaluation(x, y):
-            return batches.EvaluationBatches(x, y, mean, std, batch_size)
+            return batches.EvaluationBatches(x, y, mean, std, batch_size, shard)
     else:
         import tensorflow as tf
 

@@ -4,6 +4,11 @@ For Keras backends other than TensorFlow where TensorFlow is not installed.
 The batches are those of the `tf.data` pipelines (`keras_slt.data.pipeline`)
 bit for bit: the same epoch plan (`keras_slt.data.plan`), the same crops and
 flips, the same float32 normalization.
+
+Given a `shard` (one process of a data-parallel run over several, see
+`keras_slt.experiments.jax_parallel.HostShard`), a pipeline reads only that
+process's rows of every batch, and the shard places them as the batch's
+global arrays.
 """
 
 import keras
@@ -30,6 +35,9 @@ class TrainingBatches(keras.utils.PyDataset):
         seed: the run's seed.
         augment: whether to crop and flip.
         first_epoch: the epoch the stream starts at.
+        shard: None, or an object with `rows(n)`, the slice of a batch of
+            `n` rows this process reads, and `place(batch, n)`, what the
+            model gets for those rows.
 
     Example:
 
@@ -40,8 +48,10 @@ class TrainingBatches(keras.utils.PyDataset):
     [4, 4, 2, 4]
     """
 
-    def __init__(self, images, labels, mean, std, batch_size, seed, augment, first_epoch=0):
+    def __init__(self, images, labels, mean, std, batch_size, seed, augment, first_epoch=0,
+                 shard=None):
         super().__init__(workers=WORKERS)
+        self.shard = shard
         self.images, self.labels = images, np.asarray(labels, np.int32)
         self.mean, self.std = mean, std
         self.batch_size, self.seed, self.augment = batch_size, seed, augment
@@ -67,16 +77,22 @@ class TrainingBatches(keras.utils.PyDataset):
     def __getitem__(self, k):
         epoch, step = self.first_epoch + k // self.steps_per_epoch, k % self.steps_per_epoch
         order, rows, cols, flips = self._plan(epoch)
-        visits = slice(step * self.batch_size, (step + 1) * self.batch_size)
+        first = step * self.batch_size
+        size = min(self.batch_size, len(order) - first)
+        part = slice(0, size) if self.shard is None else self.shard.rows(size)
+        visits = slice(first + part.start, first + part.stop)
         index = order[visits]
         images = self.images[index]
         if self.augment:
             images = plan.crop_flip(images, rows[visits], cols[visits], flips[visits], plan.PADDING)
-        return plan.normalize(images, self.mean, self.std), self.labels[index]
+        return _placed((plan.normalize(images, self.mean, self.std), self.labels[index]), size, self.shard)
 
 
 class EvaluationBatches(keras.utils.PyDataset):
     """Normalized batches of images in their stored order (validation and test).
+
+    Args:
+        images, labels, mean, std, batch_size, shard: as `TrainingBatches`'s.
 
     Example:
 
@@ -85,14 +101,23 @@ class EvaluationBatches(keras.utils.PyDataset):
     (2, 1)
     """
 
-    def __init__(self, images, labels, mean, std, batch_size):
+    def __init__(self, images, labels, mean, std, batch_size, shard=None):
         super().__init__()
         self.images, self.labels = images, np.asarray(labels, np.int32)
         self.mean, self.std, self.batch_size = mean, std, batch_size
+        self.shard = shard
 
     def __len__(self):
         return -(-len(self.images) // self.batch_size)
 
     def __getitem__(self, k):
-        part = slice(k * self.batch_size, (k + 1) * self.batch_size)
-        return plan.normalize(self.images[part], self.mean, self.std), self.labels[part]
+        first = k * self.batch_size
+        size = min(self.batch_size, len(self.images) - first)
+        part = slice(0, size) if self.shard is None else self.shard.rows(size)
+        part = slice(first + part.start, first + part.stop)
+        return _placed((plan.normalize(self.images[part], self.mean, self.std), self.labels[part]),
+                       size, self.shard)
+
+
+def _placed(batch, size, shard):
+    return batch if shard is None else shard.place(batch, size)

@@ -12,7 +12,7 @@ import os
 from keras_slt import defaults, distributions, freezing, initializers, models, seeding
 from keras_slt import data as datasets
 from keras_slt.data import graphs
-from keras_slt.experiments import model_source
+from keras_slt.experiments import model_source, processes
 from keras_slt.experiments.distribution import STRATEGIES
 from keras_slt.layers import SCALES, blocks
 from keras_slt.models.resnet import STEMS
@@ -28,7 +28,9 @@ DATASETS = datasets.NAMES + graphs.NAMES
 GRAPH_MODELS = ("gin",)
 VALIDATION_FRACTION = 0.2
 # Settings that may change when a run is resumed: they do not change its result.
-RESUMABLE_CHANGES = ("data_dir", "output_dir", "strategy", "jit")
+RESUMABLE_CHANGES = ("data_dir", "output_dir", "strategy", "jit", "coordinator_address",
+                     "num_processes", "process_id", "coordinator_timeout")
+PROCESS_SETTINGS = ("coordinator_address", "num_processes", "process_id", "coordinator_timeout")
 
 
 def _graph(config):
@@ -62,6 +64,10 @@ APPLIES_ONLY_TO = (
     ("keep_unsupported", "model", lambda c: c.model not in models.NAMES,
      "PATH.keras and keras.applications models (built-in models convert entirely)"),
     ("momentum", "optimizer", lambda c: c.optimizer == "sgd", "optimizer sgd (adam has no momentum setting)"),
+    ("strategy", "dataset", lambda c: c.strategy != "data_parallel" or not _graph(c),
+     "image datasets when data_parallel (graphs train full batch, one batch of all nodes)"),
+    *((name, "strategy", lambda c: c.strategy == "data_parallel", "strategy data_parallel")
+      for name in PROCESS_SETTINGS),
 )
 
 
@@ -146,7 +152,20 @@ class SearchConfig:
     output_dir: str | None = setting(None, "Folder for checkpoints, logs and results.json (required).")
     jit: bool = setting(False, "Compile the train step with XLA.")
     mixed_precision: bool = setting(False, "Train under mixed_float16 (scores and random weights stay float32).")
-    strategy: str = setting("default", "tf.distribute strategy.", STRATEGIES)
+    strategy: str = setting("default", "Where the steps run: default, one device; mirrored, all local devices, "
+                            "and multi_worker, TF_CONFIG's machines (TensorFlow); data_parallel, every "
+                            "device of one or several processes (JAX).", STRATEGIES)
+    coordinator_address: str | None = setting(
+        None, "data_parallel over several processes: host:port of process 0, where the others meet "
+        "(default: $KERAS_DISTRIBUTION_JOB_ADDRESSES).")
+    num_processes: int | None = setting(
+        None, "data_parallel: the number of processes, one per machine (default: "
+        "$KERAS_DISTRIBUTION_NUM_PROCESSES, else 1).")
+    process_id: int | None = setting(
+        None, "data_parallel: this process's id, 0 to num_processes - 1; 0 writes output_dir (default: "
+        "$KERAS_DISTRIBUTION_PROCESS_ID, else 0).")
+    coordinator_timeout: int = setting(
+        processes.DEFAULT_TIMEOUT_S, "data_parallel over several processes: seconds to wait for the coordinator and the others.")
 
     def validate(self, given=()):
         """Raises `ConfigError` naming the first invalid setting.
@@ -182,7 +201,10 @@ class SearchConfig:
                 check_one_of("stem", self.stem, STEMS)
             check_positive_int("epochs", self.epochs)
             check_positive_int("batch_size", self.batch_size)
+            check_positive_int("coordinator_timeout", self.coordinator_timeout)
             seeding.check_seed(self.seed)
+            if self.strategy == "data_parallel":
+                self.processes()
         except ValueError as error:
             raise ConfigError(str(error)) from None
         if not self.lr > 0:
@@ -209,6 +231,15 @@ class SearchConfig:
             )
         except ValueError as error:
             raise ConfigError(str(error)) from None
+
+    def processes(self):
+        """The `processes.Processes` of a data_parallel run, from its settings or the environment.
+
+        Raises:
+            ValueError: a missing or malformed setting, or a process id out
+                of range.
+        """
+        return processes.processes(self.coordinator_address, self.num_processes, self.process_id)
 
     def check_applies(self, given=()):
         """Raises `ConfigError` for a given setting that does not apply to this run.

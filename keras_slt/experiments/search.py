@@ -27,8 +27,8 @@ accuracy, evaluates that epoch on the test set and writes
 - Resuming: running again with the same `output_dir` continues after the
   last complete epoch and ends exactly as an uninterrupted run would (see
   `keras_slt.experiments.callbacks.RunCheckpoint`). The flags must be the same, except
-  those that do not change the result: `data_dir`, `output_dir`, `strategy`
-  and `jit`.
+  those that do not change the result (`config.RESUMABLE_CHANGES`):
+  `data_dir`, `output_dir`, `strategy`, `jit` and the process settings.
 - Distribution: "mirrored" (all local GPUs, or all logical CPUs when there
   is no GPU) and "multi_worker" (`TF_CONFIG`) build and compile the model in
   `strategy.scope()`; `batch_size` is the global batch. In a multi-worker run
@@ -37,6 +37,10 @@ accuracy, evaluates that epoch on the test set and writes
   so `output_dir` must be on storage that all workers share. A worker that
   dies or stops answering ends the run on the others with a
   `WorkerLostError` (see BUILD.md, "Several devices and machines").
+  On JAX, "data_parallel" (`keras_slt.experiments.jax_parallel`) splits
+  every batch over all devices of one or several processes; process 0
+  writes `output_dir`, process i `output_dir/worker-i`, as above, and each
+  process reads its own rows of every batch from the NumPy pipeline.
 """
 
 import contextlib
@@ -125,8 +129,12 @@ def run_search(config, callbacks=(), verbose=None):
 
 def _run_search(config, callbacks, verbose):
     ratios = config.validate()
+    data_parallel = config.strategy == "data_parallel"
     try:
-        strategy = distribution.strategy(config.strategy)
+        strategy = distribution.strategy(config.strategy, config.processes() if data_parallel else None,
+                                         config.coordinator_timeout)
+        if data_parallel:
+            strategy.check_batch_size(config.batch_size)
     except ValueError as error:
         raise ConfigError(str(error)) from None
     directory = distribution.worker_dir(config.output_dir, strategy)
@@ -155,7 +163,8 @@ def _search(config, ratios, strategy, directory, callbacks, verbose):
             data = datasets.load(config.dataset, data_dir=config.data_dir,
                                  batch_size=config.batch_size, seed=config.seed,
                                  validation_fraction=VALIDATION_FRACTION, augment=config.augment,
-                                 image_size=datasets.parse_image_size(config.image_size))
+                                 image_size=datasets.parse_image_size(config.image_size),
+                                 shard=getattr(strategy, "shard", None))
     except datasets.DataError as error:
         setting = "dataset" if datasets.is_custom(config.dataset) else "data_dir"
         raise ConfigError(f"{setting}: {error}") from None
