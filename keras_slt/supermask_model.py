@@ -186,6 +186,9 @@ class SupermaskModel(keras.Model):
         with threshold_context.use_threshold(threshold):
             return self.network(inputs, training=training)
 
+    def compute_output_shape(self, input_shape):
+        return self.network.compute_output_shape(input_shape)
+
     def masks(self):
         """The current binary masks as int8 NumPy arrays, in layer order."""
         return self._masks_for(self.threshold())
