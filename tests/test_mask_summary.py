@@ -9,8 +9,8 @@ pytestmark = pytest.mark.agnostic
 
 
 def test_rows_count_each_layer_and_the_table_prints_them():
-    model = keras_slt.models.get("conv2", (8, 8, 1), 3, width_factor=0.25, sparsity=0.6, prune_ratio=0.3,
-                                 lock_ratio=0.1, distribution="erk", seed=4)
+    model = keras_slt.models.get("fc", (6, 6, 1), 3, width=16, sparsity=0.6, prune_ratio=0.3, lock_ratio=0.1,
+                                 distribution="erk", seed=4)
     lines = []
     rows = keras_slt.mask_summary(model, print_fn=lines.append)
     layers, masks = model.supermask_layers, model.masks()
