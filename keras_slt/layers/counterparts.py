@@ -60,8 +60,9 @@ def register_supermask_layer(plain_class, supermask_class, accepts=None):
     >>> base = keras.Sequential([keras.Input((4, 8, 8, 1)), keras.layers.Conv3D(2, 3, strides=2),
     ...                          keras.layers.Flatten(), keras.layers.Dense(3)])
     >>> model = keras_slt.supermaskify(base, sparsity=0.5)
-    >>> [(type(layer).__name__, layer.strides) for layer in model.supermask_layers[:1]]
-    [('SupermaskConv3D', (2, 2, 2))]
+    >>> conv = model.supermask_layers[0]
+    >>> type(conv).__name__, conv.strides
+    ('SupermaskConv3D', (2, 2, 2))
     >>> type(keras_slt.export.materialize(model).layers[0]).__name__
     'Conv3D'
     """
@@ -73,12 +74,13 @@ def register_supermask_layer(plain_class, supermask_class, accepts=None):
                          f"got {supermask_class!r}")
     if accepts is not None and not callable(accepts):
         raise ValueError(f"accepts must be a function of a layer config or None, got {accepts!r}")
-    for registry, key, value in ((_SUPERMASK_CLASS, plain_class, supermask_class),
-                                 (_PLAIN_CLASS, supermask_class, plain_class)):
-        registered = registry.get(key)
-        registered = registered[0] if isinstance(registered, tuple) else registered
-        if registered not in (None, value):
-            raise ValueError(f"{key.__name__} is already registered with {registered.__name__}")
+    # One counterpart each way: materialize must know which Keras class to build.
+    registered = _SUPERMASK_CLASS.get(plain_class, (supermask_class,))[0]
+    if registered is not supermask_class:
+        raise ValueError(f"{plain_class.__name__} is already registered with {registered.__name__}")
+    registered = _PLAIN_CLASS.get(supermask_class, plain_class)
+    if registered is not plain_class:
+        raise ValueError(f"{supermask_class.__name__} is already registered with {registered.__name__}")
     _SUPERMASK_CLASS[plain_class] = (supermask_class, accepts)
     _PLAIN_CLASS[supermask_class] = plain_class
 
