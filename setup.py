@@ -22,7 +22,7 @@ setup(
     # What every install needs; a backend comes with an extra:
     # `.[tensorflow]` (the default backend, tf.data, TFDS, TFLite) or `.[jax]`.
     install_requires=[
-        "keras>=3.10",  # the layers and models
+        "keras>=3.13",  # the layers and models; 3.13: TerminateOnNaN(raise_error=True)
         "absl-py>=2.0",  # command-line flags and flagfiles
         "numpy>=1.26",  # Philox streams, reference selection, the NumPy pipeline
         "matplotlib>=3.8",  # sweep plots

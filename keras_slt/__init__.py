@@ -15,8 +15,9 @@ from keras_slt.layers import (
     SupermaskDense,
     SupermaskDepthwiseConv2D,
     SupermaskLayer,
+    register_supermask_layer,
 )
-from keras_slt.size import ModelSize, model_size
+from keras_slt.size import ModelSize, mask_summary, model_size
 from keras_slt.supermask_model import SupermaskModel
 
 __version__ = "0.1.0"
@@ -32,7 +33,9 @@ __all__ = [
     "data",
     "export",
     "layers",
+    "mask_summary",
     "model_size",
     "models",
+    "register_supermask_layer",
     "supermaskify",
 ]

@@ -1,8 +1,10 @@
 """`supermaskify`: turn any Keras model into a supermask model.
 
-Every Dense, Conv1D, Conv2D and DepthwiseConv2D layer becomes its supermask
-counterpart (random kernel from the seed, learned mask, no bias by default)
-and BatchNormalization becomes non-affine. The architecture is cloned with
+Every layer of a class with a registered supermask counterpart (Dense,
+Conv1D, Conv2D and DepthwiseConv2D, and those added by
+`keras_slt.layers.register_supermask_layer`) becomes that counterpart
+(random kernel from the seed, learned mask, no bias by default) and
+BatchNormalization becomes non-affine. The architecture is cloned with
 `keras.models.clone_model`, so Sequential and functional models, nested ones
 and `keras.applications` architectures built with `weights=None` convert
 alike. The original model's weights are not used.
@@ -11,45 +13,22 @@ alike. The original model's weights are not used.
 import warnings
 
 import keras
+import numpy as np
 
 from keras_slt import defaults, distributions, freezing, initializers
-from keras_slt.layers import (
-    SCALES,
-    SELECTIONS,
-    SupermaskConv1D,
-    SupermaskConv2D,
-    SupermaskDense,
-    SupermaskDepthwiseConv2D,
-    blocks,
-)
+from keras_slt.layers import SCALES, SELECTIONS, blocks, counterparts
 from keras_slt.supermask_model import SupermaskModel
 from keras_slt.validation import check_one_of
 from keras_slt.walk import walk
 
 UNSUPPORTED_CHOICES = ("error", "keep")
-
-# The configuration a supermask layer takes over from the layer it replaces;
-# initializers, regularizers, constraints and bias settings do not apply.
-_ARCHITECTURE_KEYS = frozenset({
-    "name", "dtype", "units", "filters", "kernel_size", "strides", "padding",
-    "data_format", "dilation_rate", "depth_multiplier", "activation",
-})
-
-
-def _supermask_class(layer):
-    """The supermask class replacing `layer`, or None if it has none."""
-    # Exact type checks: a subclass (Conv2DTranspose derives from Conv2D in
-    # some versions, SeparableConv has extra kernels) computes something else.
-    config = layer.get_config()
-    if type(layer) is keras.layers.Dense:
-        return SupermaskDense
-    if type(layer) is keras.layers.Conv2D and config.get("groups", 1) == 1:
-        return SupermaskConv2D
-    if type(layer) is keras.layers.Conv1D and config.get("groups", 1) == 1 and config["padding"] != "causal":
-        return SupermaskConv1D
-    if type(layer) is keras.layers.DepthwiseConv2D:
-        return SupermaskDepthwiseConv2D
-    return None
+# The options of `supermaskify` that make the supermask network (ratios, how
+# they spread, selection, initialization, seed, mask blocks): what
+# `keras_slt.models.get` and a search hand on to it.
+SUPERMASK_OPTIONS = (
+    "sparsity", "freeze_ratio", "prune_ratio", "lock_ratio", "distribution",
+    "selection", "weight_init", "score_init", "scale", "seed", "block_size",
+)
 
 
 def supermaskify(
@@ -90,14 +69,33 @@ def supermaskify(
             blocks of B consecutive inputs of one output (see
             `keras_slt.layers.blocks`); a Dense layer whose input size B does not
             divide is refused, naming it. Convolutions stay unblocked.
-        affine_batchnorm: keep BatchNorm's trainable gamma/beta (default off).
-        use_bias: give supermask layers a trainable bias (default off).
+        affine_batchnorm: train BatchNormalization's gamma and beta, from
+            their initializers (default off: non-affine, see below).
+        use_bias: give every supermask layer a trainable bias, starting at
+            zero (default off: no bias, see below).
         unsupported: what to do with a layer that has trainable weights but
             no supermask counterpart: "error" (default) or "keep" it as an
             ordinary trained layer, with a warning.
 
+    Biases and normalization parameters: a search learns masks only, and
+    every other parameter of the random network stays at its initial value.
+    For Keras's default initializers that needs no variable: a bias starts
+    at zero, so the supermask layer has none (and computes the same), and
+    BatchNormalization's gamma and beta start at 1 and 0, so it becomes
+    non-affine (`center=scale=False`); its moving statistics are updated
+    in training as usual. A layer whose initializers give other values
+    (`bias_initializer`, `gamma_initializer`, `beta_initializer`) is
+    refused, naming it and the argument that trains them instead:
+    `use_bias=True` or `affine_batchnorm=True` (the ticket then stores
+    them). Other normalization layers (LayerNormalization, ...) have no
+    supermask counterpart: see `unsupported`.
+
     Returns:
         A `SupermaskModel`.
+
+    Raises:
+        ValueError: naming the argument, or the layer that cannot be
+            converted and the argument that would convert it.
 
     Example:
 
@@ -125,18 +123,26 @@ def supermaskify(
     for layer in walk(model):
         if layer is model or isinstance(layer, keras.Model):
             continue
-        if _supermask_class(layer) is not None:
+        if counterparts.supermask_class_of(layer) is not None:
+            if not use_bias:
+                _check_initial_value(layer, "bias", 0.0, "use_bias=True to train biases")
             convertible.append(layer)
-        elif layer.trainable_weights and not isinstance(layer, keras.layers.BatchNormalization):
+        elif isinstance(layer, keras.layers.BatchNormalization):
+            if not affine_batchnorm:
+                for name, value in (("gamma", 1.0), ("beta", 0.0)):
+                    _check_initial_value(layer, name, value, "affine_batchnorm=True to train gamma and beta")
+        elif layer.trainable_weights:
             message = (
                 f"layer {layer.name!r} ({type(layer).__name__}) has trainable weights "
                 "but no supermask counterpart"
             )
             if unsupported == "error":
-                raise ValueError(message + "; pass unsupported='keep' to keep it dense")
+                raise ValueError(message + "; pass unsupported='keep' to keep it as an ordinary trained layer, "
+                                 "or register a supermask version with keras_slt.layers.register_supermask_layer")
             warnings.warn(message + "; kept as an ordinary trained layer", stacklevel=2)
     if not convertible:
-        raise ValueError("model has no Dense or Conv layer to convert")
+        raise ValueError("model has no layer with a supermask counterpart (Dense, Conv1D, Conv2D, "
+                         "DepthwiseConv2D or a class given to keras_slt.layers.register_supermask_layer)")
 
     shapes = [tuple(layer.kernel.shape) for layer in convertible]
     rates = freezing.layer_ratios(shapes, prune, lock, distribution)
@@ -145,12 +151,9 @@ def supermaskify(
     def clone_layer(layer):
         if id(layer) in plan:
             index, (prune_rate, lock_rate) = plan[id(layer)]
-            config = {
-                key: value for key, value in layer.get_config().items()
-                if key in _ARCHITECTURE_KEYS
-            }
-            supermask_class = _supermask_class(layer)
-            if supermask_class is SupermaskDense:
+            supermask_class = counterparts.supermask_class_of(layer)
+            config = counterparts.architecture(layer, supermask_class)
+            if "block_size" in counterparts.arguments(supermask_class):
                 config["block_size"] = block_size
             return supermask_class(
                 **config,
@@ -184,3 +187,19 @@ def supermaskify(
     }
     return SupermaskModel(network, sparsity=sparsity, selection=selection, metadata=metadata,
                           name=f"supermask_{model.name}")
+
+
+def _check_initial_value(layer, name, value, remedy):
+    """Raises ValueError unless weight `name` of `layer` is absent or starts at `value` everywhere."""
+    variable = getattr(layer, name, None)
+    if variable is None:
+        return
+    initializer = getattr(layer, f"{name}_initializer", None)
+    if initializer is not None and np.all(keras.ops.convert_to_numpy(initializer(tuple(variable.shape))) == value):
+        return
+    described = type(initializer).__name__ if initializer is not None else "an unknown initializer"
+    raise ValueError(
+        f"layer {layer.name!r} ({type(layer).__name__}) starts its {name} at values other than {value:g} "
+        f"({described}), where a supermask network keeps it at {value:g}: pass {remedy}, "
+        f"or give the layer {name}_initializer={'ones' if value == 1 else 'zeros'!r}"
+    )

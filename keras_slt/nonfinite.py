@@ -7,11 +7,10 @@ ticket, whose loss may even look finite. `StopOnNonFinite` raises
 `NonFiniteTrainingError` instead: at the first batch whose loss is not
 finite, or at the end of an epoch whose trainable variables are not. Placed
 before a checkpoint callback it stops the epoch before it is saved, so a
-run's last checkpoint is its last good epoch. `SupermaskModel.fit` always
-includes it.
+run's last checkpoint is its last good epoch. The search tool always
+includes it; a `SupermaskModel.fit` includes it when given it, as any
+Keras callback.
 """
-
-import math
 
 import keras
 import numpy as np
@@ -21,11 +20,19 @@ class NonFiniteTrainingError(RuntimeError):
     """The training loss or a trainable variable became NaN or infinite; the message says where."""
 
 
-class StopOnNonFinite(keras.callbacks.Callback):
-    """Raises `NonFiniteTrainingError` when the loss or the variables stop being finite.
+class StopOnNonFinite(keras.callbacks.TerminateOnNaN):
+    """Keras's `TerminateOnNaN(raise_error=True)`, and a check of the variables.
 
-    Unlike `keras.callbacks.TerminateOnNaN`, which stops `fit` quietly and
-    lets the epoch's other callbacks run, this aborts `fit` with an error.
+    Keras's callback finds the first batch whose loss is NaN or infinite;
+    this one adds what the search needs from it:
+
+    - the error is a `NonFiniteTrainingError` that names the epoch and the
+      batch (from 1) and what to change, which the command-line tools print
+      as their one-line error (Keras's is a RuntimeError, as other
+      failures are);
+    - at each epoch's end the trainable variables are checked too: NaN
+      scores select a mask (NaN compares as no threshold does) whose loss
+      can stay finite, which `TerminateOnNaN` does not see.
 
     Example:
 
@@ -35,20 +42,21 @@ class StopOnNonFinite(keras.callbacks.Callback):
     >>> model.fit(x, np.ones((1, 1)), callbacks=[StopOnNonFinite()], verbose=0)
     Traceback (most recent call last):
     ...
-    keras_slt.nonfinite.NonFiniteTrainingError: ...
+    keras_slt.nonfinite.NonFiniteTrainingError: training loss became nan in epoch 1, batch 1; ...
     """
 
     def __init__(self):
-        super().__init__()
+        super().__init__(raise_error=True)
         self._epoch = 0
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
-        loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(float(loss)):
-            self._stop(f"training loss became {float(loss)} in epoch {self._epoch + 1}, batch {batch + 1}")
+        try:
+            super().on_train_batch_end(batch, logs)
+        except RuntimeError:
+            self._stop(f"training loss became {float(logs['loss'])} in epoch {self._epoch + 1}, batch {batch + 1}")
 
     def on_epoch_end(self, epoch, logs=None):
         for variable in self.model.trainable_variables:
@@ -56,12 +64,4 @@ class StopOnNonFinite(keras.callbacks.Callback):
                 self._stop(f"variable {variable.path} became NaN or infinite in epoch {epoch + 1}")
 
     def _stop(self, what):
-        raise NonFiniteTrainingError(f"{what}; lower the learning rate, or look for NaN or infinite inputs")
-
-
-def guarded(callbacks):
-    """`callbacks` (a list, or None) with a `StopOnNonFinite` added unless it has one."""
-    callbacks = list(callbacks or [])
-    if not any(isinstance(c, StopOnNonFinite) for c in callbacks):
-        callbacks.append(StopOnNonFinite())
-    return callbacks
+        raise NonFiniteTrainingError(f"{what}; lower the learning rate, or look for NaN or infinite inputs") from None

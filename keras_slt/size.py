@@ -52,6 +52,20 @@ def binary_entropy(q):
 
 @dataclasses.dataclass
 class LayerSize:
+    """One supermask layer's counts, in weights, and its mask bits.
+
+    Attributes:
+        name, shape: the layer's name and kernel shape.
+        weights: its kernel's weights.
+        free: weights the search selects (neither pruned nor locked).
+        pruned: weights frozen out of every ticket.
+        locked: weights frozen into every ticket.
+        kept: weights in the current mask (locked ones included).
+        kept_free: the free weights among them.
+        mask_bits: bits of the free mask (one per free block).
+        entropy_bits: the entropy bound of the free mask.
+    """
+
     name: str
     shape: tuple
     weights: int
@@ -62,6 +76,11 @@ class LayerSize:
     kept_free: int
     mask_bits: int
     entropy_bits: float
+
+    @property
+    def sparsity(self):
+        """1 - kept / weights: the layer's actual sparsity."""
+        return 1.0 - self.kept / self.weights
 
 
 @dataclasses.dataclass
@@ -166,3 +185,57 @@ def model_size(model, masks=None):
         dense_float32_bits=32 * (weights + stored_floats),
         layers=per_layer,
     )
+
+
+_SUMMARY_COLUMNS = ("layer", "shape", "weights", "kept", "pruned", "locked", "free", "sparsity")
+
+
+def mask_summary(model, print_fn=print):
+    """Prints the masks' counts layer by layer, and returns them.
+
+    Per supermask layer, in layer order: its weights; those kept (in the
+    current mask); those pruned and locked (frozen out of and into every
+    ticket, the layer's `prune_rate` and `lock_rate`); those free (the ones
+    the search selects); and the sparsity 1 - kept / weights. A last line
+    sums the model.
+
+    Args:
+        model: a `SupermaskModel`.
+        print_fn: called with each line of the table, as by
+            `keras.Model.summary`; None prints nothing.
+
+    Returns:
+        The rows: a list of `LayerSize`, one per supermask layer.
+
+    Example:
+
+    >>> import keras_slt
+    >>> model = keras_slt.models.get("fc", (4, 4, 1), 3, width=8, sparsity=0.5,
+    ...                              prune_ratio=0.25, lock_ratio=0.25, seed=1)
+    >>> rows = mask_summary(model)
+    layer   shape    weights  kept  pruned  locked  free  sparsity
+    fc1     (16, 8)      128    61      32      32    64    0.5234
+    fc2     (8, 8)        64    33      16      16    32    0.4844
+    logits  (8, 3)        24    14       6       6    12    0.4167
+    total                216   108      54      54   108    0.5000
+    >>> [(row.name, row.kept, row.free) for row in rows]
+    [('fc1', 61, 64), ('fc2', 33, 32), ('logits', 14, 12)]
+    """
+    rows = model_size(model).layers
+    if print_fn is None:
+        return rows
+    weights, kept = sum(row.weights for row in rows), sum(row.kept for row in rows)
+    lines = [
+        [row.name, str(row.shape), row.weights, row.kept, row.pruned, row.locked, row.free, f"{row.sparsity:.4f}"]
+        for row in rows
+    ]
+    lines.append(["total", "", weights, kept, sum(row.pruned for row in rows), sum(row.locked for row in rows),
+                  sum(row.free for row in rows), f"{1.0 - kept / weights:.4f}"])
+    table = [list(_SUMMARY_COLUMNS)] + [[str(cell) for cell in line] for line in lines]
+    widths = [max(len(line[column]) for line in table) for column in range(len(_SUMMARY_COLUMNS))]
+    for line in table:
+        # Names and shapes read left to right, numbers line up on the right.
+        cells = [cell.ljust(width) if column < 2 else cell.rjust(width)
+                 for column, (cell, width) in enumerate(zip(line, widths))]
+        print_fn("  ".join(cells).rstrip())
+    return rows

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_slt import defaults, nonfinite
+from keras_slt import defaults
 from keras_slt.counting import floor_count
 from keras_slt.freezing import check_sparsity
 from keras_slt.layers import threshold_context
@@ -31,6 +31,10 @@ class SupermaskModel(keras.Model):
     refused). Its layers under global selection then refuse to run outside
     the model's call (e.g. `model.network(x)`), where they would otherwise
     select with some other threshold.
+
+    `fit` is Keras's. NaN scores select a meaningless ticket, so give it
+    `keras_slt.nonfinite.StopOnNonFinite()` (Keras's `TerminateOnNaN`,
+    raising, plus a check of the scores), as the search tool does.
 
     Args:
         network: a Keras model (Sequential, functional or subclassed) whose
@@ -182,18 +186,8 @@ class SupermaskModel(keras.Model):
         with threshold_context.use_threshold(threshold):
             return self.network(inputs, training=training)
 
-    def fit(self, *args, **kwargs):
-        """`keras.Model.fit`, stopped by a NaN or infinite loss or variable.
-
-        NaN scores make the selected ticket meaningless; `fit` raises
-        `keras_slt.nonfinite.NonFiniteTrainingError` instead of returning
-        normally (see `keras_slt.nonfinite.StopOnNonFinite`).
-        """
-        if len(args) > 5:  # callbacks given by position (x, y, batch_size, epochs, verbose, callbacks)
-            args = (*args[:5], nonfinite.guarded(args[5]), *args[6:])
-        else:
-            kwargs["callbacks"] = nonfinite.guarded(kwargs.get("callbacks"))
-        return super().fit(*args, **kwargs)
+    def compute_output_shape(self, input_shape):
+        return self.network.compute_output_shape(input_shape)
 
     def masks(self):
         """The current binary masks as int8 NumPy arrays, in layer order."""

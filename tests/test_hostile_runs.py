@@ -164,7 +164,8 @@ def test_supermask_fit_refuses_non_finite_inputs(bad):
     x = np.ones((8, 4), "float32")
     x[5, 1] = bad
     with pytest.raises(nonfinite.NonFiniteTrainingError, match="training loss became (nan|inf) in epoch 1, batch 2"):
-        model.fit(x, np.zeros(8, "int32"), batch_size=4, epochs=2, shuffle=False, verbose=0)
+        model.fit(x, np.zeros(8, "int32"), batch_size=4, epochs=2, shuffle=False, verbose=0,
+                  callbacks=[nonfinite.StopOnNonFinite()])
 
 
 # --- folders that cannot be written --------------------------------------------

@@ -194,27 +194,41 @@ def test_functional_network_builds_before_the_model_sets_sparsity():
     assert model(np.ones((1, 6, 6, 2), "float32")).shape == (1, 2)
 
 
-class Batches(keras.callbacks.Callback):
-    """Counts the training batches that ended."""
+class BatchLosses(keras.callbacks.Callback):
+    """The loss of every training batch that ended."""
 
     def __init__(self):
         super().__init__()
-        self.count = 0
+        self.losses = []
 
     def on_train_batch_end(self, batch, logs=None):
-        self.count += 1
+        self.losses.append(float(logs["loss"]))
 
 
-def test_fit_stops_on_nan_with_callbacks_given_by_position():
+def test_fit_is_keras_fit_and_stops_on_nan_with_the_callback_given_by_position():
     model = small_model()
     model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    assert type(model).fit is keras.Model.fit
     x, y = toy_data(8)
     x[5, 1] = np.nan
-    batches = Batches()
-    # fit(x, y, batch_size, epochs, verbose, callbacks): the model adds its guard to the user's list.
-    with pytest.raises(nonfinite.NonFiniteTrainingError, match="training loss became nan in epoch 1, batch 2"):
-        model.fit(x, y, 4, 2, 0, [batches], shuffle=False)
-    assert batches.count == 2
+    batches = BatchLosses()
+    # fit(x, y, batch_size, epochs, verbose, callbacks)
+    with pytest.raises(nonfinite.NonFiniteTrainingError, match="training loss became nan in epoch 1, batch 2; lower"):
+        model.fit(x, y, 4, 2, 0, [batches, nonfinite.StopOnNonFinite()], shuffle=False)
+    assert len(batches.losses) == 2
+
+
+def test_nan_scores_with_a_finite_loss_stop_at_the_epoch_end():
+    model = small_model()
+    model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    scores = model.supermask_layers[0].scores
+    scores.assign(np.full(scores.shape, np.nan, "float32"))
+    x, y = toy_data(8)
+    batches = BatchLosses()
+    with pytest.raises(nonfinite.NonFiniteTrainingError, match="variable .*scores became NaN or infinite in epoch 1"):
+        model.fit(x, y, batch_size=4, epochs=2, verbose=0, callbacks=[batches, nonfinite.StopOnNonFinite()])
+    # Keras's TerminateOnNaN alone would not have stopped: the loss stayed finite.
+    assert len(batches.losses) == 2 and np.isfinite(batches.losses).all()
 
 
 def test_config_round_trip_keeps_every_setting():

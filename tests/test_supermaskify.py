@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 import keras_slt
-from keras_slt.layers import SupermaskConv2D, SupermaskDense, SupermaskDepthwiseConv2D, SupermaskLayer
+from keras_slt.export.materialize import effective_kernels, materialize
+from keras_slt.layers import SupermaskConv, SupermaskConv2D, SupermaskDense, SupermaskDepthwiseConv2D, SupermaskLayer
 
 
 def all_layers(model):
@@ -129,3 +130,99 @@ def test_sparsity_equal_to_prune_ratio_is_accepted():
     assert pruned == 304
     # k = floor(1008 * 0.3) = 302 < 304 pruned: the threshold is -inf.
     assert sum(int(m.sum()) for m in converted.masks()) == 1008 - pruned
+
+
+class VolumeConv(keras.layers.Conv3D):
+    """A user's own convolution: a class keras-slt does not know."""
+
+
+@keras.saving.register_keras_serializable(package="test_supermaskify")
+class SupermaskVolumeConv(SupermaskConv):
+    def __init__(self, filters, kernel_size, **kwargs):
+        super().__init__(3, filters, kernel_size, **kwargs)
+
+
+keras_slt.register_supermask_layer(VolumeConv, SupermaskVolumeConv)
+
+
+@pytest.mark.agnostic
+def test_a_registered_user_layer_is_supermaskified_and_materialized():
+    base = keras.Sequential([keras.Input((4, 6, 6, 2)), VolumeConv(3, 3, strides=(1, 2, 2), activation="relu",
+                                                                    name="volume"),
+                             keras.layers.Flatten(), keras.layers.Dense(2, name="fc")])
+    converted = keras_slt.supermaskify(base, sparsity=0.5, prune_ratio=0.1, seed=1)
+    volume, fc = converted.supermask_layers
+    assert type(volume) is SupermaskVolumeConv and type(fc) is SupermaskDense
+    assert (volume.strides, volume.activation.__name__) == ((1, 2, 2), "relu")
+    assert volume.layout.kernel_shape == tuple(base.get_layer("volume").kernel.shape) == (3, 3, 3, 2, 3)
+    plain = materialize(converted)
+    assert [type(layer) for layer in plain.layers] == [VolumeConv, keras.layers.Flatten, keras.layers.Dense]
+    kernels = effective_kernels(converted)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(plain.get_layer("volume").kernel), kernels[0])
+    x = np.random.default_rng(0).standard_normal((2, 4, 6, 6, 2)).astype("float32")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(plain(x)), keras.ops.convert_to_numpy(converted(x)),
+                               rtol=1e-5, atol=1e-5)
+    # Classes match exactly: a subclass of a registered class may compute something else.
+    class VolumeConvVariant(VolumeConv):
+        pass
+
+    other = keras.Sequential([keras.Input((4, 6, 6, 2)), VolumeConvVariant(3, 3, name="c3")])
+    with pytest.raises(ValueError, match="layer 'c3' \\(VolumeConvVariant\\) has trainable weights but no "
+                                         "supermask counterpart; pass unsupported='keep'.*register_supermask_layer"):
+        keras_slt.supermaskify(other, sparsity=0.5)
+    with pytest.warns(UserWarning, match="c3"), pytest.raises(ValueError, match="no layer with a supermask counterpart"):
+        keras_slt.supermaskify(other, sparsity=0.5, unsupported="keep")
+
+
+@pytest.mark.agnostic
+@pytest.mark.parametrize("plain_class, supermask_class, message", [
+    (keras.layers.Dense, SupermaskConv2D, "Dense is already registered with SupermaskDense"),
+    (keras.layers.Conv2DTranspose, SupermaskDense, "SupermaskDense is already registered with Dense"),
+    (SupermaskDense, SupermaskVolumeConv, "plain_class must be a Keras layer class that is no supermask layer"),
+    (keras.layers.Conv2DTranspose, keras.layers.Conv2DTranspose,
+     "supermask_class must be a subclass of keras_slt.layers.SupermaskLayer"),
+])
+def test_registrations_that_would_make_the_registry_ambiguous_are_refused(plain_class, supermask_class, message):
+    with pytest.raises(ValueError, match=message):
+        keras_slt.register_supermask_layer(plain_class, supermask_class)
+    keras_slt.register_supermask_layer(VolumeConv, SupermaskVolumeConv)  # the same pair again: nothing changes
+
+
+@pytest.mark.agnostic
+def test_biases_and_batchnorm_stay_at_their_initial_values():
+    base = keras.Sequential([keras.Input((6,)), keras.layers.Dense(5, name="hidden"),  # bias at zero
+                             keras.layers.BatchNormalization(name="bn"),  # gamma 1, beta 0
+                             keras.layers.Dense(3, bias_initializer=keras.initializers.Constant(0.0), name="out")])
+    converted = keras_slt.supermaskify(base, sparsity=0.5, seed=2)
+    assert all(layer.bias is None for layer in converted.supermask_layers)
+    bn = converted.network.get_layer("bn")
+    assert (bn.center, bn.scale) == (False, False)
+    assert [v.name for v in converted.trainable_weights] == ["scores", "scores"]
+    # The Keras model at its initial biases, gamma and beta, with kernels W_eff, computes the same.
+    for layer, kernel in zip(("hidden", "out"), effective_kernels(converted)):
+        base.get_layer(layer).kernel.assign(kernel)
+    x = np.random.default_rng(0).standard_normal((4, 6)).astype("float32")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(base(x)), keras.ops.convert_to_numpy(converted(x)),
+                               rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.agnostic
+@pytest.mark.parametrize("layer, message, accepted_with", [
+    (keras.layers.Dense(3, bias_initializer="ones", name="fc"),
+     r"layer 'fc' \(Dense\) starts its bias at values other than 0 \(Ones\), where a supermask network keeps it at 0: "
+     r"pass use_bias=True to train biases, or give the layer bias_initializer='zeros'", {"use_bias": True}),
+    (keras.layers.BatchNormalization(gamma_initializer="random_normal", name="bn"),
+     r"layer 'bn' \(BatchNormalization\) starts its gamma at values other than 1 \(RandomNormal\).*pass "
+     r"affine_batchnorm=True to train gamma and beta, or give the layer gamma_initializer='ones'",
+     {"affine_batchnorm": True}),
+    (keras.layers.BatchNormalization(beta_initializer="ones", name="bn"),
+     "starts its beta at values other than 0", {"affine_batchnorm": True}),
+])
+def test_biases_and_batchnorm_that_start_elsewhere_are_refused_or_trained(layer, message, accepted_with):
+    base = keras.Sequential([keras.Input((6,)), keras.layers.Dense(4), layer])
+    with pytest.raises(ValueError, match=message):
+        keras_slt.supermaskify(base, sparsity=0.5)
+    converted = keras_slt.supermaskify(base, sparsity=0.5, **accepted_with)
+    trained = sorted(v.name for v in converted.trainable_weights)
+    assert trained == (["bias", "bias", "scores", "scores"] if "use_bias" in accepted_with
+                       else ["beta", "gamma", "scores"])

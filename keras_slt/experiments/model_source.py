@@ -24,16 +24,12 @@ import re
 import keras
 
 from keras_slt import models
-from keras_slt.convert import supermaskify
+from keras_slt.convert import SUPERMASK_OPTIONS, supermaskify
 from keras_slt.layers import SupermaskDense
 from keras_slt.supermask_model import SupermaskModel
 from keras_slt.validation import check_one_of
 
 APPLICATIONS_PREFIX = "keras.applications."
-# Settings handed to `supermaskify` / `models.get` when algo is "ep".
-SUPERMASK_SETTINGS = ("sparsity", "selection", "distribution", "weight_init", "score_init", "scale", "seed",
-                      "block_size")
-FREEZE_SETTINGS = ("freeze_ratio", "prune_ratio", "lock_ratio")
 ARCHITECTURE_SETTINGS = ("width", "width_factor", "stem")
 # How keras.applications words a too small input; the numbers are the minimum.
 _MINIMUM_SIZE = re.compile(r"at least (\d+)x(\d+)")
@@ -89,9 +85,10 @@ def build(config, input_shape, num_classes):
     """
     supermask = {}
     if config.algo == "ep":
-        supermask = {name: getattr(config, name) for name in SUPERMASK_SETTINGS}
-        supermask.update({name: getattr(config, name) for name in FREEZE_SETTINGS
-                          if getattr(config, name) is not None})
+        # The settings named as supermaskify's options; unset ones (the
+        # ratios not given) keep its defaults.
+        supermask = {name: getattr(config, name) for name in SUPERMASK_OPTIONS
+                     if getattr(config, name) is not None}
     architecture = {name: getattr(config, name) for name in ARCHITECTURE_SETTINGS
                     if getattr(config, name) is not None}
     if config.model in models.NAMES:

@@ -11,27 +11,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_slt.layers import (
-    SupermaskConv1D,
-    SupermaskConv2D,
-    SupermaskDense,
-    SupermaskDepthwiseConv2D,
-    SupermaskLayer,
-)
+from keras_slt.layers import SupermaskLayer, counterparts
 from keras_slt.supermask_model import SupermaskModel
-
-_PLAIN_CLASSES = {
-    SupermaskDense: keras.layers.Dense,
-    SupermaskConv1D: keras.layers.Conv1D,
-    SupermaskConv2D: keras.layers.Conv2D,
-    SupermaskDepthwiseConv2D: keras.layers.DepthwiseConv2D,
-}
-
-# Configuration that only describes how the random kernel and mask are made.
-_SUPERMASK_KEYS = frozenset({
-    "sparsity", "prune_rate", "lock_rate", "weight_init", "score_init",
-    "scale", "seed", "layer_index", "selection", "block_size",
-})
 
 
 def check_supermask_model(model):
@@ -76,18 +57,19 @@ def plain_layer(layer):
     """An unbuilt Keras layer computing what supermask `layer` computes.
 
     Args:
-        layer: a `SupermaskDense`, `SupermaskConv1D`, `SupermaskConv2D` or
-            `SupermaskDepthwiseConv2D`.
+        layer: a supermask layer of a class registered with
+            `keras_slt.layers.register_supermask_layer` (the built-in ones
+            are).
 
     Returns:
-        The matching `keras.layers` layer, same name, activation and bias
-        setting; its kernel is to be set to W_eff.
+        The layer of the Keras class it stands for, same name, activation
+        and bias setting; its kernel is to be set to W_eff.
     """
-    plain_class = _PLAIN_CLASSES.get(type(layer))
+    plain_class = counterparts.plain_class_of(layer)
     if plain_class is None:
-        raise ValueError(f"layer {layer.name!r} ({type(layer).__name__}) has no plain Keras counterpart")
-    config = {k: v for k, v in layer.get_config().items() if k not in _SUPERMASK_KEYS}
-    return plain_class.from_config(config)
+        raise ValueError(f"layer {layer.name!r} ({type(layer).__name__}) has no plain Keras counterpart; "
+                         "register one with keras_slt.layers.register_supermask_layer")
+    return plain_class.from_config(counterparts.plain_config(layer))
 
 
 def materialize(model):

@@ -26,6 +26,15 @@ from keras_slt.validation import check_fraction, check_one_of
 
 SCALES = ("none", "static", "dynamic")
 SELECTIONS = ("global", "layerwise")
+# The arguments a supermask layer takes besides those of the Keras layer it
+# stands for: how its random kernel and its mask are made. Every supermask
+# layer takes the first nine; block_size only the layers whose masks come in
+# blocks (SupermaskDense). `supermaskify` adds them to the Keras layer's
+# configuration, `materialize` strips them off.
+SUPERMASK_ARGUMENTS = (
+    "sparsity", "prune_rate", "lock_rate", "weight_init", "score_init", "scale", "seed", "layer_index",
+    "selection", "block_size",
+)
 
 
 class SupermaskLayer(layers.Layer):
@@ -39,6 +48,9 @@ class SupermaskLayer(layers.Layer):
     rather than fall back to a selection of its own.
 
     Args:
+        activation: activation function applied to the output.
+        use_bias: whether to add a trainable bias, initialized at zero (off
+            in SLT networks).
         sparsity: target ticket sparsity s in [0, 1), used by layer-wise
             selection and the static scale. A `SupermaskModel` sets it to its
             own sparsity (and refuses a layer given a different one), so
@@ -52,9 +64,8 @@ class SupermaskLayer(layers.Layer):
         seed: the model seed (weights, freeze pattern and scores derive from
             it and `layer_index`).
         layer_index: this layer's position among the model's supermask layers.
-        use_bias: whether to add a trainable bias (off in SLT networks).
-        activation: activation function applied to the output.
         selection: "layerwise" or "global" (set by a `SupermaskModel`).
+        **kwargs: base layer arguments (name, dtype, trainable).
 
     Call arguments:
         inputs: the input tensor.
@@ -64,6 +75,8 @@ class SupermaskLayer(layers.Layer):
 
     def __init__(
         self,
+        activation=None,
+        use_bias=False,
         sparsity=None,
         prune_rate=0.0,
         lock_rate=0.0,
@@ -72,8 +85,6 @@ class SupermaskLayer(layers.Layer):
         scale=defaults.SCALE,
         seed=defaults.SEED,
         layer_index=0,
-        use_bias=False,
-        activation=None,
         selection="layerwise",
         **kwargs,
     ):
@@ -266,11 +277,17 @@ class SupermaskLayer(layers.Layer):
             threshold = self.call_threshold()
         return self._output(inputs, self.effective_kernel(threshold))
 
+    def compute_output_shape(self, input_shape):
+        # The shape does not depend on the mask: a symbolic kernel stands in
+        # for W_eff, so this needs no built layer (TimeDistributed asks first).
+        inputs = keras.KerasTensor(input_shape, self.compute_dtype)
+        kernel = keras.KerasTensor(self.kernel_shape(input_shape), self.compute_dtype)
+        return tuple(self.apply_kernel(inputs, kernel).shape)
+
     def compute_output_spec(self, inputs, threshold=None):
         # Keras's symbolic calls (building or loading a functional network)
-        # happen outside any model call, with no threshold. Shape and dtype
-        # do not depend on the mask: a symbolic kernel stands in for W_eff.
-        return self._output(inputs, keras.KerasTensor(self.layout.kernel_shape, self.compute_dtype))
+        # happen outside any model call, with no threshold to select with.
+        return keras.KerasTensor(self.compute_output_shape(inputs.shape), self.compute_dtype)
 
     def _output(self, inputs, kernel):
         outputs = self.apply_kernel(inputs, kernel)
@@ -315,21 +332,10 @@ class SupermaskLayer(layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            {
-                "sparsity": self.sparsity,
-                "prune_rate": self.prune_rate,
-                "lock_rate": self.lock_rate,
-                "weight_init": self.weight_init,
-                "score_init": self.score_init,
-                "scale": self.scale,
-                "seed": self.seed,
-                "layer_index": self.layer_index,
-                "use_bias": self.use_bias,
-                "activation": keras.activations.serialize(self.activation),
-                "selection": self.selection,
-            }
-        )
+        config["activation"] = keras.activations.serialize(self.activation)
+        config["use_bias"] = self.use_bias
+        # block_size: written by the layers that take it.
+        config.update({name: getattr(self, name) for name in SUPERMASK_ARGUMENTS if name != "block_size"})
         return config
 
 

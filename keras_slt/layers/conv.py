@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_slt import defaults
 from keras_slt.layers.base import SupermaskLayer
 from keras_slt.validation import check_one_of, check_positive_int
 
@@ -19,16 +20,26 @@ def _tuple(value, rank, name):
 class SupermaskConv(SupermaskLayer):
     """N-D convolution whose random kernel is masked, never trained.
 
+    The base of the convolutions, as Keras's `BaseConv`: a subclass fixes
+    `rank`. Arguments are checked as Keras's convolutions check them, at
+    construction.
+
     Args:
         rank: number of spatial dimensions.
         filters: number of output channels.
         kernel_size: int or tuple of `rank` ints.
-        strides: int or tuple of `rank` ints.
+        strides: int or tuple of `rank` ints; strides > 1 do not combine
+            with dilation_rate > 1.
         padding: "valid" or "same".
         data_format: "channels_last" or "channels_first"; None takes Keras's
             image data format.
         dilation_rate: int or tuple of `rank` ints.
-        **kwargs: the supermask arguments of `SupermaskLayer`.
+        activation: activation function applied to the output.
+        use_bias: whether to add a trainable bias, initialized at zero.
+        sparsity, prune_rate, lock_rate, weight_init, score_init, scale,
+            seed, layer_index, selection: the supermask arguments of
+            `SupermaskLayer`.
+        **kwargs: base layer arguments (name, dtype, trainable).
     """
 
     def __init__(
@@ -40,17 +51,36 @@ class SupermaskConv(SupermaskLayer):
         padding="valid",
         data_format=None,
         dilation_rate=1,
+        activation=None,
+        use_bias=False,
+        sparsity=None,
+        prune_rate=0.0,
+        lock_rate=0.0,
+        weight_init=defaults.WEIGHT_INIT,
+        score_init=defaults.SCORE_INIT,
+        scale=defaults.SCALE,
+        seed=defaults.SEED,
+        layer_index=0,
+        selection="layerwise",
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(
+            activation=activation, use_bias=use_bias, sparsity=sparsity, prune_rate=prune_rate,
+            lock_rate=lock_rate, weight_init=weight_init, score_init=score_init, scale=scale, seed=seed,
+            layer_index=layer_index, selection=selection, **kwargs,
+        )
         check_positive_int("filters", filters)
-        padding = check_one_of("padding", padding.lower(), ("valid", "same"))
         self.rank = rank
         self.filters = filters
         self.kernel_size = _tuple(kernel_size, rank, "kernel_size")
         self.strides = _tuple(strides, rank, "strides")
         self.dilation_rate = _tuple(dilation_rate, rank, "dilation_rate")
-        self.padding = padding
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            # As Keras's convolutions: the backends' ops do not combine them.
+            raise ValueError(f"strides > 1 and dilation_rate > 1 do not combine; got strides={self.strides}, "
+                             f"dilation_rate={self.dilation_rate}")
+        self.padding = check_one_of("padding", padding.lower() if isinstance(padding, str) else padding,
+                                    ("valid", "same"))
         self.data_format = check_one_of("data_format", data_format or keras.config.image_data_format(),
                                         ("channels_last", "channels_first"))
         self.input_spec = keras.layers.InputSpec(ndim=rank + 2)
@@ -100,9 +130,33 @@ class SupermaskConv1D(SupermaskConv):
     (2, 16, 8)
     """
 
-    def __init__(self, filters, kernel_size, **kwargs):
-        kwargs.pop("rank", None)
-        super().__init__(1, filters, kernel_size, **kwargs)
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=1,
+        padding="valid",
+        data_format=None,
+        dilation_rate=1,
+        activation=None,
+        use_bias=False,
+        sparsity=None,
+        prune_rate=0.0,
+        lock_rate=0.0,
+        weight_init=defaults.WEIGHT_INIT,
+        score_init=defaults.SCORE_INIT,
+        scale=defaults.SCALE,
+        seed=defaults.SEED,
+        layer_index=0,
+        selection="layerwise",
+        **kwargs,
+    ):
+        super().__init__(
+            1, filters, kernel_size, strides=strides, padding=padding, data_format=data_format,
+            dilation_rate=dilation_rate, activation=activation, use_bias=use_bias, sparsity=sparsity,
+            prune_rate=prune_rate, lock_rate=lock_rate, weight_init=weight_init, score_init=score_init,
+            scale=scale, seed=seed, layer_index=layer_index, selection=selection, **kwargs,
+        )
 
 
 @keras.saving.register_keras_serializable(package="keras_slt")
@@ -115,11 +169,38 @@ class SupermaskConv2D(SupermaskConv):
     >>> layer = SupermaskConv2D(8, 3, padding="same", sparsity=0.5)
     >>> tuple(layer(np.ones((2, 16, 16, 3), "float32")).shape)
     (2, 16, 16, 8)
+    >>> frames = keras.layers.TimeDistributed(SupermaskConv2D(4, 3, sparsity=0.5))
+    >>> frames.compute_output_shape((None, 5, 16, 16, 3))  # 5 frames
+    (None, 5, 14, 14, 4)
     """
 
-    def __init__(self, filters, kernel_size, **kwargs):
-        kwargs.pop("rank", None)
-        super().__init__(2, filters, kernel_size, **kwargs)
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=(1, 1),
+        padding="valid",
+        data_format=None,
+        dilation_rate=(1, 1),
+        activation=None,
+        use_bias=False,
+        sparsity=None,
+        prune_rate=0.0,
+        lock_rate=0.0,
+        weight_init=defaults.WEIGHT_INIT,
+        score_init=defaults.SCORE_INIT,
+        scale=defaults.SCALE,
+        seed=defaults.SEED,
+        layer_index=0,
+        selection="layerwise",
+        **kwargs,
+    ):
+        super().__init__(
+            2, filters, kernel_size, strides=strides, padding=padding, data_format=data_format,
+            dilation_rate=dilation_rate, activation=activation, use_bias=use_bias, sparsity=sparsity,
+            prune_rate=prune_rate, lock_rate=lock_rate, weight_init=weight_init, score_init=score_init,
+            scale=scale, seed=seed, layer_index=layer_index, selection=selection, **kwargs,
+        )
 
 
 @keras.saving.register_keras_serializable(package="keras_slt")
@@ -131,9 +212,13 @@ class SupermaskDepthwiseConv2D(SupermaskConv):
 
     Args:
         kernel_size: int or tuple of 2 ints.
+        strides, padding: as `SupermaskConv`.
         depth_multiplier: output channels per input channel.
-        **kwargs: as `SupermaskConv` (strides, padding, data_format,
-            dilation_rate and the supermask arguments).
+        data_format, dilation_rate, activation, use_bias: as `SupermaskConv`.
+        sparsity, prune_rate, lock_rate, weight_init, score_init, scale,
+            seed, layer_index, selection: the supermask arguments of
+            `SupermaskLayer`.
+        **kwargs: base layer arguments (name, dtype, trainable).
 
     Example:
 
@@ -143,10 +228,35 @@ class SupermaskDepthwiseConv2D(SupermaskConv):
     (2, 8, 8, 4)
     """
 
-    def __init__(self, kernel_size, depth_multiplier=1, **kwargs):
-        kwargs.pop("rank", None)
-        kwargs.pop("filters", None)
-        super().__init__(2, depth_multiplier, kernel_size, **kwargs)
+    def __init__(
+        self,
+        kernel_size,
+        strides=(1, 1),
+        padding="valid",
+        depth_multiplier=1,
+        data_format=None,
+        dilation_rate=(1, 1),
+        activation=None,
+        use_bias=False,
+        sparsity=None,
+        prune_rate=0.0,
+        lock_rate=0.0,
+        weight_init=defaults.WEIGHT_INIT,
+        score_init=defaults.SCORE_INIT,
+        scale=defaults.SCALE,
+        seed=defaults.SEED,
+        layer_index=0,
+        selection="layerwise",
+        **kwargs,
+    ):
+        check_positive_int("depth_multiplier", depth_multiplier)
+        # The kernel's last axis, `filters` of SupermaskConv, is the multiplier.
+        super().__init__(
+            2, depth_multiplier, kernel_size, strides=strides, padding=padding, data_format=data_format,
+            dilation_rate=dilation_rate, activation=activation, use_bias=use_bias, sparsity=sparsity,
+            prune_rate=prune_rate, lock_rate=lock_rate, weight_init=weight_init, score_init=score_init,
+            scale=scale, seed=seed, layer_index=layer_index, selection=selection, **kwargs,
+        )
         self.depth_multiplier = depth_multiplier
 
     def fan_in(self, kernel_shape):

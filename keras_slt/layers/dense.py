@@ -15,14 +15,17 @@ class SupermaskDense(SupermaskLayer):
 
     Args:
         units: dimensionality of the output.
+        activation: activation function applied to the output.
+        use_bias: whether to add a trainable bias, initialized at zero.
         block_size: B in (1, 4, 16): the mask comes in blocks of B
             consecutive input units for one output unit (one score, one
             freeze state and one ticket bit per block; see
             `keras_slt.layers.blocks`). The input size must be a multiple of B.
             1 (default) masks weights one by one.
-        **kwargs: the supermask arguments of `SupermaskLayer` (sparsity,
-            prune_rate, lock_rate, weight_init, score_init, scale, seed,
-            layer_index, use_bias, activation) and base layer arguments.
+        sparsity, prune_rate, lock_rate, weight_init, score_init, scale,
+            seed, layer_index, selection: the supermask arguments of
+            `SupermaskLayer`.
+        **kwargs: base layer arguments (name, dtype, trainable).
 
     Example:
 
@@ -37,8 +40,28 @@ class SupermaskDense(SupermaskLayer):
     (196, 10)
     """
 
-    def __init__(self, units, block_size=defaults.BLOCK_SIZE, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(
+        self,
+        units,
+        activation=None,
+        use_bias=False,
+        block_size=defaults.BLOCK_SIZE,
+        sparsity=None,
+        prune_rate=0.0,
+        lock_rate=0.0,
+        weight_init=defaults.WEIGHT_INIT,
+        score_init=defaults.SCORE_INIT,
+        scale=defaults.SCALE,
+        seed=defaults.SEED,
+        layer_index=0,
+        selection="layerwise",
+        **kwargs,
+    ):
+        super().__init__(
+            activation=activation, use_bias=use_bias, sparsity=sparsity, prune_rate=prune_rate,
+            lock_rate=lock_rate, weight_init=weight_init, score_init=score_init, scale=scale, seed=seed,
+            layer_index=layer_index, selection=selection, **kwargs,
+        )
         check_positive_int("units", units)
         blocks.check_block_size(block_size)
         self.units = units
@@ -50,9 +73,6 @@ class SupermaskDense(SupermaskLayer):
 
     def apply_kernel(self, inputs, kernel):
         return ops.matmul(inputs, kernel)
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[:-1]) + (self.units,)
 
     def get_config(self):
         config = super().get_config()

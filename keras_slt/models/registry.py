@@ -3,7 +3,7 @@
 import functools
 
 from keras_slt import defaults
-from keras_slt.convert import supermaskify
+from keras_slt.convert import SUPERMASK_OPTIONS, supermaskify
 from keras_slt.models import convnets, gin, resnet
 from keras_slt.validation import check_one_of, check_positive_int
 
@@ -28,12 +28,6 @@ _BUILDERS = {
     "gin": (gin.gin, ("width",)),
 }
 NAMES = tuple(_BUILDERS)
-
-# Options handed to `keras_slt.supermaskify` when supermask=True.
-SUPERMASK_OPTIONS = (
-    "sparsity", "freeze_ratio", "prune_ratio", "lock_ratio", "distribution",
-    "selection", "weight_init", "score_init", "scale", "seed", "block_size",
-)
 
 
 def architecture_options(name):
