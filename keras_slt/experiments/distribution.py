@@ -10,8 +10,6 @@ worker i writes to its `worker-i` sub-folder.
 import contextlib
 import os
 
-import keras
-
 from keras_slt import run_files
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
@@ -39,6 +37,10 @@ def strategy(name):
     """
     if name == "default":
         return None
+    # Imported here: the command-line tools check --strategy, and import
+    # `WorkerLostError`, before Keras is loaded.
+    import keras
+
     if keras.backend.backend() != "tensorflow":
         raise ValueError(f"strategy {name} needs the TensorFlow backend (pip install tensorflow, "
                          f"KERAS_BACKEND=tensorflow); the {keras.backend.backend()} backend runs "
