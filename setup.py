@@ -16,9 +16,6 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["keras_slt", "keras_slt.*"]),
-    # The launcher silences TensorFlow's start-up lines before keras_slt is
-    # imported, so it cannot live inside the package (see its docstring).
-    py_modules=["keras_slt_launch"],
     # What every install needs; a backend comes with an extra:
     # `.[tensorflow]` (the default backend, tf.data, TFDS, TFLite) or `.[jax]`.
     install_requires=[
@@ -43,11 +40,12 @@ setup(
     },
     entry_points={
         "console_scripts": [
-            "keras-slt-search=keras_slt_launch:search",
-            "keras-slt-export=keras_slt_launch:export",
-            "keras-slt-benchmark-tflite=keras_slt_launch:benchmark_tflite",
-            "keras-slt-sweep=keras_slt_launch:sweep",
-            "keras-slt-plot=keras_slt_launch:plot",
+            # The same `run` as tools/*.py and deploy/*.py in a checkout.
+            "keras-slt-search=keras_slt.cli.search:run",
+            "keras-slt-export=keras_slt.cli.export:run",
+            "keras-slt-benchmark-tflite=keras_slt.cli.benchmark_tflite:run",
+            "keras-slt-sweep=keras_slt.cli.sweep:run",
+            "keras-slt-plot=keras_slt.cli.plot:run",
         ],
     },
 )

@@ -4,7 +4,7 @@ Puts the checkout on `sys.path`, so a benchmark measures this tree's code
 rather than an installed keras-slt; makes TensorFlow the default backend
 (a script's caller may set `KERAS_BACKEND`); and imports Keras with
 TensorFlow's native start-up lines silenced, as the command-line tools do
-(`keras_slt_launch.quiet_start`; KERAS_SLT_NATIVE_LOGS=1 shows them).
+(`keras_slt.cli.common.load`; KERAS_SLT_NATIVE_LOGS=1 shows them).
 
 Usage, before any other import of keras or keras_slt:
 
@@ -20,6 +20,6 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, ROOT)
 
-import keras_slt_launch  # noqa: E402
+from keras_slt.cli import common  # noqa: E402  (loads no Keras)
 
-keras_slt_launch.quiet_start()
+common.load("keras")

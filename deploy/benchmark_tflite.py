@@ -1,6 +1,12 @@
-"""Thin shell around `keras_slt.cli.benchmark_tflite` (also installed as `keras-slt-benchmark-tflite`)."""
+"""`keras_slt.cli.benchmark_tflite` run from a checkout (installed, it is `keras-slt-benchmark-tflite`)."""
 
-import keras_slt_launch
+import os
+import sys
+
+# This checkout's keras_slt, ahead of any installed copy.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 if __name__ == "__main__":
-    keras_slt_launch.benchmark_tflite()
+    from keras_slt.cli.benchmark_tflite import run
+
+    run()

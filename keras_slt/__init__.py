@@ -3,39 +3,65 @@
 The flow: data -> model (supermask layers, `supermaskify`) -> search
 (`model.fit` with Edge-Popup selection) -> ticket (`model_size`, export) ->
 deploy.
+
+`import keras_slt` alone loads neither Keras nor TensorFlow: the command-line
+tools (`keras_slt.cli`) parse and check their flags first, in well under a
+second. The first use of a name below loads the library; so does
+`import keras_slt` once Keras is already imported. Loading it registers the
+supermask layers, `SupermaskModel` and `CoupledSGD` with keras.saving, so
+that a `.keras` file holding them loads.
 """
 
-# `optimizers` registers `CoupledSGD` with keras.saving, so that a `.keras`
-# file compiled with it loads after `import keras_slt`.
-from keras_slt import data, export, layers, models, optimizers
-from keras_slt.convert import supermaskify
-from keras_slt.layers import (
-    SupermaskConv1D,
-    SupermaskConv2D,
-    SupermaskDense,
-    SupermaskDepthwiseConv2D,
-    SupermaskLayer,
-    register_supermask_layer,
-)
-from keras_slt.size import ModelSize, mask_summary, model_size
-from keras_slt.supermask_model import SupermaskModel
+import importlib
+import sys
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "ModelSize",
-    "SupermaskConv1D",
-    "SupermaskConv2D",
-    "SupermaskDense",
-    "SupermaskDepthwiseConv2D",
-    "SupermaskLayer",
-    "SupermaskModel",
-    "data",
-    "export",
-    "layers",
-    "mask_summary",
-    "model_size",
-    "models",
-    "register_supermask_layer",
-    "supermaskify",
-]
+# Public name -> the module defining it.
+_EXPORTS = {
+    "ModelSize": "keras_slt.size",
+    "SupermaskConv1D": "keras_slt.layers",
+    "SupermaskConv2D": "keras_slt.layers",
+    "SupermaskDense": "keras_slt.layers",
+    "SupermaskDepthwiseConv2D": "keras_slt.layers",
+    "SupermaskLayer": "keras_slt.layers",
+    "SupermaskModel": "keras_slt.supermask_model",
+    "data": "keras_slt.data",
+    "mask_summary": "keras_slt.size",
+    "export": "keras_slt.export",
+    "layers": "keras_slt.layers",
+    "model_size": "keras_slt.size",
+    "models": "keras_slt.models",
+    "register_supermask_layer": "keras_slt.layers",
+    # Registers `CoupledSGD` with keras.saving.
+    "optimizers": "keras_slt.optimizers",
+    "supermaskify": "keras_slt.convert",
+}
+
+__all__ = sorted(name for name in _EXPORTS if name != "optimizers")
+
+
+def _load():
+    """Imports every public name's module (and so registers its Keras objects)."""
+    for name, module in _EXPORTS.items():
+        loaded = importlib.import_module(module)
+        globals()[name] = loaded if module == f"keras_slt.{name}" else getattr(loaded, name)
+
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'keras_slt' has no attribute {name!r}")
+    if _EXPORTS[name] == f"keras_slt.{name}":
+        # A sub-package: `from keras_slt import data` asks for it by name,
+        # and loads only it (the data readers need no Keras).
+        return importlib.import_module(_EXPORTS[name])
+    _load()
+    return globals()[name]
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))
+
+
+if "keras" in sys.modules:  # loading costs nothing more then
+    _load()

@@ -1,4 +1,4 @@
-"""The supermask settings' default values, stated once.
+"""The supermask settings' default values and choices, stated once.
 
 `supermaskify`, `SupermaskModel`, the supermask layers, `keras_slt.models.get`
 and the search tool's `SearchConfig` take their defaults from here. A layer
@@ -20,3 +20,10 @@ SCORE_INIT = "kaiming_normal"
 SCALE = "none"
 SEED = 0
 BLOCK_SIZE = 1
+
+# The choices of the settings that have a fixed few. Here, beside the
+# defaults, because this module needs no Keras: the command-line tools check
+# their flags against them before Keras is imported.
+SELECTIONS = ("global", "layerwise")
+SCALES = ("none", "static", "dynamic")
+BLOCK_SIZES = (1, 4, 16)

@@ -28,6 +28,10 @@ class FolderInUseError(RuntimeError):
 def hold(folder):
     """Creates `folder` if needed and holds its lock until the block ends.
 
+    A folder this call created is removed again when the block raises and
+    leaves nothing in it but the lock: a refused command leaves no folder
+    behind.
+
     Taking the lock also proves the folder writable: a path under a file, a
     read-only folder or a full disk raise `OSError` (naming the path) here,
     before any work is done.
@@ -51,6 +55,7 @@ def hold(folder):
     keras_slt.folder_lock.FolderInUseError: ... is in use by pid ...
     """
     folder = os.fspath(folder)
+    created = not os.path.isdir(folder)
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, run_files.LOCK)
     # Never unlinked: a process that opened the file just before an unlink
@@ -68,6 +73,26 @@ def hold(folder):
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
-        yield
+        try:
+            yield
+        except BaseException:
+            if created:
+                _remove_if_only_lock(folder)
+            raise
     finally:
         os.close(fd)
+
+
+def _remove_if_only_lock(folder):
+    """Removes `folder` if it holds nothing but its lock (still held by this process).
+
+    A process that opened the lock file before the unlink fails to lock it,
+    as it would have; one that comes after finds no folder, or creates its
+    own lock file, and then the folder is left alone.
+    """
+    try:
+        if os.listdir(folder) == [run_files.LOCK]:
+            os.remove(os.path.join(folder, run_files.LOCK))
+            os.rmdir(folder)
+    except OSError:
+        pass  # something else appeared there: keep it

@@ -178,4 +178,4 @@ def test_sweep_flagfiles_expand(tmp_path):
         result = run_tool("tools/sweep.py", f"--flagfile={flagfile}", "--dry_run")
         assert result.returncode == 0, result.stderr
         commands = result.stdout.strip().splitlines()
-        assert commands and all("keras_slt_launch search --flagfile=configs/" in c for c in commands)
+        assert commands and all("keras_slt.cli.search --flagfile=configs/" in c for c in commands)

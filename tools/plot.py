@@ -1,6 +1,12 @@
-"""Thin shell around `keras_slt.cli.plot` (also installed as `keras-slt-plot`)."""
+"""`keras_slt.cli.plot` run from a checkout (installed, it is `keras-slt-plot`)."""
 
-import keras_slt_launch
+import os
+import sys
+
+# This checkout's keras_slt, ahead of any installed copy.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 if __name__ == "__main__":
-    keras_slt_launch.plot()
+    from keras_slt.cli.plot import run
+
+    run()

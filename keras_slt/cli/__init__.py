@@ -1,7 +1,8 @@
-"""Command-line entry points: absl flag parsing, quiet logs, one-line errors.
+"""Command-line tools: absl flags checked before Keras loads, quiet logs, one-line errors.
 
-Each module has a `run()` that the console scripts (`keras-slt-search`,
-`keras-slt-export`...) and the thin shells in `tools/` and `deploy/` call.
-Only these entry points silence TensorFlow's and absl's logs; importing the
-library changes no global state.
+Each module defines its flags and `main`, and has a `run()`: the console
+scripts (`keras-slt-search`, `keras-slt-export`...), the shells of a
+checkout (`tools/*.py`, `deploy/*.py`) and `python -m keras_slt.cli.<tool>`
+all call it (`keras_slt.cli.common.run`). Only these entry points silence
+TensorFlow's and absl's logs; importing the library changes no global state.
 """

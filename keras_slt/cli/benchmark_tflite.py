@@ -13,12 +13,9 @@ masks run on LiteRT's block-sparse kernels instead (see
 """
 
 from absl import flags
-import keras
 
 from keras_slt import data
 from keras_slt.cli import common
-from keras_slt.experiments import sources
-from keras_slt.export import tflite
 from keras_slt.validation import check_positive_int
 
 FLAGS = flags.FLAGS
@@ -39,6 +36,11 @@ def main(argv):
         check_positive_int(f"--{name}", FLAGS[name].value)
     if FLAGS.warmup < 0:
         raise ValueError(f"--warmup must be >= 0, got {FLAGS.warmup}")
+    sources = common.load("keras_slt.experiments.sources")  # the flags above are checked without Keras
+    import keras
+
+    from keras_slt.export import tflite
+
     sources.check_dataset_options(FLAGS.dataset, FLAGS.data_dir, FLAGS.image_size)
     model = sources.load_model(FLAGS.model_path)
     if FLAGS.dataset:
@@ -57,3 +59,6 @@ def main(argv):
 def run():
     common.run(main)
 
+
+if __name__ == "__main__":
+    run()

@@ -1,17 +1,34 @@
-"""What every command-line tool shares: one-line errors, no traceback, no log lines."""
+"""What every command-line tool shares: answers at once, one-line errors, no traceback, no log lines.
+
+A tool module defines its absl flags and `main(argv)` and calls `run(main)`.
+Nothing here, nor in the flags' definitions, imports Keras or TensorFlow:
+`--help`, `--version`, an unknown flag or a bad value answer within a second.
+`main` checks what it can first, then imports the modules that need Keras
+through `load`, which keeps TensorFlow's start-up lines off the terminal.
+"""
 
 import errno
+import importlib
 import logging
+import os
 import sys
+import textwrap
 import warnings
 import zlib
 
-from absl import app, flags
+from absl import flags
 from absl import logging as absl_logging
 
-from keras_slt import folder_lock, nonfinite
+import keras_slt
+from keras_slt import folder_lock
 from keras_slt.cli import quiet
 from keras_slt.experiments.distribution import WorkerLostError
+
+FLAGS = flags.FLAGS
+# The exit status of a command stopped by Ctrl-C, as shells report it (128 + SIGINT).
+INTERRUPTED = 130
+# The tool `run` runs: its main function and the groups of its --help.
+_tool = {}
 
 
 def fail(error, status=2):
@@ -20,10 +37,95 @@ def fail(error, status=2):
     sys.exit(status)
 
 
+def load(name):
+    """Imports module `name` (which loads Keras), TensorFlow's start-up lines silenced.
+
+    The tools import what needs Keras through this, once their flags are checked.
+    """
+    with quiet.silenced():
+        module = importlib.import_module(name)
+        quiet.probe_devices()
+    return module
+
+
+def own_flags(module_name):
+    """The names of the flags module `module_name` defined, in definition order."""
+    if module_name == "__main__":  # absl files a script's flags under its path
+        module_name = sys.argv[0]
+    return [flag.name for flag in FLAGS.get_flags_for_module(module_name)]
+
+
+def _program():
+    return os.path.basename(sys.argv[0])
+
+
+def _flag_lines(name):
+    flag = FLAGS[name]
+    shown = f"--[no]{name}" if isinstance(flag, flags.BooleanFlag) else f"--{name}"
+    default = "none" if flag.default is None else flag.default_as_str.strip("'") or "''"
+    lines = [f"  {shown} (default: {default})"]
+    lines += textwrap.wrap(flag.help, 96, initial_indent="      ", subsequent_indent="      ")
+    return lines
+
+
+def help_text():
+    """The tool's --help: its description, then its own flags by group, with defaults."""
+    module = sys.modules[_tool["main"].__module__]
+    lines = [f"usage: {_program()} [flags]", "", (module.__doc__ or "").strip(), ""]
+    for title, names in _tool["groups"]:
+        lines += [f"{title}:", *(line for name in names for line in _flag_lines(name)), ""]
+    lines += ["Flags may also come from a file: --flagfile=PATH (one flag a line).",
+              "--version prints the version; --helpfull lists every flag, absl's and TensorFlow's too."]
+    return "\n".join(lines)
+
+
+def _print_help():
+    print(help_text())
+
+
+def _print_full_help():
+    load("keras")  # TensorFlow defines flags of its own when it is imported
+    print(f"usage: {_program()} [flags]\n")
+    print(FLAGS.get_help())
+
+
+def _print_version():
+    print(f"keras-slt {keras_slt.__version__}")
+
+
+class _AnswerFlag(flags.BooleanFlag):
+    """A flag that answers (prints and exits 0) as soon as it is parsed.
+
+    As absl's own --help: the flags after it and the required flags are not
+    checked then.
+    """
+
+    def __init__(self, name, help, answer, short_name=None):
+        super().__init__(name, False, help, short_name=short_name)
+        self._answer = answer
+
+    def parse(self, argument):
+        if self._parse(argument):
+            self._answer()
+            sys.exit(0)
+
+
+def _define_answers():
+    if "version" in FLAGS:
+        return
+    for name, help, answer, short_name in (
+        ("help", "Show the tool's flags.", _print_help, "h"),
+        ("helpshort", "Show the tool's flags.", _print_help, None),
+        ("helpfull", "Show every flag, absl's and TensorFlow's too.", _print_full_help, None),
+        ("version", "Show the version of keras-slt.", _print_version, None),
+    ):
+        flags.DEFINE_flag(_AnswerFlag(name, help, answer, short_name), flag_values=FLAGS)
+
+
 def _parse_flags(argv):
     """absl's flag parsing, with a bad flag reported in one line."""
     try:
-        return flags.FLAGS(argv)
+        return FLAGS(argv)
     except flags.Error as error:
         fail(error)
 
@@ -32,7 +134,7 @@ def _quiet(main):
     """`main`, printing no TensorFlow/absl log lines unless --verbosity is given."""
 
     def quiet_main(argv):
-        if flags.FLAGS["verbosity"].present:
+        if FLAGS["verbosity"].present:
             return main(argv)
         logging.getLogger("tensorflow").setLevel(logging.ERROR)
         absl_logging.set_verbosity(absl_logging.ERROR)
@@ -43,6 +145,11 @@ def _quiet(main):
             return main(argv)
 
     return quiet_main
+
+
+def _warning_line(message, category, filename, lineno, file=None, line=None):
+    """Shows a Python warning as one line, `warning: <message>`, without its source line."""
+    print(f"warning: {message}", file=sys.stderr if file is None else file)
 
 
 def failure_line(error):
@@ -73,27 +180,55 @@ def failure_line(error):
     return f"{type(error).__name__}: {text}"
 
 
-def run(main):
-    """Runs an absl `main`; a failure becomes `error: ...` on stderr, no traceback.
+def run(main, groups=None):
+    """Parses the flags, runs `main(argv)` and exits; a failure becomes `error: ...`, no traceback.
 
-    Library code raises ValueError with a message naming the parameter or
-    file and what to do (exit status 2, bad input); users of a command line
-    should see that line, not a traceback. Unknown or malformed flags are
-    reported the same way. A folder in use by another run, a NaN loss, a
-    lost worker of a multi-worker run and the run-time errors of
-    `failure_line` (a full disk, out of memory, ...) exit with status 1. By
-    default the tool prints progress, results and errors only: TensorFlow's
-    and absl's log lines are dropped (`keras_slt.cli.quiet`); absl's
-    --verbosity (e.g. --verbosity=0 for INFO) brings them back.
+    The flags are parsed, and --help or --version answered, before anything
+    loads Keras. Library code raises ValueError with a message naming the
+    parameter or file and what to do (exit status 2, bad input); users of a
+    command line should see that line, not a traceback. Unknown or malformed
+    flags are reported the same way. A folder in use by another run, a NaN
+    loss, a lost worker of a multi-worker run and the run-time errors of
+    `failure_line` (a full disk, out of memory, ...) exit with status 1;
+    Ctrl-C with one line (the interrupted run's, saying how to resume) and
+    status 130. Python warnings show as one line each. By default the tool
+    prints progress, results and errors only: TensorFlow's and absl's log
+    lines are dropped (`keras_slt.cli.quiet`); absl's --verbosity (e.g.
+    --verbosity=0 for INFO) brings them back.
+
+    Args:
+        main: the tool's `main(argv)`; what it returns is the exit status.
+        groups: (title, flag names) pairs for --help; by default one group,
+            "Flags", of the flags defined in `main`'s module.
     """
+    _tool.update(main=main, groups=groups or [("Flags", own_flags(main.__module__))])
+    _define_answers()
+    warnings.showwarning = _warning_line
     try:
-        app.run(_quiet(main), flags_parser=_parse_flags)
+        argv = _parse_flags(sys.argv)
+        absl_logging.use_absl_handler()
+        status = _quiet(main)(argv)
+    except KeyboardInterrupt as interrupt:
+        print(str(interrupt) or "interrupted", file=sys.stderr)
+        sys.exit(INTERRUPTED)
+    except BrokenPipeError:  # the reader went away (`--help | head`): nothing left to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
     except ValueError as error:
         fail(error)
-    except (folder_lock.FolderInUseError, nonfinite.NonFiniteTrainingError, WorkerLostError) as error:
-        fail(error, status=1)
     except Exception as error:
+        if isinstance(error, _run_errors()):
+            fail(error, status=1)
         line = failure_line(error)
         if line is None:
             raise
         fail(line, status=1)
+    sys.exit(status)
+
+
+def _run_errors():
+    """The errors that end a run with their own message and status 1."""
+    errors = (folder_lock.FolderInUseError, WorkerLostError)
+    # Only loaded once Keras is: an error of its kind means it is loaded.
+    nonfinite = sys.modules.get("keras_slt.nonfinite")
+    return errors + ((nonfinite.NonFiniteTrainingError,) if nonfinite else ())

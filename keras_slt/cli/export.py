@@ -1,4 +1,4 @@
-"""Exports a ticket as .keras, .slt and TFLite (float, int8), and verifies them.
+r"""Exports a ticket as .keras, .slt and TFLite (float, int8), and verifies them.
 
 Example:
 
@@ -30,15 +30,12 @@ from absl import flags
 
 from keras_slt import data, folder_lock
 from keras_slt.cli import common
-from keras_slt.experiments import sources
-from keras_slt.export import artifacts, report
-from keras_slt.supermask_model import SupermaskModel
 from keras_slt.validation import check_positive_int
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("output_dir", None, "A search run's output folder (holding best.keras, results.json).")
 flags.DEFINE_string("model_path", None, "A .keras model or .slt ticket to export, instead of --output_dir.")
-flags.DEFINE_list("format", list(artifacts.FORMATS),
+flags.DEFINE_list("format", None,
                   "Formats to write: keras, slt, tflite (default all; slt only for supermask models).")
 flags.DEFINE_bool("int8", False, "Also write the full-integer (int8) TFLite model, densely stored: "
                   "the fastest int8 layout on LiteRT's default CPU path (XNNPACK).")
@@ -63,14 +60,17 @@ def main(argv):
         raise ValueError("give exactly one of --output_dir and --model_path")
     if FLAGS.allow_unfinished and FLAGS.model_path is not None:
         raise ValueError("--allow_unfinished applies to --output_dir (a search's run folder), not to --model_path")
-    formats = FLAGS.format
-    if not FLAGS["format"].present and not artifacts.tflite_available():
-        formats = [name for name in formats if name != "tflite"]  # the JAX install
-    artifacts.check_formats(formats, FLAGS.int8, FLAGS.int8_sparse)
     for name in ("max_samples", "num_calibration"):
         check_positive_int(f"--{name}", FLAGS[name].value)
     if not FLAGS.latency_budget_s > 0:
         raise ValueError(f"--latency_budget_s must be > 0, got {FLAGS.latency_budget_s}")
+    artifacts = common.load("keras_slt.export.artifacts")  # the flags above are checked without Keras
+    from keras_slt.experiments import sources
+
+    formats = list(artifacts.FORMATS) if FLAGS.format is None else FLAGS.format
+    if FLAGS.format is None and not artifacts.tflite_available():
+        formats = [name for name in formats if name != "tflite"]  # the JAX install
+    artifacts.check_formats(formats, FLAGS.int8, FLAGS.int8_sparse)
     if FLAGS.output_dir is not None:
         model_path, run_flags = sources.search_run(FLAGS.output_dir, FLAGS.allow_unfinished)
     else:
@@ -90,7 +90,11 @@ def main(argv):
 
 def _export(model, formats, run_flags, export_dir, dataset, image_size):
     """Writes and checks the files, holding `export_dir`'s lock."""
-    if not FLAGS["format"].present and not isinstance(model, SupermaskModel):
+    from keras_slt.experiments import sources
+    from keras_slt.export import artifacts, report
+    from keras_slt.supermask_model import SupermaskModel
+
+    if FLAGS.format is None and not isinstance(model, SupermaskModel):
         formats = [name for name in formats if name != "slt"]  # a weight-trained (--algo=dense) model
     if dataset:
         calibration, inputs = sources.dataset_inputs(
@@ -113,3 +117,6 @@ def _export(model, formats, run_flags, export_dir, dataset, image_size):
 def run():
     common.run(main)
 
+
+if __name__ == "__main__":
+    run()

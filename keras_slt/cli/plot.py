@@ -1,4 +1,4 @@
-"""Figures and the accuracy-size frontier of a sweep CSV.
+r"""Figures and the accuracy-size frontier of a sweep CSV.
 
 Example:
 
@@ -101,3 +101,6 @@ def main(argv):
 def run():
     common.run(main)
 
+
+if __name__ == "__main__":
+    run()

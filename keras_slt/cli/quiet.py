@@ -3,9 +3,9 @@
 Importing TensorFlow prints lines from C++ (absl's pre-initialization
 notice, oneDNN notes, and the CUDA probe that fails on machines without a
 GPU) straight to file descriptor 2, where no Python logging setting reaches
-them. They bury the one-line errors of the command-line tools, so the tools'
-launcher (`keras_slt_launch`) imports keras_slt, and lets TensorFlow probe
-its devices, with descriptor 2 pointed at /dev/null. Python exceptions still
+them. They bury the one-line errors of the command-line tools, so the tools
+import what needs Keras (`keras_slt.cli.common.load`), and let TensorFlow
+probe its devices, with descriptor 2 pointed at /dev/null. Python exceptions still
 surface: the descriptor is restored before they propagate. Set
 KERAS_SLT_NATIVE_LOGS=1, or pass --verbosity, to see the lines.
 

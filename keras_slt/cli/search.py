@@ -1,4 +1,4 @@
-"""Searches a strong lottery ticket, or trains weights, on one dataset.
+r"""Searches a strong lottery ticket, or trains weights, on one dataset.
 
 Example:
 
@@ -6,17 +6,17 @@ Example:
     python tools/search.py --model=conv6 --dataset=cifar10 --data_dir=/data \
         --sparsity=0.5 --freeze_ratio=0.5 --output_dir=runs/conv6_f0.5
 
-Running the same command again resumes an interrupted run from its
---output_dir. Prints a Keras progress bar on a terminal, one line per epoch
-elsewhere (a log file, a pipe), then one summary line and the files it
+Running the same command again resumes an interrupted run (Ctrl-C keeps the
+last complete epoch) from its --output_dir; on a finished run it prints the
+stored results. Prints a Keras progress bar on a terminal, one line per
+epoch elsewhere (a log file, a pipe), then one summary line and the files it
 wrote in --output_dir: results.json, best.keras, the epoch log and, with
-TensorFlow, TensorBoard logs. A flag
-given for a run it does not apply to (--image_size with Fashion-MNIST,
---batch_size with a graph, ...) is refused before any data is read, and so
-is a second command on an --output_dir in use (the run holds the folder's
-lock, `keras_slt.folder_lock`). The flags are
-the fields of `keras_slt.experiments.config.SearchConfig` (`--helpfull`
-lists them); `keras_slt.experiments.search` describes the recipe and files.
+TensorFlow, TensorBoard logs. A flag given for a run it does not apply to
+(--image_size with Fashion-MNIST, --batch_size with a graph, ...) is refused
+before any data is read, and so is a second command on an --output_dir in
+use (the run holds the folder's lock, `keras_slt.folder_lock`). The flags are
+the fields of `keras_slt.experiments.config.SearchConfig`;
+`keras_slt.experiments.search` describes the recipe and files.
 """
 
 import dataclasses
@@ -25,7 +25,7 @@ from absl import flags
 
 from keras_slt import run_files
 from keras_slt.cli import common, search_flags
-from keras_slt.experiments import config, search
+from keras_slt.experiments import config
 
 FLAGS = flags.FLAGS
 search_flags.define_flags(FLAGS)
@@ -45,7 +45,8 @@ def main(argv):
     if len(argv) > 1:
         raise ValueError(f"unexpected arguments: {' '.join(argv[1:])}")
     run_config = config_from_flags()
-    run_config.validate(given_flags())  # before any data is read
+    run_config.validate(given_flags())  # before any data is read, and before Keras loads
+    search = common.load("keras_slt.experiments.search")
     results = search.run_search(run_config)
     print(search.summary(results))
     for line in run_files.written(run_config.output_dir):
@@ -53,4 +54,8 @@ def main(argv):
 
 
 def run():
-    common.run(main)
+    common.run(main, search_flags.help_groups())
+
+
+if __name__ == "__main__":
+    run()

@@ -24,10 +24,26 @@ def _value_type(annotation):
 
 
 def define_flags(flag_values):
-    """Defines on `flag_values` one absl flag per `SearchConfig` field, help from its metadata."""
+    """Defines on `flag_values` one absl flag per `SearchConfig` field, help from its metadata.
+
+    A field with choices becomes an enum flag: absl refuses any other value
+    while parsing, naming the flag and the choices.
+    """
     for field in dataclasses.fields(config.SearchConfig):
-        definer = _DEFINERS[_value_type(field.type)]
-        definer(field.name, field.default, field.metadata["help"], flag_values=flag_values)
+        help = field.metadata["help"]
+        if "choices" in field.metadata:
+            flags.DEFINE_enum(field.name, field.default, field.metadata["choices"], help, flag_values=flag_values)
+        else:
+            _DEFINERS[_value_type(field.type)](field.name, field.default, help, flag_values=flag_values)
+
+
+def help_groups():
+    """The search flags by group, for --help (`config.HELP_GROUPS`, then any other setting)."""
+    names = [field.name for field in dataclasses.fields(config.SearchConfig)]
+    groups = [(title, [name for name in members if name in names]) for title, members in config.HELP_GROUPS]
+    grouped = {name for _, members in groups for name in members}
+    others = [name for name in names if name not in grouped]
+    return groups + ([("Other", others)] if others else [])
 
 
 def config_from_flags(flag_values):

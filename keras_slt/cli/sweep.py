@@ -1,4 +1,4 @@
-"""Runs a grid of ticket searches and collects their results into one CSV.
+r"""Runs a grid of ticket searches and collects their results into one CSV.
 
 Example:
 
@@ -108,3 +108,6 @@ def _sweep(runs, base_flags):
 def run():
     common.run(main)
 
+
+if __name__ == "__main__":
+    run()

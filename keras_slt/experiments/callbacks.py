@@ -1,4 +1,4 @@
-"""Callbacks of a ticket search: mask statistics and a resumable checkpoint."""
+"""Callbacks of a ticket search: mask statistics, the epoch log and a resumable checkpoint."""
 
 import glob
 import math
@@ -41,6 +41,28 @@ class MaskStatistics(keras.callbacks.Callback):
         logs["actual_sparsity"] = statistics["actual_sparsity"]
         if not isinstance(statistics["threshold"], list):
             logs["threshold"] = statistics["threshold"]
+
+
+class EpochLog(keras.callbacks.CSVLogger):
+    """`keras.callbacks.CSVLogger` counting epochs from 1.
+
+    As the progress bar, `state.json` and `results.json` count them: row
+    "epoch" 3 is the third epoch (CSVLogger writes Keras's 0-based index).
+
+    Example:
+
+    >>> import tempfile
+    >>> import numpy as np
+    >>> path = os.path.join(tempfile.mkdtemp(), "history.csv")
+    >>> model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    >>> model.compile("sgd", "mse")
+    >>> _ = model.fit(np.zeros((2, 1)), np.zeros(2), epochs=2, callbacks=[EpochLog(path)], verbose=0)
+    >>> [line.split(",")[0] for line in open(path).read().splitlines()]
+    ['epoch', '1', '2']
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch + 1, logs)
 
 
 class RunCheckpoint(keras.callbacks.Callback):

@@ -1,8 +1,12 @@
 """`SearchConfig`: every setting of one run, stated once.
 
-Each field carries its help text in its metadata; the search tool's absl
-flags are generated from the fields (`keras_slt.cli.search`), so a new
-setting is one new field here.
+Each field carries its help text, its group in the help and its choices in
+its metadata; the search tool's absl flags are generated from the fields
+(`keras_slt.cli.search_flags`), so a new setting is one new field here.
+
+Nothing this module imports loads Keras: the command-line tools build and
+check a `SearchConfig` before Keras is imported (only a
+`keras.applications.NAME` model needs Keras to be checked).
 """
 
 import dataclasses
@@ -12,11 +16,10 @@ import os
 from keras_slt import defaults, distributions, freezing, initializers, models, seeding
 from keras_slt import data as datasets
 from keras_slt.data import graphs
-from keras_slt.experiments import model_source, processes
+from keras_slt.defaults import BLOCK_SIZES, SCALES, SELECTIONS
+from keras_slt.experiments import model_names, processes
 from keras_slt.experiments.distribution import STRATEGIES
-from keras_slt.layers import SCALES, blocks
-from keras_slt.models.resnet import STEMS
-from keras_slt.supermask_model import SELECTIONS
+from keras_slt.models.catalog import STEMS
 from keras_slt.validation import check_one_of, check_positive_int
 
 ALGOS = ("ep", "dense")
@@ -39,7 +42,7 @@ def _graph(config):
 
 def _takes(option):
     """Whether a run's model takes the architecture option `option`."""
-    return lambda config: option in model_source.architecture_options(config.model)
+    return lambda config: option in model_names.architecture_options(config.model)
 
 
 def _models_taking(option):
@@ -80,10 +83,30 @@ def _choices(names):
 
 
 def setting(default, help, choices=None):
-    """A `SearchConfig` field with its help text (and choices, for the help)."""
-    if choices is not None:
-        help += _choices(choices)
-    return dataclasses.field(default=default, metadata={"help": help})
+    """A `SearchConfig` field with its help text and, if it has a fixed few, its choices.
+
+    Choices that are strings make an enum flag (absl lists them in the
+    help); other choices are named in the help text.
+    """
+    metadata = {"help": help}
+    if choices is not None and all(isinstance(choice, str) for choice in choices):
+        metadata["choices"] = tuple(choices)
+    elif choices is not None:
+        metadata["help"] += _choices(choices)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+# The search tool's --help lists the settings in these groups (a setting in
+# none of them comes last, under "Other").
+HELP_GROUPS = (
+    ("Model", ("model", "width", "width_factor", "stem", "keep_unsupported")),
+    ("Data", ("dataset", "data_dir", "image_size", "augment")),
+    ("Ticket", ("algo", "sparsity", "freeze_ratio", "prune_ratio", "lock_ratio", "distribution",
+                "selection", "weight_init", "score_init", "scale", "block_size")),
+    ("Training", ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "schedule",
+                  "schedule_unit", "seed")),
+    ("Run", ("output_dir", "jit", "mixed_precision", "strategy")),
+)
 
 
 @dataclasses.dataclass
@@ -98,7 +121,7 @@ class SearchConfig:
     The supermask settings (selection to block_size) are ignored with algo
     "dense"; other settings given for a run they do not apply to are
     refused (`APPLIES_ONLY_TO`). Each field's help is in its metadata
-    (`--helpfull` shows it).
+    (the search tool's `--help` shows it).
 
     Example:
 
@@ -108,10 +131,11 @@ class SearchConfig:
     (0.0, 0.0)
     """
 
+    # Names, not choices: a model or dataset may also be named by the forms the help describes.
     model: str = setting("conv6", "Network: a built-in one, PATH.keras (architecture only, fresh random "
-                         "weights) or keras.applications.NAME (weights=None).", models.NAMES)
+                         "weights) or keras.applications.NAME (weights=None)." + _choices(models.NAMES))
     dataset: str = setting("cifar10", "Dataset; also tfds:NAME (TFDS image classification) or image_folder "
-                           "(--data_dir with one subfolder per class); graphs train full batch.", DATASETS)
+                           "(--data_dir with one subfolder per class); graphs train full batch." + _choices(DATASETS))
     data_dir: str | None = setting(None, "Folder of the dataset files (default: the data module's); the TFDS "
                                    "data dir for tfds:NAME; the image folder for image_folder.")
     image_size: str | None = setting(None, "H,W: resize tfds:NAME and image_folder images (default: their own size).")
@@ -129,7 +153,7 @@ class SearchConfig:
     scale: str = setting(defaults.SCALE, "Kernel scaling.", SCALES)
     block_size: int = setting(
         defaults.BLOCK_SIZE, "Dense masks in blocks of this many consecutive inputs of one output (1: unblocked).",
-        blocks.BLOCK_SIZES,
+        BLOCK_SIZES,
     )
     keep_unsupported: bool = setting(False, "PATH.keras and keras.applications models: keep layers "
                                      "supermaskify cannot convert as ordinary trained layers (a warning), "
@@ -183,7 +207,7 @@ class SearchConfig:
             if isinstance(value, float) and not math.isfinite(value):
                 raise ConfigError(f"{field.name} must be a finite number, got {value}")
         try:
-            model_source.check(self.model)
+            model_names.check(self.model)
             datasets.parse_image_size(self.image_size)
             if datasets.is_custom(self.dataset):
                 datasets.custom.check(self.dataset, self.data_dir)
@@ -194,7 +218,7 @@ class SearchConfig:
                 ("selection", SELECTIONS), ("distribution", distributions.METHODS),
                 ("weight_init", initializers.NAMES), ("score_init", initializers.NAMES),
                 ("scale", SCALES), ("schedule", SCHEDULES), ("schedule_unit", SCHEDULE_UNITS),
-                ("strategy", STRATEGIES), ("block_size", blocks.BLOCK_SIZES),
+                ("strategy", STRATEGIES), ("block_size", BLOCK_SIZES),
             ):
                 check_one_of(name, getattr(self, name), choices)
             if self.stem is not None:

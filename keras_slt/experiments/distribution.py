@@ -13,8 +13,6 @@ backend. In a multi-worker or several-process run only the chief (process
 import contextlib
 import os
 
-import keras
-
 from keras_slt import run_files
 
 STRATEGIES = ("default", "mirrored", "multi_worker", "data_parallel")
@@ -55,6 +53,10 @@ def strategy(name, processes=None, timeout_s=None):
     """
     if name == "default":
         return None
+    # Imported here: the command-line tools check --strategy, and import
+    # `WorkerLostError`, before Keras is loaded.
+    import keras
+
     backend = keras.backend.backend()
     if backend != BACKENDS[name]:
         runs = ", ".join(["default"] + [other for other, needs in BACKENDS.items() if needs == backend])

@@ -17,7 +17,6 @@ convert are an error, or kept as ordinary trained layers with
 `keep_unsupported`.
 """
 
-import inspect
 import os
 import re
 
@@ -25,39 +24,19 @@ import keras
 
 from keras_slt import models
 from keras_slt.convert import SUPERMASK_OPTIONS, supermaskify
+from keras_slt.experiments.model_names import (  # noqa: F401  (part of this module's API)
+    APPLICATIONS_PREFIX,
+    architecture_options,
+    check,
+    has_alpha,
+)
 from keras_slt.layers import SupermaskDense
 from keras_slt.supermask_model import SupermaskModel
 from keras_slt.validation import check_one_of
 
-APPLICATIONS_PREFIX = "keras.applications."
 ARCHITECTURE_SETTINGS = ("width", "width_factor", "stem")
 # How keras.applications words a too small input; the numbers are the minimum.
 _MINIMUM_SIZE = re.compile(r"at least (\d+)x(\d+)")
-
-
-def applications():
-    """Names of the `keras.applications` architectures (classes=, weights=None)."""
-    return tuple(
-        name for name in dir(keras.applications)
-        if name[:1].isupper() and callable(getattr(keras.applications, name))
-        and "classes" in inspect.signature(getattr(keras.applications, name)).parameters
-    )
-
-
-def check(name):
-    """Raises ValueError (one line) unless `name` is a model `build` can make."""
-    if name.endswith(".keras"):
-        if not os.path.isfile(name):
-            raise ValueError(f"model file {name} does not exist")
-    elif name.startswith(APPLICATIONS_PREFIX):
-        application = name[len(APPLICATIONS_PREFIX):]
-        if application not in applications():
-            raise ValueError(
-                f"model {name} is not a keras.applications architecture; "
-                f"one of {', '.join(applications())}"
-            )
-    else:
-        check_one_of("model", name, models.NAMES, forms=("a PATH.keras model file", "keras.applications.NAME"))
 
 
 def build(config, input_shape, num_classes):
@@ -102,34 +81,15 @@ def build(config, input_shape, num_classes):
     check_fits(network, config.model, input_shape, num_classes)
     if config.algo != "ep":
         return network
-    model = supermaskify(network, **supermask, unsupported="keep" if config.keep_unsupported else "error")
+    try:
+        model = supermaskify(network, **supermask, unsupported="keep" if config.keep_unsupported else "error")
+    except ValueError as error:
+        # supermaskify names its Python argument; a run names its setting.
+        raise ValueError(str(error).replace("pass unsupported='keep'", "pass --keep_unsupported")) from None
     if config.block_size != 1 and not any(isinstance(layer, SupermaskDense) for layer in model.supermask_layers):
         raise ValueError(f"block_size={config.block_size} blocks Dense masks, and {config.model} has no Dense "
                          "layer to convert; leave it out")
     return model
-
-
-def architecture_options(name):
-    """The architecture settings (width, width_factor, stem) model `name` takes.
-
-    A `.keras` file takes none; a keras.applications architecture takes
-    width_factor when it has an `alpha` (the MobileNet family).
-
-    Example:
-
-    >>> architecture_options("keras.applications.MobileNetV2")
-    ('width_factor',)
-    """
-    if name in models.NAMES:
-        return models.architecture_options(name)
-    if name.startswith(APPLICATIONS_PREFIX) and _has_alpha(name[len(APPLICATIONS_PREFIX):]):
-        return ("width_factor",)
-    return ()
-
-
-def _has_alpha(application_name):
-    builder = getattr(keras.applications, application_name, None)
-    return builder is not None and "alpha" in inspect.signature(builder).parameters
 
 
 def load_file(path):
@@ -183,7 +143,7 @@ def application(name, input_shape, num_classes, width_factor=None):
     builder = getattr(keras.applications, name)
     options = {"weights": None, "include_top": True, "classes": num_classes, "classifier_activation": None}
     if width_factor is not None:
-        if not _has_alpha(name):
+        if not has_alpha(name):
             raise ValueError(f"width_factor (alpha) applies to keras.applications with alpha, not to {name}")
         options["alpha"] = width_factor
     inputs = keras.Input(tuple(input_shape))

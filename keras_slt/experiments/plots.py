@@ -6,10 +6,6 @@ Every function writes `<stem>.png` and `<stem>.svg` and returns the paths.
 import collections
 import pathlib
 
-# Figures are made with matplotlib's object API, not pyplot: it needs no
-# display and changes no global backend setting.
-from matplotlib.figure import Figure
-
 from keras_slt import files
 from keras_slt.experiments import pareto, sweep_table
 
@@ -21,6 +17,11 @@ _STYLE = {
 
 
 def _subplots(figsize):
+    # Figures are made with matplotlib's object API, not pyplot: it needs no
+    # display and changes no global backend setting. Imported here: it takes
+    # a second or more, which the plot tool's --help should not wait for.
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=figsize)
     return figure, figure.add_subplot()
 

@@ -28,7 +28,10 @@ accuracy, evaluates that epoch on the test set and writes
   last complete epoch and ends exactly as an uninterrupted run would (see
   `keras_slt.experiments.callbacks.RunCheckpoint`). The flags must be the same, except
   those that do not change the result (`config.RESUMABLE_CHANGES`):
-  `data_dir`, `output_dir`, `strategy`, `jit` and the process settings.
+  `data_dir`, `output_dir`, `strategy`, `jit` and the process settings. A
+  run stopped by Ctrl-C raises `RunInterrupted`, saying where it stopped;
+  its last complete epoch is kept. Running a finished run again returns its
+  stored results and rewrites nothing.
 - Distribution: "mirrored" (all local GPUs, or all logical CPUs when there
   is no GPU) and "multi_worker" (`TF_CONFIG`) build and compile the model in
   `strategy.scope()`; `batch_size` is the global batch. In a multi-worker run
@@ -54,8 +57,8 @@ import keras
 from keras_slt import data as datasets
 from keras_slt import files, folder_lock, run_files
 from keras_slt.data import graphs
-from keras_slt.experiments import distribution, full_batch, model_source, schedules
-from keras_slt.experiments.callbacks import MaskStatistics, RunCheckpoint, jsonable
+from keras_slt.experiments import distribution, full_batch, model_source, schedules, sweep_table
+from keras_slt.experiments.callbacks import EpochLog, MaskStatistics, RunCheckpoint, jsonable
 from keras_slt.experiments.distribution import WorkerLostError  # noqa: F401  (the API)
 from keras_slt.experiments.config import (  # noqa: F401  (SearchConfig, ConfigError: the API)
     ADAM_EPSILON,
@@ -66,6 +69,10 @@ from keras_slt.experiments.config import (  # noqa: F401  (SearchConfig, ConfigE
 from keras_slt.nonfinite import NonFiniteTrainingError, StopOnNonFinite
 from keras_slt.optimizers import CoupledSGD
 from keras_slt.size import model_size
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A run stopped by Ctrl-C; the message says where, and how to resume it."""
 
 
 def run_search(config, callbacks=(), verbose=None):
@@ -102,6 +109,8 @@ def run_search(config, callbacks=(), verbose=None):
             `output_dir` keeps the checkpoint of the last complete epoch.
         DamagedFileError: a stored state or checkpoint does not read back.
         WorkerLostError: a multi-worker run lost a worker.
+        RunInterrupted: Ctrl-C stopped the run; the run folder keeps its
+            last complete epoch.
 
     Example:
 
@@ -144,16 +153,53 @@ def _run_search(config, callbacks, verbose):
         except OSError as error:  # checked before any data is loaded
             raise ConfigError(f"output_dir {directory}: cannot write there "
                               f"({error.strerror or error})") from None
-        return _search(config, ratios, strategy, directory, callbacks, verbose)
+        try:
+            return _search(config, ratios, strategy, directory, callbacks, verbose)
+        except KeyboardInterrupt:
+            raise _interrupted(config, directory) from None
+
+
+def _checkpoint(config, directory):
+    """The run's `RunCheckpoint`, writing to `directory` (the chief's folder, or a worker's)."""
+    return RunCheckpoint(directory, metadata={"flags": dataclasses.asdict(config)}, read_from=config.output_dir)
+
+
+def _interrupted(config, directory):
+    """The `RunInterrupted` of a run stopped by Ctrl-C, from what its folder keeps."""
+    state = _checkpoint(config, directory).saved_state()
+    done = state["epoch"] if state else 0
+    where = (f"at epoch {done + 1} of {config.epochs}" if done < config.epochs
+             else f"after its {config.epochs} epochs, before its results were written")
+    return RunInterrupted(f"interrupted {where}; rerun the same command to resume")
+
+
+def _finished(checkpoint, state, epochs):
+    """The stored results of a finished run, or None (not finished, or results.json damaged)."""
+    path = os.path.join(checkpoint.directory, run_files.RESULTS)
+    if state is None or state["epoch"] < epochs or not os.path.isfile(path):
+        return None
+    try:
+        return sweep_table.read_results(path)
+    except files.DamagedFileError:
+        return None  # evaluated and written again below
 
 
 def _search(config, ratios, strategy, directory, callbacks, verbose):
     """`run_search`'s work, in `directory`, whose lock it holds."""
     prune_ratio, lock_ratio = ratios
-    checkpoint = RunCheckpoint(directory,
-                               metadata={"flags": dataclasses.asdict(config)},
-                               read_from=config.output_dir)
-    _check_same_run(config, checkpoint.saved_state())
+    checkpoint = _checkpoint(config, directory)
+    state = checkpoint.saved_state()
+    _check_same_run(config, state)
+    finished = _finished(checkpoint, state, config.epochs)
+    if finished is not None:
+        if verbose:
+            print(f"{config.output_dir} already finished its {config.epochs} epochs; results: "
+                  f"{os.path.join(checkpoint.directory, run_files.RESULTS)}")
+        return finished
+    if state is not None and verbose:
+        done = state["epoch"]
+        print(f"resuming {config.output_dir} at epoch {done + 1} of {config.epochs}" if done < config.epochs
+              else f"resuming {config.output_dir}: its {config.epochs} epochs are done, evaluating")
     keras.utils.set_random_seed(config.seed % 2**32)
     full = config.dataset in graphs.NAMES
     try:
@@ -261,7 +307,7 @@ def summary(results):
 def _logs(folder):
     """The run's log callbacks: TensorBoard where TensorFlow is installed, and a CSV of every epoch."""
     os.makedirs(folder, exist_ok=True)
-    logs = [keras.callbacks.CSVLogger(os.path.join(folder, run_files.HISTORY_CSV), append=True)]
+    logs = [EpochLog(os.path.join(folder, run_files.HISTORY_CSV), append=True)]
     # Keras's TensorBoard callback writes through tf.summary.
     if importlib.util.find_spec("tensorflow"):
         logs.append(keras.callbacks.TensorBoard(folder, write_graph=False))

@@ -28,8 +28,8 @@ from keras_slt.experiments.sweep_table import (
     source_of,
 )
 
-# The search tool, started in a new process (see keras_slt_launch).
-SEARCH_PROGRAM = (sys.executable, "-m", "keras_slt_launch", "search")
+# The search tool, started in a new process.
+SEARCH_PROGRAM = (sys.executable, "-m", "keras_slt.cli.search")
 # A model name used as is in run folder names.
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 

@@ -22,10 +22,9 @@ from keras_slt.freezing import FREE, LOCKED, PRUNED, check_prune_lock, freeze_pa
 from keras_slt.layers import bits, blocks, compaction, threshold_context
 from keras_slt.layers.kernel import Layout, kept_mask, masked_weight, signed_constant
 from keras_slt.selection import threshold_of_scores
+from keras_slt.defaults import SCALES, SELECTIONS
 from keras_slt.validation import check_fraction, check_one_of
 
-SCALES = ("none", "static", "dynamic")
-SELECTIONS = ("global", "layerwise")
 # The arguments a supermask layer takes besides those of the Keras layer it
 # stands for: how its random kernel and its mask are made. Every supermask
 # layer takes the first nine; block_size only the layers whose masks come in

@@ -15,9 +15,8 @@ per-weight gradients over the block. B = 1 is the unblocked layer.
 import numpy as np
 from keras import ops
 
+from keras_slt.defaults import BLOCK_SIZES
 from keras_slt.validation import check_one_of
-
-BLOCK_SIZES = (1, 4, 16)
 
 
 def check_block_size(block_size):

@@ -9,11 +9,11 @@ builds of the same architecture agree layer by layer (checkpoints rely on it).
 import keras
 from keras import layers
 
+from keras_slt.models.catalog import CONV_DEPTHS
 from keras_slt.validation import check_one_of, check_positive_int
 
 # Output channels of the conv pairs; ConvN uses the first N/2 pairs.
 CONV_PAIRS = (64, 128, 256, 512)
-CONV_DEPTHS = (2, 4, 6, 8)
 HIDDEN_UNITS = (256, 256)
 
 

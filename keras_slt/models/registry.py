@@ -4,41 +4,20 @@ import functools
 
 from keras_slt import defaults
 from keras_slt.convert import SUPERMASK_OPTIONS, supermaskify
-from keras_slt.models import convnets, gin, resnet
+from keras_slt.models import catalog, convnets, gin, resnet
+from keras_slt.models.catalog import NAMES, architecture_options  # noqa: F401  (part of this module's API)
 from keras_slt.validation import check_one_of, check_positive_int
 
-# name -> (builder(input_shape, num_classes, **architecture options), their names)
-_BUILDERS = {
-    "fc": (convnets.fc, ("width",)),
-    **{
-        f"conv{depth}": (functools.partial(convnets.conv, depth=depth), ("width_factor",))
-        for depth in convnets.CONV_DEPTHS
-    },
-    **{
-        f"resnet{depth}": (functools.partial(resnet.basic_resnet, depth=depth),
-                           ("stem", "width_factor"))
-        for depth in resnet.BASIC_BLOCKS
-    },
-    **{
-        f"resnet{depth}": (functools.partial(resnet.bottleneck_resnet, depth=depth),
-                           ("width_factor",))
-        for depth in resnet.BOTTLENECK_BLOCKS
-    },
-    "wide_resnet50_2": (resnet.wide_resnet50_2, ("width_factor",)),
-    "gin": (gin.gin, ("width",)),
+# Builder family (see `catalog.NETWORKS`) -> builder(input_shape, num_classes,
+# **architecture options), with depth= for the families that have depths.
+_FAMILIES = {
+    "fc": convnets.fc,
+    "conv": convnets.conv,
+    "basic_resnet": resnet.basic_resnet,
+    "bottleneck_resnet": resnet.bottleneck_resnet,
+    "wide_resnet50_2": resnet.wide_resnet50_2,
+    "gin": gin.gin,
 }
-NAMES = tuple(_BUILDERS)
-
-
-def architecture_options(name):
-    """The architecture options (width, width_factor, stem) model `name` takes.
-
-    Example:
-
-    >>> architecture_options("resnet18")
-    ('stem', 'width_factor')
-    """
-    return _BUILDERS[check_one_of("model", name, NAMES)][1]
 
 
 def get(name, input_shape, num_classes, supermask=True, **options):
@@ -89,7 +68,8 @@ def get(name, input_shape, num_classes, supermask=True, **options):
     """
     check_one_of("model", name, NAMES)
     check_positive_int("num_classes", num_classes)
-    builder, architecture_keys = _BUILDERS[name]
+    family, depth, architecture_keys = catalog.NETWORKS[name]
+    builder = _FAMILIES[family] if depth is None else functools.partial(_FAMILIES[family], depth=depth)
     unknown = sorted(set(options) - set(architecture_keys) - set(SUPERMASK_OPTIONS))
     if unknown:
         takes = ", ".join(architecture_keys + SUPERMASK_OPTIONS)

@@ -23,12 +23,10 @@ says otherwise; the bottleneck networks always have the ImageNet stem.
 import keras
 from keras import layers
 
+from keras_slt.models.catalog import BASIC_BLOCKS, BOTTLENECK_BLOCKS, STEMS
 from keras_slt.models.convnets import check_width_factor, kaiming_uniform, scaled
 from keras_slt.validation import check_one_of
 
-STEMS = ("cifar", "imagenet")
-BASIC_BLOCKS = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3)}
-BOTTLENECK_BLOCKS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}
 STAGE_CHANNELS = (64, 128, 256, 512)
 BOTTLENECK_EXPANSION = 4
 

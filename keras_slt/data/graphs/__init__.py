@@ -28,8 +28,6 @@ Example:
 
 import os
 
-import keras
-
 from keras_slt.data import network
 from keras_slt.data.errors import DataError
 from keras_slt.data.graphs import ogb, planetoid
@@ -55,6 +53,10 @@ def _download(name):
 
 
 def _fetch(name):
+    # Imported here: the graph names are checked (by the command-line tools'
+    # flags) without loading Keras.
+    import keras
+
     if name == ogb.NAME:
         path = keras.utils.get_file("arxiv.zip", ogb.URL, file_hash=ogb.SHA256,
                                     hash_algorithm="sha256", extract=True,
