@@ -132,4 +132,4 @@ def test_unsupported_layer_error_names_the_flag(data_dir, tmp_path):
     with pytest.raises(ValueError) as error:
         model_source.build(config, (28, 28, 1), 10)
     assert str(error.value) == ("layer 'norm' (LayerNormalization) has trainable weights but no supermask "
-                                "counterpart; pass --keep_unsupported to keep it dense")
+                                "counterpart; pass --keep_unsupported to keep it as an ordinary trained layer")

@@ -84,8 +84,11 @@ def build(config, input_shape, num_classes):
     try:
         model = supermaskify(network, **supermask, unsupported="keep" if config.keep_unsupported else "error")
     except ValueError as error:
-        # supermaskify names its Python argument; a run names its setting.
-        raise ValueError(str(error).replace("pass unsupported='keep'", "pass --keep_unsupported")) from None
+        # The library's hint names its Python argument; the command line's, its flag.
+        message = str(error).split("; pass unsupported='keep'")[0]
+        if message != str(error):
+            message += "; pass --keep_unsupported to keep it as an ordinary trained layer"
+        raise ValueError(message) from None
     if config.block_size != 1 and not any(isinstance(layer, SupermaskDense) for layer in model.supermask_layers):
         raise ValueError(f"block_size={config.block_size} blocks Dense masks, and {config.model} has no Dense "
                          "layer to convert; leave it out")
