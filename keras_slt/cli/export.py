@@ -141,7 +141,8 @@ def _export(model, formats, run_flags, export_dir, dataset, image_size):
     for key, layout in result.layouts.items():
         print(f"{key}: {layout}")
     print()
-    print(report.size_table(model, result.sizes, result.latencies, result.agreements, result.diffs))
+    print(report.size_table(model, result.sizes, result.latencies, result.agreements, result.diffs,
+                            result.failed))
     return 0 if result.passed else 1
 
 

@@ -120,6 +120,11 @@ class Export:
     def passed(self):
         return all(check.passed for check in self.checks)
 
+    @property
+    def failed(self):
+        """Keys of the files that failed their checks (kept as `<file>.failed`)."""
+        return [key for key, path in self.paths.items() if path.endswith(FAILED)]
+
 
 def check_formats(formats, int8=False, int8_sparse=False, weight_int8=False, weight_int4=False):
     """Raises ValueError unless `formats` are known and installed, and quantized outputs have tflite."""

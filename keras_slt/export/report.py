@@ -50,7 +50,7 @@ def size_rows(sizes, accounting=None):
     return rows
 
 
-def size_table(model, sizes, latencies=None, agreements=None, diffs=None):
+def size_table(model, sizes, latencies=None, agreements=None, diffs=None, failed=()):
     """`size_rows` as text, with bits per weight and the ratio to the first
     row; for timed files the latency (batch 1, median, in ms, LiteRT for
     TFLite, ONNX Runtime for ONNX) and how many times faster than the dense
@@ -68,6 +68,7 @@ def size_table(model, sizes, latencies=None, agreements=None, diffs=None):
         latencies: `keras_slt.export.latency.Latency` by the same keys.
         agreements: top-1 agreement with Keras by the same keys.
         diffs: max abs difference to Keras by the same keys.
+        failed: keys of files that failed their check (marked FAILED).
 
     Returns:
         The table as a string.
@@ -116,7 +117,7 @@ def size_table(model, sizes, latencies=None, agreements=None, diffs=None):
                 line += f"  {timed.seconds * 1e3:8.3f}  {timed.runs:5d}  {speedup}"
         if key in agreements:
             line += f"  {agreements[key]:15.4f}  {diffs[key]:10.2e}"
-        lines.append(line.rstrip())
+        lines.append(line.rstrip() + ("  FAILED" if key in failed else ""))
     if latencies:
         lines.append("ms: median inference time at batch 1, one CPU thread (TFLite: LiteRT with its default "
                      "delegates, XNNPACK; ONNX: ONNX Runtime's CPU provider); "
