@@ -305,10 +305,14 @@ def _weight_only(contents, bits):
 
 
 def _runtime(key):
-    """The module that runs the file of `key`."""
-    from keras_slt.export import onnx, tflite
+    """The module that runs the file of `key` (TFLite's needs TensorFlow, which the JAX install lacks)."""
+    if key == "onnx":
+        from keras_slt.export import onnx
 
-    return onnx if key == "onnx" else tflite
+        return onnx
+    from keras_slt.export import tflite
+
+    return tflite
 
 
 def _predict(key, content, inputs):
