@@ -245,10 +245,12 @@ def export_ticket(model, directory, inputs, formats=DEFAULT_FORMATS, int8=False,
         if key in QUANTIZED and not checks[0].passed:
             checks[0].note = _fallback_note(key, contents, expected, inputs, result)
         _settle(result, key, path_of[key], contents[key], checks)
-    if latency_budget_s is not None and contents:
-        say(f"timing {len(contents)} models at batch 1, about {latency_budget_s:g} s each")
+    # A file its runtime refused (no agreement measured) is not timed either.
+    timed = {key: content for key, content in contents.items() if key == "tflite_dense" or key in result.agreements}
+    if latency_budget_s is not None and timed:
+        say(f"timing {len(timed)} models at batch 1, about {latency_budget_s:g} s each")
         sample = [x[0] for x in keras.tree.flatten(inputs)]
-        for key, content in contents.items():
+        for key, content in timed.items():
             result.latencies[key] = latency.measure(content, sample, latency_budget_s, runtime=_runtime(key))
     tflite_contents = {key: content for key, content in contents.items() if key != "onnx"}
     if tflite_contents:

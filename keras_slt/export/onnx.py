@@ -76,8 +76,11 @@ def to_onnx(model):
             model.export(path, format="onnx", verbose=False)
         except Exception as error:  # the converters raise many types, all meaning "cannot convert this"
             raise OnnxError(f"Keras's ONNX exporter failed: {_first_line(error)}") from error
-        with open(path, "rb") as f:
-            return f.read()
+        import onnx as onnx_format
+
+        # jax2onnx stores large weights beside the file (ONNX external data):
+        # loaded back into one self-contained file.
+        return onnx_format.load(path).SerializeToString()
 
 
 def session(content, num_threads=1):
