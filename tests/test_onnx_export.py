@@ -62,3 +62,16 @@ def test_a_model_onnx_runtime_cannot_run_fails_its_check(tmp_path, monkeypatch):
     assert str(check) == (f"[FAILED] {tmp_path / 'ticket.onnx'}: ONNX Runtime cannot run the model: InvalidArgument: "
                           f"Unsupported pooling size.; kept as {tmp_path / 'ticket.onnx'}.failed")
     assert os.listdir(tmp_path) == ["ticket.onnx.failed"] and result.latencies == {}  # not timed either
+
+
+@pytest.mark.agnostic
+def test_weights_over_a_megabyte_stay_in_the_one_file():
+    # jax2onnx writes tensors over 1 MB beside the file (external data); `to_onnx` returns one file.
+    if onnx.missing_packages():
+        pytest.skip(f"not installed: {', '.join(onnx.missing_packages())}")
+    base = keras.Sequential([keras.Input((600,)), keras.layers.Dense(512), keras.layers.Dense(3)])
+    model = keras_slt.supermaskify(base, sparsity=0.5, seed=3)
+    x = np.random.default_rng(0).standard_normal((6, 600)).astype("float32")
+    content = onnx.to_onnx(model)
+    assert len(content) > 600 * 512 * 4
+    np.testing.assert_allclose(onnx.predict(content, x), model.predict(x, verbose=0), atol=1e-4)

@@ -248,7 +248,7 @@ def export_ticket(model, directory, inputs, formats=DEFAULT_FORMATS, int8=False,
     # A file its runtime refused (no agreement measured) is not timed either.
     timed = {key: content for key, content in contents.items() if key == "tflite_dense" or key in result.agreements}
     if latency_budget_s is not None and timed:
-        say(f"timing {len(timed)} models at batch 1, about {latency_budget_s:g} s each")
+        say(f"timing {len(timed)} model{'s' if len(timed) > 1 else ''} at batch 1, about {latency_budget_s:g} s each")
         sample = [x[0] for x in keras.tree.flatten(inputs)]
         for key, content in timed.items():
             result.latencies[key] = latency.measure(content, sample, latency_budget_s, runtime=_runtime(key))

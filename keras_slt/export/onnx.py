@@ -90,7 +90,7 @@ def session(content, num_threads=1):
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = num_threads
     options.inter_op_num_threads = 1
-    options.log_severity_level = 3  # errors only: its notes go to stderr otherwise
+    options.log_severity_level = 4  # fatal only: its errors reach the caller as exceptions (OnnxError)
     return onnxruntime.InferenceSession(content, options, providers=["CPUExecutionProvider"])
 
 
