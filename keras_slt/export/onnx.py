@@ -12,6 +12,7 @@ import os
 import statistics
 import tempfile
 import time
+import warnings
 
 import keras
 import numpy as np
@@ -73,7 +74,10 @@ def to_onnx(model):
     with tempfile.TemporaryDirectory() as directory:
         path = os.path.join(directory, "model.onnx")
         try:
-            model.export(path, format="onnx", verbose=False)
+            with warnings.catch_warnings():
+                # Keras's tf2onnx patch probes `np.object`, which NumPy 2 warns about.
+                warnings.filterwarnings("ignore", category=FutureWarning, module=r"keras\.src\.export")
+                model.export(path, format="onnx", verbose=False)
         except Exception as error:  # the converters raise many types, all meaning "cannot convert this"
             raise OnnxError(f"Keras's ONNX exporter failed: {_first_line(error)}") from error
         import onnx as onnx_format
