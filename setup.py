@@ -8,6 +8,16 @@ from setuptools import find_packages, setup
 with open("keras_slt/__init__.py", encoding="utf-8") as init:
     VERSION = re.search(r'^__version__ = "([^"]+)"$', init.read(), re.M).group(1)
 
+# ONNX export (`deploy/export.py --format=onnx`): Keras's exporter converts
+# with tf2onnx on TensorFlow and jax2onnx on JAX; ONNX Runtime checks and
+# times the file. In `test` too, so CI checks ONNX on both backends.
+ONNX = [
+    "onnx>=1.17",  # the ONNX model format the exporters write
+    "onnxruntime>=1.20",  # runs the exported file for the agreement check and the latency
+    "tf2onnx>=1.17",  # Keras's ONNX exporter on TensorFlow (1.17: NumPy 2)
+    "jax2onnx>=0.17",  # Keras's ONNX exporter on JAX
+]
+
 setup(
     name="keras-slt",
     version=VERSION,
@@ -34,9 +44,11 @@ setup(
             "importlib_resources",
             "tensorboard>=2.21",  # the search tool's logs (TF 2.21 does not install it)
             "ai-edge-litert>=1.2",  # LiteRT interpreter for TFLite parity checks
+            "ai-edge-quantizer>=0.10",  # weight-only int8/int4 TFLite files (float activations)
         ],
         "jax": ["jax>=0.4.30"],  # the JAX backend (CPU; add jax[cuda12] for GPUs)
-        "test": ["pytest>=8", "jax[cpu]>=0.4.30"],
+        "onnx": ONNX,
+        "test": ["pytest>=8", "jax[cpu]>=0.4.30"] + ONNX,
     },
     entry_points={
         "console_scripts": [

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import keras_slt
-from conftest import run_tool
+from conftest import one_error_line, run_tool
 from keras_slt import files
 from keras_slt.export import coding, materialize, save_ticket, load_ticket, slt_format, ticket, tflite
 from keras_slt.size import binary_entropy
@@ -261,25 +261,46 @@ def test_export_cli_writes_and_verifies(tmp_path):
     model.save(tmp_path / "best.keras")
     (tmp_path / "results.json").write_text(json.dumps({"flags": {"dataset": "fashion_mnist"}}))
     result = run_tool("deploy/export.py", f"--output_dir={tmp_path}", "--max_samples=500",
-                      "--int8", "--int8_sparse")
+                      "--int8", "--int8_sparse", "--weight_int8")
     assert result.returncode == 0, result.stderr[-2000:]
     for name in ("ticket.keras", "ticket.slt", "ticket.tflite", "ticket_int8.tflite",
-                 "ticket_int8_sparse.tflite"):
+                 "ticket_int8_sparse.tflite", "ticket_weight_int8.tflite"):
         assert (tmp_path / name).is_file()
+    assert not (tmp_path / ".lock").exists()  # an export folder holds the files only
     assert "FAILED" not in result.stdout and ".slt file" in result.stdout
     lines = result.stdout.splitlines()
+    # A line per stage, before the checks.
+    assert lines[:3] == ["loading fashion_mnist inputs ...", "materializing the ticket ...",
+                         "converting to TFLite, float32 dense and sparse ..."]
+    assert "quantizing the weights to int8 (ai-edge-quantizer) ..." in lines
     assert "tflite: FULLY_CONNECTED: 2 block-sparse 1x4" in lines
     assert "tflite_int8_sparse: FULLY_CONNECTED: 2 block-sparse 1x16" in lines
     assert "tflite_int8: FULLY_CONNECTED: 2 dense" in lines
     assert "tflite_dense: FULLY_CONNECTED: 2 dense" in lines
     header = next(line for line in lines if "bits/weight" in line)
-    assert header.endswith("LiteRT ms   runs  dense/this")
-    labels = ("TFLite float32, dense", "TFLite float32, sparse", "TFLite int8, dense", "TFLite int8, sparse")
-    rows = {label: line.split() for label in labels for line in lines if line.startswith(label + " ")}
-    assert sorted(rows) == list(labels)
-    # Each dense file is its own reference: dense/this = 1.
-    assert rows["TFLite float32, dense"][-1] == rows["TFLite int8, dense"][-1] == "1.00"
-    assert float(rows["TFLite int8, sparse"][-1]) > 0
+    assert header.split() == ["bytes", "bits/weight", "x", "first", "ms", "runs", "x", "faster", "than", "dense",
+                              "top-1", "agreement", "max", "|diff|"]
+    labels = ("TFLite float32, dense", "TFLite float32, sparse", "TFLite int8 weights, float32 act.",
+              "TFLite full int8, dense", "TFLite full int8, sparse")
+    rows = {label: line[len(label):].split() for label in labels for line in lines if line.startswith(label + " ")}
+    assert sorted(rows) == sorted(labels)
+    # The dense float32 file is the speed reference; the others are checked against Keras.
+    assert rows["TFLite float32, dense"][-1] == "1.00" and len(rows["TFLite float32, dense"]) == 6
+    assert all(float(rows[label][5]) > 0 and 0.99 <= float(rows[label][6]) <= 1 for label in labels[1:])
+
+
+@pytest.mark.slow
+def test_export_cli_refuses_int4_where_litert_has_none_and_writes_nothing(tmp_path):
+    base = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.DepthwiseConv2D(3, strides=3),
+                             keras.layers.Flatten(), keras.layers.Dense(10)])
+    keras_slt.supermaskify(base, sparsity=0.5, seed=1).save(tmp_path / "m.keras")
+    result = run_tool("deploy/export.py", f"--model_path={tmp_path / 'm.keras'}", "--weight_int4",
+                      "--dataset=fashion_mnist", f"--export_dir={tmp_path / 'out'}", "--max_samples=8",
+                      "--num_calibration=8")
+    line = one_error_line(result, 2)
+    assert line.startswith("error: weight_int4: LiteRT has no int4 weights for DEPTHWISE_CONV_2D (weights ")
+    assert line.endswith("; use int8 weights (weight_int8)")
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.slow
@@ -287,4 +308,4 @@ def test_export_cli_refuses_a_bad_flag_in_one_line(tmp_path):
     result = run_tool("deploy/export.py", f"--output_dir={tmp_path}", "--format=keras,zip")
     assert result.returncode != 0 and "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert errors == ["error: formats must be among keras, slt, tflite; got keras, zip"]
+    assert errors == ["error: formats must be among keras, slt, tflite, onnx; got keras, zip"]

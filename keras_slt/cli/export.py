@@ -1,34 +1,43 @@
-r"""Exports a ticket as .keras, .slt and TFLite (float, int8), and verifies them.
+r"""Exports a ticket as .keras, .slt, TFLite (float, weight-only and full int8) and ONNX, and verifies them.
 
 Example:
 
-    python deploy/export.py --output_dir=runs/fmnist_fc --format=slt,tflite --int8
+    python deploy/export.py --output_dir=runs/fmnist_fc --format=slt,tflite --weight_int8
 
     python deploy/export.py --model_path=best.keras --dataset=fashion_mnist \
-        --export_dir=out
+        --format=keras,tflite,onnx --weight_int8 --export_dir=out
 
 Every file written is checked against the Keras model on real inputs (the
-run's dataset): LiteRT float output within 1e-4, int8 top-1 agreement of at
-least 99%, the .slt and .keras files reloading bit-identically. A table of
-sizes and LiteRT latencies (batch 1, median) follows. The float TFLite model
-is stored sparse (as fast as dense on LiteRT, smaller); --int8 writes the
-densely stored int8 model, the fastest on LiteRT's default CPU path;
---int8_sparse adds the sparse int8 file, smaller but slower (its latency is
-in the table). Before the table, the kernel LiteRT runs for each
-FULLY_CONNECTED layer of each TFLite file: dense, densified at load, or
-block-sparse 1x4 / 1x16 (tickets searched with --block_size=4 or 16; the
-1x16 int8 kernel needs --int8_sparse). The export holds --export_dir's lock
-while it runs (`keras_slt.folder_lock`), so it never writes into a folder a
-search is using. Exit status 1 when a check fails or the folder is in use, 2
-on invalid flags, and on a run folder whose search has not finished (no
-results.json) unless --allow_unfinished.
+run's dataset): LiteRT and ONNX Runtime float outputs within 1e-4,
+quantized files' top-1 agreement of at least 99% (weight-only files of
+signed-constant tickets: lossless kernels and float outputs), the .slt and
+.keras files reloading bit-identically. A file that fails its check is
+kept as `<file>.failed`, never under its own name, and a failed quantized
+file's line names the mode that keeps the answers. A table of sizes,
+latencies (batch 1, median, one thread) and agreement follows. The float
+TFLite model is stored sparse (as fast as dense on LiteRT, smaller);
+--weight_int8 / --weight_int4 write int8 / int4 kernels with float32
+activations (lossless for signed-constant tickets); --int8 writes the
+densely stored full-integer model, the fastest on LiteRT's default CPU
+path; --int8_sparse adds the sparse full-integer file, smaller but slower.
+Before the table, the kernel LiteRT runs for each FULLY_CONNECTED layer of
+each TFLite file: dense, densified at load, or block-sparse 1x4 / 1x16
+(tickets searched with --block_size=4 or 16; the 1x16 int8 kernel needs
+--int8_sparse). Each stage prints a line as it starts. The export holds
+--export_dir's lock while it runs (`keras_slt.folder_lock`), so it never
+writes into a folder a search is using; a folder other than the run's own
+is left without the lock file, ready to ship. Exit status 1 when a check
+fails or the folder is in use, 2 on invalid flags (an unknown format,
+--weight_int4 on a model LiteRT cannot run with int4 weights, --format=onnx
+without its packages: nothing is written), and on a run folder whose search
+has not finished (no results.json) unless --allow_unfinished.
 """
 
 import os
 
 from absl import flags
 
-from keras_slt import data, folder_lock
+from keras_slt import data, folder_lock, run_files
 from keras_slt.cli import common
 from keras_slt.validation import check_positive_int
 
@@ -36,18 +45,23 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("output_dir", None, "A search run's output folder (holding best.keras, results.json).")
 flags.DEFINE_string("model_path", None, "A .keras model or .slt ticket to export, instead of --output_dir.")
 flags.DEFINE_list("format", None,
-                  "Formats to write: keras, slt, tflite (default all; slt only for supermask models).")
-flags.DEFINE_bool("int8", False, "Also write the full-integer (int8) TFLite model, densely stored: "
-                  "the fastest int8 layout on LiteRT's default CPU path (XNNPACK).")
-flags.DEFINE_bool("int8_sparse", False, "Also write the int8 TFLite model with sparse encoding: smaller, "
-                  "but XNNPACK rejects it and it runs slower (see the latency column).")
+                  "Formats to write: keras, slt, tflite, onnx (default keras,slt,tflite; slt only for "
+                  "supermask models; onnx needs pip install 'keras-slt[onnx]').")
+flags.DEFINE_bool("weight_int8", False, "Also write the weight-only int8 TFLite model: int8 kernels, float32 "
+                  "activations (ai-edge-quantizer); lossless for signed-constant tickets.")
+flags.DEFINE_bool("weight_int4", False, "Also write the weight-only int4 TFLite model (Dense and Conv2D "
+                  "kernels; a model with other weighted ops is refused).")
+flags.DEFINE_bool("int8", False, "Also write the full-integer (int8 weights and activations) TFLite model, "
+                  "densely stored: the fastest int8 layout on LiteRT's default CPU path (XNNPACK).")
+flags.DEFINE_bool("int8_sparse", False, "Also write the full-integer TFLite model with sparse encoding: "
+                  "smaller, but XNNPACK rejects it and it runs slower (see the latency column).")
 flags.DEFINE_bool("allow_unfinished", False, "Export a run folder whose search has not finished (no "
                   "results.json): its best epoch so far.")
 flags.DEFINE_string("dataset", None, "Dataset for calibration and checks (a name, tfds:NAME or "
                     "image_folder); default: the run's.")
 flags.DEFINE_string("data_dir", None, "Dataset files; default: the run's, or keras_slt.data's default.")
 flags.DEFINE_string("image_size", None, "H,W for tfds:NAME and image_folder datasets; default: the run's.")
-flags.DEFINE_float("latency_budget_s", 1.0, "About how many seconds to time each TFLite model.")
+flags.DEFINE_float("latency_budget_s", 1.0, "About how many seconds to time each TFLite and ONNX model.")
 flags.DEFINE_string("export_dir", None, "Where to write; default: --output_dir or the model's folder.")
 flags.DEFINE_string("name", "ticket", "Base name of the files written.")
 flags.DEFINE_integer("max_samples", 10000, "Test inputs the checks run on.")
@@ -67,16 +81,17 @@ def main(argv):
     artifacts = common.load("keras_slt.export.artifacts")  # the flags above are checked without Keras
     from keras_slt.experiments import sources
 
-    formats = list(artifacts.FORMATS) if FLAGS.format is None else FLAGS.format
+    formats = list(artifacts.DEFAULT_FORMATS) if FLAGS.format is None else FLAGS.format
     if FLAGS.format is None and not artifacts.tflite_available():
         formats = [name for name in formats if name != "tflite"]  # the JAX install
-    artifacts.check_formats(formats, FLAGS.int8, FLAGS.int8_sparse)
+    artifacts.check_formats(formats, FLAGS.int8, FLAGS.int8_sparse, FLAGS.weight_int8, FLAGS.weight_int4)
     if FLAGS.output_dir is not None:
         model_path, run_flags = sources.search_run(FLAGS.output_dir, FLAGS.allow_unfinished)
     else:
         model_path, run_flags = FLAGS.model_path, {}
     export_dir = FLAGS.export_dir or FLAGS.output_dir or os.path.dirname(os.path.abspath(model_path))
-    targets = [os.path.join(export_dir, FLAGS.name + ending) for ending in artifacts.ENDINGS.values()]
+    targets = [os.path.join(export_dir, FLAGS.name + ending + failed)
+               for ending in artifacts.ENDINGS.values() for failed in ("", artifacts.FAILED)]
     # Real files, not names: a symlinked folder or a hard link is the same file.
     if any(os.path.exists(target) and os.path.samefile(target, model_path) for target in targets):
         raise ValueError(f"--name={FLAGS.name} would overwrite the model being exported, {model_path}")
@@ -84,8 +99,23 @@ def main(argv):
     sources.check_dataset_options(dataset, FLAGS.data_dir, FLAGS.image_size)
     image_size = data.parse_image_size(FLAGS.image_size or run_flags.get("image_size"))
     model = sources.load_model(model_path)  # a refused model leaves no export_dir behind
-    with folder_lock.hold(export_dir):  # before the data is loaded: a folder in use is refused at once
-        return _export(model, formats, run_flags, export_dir, dataset, image_size)
+    created = not os.path.isdir(export_dir)
+    lock = os.path.join(export_dir, run_files.LOCK)
+    own_lock = not os.path.exists(lock)  # a run folder keeps its search's lock file
+    try:
+        with folder_lock.hold(export_dir):  # before the data is loaded: a folder in use is refused at once
+            try:
+                return _export(model, formats, run_flags, export_dir, dataset, image_size)
+            finally:
+                if own_lock:
+                    # A folder meant to be shipped holds the files only. Removed
+                    # while held: an export starting now finds the lock taken or
+                    # no file (folder_lock's reason never to unlink is about run
+                    # folders, which several processes open over hours).
+                    os.remove(lock)
+    finally:
+        if created and not os.listdir(export_dir):
+            os.rmdir(export_dir)  # a refused export leaves no empty folder behind
 
 
 def _export(model, formats, run_flags, export_dir, dataset, image_size):
@@ -96,6 +126,7 @@ def _export(model, formats, run_flags, export_dir, dataset, image_size):
 
     if FLAGS.format is None and not isinstance(model, SupermaskModel):
         formats = [name for name in formats if name != "slt"]  # a weight-trained (--algo=dense) model
+    print(f"loading {dataset or 'random'} inputs ...", flush=True)
     if dataset:
         calibration, inputs = sources.dataset_inputs(
             model, dataset, FLAGS.data_dir or run_flags.get("data_dir"),
@@ -103,14 +134,19 @@ def _export(model, formats, run_flags, export_dir, dataset, image_size):
         )
     else:
         calibration, inputs = sources.random_inputs(model, FLAGS.num_calibration, FLAGS.max_samples)
-    result = artifacts.export_ticket(model, export_dir, inputs, formats, FLAGS.int8, calibration,
-                                     FLAGS.name, FLAGS.int8_sparse, FLAGS.latency_budget_s)
+    result = artifacts.export_ticket(
+        model, export_dir, inputs, formats, int8=FLAGS.int8, calibration=calibration, name=FLAGS.name,
+        int8_sparse=FLAGS.int8_sparse, latency_budget_s=FLAGS.latency_budget_s, weight_int8=FLAGS.weight_int8,
+        weight_int4=FLAGS.weight_int4, progress=lambda line: print(f"{line} ...", flush=True),
+    )
+    print()
     for check in result.checks:
         print(check)
     for key, layout in result.layouts.items():
         print(f"{key}: {layout}")
     print()
-    print(report.size_table(model, result.sizes, result.latencies))
+    print(report.size_table(model, result.sizes, result.latencies, result.agreements, result.diffs,
+                            result.failed))
     return 0 if result.passed else 1
 
 

@@ -1,10 +1,12 @@
-"""Deploying tickets: materialized Keras models, compact `.slt` files, TFLite.
+"""Deploying tickets: materialized Keras models, compact `.slt` files, TFLite, ONNX.
 
 The deployment forms of docs/METHOD.md, section 9 (Deployment forms).
 `materialize` turns a `SupermaskModel` into plain Keras
 layers with kernels W_eff; `save_ticket`/`load_ticket` write and read the
 compact format (seeds + entropy-coded free mask + stored floats); `to_tflite`
-converts with sparse weight encoding, optionally int8.
+converts with sparse weight encoding, optionally full-integer int8;
+`quantize.weight_only` stores int8 or int4 kernels with float activations;
+`onnx.to_onnx` exports through Keras's ONNX exporter.
 
 Example:
 
@@ -34,11 +36,14 @@ from keras_slt.size import stored_variables
 
 
 def __getattr__(name):
-    # `tflite` and `to_tflite` need TensorFlow and LiteRT: imported on first
-    # use, so `keras_slt.export` works in the JAX install (.keras and .slt).
+    # `tflite`, `to_tflite` and `quantize` need TensorFlow and LiteRT, `onnx`
+    # its exporter: imported on first use, so `keras_slt.export` works in the
+    # JAX install (.keras and .slt).
     if name in ("tflite", "to_tflite"):
         tflite = importlib.import_module("keras_slt.export.tflite")
         return tflite if name == "tflite" else tflite.to_tflite
+    if name in ("quantize", "onnx"):
+        return importlib.import_module(f"keras_slt.export.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
@@ -48,6 +53,8 @@ __all__ = [
     "effective_kernels",
     "load_ticket",
     "materialize",
+    "onnx",
+    "quantize",
     "save_ticket",
     "stored_variables",
     "tflite",

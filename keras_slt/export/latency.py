@@ -1,10 +1,11 @@
-"""LiteRT latency of a `.tflite` model as an export reports it: batch 1, median.
+"""Latency of an exported model as an export reports it: batch 1, median.
 
 The number of timed runs adapts to the model: enough to fill about
 `budget_s` seconds, at least `MIN_RUNS` and at most `MAX_RUNS`, after
-`WARMUP` untimed ones. Timing uses LiteRT's default CPU path (the XNNPACK
-delegate where it accepts the model, see `keras_slt.export.tflite`), one
-thread, the path an edge deployment gets without configuration.
+`WARMUP` untimed ones. TFLite files run on LiteRT's default CPU path (the
+XNNPACK delegate where it accepts the model, see `keras_slt.export.tflite`),
+ONNX files on ONNX Runtime's CPU provider (`keras_slt.export.onnx`), one
+thread: the path an edge deployment gets without configuration.
 """
 
 import dataclasses
@@ -27,14 +28,18 @@ class Latency:
         return f"{self.seconds * 1e3:.3f} ms (median of {self.runs})"
 
 
-def measure(content, sample, budget_s=BUDGET_S, num_threads=1):
-    """Median batch-1 LiteRT latency of `content` on `sample`.
+def measure(content, sample, budget_s=BUDGET_S, num_threads=1, runtime=None):
+    """Median batch-1 latency of `content` on `sample`.
 
     Args:
-        content: a `.tflite` flatbuffer.
+        content: a `.tflite` flatbuffer, or an ONNX model with `runtime`.
         sample: one input without the batch axis (a list for several inputs).
         budget_s: about how long the timed runs may take together.
-        num_threads: LiteRT CPU threads.
+        num_threads: CPU threads.
+        runtime: the module that runs `content`, with a `latency(content,
+            sample, runs, warmup, num_threads)` function:
+            `keras_slt.export.tflite` (LiteRT, the default) or
+            `keras_slt.export.onnx` (ONNX Runtime).
 
     Returns:
         A `Latency`.
@@ -49,8 +54,9 @@ def measure(content, sample, budget_s=BUDGET_S, num_threads=1):
     >>> MIN_RUNS <= result.runs <= MAX_RUNS, str(result)
     (True, '... ms (median of ...)')
     """
-    from keras_slt.export import tflite  # LiteRT and TensorFlow: only where TFLite files are timed
+    if runtime is None:
+        from keras_slt.export import tflite as runtime  # LiteRT and TensorFlow: only where TFLite files are timed
 
-    probe = tflite.latency(content, sample, runs=_PROBE_RUNS, warmup=1, num_threads=num_threads)
+    probe = runtime.latency(content, sample, runs=_PROBE_RUNS, warmup=1, num_threads=num_threads)
     runs = int(min(MAX_RUNS, max(MIN_RUNS, budget_s / max(probe, 1e-9))))
-    return Latency(tflite.latency(content, sample, runs=runs, warmup=WARMUP, num_threads=num_threads), runs)
+    return Latency(runtime.latency(content, sample, runs=runs, warmup=WARMUP, num_threads=num_threads), runs)

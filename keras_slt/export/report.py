@@ -1,4 +1,4 @@
-"""The size table: a ticket under the paper's accounting and as files, with LiteRT latencies."""
+"""The size table: a ticket under the paper's accounting and as files, with latencies and agreement."""
 
 from keras_slt.size import model_size
 from keras_slt.supermask_model import SupermaskModel
@@ -9,9 +9,15 @@ FILE_ROWS = (
     ("keras", ".keras (materialized)"),
     ("tflite_dense", "TFLite float32, dense"),
     ("tflite", "TFLite float32, sparse"),
-    ("tflite_int8", "TFLite int8, dense"),
-    ("tflite_int8_sparse", "TFLite int8, sparse"),
+    ("tflite_weight_int8", "TFLite int8 weights, float32 act."),
+    ("tflite_weight_int4", "TFLite int4 weights, float32 act."),
+    ("tflite_int8", "TFLite full int8, dense"),
+    ("tflite_int8_sparse", "TFLite full int8, sparse"),
+    ("onnx", "ONNX float32"),
 )
+# The file every latency is compared with, and how the ratio reads.
+SPEED_REFERENCE = "tflite_dense"
+SPEED_HEADER = "x faster than dense"
 
 
 def size_rows(sizes, accounting=None):
@@ -44,18 +50,12 @@ def size_rows(sizes, accounting=None):
     return rows
 
 
-# The dense TFLite file each TFLite row's latency is compared with.
-_DENSE_REFERENCE = {
-    "tflite_dense": "tflite_dense", "tflite": "tflite_dense",
-    "tflite_int8": "tflite_int8", "tflite_int8_sparse": "tflite_int8",
-}
-
-
-def size_table(model, sizes, latencies=None):
-    """`size_rows` as text, with bits per weight, the ratio to the first row
-    and, for timed files, the LiteRT latency (batch 1, median, in ms) and
-    the speed-up over the dense file of the same precision (dense / this;
-    above 1: faster than dense).
+def size_table(model, sizes, latencies=None, agreements=None, diffs=None, failed=()):
+    """`size_rows` as text, with bits per weight and the ratio to the first
+    row; for timed files the latency (batch 1, median, in ms, LiteRT for
+    TFLite, ONNX Runtime for ONNX) and how many times faster than the dense
+    float32 TFLite file it runs (above 1: faster); for checked files the
+    top-1 agreement and max abs difference with Keras.
 
     Weights are the supermask weights plus the stored floats (the
     parameters of the weight-trained network), or `model.count_params()`
@@ -66,6 +66,9 @@ def size_table(model, sizes, latencies=None):
         sizes: file sizes in bytes by key, as in `size_rows` (a str: the
             reason the file was not written).
         latencies: `keras_slt.export.latency.Latency` by the same keys.
+        agreements: top-1 agreement with Keras by the same keys.
+        diffs: max abs difference to Keras by the same keys.
+        failed: keys of files that failed their check (marked FAILED).
 
     Returns:
         The table as a string.
@@ -87,25 +90,36 @@ def size_table(model, sizes, latencies=None):
         num_weights = accounting.supermask_weights + accounting.stored_floats
     else:
         accounting, num_weights = None, model.count_params()
-    latencies = latencies or {}
+    latencies, agreements, diffs = latencies or {}, agreements or {}, diffs or {}
     labels = {label: key for key, label in FILE_ROWS}
     rows = size_rows(sizes, accounting)
     width = max(len(label) for label, _ in rows)
     reference = rows[0][1]
     header = f"{'':{width}}  {'bytes':>12}  {'bits/weight':>11}  {'x first':>8}"
-    lines = [header + (f"  {'LiteRT ms':>9}  {'runs':>5}  {'dense/this':>10}" if latencies else "")]
+    if latencies:
+        header += f"  {'ms':>8}  {'runs':>5}  {SPEED_HEADER:>19}"
+    if agreements:
+        header += f"  {'top-1 agreement':>15}  {'max |diff|':>10}"
+    lines = [header]
+    dense = latencies.get(SPEED_REFERENCE)
     for label, size in rows:
         if isinstance(size, str):  # a format that was not written, and why
             lines.append(f"{label:{width}}  {size}")
             continue
         line = f"{label:{width}}  {size:12,.0f}  {8 * size / num_weights:11.4f}  {size / reference:8.4f}"
         key = labels.get(label)
-        timed = latencies.get(key)
-        if timed is not None:
-            dense = latencies.get(_DENSE_REFERENCE[key])
-            speedup = f"{dense.seconds / timed.seconds:10.2f}" if dense else f"{'-':>10}"
-            line += f"  {timed.seconds * 1e3:9.3f}  {timed.runs:5d}  {speedup}"
-        lines.append(line)
+        if latencies:
+            timed = latencies.get(key)
+            if timed is None:
+                line += f"  {'':>8}  {'':>5}  {'':>19}"
+            else:
+                speedup = f"{dense.seconds / timed.seconds:19.2f}" if dense else f"{'-':>19}"
+                line += f"  {timed.seconds * 1e3:8.3f}  {timed.runs:5d}  {speedup}"
+        if key in agreements:
+            line += f"  {agreements[key]:15.4f}  {diffs[key]:10.2e}"
+        lines.append(line.rstrip() + ("  FAILED" if key in failed else ""))
     if latencies:
-        lines.append("LiteRT ms: median inference time at batch 1, one CPU thread, default delegates (XNNPACK)")
+        lines.append("ms: median inference time at batch 1, one CPU thread (TFLite: LiteRT with its default "
+                     "delegates, XNNPACK; ONNX: ONNX Runtime's CPU provider); "
+                     f"{SPEED_HEADER}: the dense float32 TFLite file's time / this file's")
     return "\n".join(lines)

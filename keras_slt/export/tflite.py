@@ -10,7 +10,8 @@ file, not the inference time. Fully connected weights whose zeros come in
 block-sparse instead and run on LiteRT's block kernels (see
 `keras_slt.export.block_sparse`). With `int8=True` weights and activations are
 quantized to int8 (per-channel kernel scales); inputs and outputs stay
-float32, with QUANTIZE/DEQUANTIZE ops at the edges.
+float32, with QUANTIZE/DEQUANTIZE ops at the edges. Int8 or int4 weights with
+float32 activations come from `keras_slt.export.quantize.weight_only`.
 """
 
 import statistics
@@ -59,6 +60,11 @@ def to_tflite(model, int8=False, representative_data=None, sparse=True):
     if int8 and representative_data is None:
         raise ValueError("int8 conversion needs representative_data to calibrate activations")
     specs = input_specs(model)
+    # Keras's `model.export(format="litert")` takes the same path and gives
+    # the same file on TensorFlow, but refuses the JAX backend, allows Flex
+    # ops LiteRT's default interpreter cannot run, and names the signature's
+    # inputs after the model's (this order-preserving input_0, input_1...
+    # is what `predict` relies on): the path is kept (docs/DEPLOY.md, "TFLite").
     with tempfile.TemporaryDirectory() as saved_model:
         # A SavedModel of the inference call: the converter freezes its
         # variables into constants (a traced tf.function would keep them as
