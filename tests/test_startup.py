@@ -80,7 +80,8 @@ def test_help_lists_the_search_flags_by_group_with_defaults():
     from keras_slt.experiments import config
 
     groups = search_flags.help_groups()
-    assert [title for title, _ in groups] == ["Model", "Data", "Ticket", "Training", "Run"]
+    assert [title for title, _ in groups] == ["Model", "Data", "Ticket", "Training", "Run",
+                                                 "Processes (data_parallel on several machines)"]
     fields = [name for _, names in groups for name in names]
     assert sorted(fields) == sorted(config.SearchConfig.__dataclass_fields__)  # each once
     done = run_tool("tools/search.py", "--help", timeout=120)
@@ -88,7 +89,7 @@ def test_help_lists_the_search_flags_by_group_with_defaults():
     text = done.stdout
     assert text.startswith("usage: search.py [flags]\n\nSearches a strong lottery ticket")
     assert [line[:-1] for line in text.splitlines() if line.endswith(":") and not line.startswith(" ")] == [
-        "Example", "Model", "Data", "Ticket", "Training", "Run"]
+        "Example", "Model", "Data", "Ticket", "Training", "Run", "Processes (data_parallel on several machines)"]
     assert "  --sparsity (default: 0.5)\n      Target ticket sparsity s" in text
     assert "  --algo (default: ep)\n      <ep|dense>: ep: ticket search" in text
     assert "  --[no]jit (default: false)\n" in text and "  --output_dir (default: none)\n" in text

@@ -106,6 +106,7 @@ HELP_GROUPS = (
     ("Training", ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "schedule",
                   "schedule_unit", "seed")),
     ("Run", ("output_dir", "jit", "mixed_precision", "strategy")),
+    ("Processes (data_parallel on several machines)", PROCESS_SETTINGS),
 )
 
 
