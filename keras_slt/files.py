@@ -3,9 +3,9 @@
 Every file keras-slt writes (models, checkpoints, tickets, TFLite files,
 JSON results, CSV tables) goes through `atomic_path`: the content is written
 to a temporary file beside the target, flushed to disk, and renamed over the
-target in one step. Files read whole (tickets, pickles) go through
-`read_bytes`, which refuses what is not a regular file or is too large
-before reading it. A JSON file that does not read back (damaged by hand, by
+target in one step. Files read whole (tickets, pickles, JSON, flagfiles) go
+through `read_bytes`, which refuses what is not a regular file or is too
+large before reading it. A JSON file that does not read back (damaged by hand, by
 a disk, or by another program) raises `DamagedFileError` naming it.
 """
 
@@ -14,6 +14,10 @@ import json
 import os
 import stat
 import tempfile
+
+# A run folder's JSON files (state, results) take kilobytes; one past this
+# size is not keras-slt's, and is refused unread.
+MAX_JSON_BYTES = 1 << 24
 
 
 def _fsync(path):
@@ -132,11 +136,12 @@ def damaged(path, reason, remedy=None):
 
 
 def read_json(path, remedy=None):
-    """The JSON value stored in `path`.
+    """The JSON value stored in `path`, a regular file of at most `MAX_JSON_BYTES`.
 
     Raises:
-        DamagedFileError: the file is not UTF-8 JSON; `remedy` ends the message.
-        OSError: the file cannot be read.
+        DamagedFileError: the file cannot be read, is not a regular file (a
+            named pipe would block the reader), is larger than
+            `MAX_JSON_BYTES` or is not UTF-8 JSON; `remedy` ends the message.
 
     Example:
 
@@ -149,7 +154,10 @@ def read_json(path, remedy=None):
     keras_slt.files.DamagedFileError: ...results.json is damaged (Expecting ',' delimiter: ...); run the search again
     """
     try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        data = read_bytes(path, MAX_JSON_BYTES, DamagedFileError)
+    except DamagedFileError as error:
+        raise DamagedFileError(f"{error}; {remedy}" if remedy else str(error)) from None
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise damaged(path, error, remedy) from None

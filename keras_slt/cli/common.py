@@ -3,6 +3,7 @@
 import errno
 import logging
 import sys
+import unicodedata
 import warnings
 import zlib
 
@@ -10,21 +11,37 @@ from absl import app, flags
 from absl import logging as absl_logging
 
 from keras_slt import folder_lock, nonfinite
-from keras_slt.cli import quiet
+from keras_slt.cli import flagfiles, quiet
 from keras_slt.experiments.distribution import WorkerLostError
 
 
 def fail(error, status=2):
-    """Exits with `error: <error>` on stderr; status 2 is bad input."""
-    print(f"error: {error}", file=sys.stderr)
+    """Exits with `error: <error>` on stderr; status 2 is bad input.
+
+    The message is kept on one line: control characters (a newline in a
+    path named by the message) are written as escapes, `\\n`.
+    """
+    print(f"error: {one_line(str(error))}", file=sys.stderr)
     sys.exit(status)
 
 
+def one_line(text):
+    """`text` with its control characters written as Python escapes, so that it prints as one line.
+
+    Example:
+
+    >>> print(one_line("runs/a\\nb: not a directory"))
+    runs/a\\nb: not a directory
+    """
+    return "".join(repr(c)[1:-1] if unicodedata.category(c) == "Cc" else c for c in text)
+
+
 def _parse_flags(argv):
-    """absl's flag parsing, with a bad flag reported in one line."""
+    """absl's flag parsing, with a bad flag or flagfile reported in one line."""
     try:
+        flagfiles.check(argv[1:])
         return flags.FLAGS(argv)
-    except flags.Error as error:
+    except (flags.Error, ValueError) as error:
         fail(error)
 
 

@@ -56,7 +56,7 @@ def scope(strategy):
 @contextlib.contextmanager
 def reporting_lost_workers(name):
     """A context that turns a lost worker of a multi-worker run into a `WorkerLostError`."""
-    if name != "multi_worker":
+    if name != "multi_worker" or keras.backend.backend() != "tensorflow":  # `strategy` refuses the latter
         yield
         return
     import tensorflow as tf  # only a multi-worker run, which needs TensorFlow, gets here
