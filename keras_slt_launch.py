@@ -26,12 +26,39 @@ def _quiet_module():
 
 
 def _import_quietly(name):
-    """Imports module `name` and probes the devices, TensorFlow's start-up lines silenced."""
+    """Imports module `name` and probes the devices, TensorFlow's start-up lines silenced.
+
+    A Keras backend that cannot start ends the tool with one `error:` line,
+    exit status 2.
+    """
     quiet = _quiet_module()
     with quiet.silenced():
-        module = importlib.import_module(name)
-        quiet.probe_devices()
+        problem = _keras_problem()
+        if problem is None:
+            module = importlib.import_module(name)
+            quiet.probe_devices()
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        sys.exit(2)
     return module
+
+
+def _keras_problem():
+    """Imports Keras; None, or why its backend cannot start.
+
+    Keras imports its backend (KERAS_BACKEND, TensorFlow when unset) with
+    itself: an unknown name, a backend that is not installed (torch, or
+    TensorFlow in the JAX install) fail there, in a traceback.
+    """
+    try:
+        import keras  # noqa: F401
+    except (ImportError, ValueError) as error:
+        backend = os.environ.get("KERAS_BACKEND")
+        name = f"KERAS_BACKEND={backend}" if backend else "Keras's default backend (KERAS_BACKEND unset: tensorflow)"
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        return (f"{name} cannot start ({reason}); set KERAS_BACKEND to an installed backend: tensorflow "
+                "(pip install 'keras-slt[tensorflow]') or jax")
+    return None
 
 
 def launch(tool):

@@ -115,12 +115,18 @@ def read_bytes(path, max_bytes, error=ValueError):
     """
     try:
         with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            status = os.fstat(f.fileno())
+            if not stat.S_ISREG(status.st_mode):
                 raise error(f"{path}: not a regular file")
-            data = f.read(max_bytes + 1)
+            # The size first: a sparse file of gigabytes is refused unread,
+            # and no buffer is larger than the file. /proc's files report no size.
+            size = status.st_size
+            data = b"" if size > max_bytes else f.read(size + 1 if size else max_bytes + 1)
+            if size and size < len(data) <= max_bytes:  # it grew since: read on
+                data += f.read(max_bytes + 1 - len(data))
     except OSError as os_error:
         raise error(f"{path}: cannot read it ({os_error.strerror})") from None
-    if len(data) > max_bytes:
+    if len(data) > max_bytes or size > max_bytes:
         raise error(f"{path}: larger than the {max_bytes} bytes accepted")
     return data
 

@@ -7,6 +7,7 @@ import unicodedata
 import warnings
 import zlib
 
+import PIL.Image
 from absl import app, flags
 from absl import logging as absl_logging
 
@@ -56,6 +57,8 @@ def _quiet(main):
         # TensorFlow's notes about itself (the converter's use of the
         # deprecated tf.lite.Interpreter, ...), not about the user's run.
         warnings.filterwarnings("ignore", category=UserWarning, module=r"tensorflow\.")
+        # Image sizes are checked against keras-slt's memory budget instead (keras_slt.budget).
+        warnings.filterwarnings("ignore", category=PIL.Image.DecompressionBombWarning)
         with quiet.log_lines_dropped():
             return main(argv)
 
