@@ -15,9 +15,10 @@ import os
 import stat
 import tempfile
 
-# A run folder's JSON files (state, results) take kilobytes; one past this
-# size is not keras-slt's, and is refused unread.
-MAX_JSON_BYTES = 1 << 24
+# A run folder's text files (state.json, results.json, logs/history.csv)
+# and a .keras file's config.json take kilobytes; one past this size is not
+# keras-slt's, and is refused unread.
+MAX_TEXT_BYTES = 1 << 24
 
 
 def _fsync(path):
@@ -131,6 +132,32 @@ def read_bytes(path, max_bytes, error=ValueError):
     return data
 
 
+def check_regular(path, max_bytes, error=ValueError):
+    """Raises `error` (one line naming `path`) if `path` exists and is not a regular file of at most `max_bytes`.
+
+    For files another library opens (Keras's CSV logger reads the first line
+    of the log it appends to): checked without opening them, so a named
+    pipe does not block.
+
+    Example:
+
+    >>> check_regular("/dev/zero", 1 << 20)
+    Traceback (most recent call last):
+    ...
+    ValueError: /dev/zero: not a regular file
+    """
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        return
+    except OSError as os_error:
+        raise error(f"{path}: cannot read it ({os_error.strerror})") from None
+    if not stat.S_ISREG(status.st_mode):
+        raise error(f"{path}: not a regular file")
+    if status.st_size > max_bytes:
+        raise error(f"{path}: larger than the {max_bytes} bytes accepted")
+
+
 class DamagedFileError(ValueError):
     """A file does not hold what keras-slt wrote; the message names it and what to do."""
 
@@ -142,12 +169,12 @@ def damaged(path, reason, remedy=None):
 
 
 def read_json(path, remedy=None):
-    """The JSON value stored in `path`, a regular file of at most `MAX_JSON_BYTES`.
+    """The JSON value stored in `path`, a regular file of at most `MAX_TEXT_BYTES`.
 
     Raises:
         DamagedFileError: the file cannot be read, is not a regular file (a
             named pipe would block the reader), is larger than
-            `MAX_JSON_BYTES` or is not UTF-8 JSON; `remedy` ends the message.
+            `MAX_TEXT_BYTES` or is not UTF-8 JSON; `remedy` ends the message.
 
     Example:
 
@@ -160,7 +187,7 @@ def read_json(path, remedy=None):
     keras_slt.files.DamagedFileError: ...results.json is damaged (Expecting ',' delimiter: ...); run the search again
     """
     try:
-        data = read_bytes(path, MAX_JSON_BYTES, DamagedFileError)
+        data = read_bytes(path, MAX_TEXT_BYTES, DamagedFileError)
     except DamagedFileError as error:
         raise DamagedFileError(f"{error}; {remedy}" if remedy else str(error)) from None
     try:

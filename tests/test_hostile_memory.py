@@ -12,6 +12,7 @@ import io
 import json
 import os
 import pickle
+import signal
 import struct
 import subprocess
 import sys
@@ -24,7 +25,7 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import ROOT, assert_one_line
+from conftest import ROOT, assert_one_line, tiny_config
 from test_graphs import write_planetoid
 from test_hostile_files import parts, png_header, with_config_bytes
 from test_own_data import write_folder
@@ -286,6 +287,26 @@ def test_flagfiles_that_include_each_other_or_expand_without_end_are_refused(tmp
         flagfiles.check(["--flagfile", str(tmp_path / "0.flags")])
     assert time.monotonic() - start < 10
     flagfiles.check([f"--flagfile={os.path.join(ROOT, 'configs', 'fashion_mnist_fc.flags')}", "--", "--flagfile=x"])
+
+
+def test_a_pipe_as_the_runs_history_is_refused_unopened(tmp_path, data_dir):
+    from keras_slt.experiments import search
+
+    os.makedirs(tmp_path / "logs")
+    os.mkfifo(tmp_path / "logs" / "history.csv")  # Keras's CSV logger would wait for a writer
+
+    def hung(signum, frame):
+        raise TimeoutError("the search waits on the pipe")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(120)
+    try:
+        with pytest.raises(config.ConfigError, match="history.csv: not a regular file") as error:
+            search.run_search(tiny_config(data_dir, tmp_path, epochs=1), verbose=0)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert_one_line(error.value, tmp_path / "logs" / "history.csv")
 
 
 def test_epochs_beyond_the_cap_are_refused_before_any_schedule(tmp_path):

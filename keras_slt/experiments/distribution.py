@@ -30,7 +30,9 @@ def strategy(name):
 
     Raises:
         ValueError: a strategy other than "default" on a backend other than
-            TensorFlow.
+            TensorFlow; for "multi_worker", a missing or malformed
+            `TF_CONFIG` (`tf_strategies.strategy`).
+        WorkerLostError: a worker of `TF_CONFIG` did not start in time.
 
     Example:
 
@@ -45,7 +47,10 @@ def strategy(name):
                          "--strategy=default only")
     from keras_slt.experiments import tf_strategies
 
-    return tf_strategies.strategy(name)
+    try:
+        return tf_strategies.strategy(name)
+    except TimeoutError as error:  # a worker of TF_CONFIG never started
+        raise WorkerLostError(str(error)) from None
 
 
 def scope(strategy):

@@ -176,7 +176,7 @@ def _check_archive(path):
     """Raises ValueError (one line) for a `.keras` archive that would not fit the memory budget.
 
     Checked before anything is inflated or built: the members'
-    uncompressed sizes, a `config.json` of at most `files.MAX_JSON_BYTES`,
+    uncompressed sizes, a `config.json` of at most `files.MAX_TEXT_BYTES`,
     and the variables that config declares (sized with none allocated,
     `budget.declared_variables`). What is no zip archive or holds a config
     Keras cannot rebuild is left to Keras's loader to report.
@@ -189,9 +189,9 @@ def _check_archive(path):
             config_size = next((m.file_size for m in members if m.filename == "config.json"), None)
             if config_size is None:
                 return
-            if config_size > files.MAX_JSON_BYTES:
+            if config_size > files.MAX_TEXT_BYTES:
                 raise ValueError(f"model file {path}: its config.json inflates to {config_size} bytes, more than "
-                                 f"the {files.MAX_JSON_BYTES} accepted")
+                                 f"the {files.MAX_TEXT_BYTES} accepted")
             config = json.loads(archive.read("config.json"))
     except (zipfile.BadZipFile, OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return

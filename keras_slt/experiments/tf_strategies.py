@@ -27,7 +27,7 @@ def strategy(name):
         ValueError: for "multi_worker", a missing or malformed `TF_CONFIG`,
             a host in it that does not resolve, this worker's port in use,
             or a bad `KERAS_SLT_WORKER_TIMEOUT_S`.
-        WorkerLostError: a worker did not start within
+        TimeoutError: a worker did not start within
             `KERAS_SLT_WORKER_TIMEOUT_S` seconds (`wait_for_workers`).
     """
     if name == "mirrored":
@@ -111,10 +111,8 @@ def wait_for_workers(cluster, task, timeout_s):
 
     Raises:
         ValueError: this worker's port cannot be opened (in use).
-        WorkerLostError: a worker did not answer within `timeout_s`.
+        TimeoutError: a worker did not answer within `timeout_s`.
     """
-    from keras_slt.experiments.distribution import WorkerLostError
-
     port = int(cluster[task[0]][task[1]].rpartition(":")[2])
     try:
         listener = socket.create_server(("", port))
@@ -134,7 +132,7 @@ def wait_for_workers(cluster, task, timeout_s):
                     pass
             if others and time.monotonic() > deadline:
                 names = ", ".join(f"{job} {i} ({address})" for (job, i), address in others.items())
-                raise WorkerLostError(f"{names} did not answer within {timeout_s:g} s; start the same command "
+                raise TimeoutError(f"{names} did not answer within {timeout_s:g} s; start the same command "
                                       f"on every worker, or set {JOIN_TIMEOUT_VARIABLE} to wait longer")
             time.sleep(_POLL_S)
 
