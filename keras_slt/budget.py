@@ -14,6 +14,7 @@ decoded at once by the image readers must each fit in it. Fashion-MNIST's
 largest file takes 47 MB, Cora's features 15 MB, VGG-16's weights 553 MB.
 """
 
+import copy
 import math
 import os
 import re
@@ -92,7 +93,7 @@ def declared_variables(config, select=None):
     The object is rebuilt from `config` with its variables left
     uninitialized (Keras defers a variable created in a stateless scope), so
     a config declaring a layer of gigabytes allocates nothing; nothing of
-    the rebuilt object is kept. Layers that compute their initial values in
+    the rebuilt object is kept, and `config` is left as it was. Layers that compute their initial values in
     `build` (the supermask layers generate their random weights) do that
     work: bound their sizes first.
 
@@ -122,7 +123,8 @@ def declared_variables(config, select=None):
     pending = global_state.get_global_attribute("uninitialized_variables")
     try:
         with keras.StatelessScope(initialize_variables=False):
-            rebuilt = keras.saving.deserialize_keras_object(config)
+            # A copy: from_config methods may take the config apart.
+            rebuilt = keras.saving.deserialize_keras_object(copy.deepcopy(config))
         variables = select(rebuilt) if select is not None else getattr(rebuilt, "weights", ())
         return [(tuple(variable.shape), variable.dtype) for variable in variables]
     finally:
