@@ -83,12 +83,12 @@ def _dense(value, path):
         # bound (the dense matrix is made from the declared shape).
         if rows < 0 or not 0 <= cols <= MAX_FEATURES:
             raise DataError(f"{path}: CSR matrix of shape ({rows}, {cols}); at most {MAX_FEATURES} columns")
-        budget.check(f"{path}: a CSR matrix of shape ({rows}, {cols}) read as dense float32 features",
-                     4 * rows * cols, DataError)
         if (indptr.shape != (rows + 1,) or indices.shape != data.shape
                 or indptr[0] != 0 or indptr[-1] != len(data) or np.any(np.diff(indptr) < 0)
                 or (indices.size and (indices.min() < 0 or indices.max() >= cols))):
             raise DataError(f"{path}: malformed CSR matrix (inconsistent indptr/indices)")
+        budget.check(f"{path}: a CSR matrix of shape ({rows}, {cols}) read as dense float32 features",
+                     4 * rows * cols, DataError)
         dense = np.zeros((rows, cols), np.float32)
         dense[np.repeat(np.arange(rows), np.diff(indptr)), indices] = data
         return dense
