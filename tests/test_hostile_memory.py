@@ -244,7 +244,7 @@ def test_cifar_jpeg_of_another_size_is_refused_from_its_header(tmp_path):
     path = tmp_path / "0001.jpg"
     jpeg_header(path, 13000, 13000)
     error, peak = traced_peak(cifar_folder.decode, [str(path)])
-    assert_one_line(error, path, "is 13000x13000; CIFAR-10 images are 32x32x3")
+    assert_one_line(error, path, "is 13000x13000x3; CIFAR-10 images are 32x32x3")
     assert peak < 4 << 20, peak
 
 

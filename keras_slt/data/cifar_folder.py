@@ -79,7 +79,8 @@ def _decode(path):
     try:
         with PIL.Image.open(path) as image:
             if image.size != SHAPE[:2]:  # from the header, before decoding
-                raise DataError(f"{path} is {image.size[0]}x{image.size[1]}; CIFAR-10 images are 32x32x3")
+                shape = (image.size[1], image.size[0], len(image.getbands()))
+                raise DataError(f"{path} is {'x'.join(map(str, shape))}; CIFAR-10 images are 32x32x3")
             array = np.asarray(image)
     except DataError:  # the size check's, naming the file
         raise
