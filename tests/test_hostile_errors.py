@@ -121,7 +121,7 @@ def test_multi_worker_refuses_a_missing_or_malformed_cluster(monkeypatch):
         distribution.strategy("multi_worker")
     for config, reason in (("{", "JSONDecodeError"), (tf_config("127.0.0.1:1", index=2), "IndexError"),
                            (json.dumps({"cluster": {"worker": ["nohost"]}, "task": {"type": "worker", "index": 0}}),
-                            "not host:port")):
+                            "'nohost' is not host:port")):
         with pytest.raises(ValueError, match=f"TF_CONFIG is not a cluster with this process's task in it .*{reason}"):
             tf_strategies.check_cluster(config)
     with pytest.raises(ValueError, match=r"the host of worker 1 \('nosuchhost.invalid:2222'\) does not resolve"):

@@ -62,7 +62,7 @@ def read_idx(path, magic, shape=None):
     try:
         with gzip.open(path, "rb") as f:
             header = f.read(header_size)
-            dims = _check_header(path, header, magic, shape)
+            dims = _check_header(path, header, header_size, magic, shape)
             expected = math.prod(dims)
             # Read only as far as the header says: a stream of gigabytes
             # behind a small header is refused, never inflated whole.
@@ -82,9 +82,8 @@ def read_idx(path, magic, shape=None):
     return np.frombuffer(raw, np.uint8).reshape(dims)
 
 
-def _check_header(path, header, magic, shape):
+def _check_header(path, header, header_size, magic, shape):
     """The dimensions of an IDX header; DataError unless it has `magic` and `shape` and fits the budget."""
-    header_size = 4 * (1 + (magic & 0xFF))
     if len(header) < header_size:
         raise DataError(
             f"{path} is truncated: {len(header)} bytes, "

@@ -64,8 +64,9 @@ def check_cluster(tf_config):
         cluster = {job: list(addresses) for job, addresses in config["cluster"].items()}
         task = (config["task"]["type"], config["task"]["index"])
         cluster[task[0]][task[1]]
-        if not all(isinstance(a, str) and a.rpartition(":")[0] for addresses in cluster.values() for a in addresses):
-            raise ValueError("an address is not host:port")
+        for address in (a for addresses in cluster.values() for a in addresses):
+            if not (isinstance(address, str) and address.rpartition(":")[0] and address.rpartition(":")[2].isdigit()):
+                raise ValueError(f"{address!r} is not host:port")
     except (ValueError, KeyError, TypeError, IndexError, AttributeError) as error:
         raise ValueError(f"TF_CONFIG is not a cluster with this process's task in it "
                          f"({type(error).__name__}: {str(error)[:200]})") from None
