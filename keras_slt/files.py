@@ -3,9 +3,9 @@
 Every file keras-slt writes (models, checkpoints, tickets, TFLite files,
 JSON results, CSV tables) goes through `atomic_path`: the content is written
 to a temporary file beside the target, flushed to disk, and renamed over the
-target in one step. Files read whole (tickets, pickles) go through
-`read_bytes`, which refuses what is not a regular file or is too large
-before reading it. A JSON file that does not read back (damaged by hand, by
+target in one step. Files read whole (tickets, pickles, JSON, flagfiles) go
+through `read_bytes`, which refuses what is not a regular file or is too
+large before reading it. A JSON file that does not read back (damaged by hand, by
 a disk, or by another program) raises `DamagedFileError` naming it.
 """
 
@@ -14,6 +14,11 @@ import json
 import os
 import stat
 import tempfile
+
+# A run folder's text files (state.json, results.json, logs/history.csv)
+# and a .keras file's config.json take kilobytes; one past this size is not
+# keras-slt's, and is refused unread.
+MAX_TEXT_BYTES = 1 << 24
 
 
 def _fsync(path):
@@ -111,14 +116,46 @@ def read_bytes(path, max_bytes, error=ValueError):
     """
     try:
         with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            status = os.fstat(f.fileno())
+            if not stat.S_ISREG(status.st_mode):
                 raise error(f"{path}: not a regular file")
-            data = f.read(max_bytes + 1)
+            # The size first: a sparse file of gigabytes is refused unread,
+            # and no buffer is larger than the file. /proc's files report no size.
+            size = status.st_size
+            data = b"" if size > max_bytes else f.read(size + 1 if size else max_bytes + 1)
+            if size and size < len(data) <= max_bytes:  # it grew since: read on
+                data += f.read(max_bytes + 1 - len(data))
     except OSError as os_error:
         raise error(f"{path}: cannot read it ({os_error.strerror})") from None
-    if len(data) > max_bytes:
+    if len(data) > max_bytes or size > max_bytes:
         raise error(f"{path}: larger than the {max_bytes} bytes accepted")
     return data
+
+
+def check_regular(path, max_bytes, error=ValueError):
+    """Raises `error` (one line naming `path`) if `path` exists and is not a regular file of at most `max_bytes`.
+
+    For files another library opens (Keras's CSV logger reads the first line
+    of the log it appends to): checked without opening them, so a named
+    pipe does not block.
+
+    Example:
+
+    >>> check_regular("/dev/zero", 1 << 20)
+    Traceback (most recent call last):
+    ...
+    ValueError: /dev/zero: not a regular file
+    """
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        return
+    except OSError as os_error:
+        raise error(f"{path}: cannot read it ({os_error.strerror})") from None
+    if not stat.S_ISREG(status.st_mode):
+        raise error(f"{path}: not a regular file")
+    if status.st_size > max_bytes:
+        raise error(f"{path}: larger than the {max_bytes} bytes accepted")
 
 
 class DamagedFileError(ValueError):
@@ -132,11 +169,12 @@ def damaged(path, reason, remedy=None):
 
 
 def read_json(path, remedy=None):
-    """The JSON value stored in `path`.
+    """The JSON value stored in `path`, a regular file of at most `MAX_TEXT_BYTES`.
 
     Raises:
-        DamagedFileError: the file is not UTF-8 JSON; `remedy` ends the message.
-        OSError: the file cannot be read.
+        DamagedFileError: the file cannot be read, is not a regular file (a
+            named pipe would block the reader), is larger than
+            `MAX_TEXT_BYTES` or is not UTF-8 JSON; `remedy` ends the message.
 
     Example:
 
@@ -149,7 +187,10 @@ def read_json(path, remedy=None):
     keras_slt.files.DamagedFileError: ...results.json is damaged (Expecting ',' delimiter: ...); run the search again
     """
     try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        data = read_bytes(path, MAX_TEXT_BYTES, DamagedFileError)
+    except DamagedFileError as error:
+        raise DamagedFileError(f"{error}; {remedy}" if remedy else str(error)) from None
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise damaged(path, error, remedy) from None

@@ -128,7 +128,7 @@ def test_idx_wrong_image_size_and_count(tmp_path):
     write_idx(tmp_path / idx.TRAIN_LABELS, np.zeros(9))
     with pytest.raises(data.DataError) as e:
         data.load_arrays("mnist", tmp_path)
-    assert_one_line(e.value, tmp_path / idx.TRAIN_LABELS, "9 labels")
+    assert_one_line(e.value, tmp_path / idx.TRAIN_LABELS, "declares dimensions 9, expected 10")
 
 
 def test_idx_missing_files(tmp_path):

@@ -13,15 +13,17 @@ import logging
 import os
 import sys
 import textwrap
+import unicodedata
 import warnings
 import zlib
 
+import PIL.Image
 from absl import flags
 from absl import logging as absl_logging
 
 import keras_slt
 from keras_slt import folder_lock
-from keras_slt.cli import quiet
+from keras_slt.cli import flagfiles, quiet
 from keras_slt.experiments.distribution import WorkerLostError
 
 FLAGS = flags.FLAGS
@@ -32,8 +34,12 @@ _tool = {}
 
 
 def fail(error, status=2):
-    """Exits with `error: <error>` on stderr; status 2 is bad input."""
-    print(f"error: {error}", file=sys.stderr)
+    """Exits with `error: <error>` on stderr; status 2 is bad input.
+
+    The message is kept on one line: control characters (a newline in a
+    path named by the message) are written as escapes, `\\n`.
+    """
+    print(f"error: {one_line(str(error))}", file=sys.stderr)
     sys.exit(status)
 
 
@@ -43,9 +49,32 @@ def load(name):
     The tools import what needs Keras through this, once their flags are checked.
     """
     with quiet.silenced():
-        module = importlib.import_module(name)
-        quiet.probe_devices()
+        problem = _keras_problem()
+        if problem is None:
+            module = importlib.import_module(name)
+            quiet.probe_devices()
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        sys.exit(2)
     return module
+
+
+def _keras_problem():
+    """Imports Keras; None, or why its backend cannot start.
+
+    Keras imports its backend (KERAS_BACKEND, TensorFlow when unset) with
+    itself: an unknown name, a backend that is not installed (torch, or
+    TensorFlow in the JAX install) fail there, in a traceback.
+    """
+    try:
+        import keras  # noqa: F401
+    except (ImportError, ValueError) as error:
+        backend = os.environ.get("KERAS_BACKEND")
+        name = f"KERAS_BACKEND={backend}" if backend else "Keras's default backend (KERAS_BACKEND unset: tensorflow)"
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        return (f"{name} cannot start ({reason}); set KERAS_BACKEND to an installed backend: tensorflow "
+                "(pip install -e '.[tensorflow]') or jax")
+    return None
 
 
 def own_flags(module_name):
@@ -122,11 +151,23 @@ def _define_answers():
         flags.DEFINE_flag(_AnswerFlag(name, help, answer, short_name), flag_values=FLAGS)
 
 
+def one_line(text):
+    """`text` with its control characters written as Python escapes, so that it prints as one line.
+
+    Example:
+
+    >>> print(one_line("runs/a\\nb: not a directory"))
+    runs/a\\nb: not a directory
+    """
+    return "".join(repr(c)[1:-1] if unicodedata.category(c) == "Cc" else c for c in text)
+
+
 def _parse_flags(argv):
-    """absl's flag parsing, with a bad flag reported in one line."""
+    """absl's flag parsing, with a bad flag or flagfile reported in one line."""
     try:
+        flagfiles.check(argv[1:])
         return FLAGS(argv)
-    except flags.Error as error:
+    except (flags.Error, ValueError) as error:
         fail(error)
 
 
@@ -141,6 +182,8 @@ def _quiet(main):
         # TensorFlow's notes about itself (the converter's use of the
         # deprecated tf.lite.Interpreter, ...), not about the user's run.
         warnings.filterwarnings("ignore", category=UserWarning, module=r"tensorflow\.")
+        # Image sizes are checked against keras-slt's memory budget instead (keras_slt.budget).
+        warnings.filterwarnings("ignore", category=PIL.Image.DecompressionBombWarning)
         with quiet.log_lines_dropped():
             return main(argv)
 

@@ -10,6 +10,7 @@ import typing
 
 from absl import flags
 
+from keras_slt.cli import flagfiles
 from keras_slt.experiments import config
 
 # absl's flag definer for each field type (Optional[X] uses X's).
@@ -59,7 +60,8 @@ def config_of_command(args):
     Flagfiles are read as the tool reads them.
 
     Raises:
-        ValueError: an unknown flag, a bad value or a missing flagfile, in one line.
+        ValueError: an unknown flag, a bad value, or a flagfile that is
+            missing or not a regular file, in one line.
 
     Example:
 
@@ -68,6 +70,7 @@ def config_of_command(args):
     """
     flag_values = flags.FlagValues()
     define_flags(flag_values)
+    flagfiles.check(args)
     try:
         flag_values(["search", *args])
     except flags.Error as error:

@@ -21,7 +21,7 @@ import shutil
 
 from absl import flags
 
-from keras_slt import folder_lock
+from keras_slt import folder_lock, seeding
 from keras_slt.cli import common, search_flags
 from keras_slt.experiments import sweep, sweep_table
 from keras_slt.validation import check_positive_int
@@ -63,9 +63,11 @@ def main(argv):
     freeze_ratios = _floats("freeze_ratios", FLAGS.freeze_ratios, 0.0, 1.0)
     lock_shares = _floats("lock_shares", FLAGS.lock_shares, 0.0, 1.0) if FLAGS.lock_shares else [None]
     try:
-        seeds = [int(s) for s in FLAGS.seeds]
+        seeds = [seeding.check_seed(int(s)) for s in FLAGS.seeds]
     except ValueError:
-        raise ValueError(f"--seeds must be integers, got {','.join(FLAGS.seeds)}") from None
+        raise ValueError(f"--seeds must be integers in [0, 2**64), got {','.join(FLAGS.seeds)}") from None
+    if not (FLAGS.models and seeds):
+        raise ValueError("--models and --seeds need at least one value each")
     check_positive_int("--parallel", FLAGS.parallel)
     if FLAGS.search_flagfile and not os.path.isfile(FLAGS.search_flagfile):
         raise ValueError(f"--search_flagfile: no such file {FLAGS.search_flagfile}")

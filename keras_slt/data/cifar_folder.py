@@ -78,7 +78,12 @@ def _decode(path):
     """One image as a uint8 array; DataError naming the file when it is not a 32x32 RGB JPEG."""
     try:
         with PIL.Image.open(path) as image:
+            if image.size != SHAPE[:2]:  # from the header, before decoding
+                shape = (image.size[1], image.size[0], len(image.getbands()))
+                raise DataError(f"{path} is {'x'.join(map(str, shape))}; CIFAR-10 images are 32x32x3")
             array = np.asarray(image)
+    except DataError:  # the size check's, naming the file
+        raise
     except image_folder.PIL_ERRORS as error:
         raise DataError(f"cannot decode {path} ({type(error).__name__}: {error})") from None
     shape = array.shape if array.ndim == 3 else array.shape + (1,)  # grayscale: one channel

@@ -7,12 +7,14 @@ dimension, then the elements in row-major order.
 """
 
 import gzip
+import math
 import os
 import struct
 import zlib
 
 import numpy as np
 
+from keras_slt import budget
 from keras_slt.data.errors import DataError
 
 IMAGES_MAGIC = 2051  # 0x00000803: unsigned bytes, 3 dimensions.
@@ -25,7 +27,7 @@ TEST_LABELS = "t10k-labels-idx1-ubyte.gz"
 FILES = (TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS)
 
 
-def read_idx(path, magic):
+def read_idx(path, magic, shape=None):
     """Reads one gzip-compressed unsigned-byte IDX file.
 
     Args:
@@ -33,6 +35,8 @@ def read_idx(path, magic):
         magic: Expected magic number: `IMAGES_MAGIC` (2051) for an
             `(N, rows, cols)` image file, `LABELS_MAGIC` (2049) for an
             `(N,)` label file.
+        shape: The dimensions the header must declare, None standing for
+            any size (`(None, 28, 28)`); None accepts any dimensions.
 
     Returns:
         A read-only `uint8` numpy array with the dimensions stored in the
@@ -40,7 +44,9 @@ def read_idx(path, magic):
 
     Raises:
         DataError: If the file is missing, not gzip, has another magic
-            number, or holds more or fewer bytes than its header announces.
+            number or dimensions, declares more data than the memory budget
+            (`keras_slt.budget`), or holds more or fewer bytes than its
+            header announces (the stream is read no further than that).
 
     Example:
 
@@ -51,33 +57,49 @@ def read_idx(path, magic):
     >>> read_idx(path, LABELS_MAGIC).tolist()
     [7, 2, 1]
     """
+    ndim = magic & 0xFF
+    header_size = 4 * (1 + ndim)
     try:
         with gzip.open(path, "rb") as f:
-            raw = f.read()
+            header = f.read(header_size)
+            dims = _check_header(path, header, header_size, magic, shape)
+            expected = math.prod(dims)
+            # Read only as far as the header says: a stream of gigabytes
+            # behind a small header is refused, never inflated whole.
+            raw = f.read(expected)
+            extra = f.read(1)
     except FileNotFoundError:
         raise DataError(f"{path} does not exist") from None
     except (OSError, EOFError, zlib.error) as e:
         raise DataError(f"{path} is not a valid gzip file ({e})") from e
-    ndim = magic & 0xFF
-    header_size = 4 * (1 + ndim)
-    if len(raw) < header_size:
+    if extra:
+        raise DataError(f"{path} holds more data than the {expected} bytes its header declares for dimensions {dims}")
+    if len(raw) != expected:
         raise DataError(
-            f"{path} is truncated: {len(raw)} bytes, "
+            f"{path} holds {len(raw)} data bytes, "
+            f"expected {expected} for dimensions {dims}"
+        )
+    return np.frombuffer(raw, np.uint8).reshape(dims)
+
+
+def _check_header(path, header, header_size, magic, shape):
+    """The dimensions of an IDX header; DataError unless it has `magic` and `shape` and fits the budget."""
+    if len(header) < header_size:
+        raise DataError(
+            f"{path} is truncated: {len(header)} bytes, "
             f"shorter than its {header_size}-byte IDX header"
         )
-    (found,) = struct.unpack(">I", raw[:4])
+    (found,) = struct.unpack(">I", header[:4])
     if found != magic:
         raise DataError(
             f"{path} has IDX magic number {found}, expected {magic}"
         )
-    dims = struct.unpack(f">{ndim}I", raw[4:header_size])
-    expected = int(np.prod(dims))
-    if len(raw) - header_size != expected:
-        raise DataError(
-            f"{path} holds {len(raw) - header_size} data bytes, "
-            f"expected {expected} for dimensions {dims}"
-        )
-    return np.frombuffer(raw, np.uint8, offset=header_size).reshape(dims)
+    dims = struct.unpack(f">{header_size // 4 - 1}I", header[4:])
+    if shape is not None and any(want not in (None, have) for want, have in zip(shape, dims)):
+        expected = "x".join("N" if want is None else str(want) for want in shape)
+        raise DataError(f"{path} declares dimensions {'x'.join(map(str, dims))}, expected {expected}")
+    budget.check(f"{path} declares {'x'.join(map(str, dims))} bytes of data", math.prod(dims), DataError)
+    return dims
 
 
 def read_idx_pair(images_path, labels_path, image_size=(28, 28)):
@@ -108,18 +130,8 @@ def read_idx_pair(images_path, labels_path, image_size=(28, 28)):
     >>> x.shape, y.tolist()
     ((2, 28, 28, 1), [3, 9])
     """
-    images = read_idx(images_path, IMAGES_MAGIC)
-    labels = read_idx(labels_path, LABELS_MAGIC)
-    if images.shape[1:] != tuple(image_size):
-        raise DataError(
-            f"{images_path} holds {images.shape[1]}x{images.shape[2]} "
-            f"images, expected {image_size[0]}x{image_size[1]}"
-        )
-    if len(images) != len(labels):
-        raise DataError(
-            f"{images_path} holds {len(images)} images but {labels_path} "
-            f"holds {len(labels)} labels"
-        )
+    images = read_idx(images_path, IMAGES_MAGIC, (None, *image_size))
+    labels = read_idx(labels_path, LABELS_MAGIC, (len(images),))
     return images[..., np.newaxis].copy(), labels.astype(np.int32)
 
 

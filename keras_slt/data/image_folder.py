@@ -23,6 +23,7 @@ from concurrent import futures
 import numpy as np
 import PIL.Image
 
+from keras_slt import budget
 from keras_slt.data.dataset import split_indices
 from keras_slt.data.errors import DataError
 
@@ -99,15 +100,29 @@ def _read(path, mode, size):
     height, width = size
     try:
         with PIL.Image.open(path) as image:
+            check_pixels(path, image.size)
             if image.mode.startswith("I;16"):  # Pillow's convert would clip 16-bit values at 255.
                 image = PIL.Image.fromarray((np.asarray(image) >> 8).astype(np.uint8))
             image = image.convert(mode)
             if image.size != (width, height):
                 image = image.resize((width, height), PIL.Image.Resampling.BILINEAR)
             array = np.asarray(image)
+    except DataError:  # check_pixels's, naming the file
+        raise
     except PIL_ERRORS as error:
         raise _cannot_read(path, error) from None
     return array.reshape(height, width, -1)
+
+
+def check_pixels(path, size):
+    """Raises DataError unless images of `size` (width, height) fit the memory budget as `decode_all` decodes them.
+
+    Checked from the header, before decoding: `decode_all` decodes four at
+    a time, at up to 4 bytes a pixel (`keras_slt.budget`).
+    """
+    width, height = size
+    budget.check(f"image {path} of {width}x{height} pixels, decoded {_DECODE_THREADS} at a time at up to 4 "
+                 "bytes a pixel", 4 * _DECODE_THREADS * width * height, DataError)
 
 
 def decode_all(paths, shape, read):

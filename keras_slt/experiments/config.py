@@ -27,6 +27,9 @@ SCHEDULES = ("cosine", "step")
 SCHEDULE_UNITS = ("batch", "epoch")
 OPTIMIZERS = ("sgd", "adam")
 ADAM_EPSILON = 1e-8  # PyTorch's default, which the paper's GIN runs use
+# Most epochs a run may ask for: its once-per-epoch schedule has a rate per
+# epoch and results.json an entry per epoch (the paper runs 100 to 400).
+MAX_EPOCHS = 10_000
 DATASETS = datasets.NAMES + graphs.NAMES
 GRAPH_MODELS = ("gin",)
 VALIDATION_FRACTION = 0.2
@@ -225,6 +228,8 @@ class SearchConfig:
             if self.stem is not None:
                 check_one_of("stem", self.stem, STEMS)
             check_positive_int("epochs", self.epochs)
+            if self.epochs > MAX_EPOCHS:
+                raise ValueError(f"epochs must be at most {MAX_EPOCHS}, got {self.epochs}")
             check_positive_int("batch_size", self.batch_size)
             check_positive_int("coordinator_timeout", self.coordinator_timeout)
             seeding.check_seed(self.seed)

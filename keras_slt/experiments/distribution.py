@@ -43,8 +43,10 @@ def strategy(name, processes=None, timeout_s=None):
         "multi_worker", a `jax_parallel.DataParallel` for "data_parallel".
 
     Raises:
-        ValueError: a strategy on a backend it does not run on, or a
-            coordinator that does not answer.
+        ValueError: a strategy on a backend it does not run on, a
+            coordinator that does not answer, or for "multi_worker" a
+            missing or malformed `TF_CONFIG` (`tf_strategies.strategy`).
+        WorkerLostError: a worker of `TF_CONFIG` did not start in time.
 
     Example:
 
@@ -72,7 +74,10 @@ def strategy(name, processes=None, timeout_s=None):
         return jax_parallel.DataParallel(processes)
     from keras_slt.experiments import tf_strategies
 
-    return tf_strategies.strategy(name)
+    try:
+        return tf_strategies.strategy(name)
+    except TimeoutError as error:  # a worker of TF_CONFIG never started
+        raise WorkerLostError(str(error)) from None
 
 
 def scope(strategy):
@@ -87,7 +92,9 @@ def reporting_lost_workers(name):
         with _reporting_lost_processes():
             yield
         return
-    if name != "multi_worker":
+    import keras  # here: the tools import this module before Keras loads
+
+    if name != "multi_worker" or keras.backend.backend() != "tensorflow":  # `strategy` refuses the latter
         yield
         return
     import tensorflow as tf  # only a multi-worker run, which needs TensorFlow, gets here

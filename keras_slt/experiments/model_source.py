@@ -17,12 +17,14 @@ convert are an error, or kept as ordinary trained layers with
 `keep_unsupported`.
 """
 
-import os
+import json
+import math
 import re
+import zipfile
 
 import keras
 
-from keras_slt import models
+from keras_slt import budget, files, models
 from keras_slt.convert import SUPERMASK_OPTIONS, supermaskify
 from keras_slt.experiments.model_names import (  # noqa: F401  (part of this module's API)
     APPLICATIONS_PREFIX,
@@ -32,7 +34,6 @@ from keras_slt.experiments.model_names import (  # noqa: F401  (part of this mod
 )
 from keras_slt.layers import SupermaskDense
 from keras_slt.supermask_model import SupermaskModel
-from keras_slt.validation import check_one_of
 
 ARCHITECTURE_SETTINGS = ("width", "width_factor", "stem")
 # How keras.applications words a too small input; the numbers are the minimum.
@@ -100,8 +101,10 @@ def load_file(path):
 
     Raises:
         ValueError: one line naming the file when it does not load (not a
-            Keras archive, a class Keras does not know, ...) or holds no
-            built model.
+            Keras archive, a class Keras does not know, ...), would take
+            more than the memory budget (`keras_slt.budget`: its members'
+            uncompressed sizes, the weights its config declares, checked
+            before anything is inflated or built) or holds no built model.
 
     Example:
 
@@ -115,6 +118,7 @@ def load_file(path):
     ...
     ValueError: model file .../missing.keras cannot be loaded (ValueError: File not found: ...)
     """
+    _check_archive(path)
     try:
         saved = keras.saving.load_model(path, compile=False)
     except Exception as error:  # Loading fails in many ways (format, custom objects).
@@ -124,6 +128,39 @@ def load_file(path):
     if not isinstance(saved, keras.Model) or not saved.built:
         raise ValueError(f"model file {path} holds no built Keras model")
     return saved
+
+
+def _check_archive(path):
+    """Raises ValueError (one line) for a `.keras` archive that would not fit the memory budget.
+
+    Checked before anything is inflated or built: the members'
+    uncompressed sizes, a `config.json` of at most `files.MAX_TEXT_BYTES`,
+    and the variables that config declares (sized with none allocated,
+    `budget.declared_variables`). What is no zip archive or holds a config
+    Keras cannot rebuild is left to Keras's loader to report.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            inflated = sum(member.file_size for member in members)
+            budget.check(f"model file {path}: its {len(members)} archive members inflate", inflated)
+            config_size = next((m.file_size for m in members if m.filename == "config.json"), None)
+            if config_size is None:
+                return
+            if config_size > files.MAX_TEXT_BYTES:
+                raise ValueError(f"model file {path}: its config.json inflates to {config_size} bytes, more than "
+                                 f"the {files.MAX_TEXT_BYTES} accepted")
+            config = json.loads(archive.read("config.json"))
+    except (zipfile.BadZipFile, OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return
+    if isinstance(config, dict):
+        config.pop("compile_config", None)  # loaded with compile=False
+    try:
+        variables = budget.declared_variables(config)
+    except Exception:  # the loader reports it, naming the file
+        return
+    budget.check(f"model file {path}: its config declares {sum(math.prod(shape) for shape, _ in variables)} "
+                 "weights", budget.variables_bytes(variables))
 
 
 def fresh_copy(path):

@@ -307,7 +307,10 @@ def summary(results):
 def _logs(folder):
     """The run's log callbacks: TensorBoard where TensorFlow is installed, and a CSV of every epoch."""
     os.makedirs(folder, exist_ok=True)
-    logs = [EpochLog(os.path.join(folder, run_files.HISTORY_CSV), append=True)]
+    history = os.path.join(folder, run_files.HISTORY_CSV)
+    # Keras reads the first line of the log it appends to: a pipe would block it.
+    files.check_regular(history, files.MAX_TEXT_BYTES, ConfigError)
+    logs = [EpochLog(history, append=True)]
     # Keras's TensorBoard callback writes through tf.summary.
     if importlib.util.find_spec("tensorflow"):
         logs.append(keras.callbacks.TensorBoard(folder, write_graph=False))

@@ -1,5 +1,6 @@
 """Where an export starts: the model file and real inputs to check it on."""
 
+import json
 import os
 import warnings
 
@@ -68,6 +69,9 @@ def _flags_in(path, *keys):
         value = value.get(key) if isinstance(value, dict) else None
     if not isinstance(value, dict):
         raise files.damaged(path, "no flags", RESULTS_REMEDY)
+    for name in ("dataset", "data_dir", "image_size"):  # the flags an export reads
+        if value.get(name) is not None and not isinstance(value[name], str):
+            raise files.damaged(path, f"its flag {name} is {json.dumps(value[name])[:40]}, not text", RESULTS_REMEDY)
     return value
 
 

@@ -22,7 +22,7 @@ import zlib
 import keras
 import numpy as np
 
-from keras_slt import files
+from keras_slt import budget, files
 from keras_slt.counting import floor_count
 from keras_slt.export import coding, slt_format
 from keras_slt.export.materialize import check_supermask_model, materialize
@@ -121,6 +121,7 @@ def load_ticket(path, supermask=False):
     """
     config, coded_masks, floats = slt_format.read(path)
     _check_architecture(path, config, coded_masks)
+    _check_stored_floats(path, config, floats.size)
     try:
         model = keras.saving.deserialize_keras_object(config)
         check_supermask_model(model)
@@ -266,6 +267,25 @@ def _check_architecture(path, config, coded_masks):
                 f"{path}: supermask layer {name!r} declares {free} free mask entries, the ticket codes "
                 f"{coded.num_free} with {coded.ones} kept"
             )
+
+
+def _check_stored_floats(path, config, num_floats):
+    """Checks the floats the config's model stores against the `num_floats` the ticket holds.
+
+    The model is sized from the config with no variable allocated
+    (`budget.declared_variables`): layers kept dense (an Embedding, ...)
+    are sized by nothing else, and get their values from the stored floats,
+    so a few bytes of config could otherwise declare gigabytes of them.
+    Runs after `_check_architecture` has bounded the supermask layers.
+    """
+    try:
+        declared = budget.declared_variables(config, select=stored_variables)
+    except Exception as error:  # a damaged config fails in many ways inside Keras
+        raise TicketError(f"{path}: its network config cannot be rebuilt ({_first_line(error)})") from None
+    expected = sum(math.prod(shape) for shape, _ in declared)
+    if expected != num_floats:
+        raise TicketError(f"{path}: ticket holds {num_floats} floats, its network config declares {expected}; "
+                          "refused before building it")
 
 
 def _decoded(path, layer, coded_mask):

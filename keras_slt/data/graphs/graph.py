@@ -58,6 +58,8 @@ class Graph:
             split: "train", "validation" or "test".
         """
         nodes = getattr(self, split)
+        if not len(nodes):
+            raise ValueError(f"graph {self.name}: the {split} split has no nodes")
         weights = np.zeros(self.num_nodes, np.float32)
         weights[nodes] = self.num_nodes / len(nodes)
         return self.labels[None], weights[None]

@@ -17,6 +17,7 @@ import os
 
 import numpy as np
 
+from keras_slt import budget
 from keras_slt.data import safe_pickle
 from keras_slt.data.errors import DataError
 from keras_slt.data.graphs.graph import Graph, check_split, undirected_edges
@@ -86,10 +87,14 @@ def _dense(value, path):
                 or indptr[0] != 0 or indptr[-1] != len(data) or np.any(np.diff(indptr) < 0)
                 or (indices.size and (indices.min() < 0 or indices.max() >= cols))):
             raise DataError(f"{path}: malformed CSR matrix (inconsistent indptr/indices)")
+        budget.check(f"{path}: a CSR matrix of shape ({rows}, {cols}) read as dense float32 features",
+                     4 * rows * cols, DataError)
         dense = np.zeros((rows, cols), np.float32)
         dense[np.repeat(np.arange(rows), np.diff(indptr)), indices] = data
         return dense
     if isinstance(value, np.ndarray) and value.ndim == 2 and value.dtype.kind in "biuf":
+        budget.check(f"{path}: a {value.dtype} matrix of shape {value.shape} read as float32", 4 * value.size,
+                     DataError)
         return value.astype(np.float32)
     raise DataError(f"{path}: expected a matrix, got {type(value).__name__}")
 
@@ -124,11 +129,13 @@ def read(name, data_dir):
     x, y, tx, ty, allx, ally = (_dense(loaded[p], paths[p]) for p in ("x", "y", "tx", "ty", "allx", "ally"))
     try:
         test_index = np.loadtxt(paths["test.index"], dtype=np.int64, ndmin=1)
-    except ValueError as error:
+    except (ValueError, OverflowError) as error:
         raise DataError(f"{paths['test.index']}: not a list of integers ({error})") from None
     for rows, labels, part in ((x, y, "y"), (allx, ally, "ally"), (tx, ty, "ty")):
         if rows.shape[0] != labels.shape[0]:
             raise DataError(f"{paths[part]}: {labels.shape[0]} label rows for {rows.shape[0]} feature rows")
+    if not len(y):
+        raise DataError(f"{paths['y']}: no training nodes (the first len(y) nodes train)")
     if len(test_index) != tx.shape[0]:
         raise DataError(f"{paths['test.index']}: {len(test_index)} indices for {tx.shape[0]} test rows")
     if not (x.shape[1] == tx.shape[1] == allx.shape[1] and y.shape[1] == ty.shape[1] == ally.shape[1]):
@@ -144,6 +151,8 @@ def read(name, data_dir):
         raise DataError(f"{paths['test.index']}: test index {test_index.max()} is past the "
                         f"{max(num_known + tx.shape[0], graph_nodes)} nodes of the graph")
     num_nodes = max(num_known + tx.shape[0], int(test_index.max()) + 1 if test_index.size else 0)
+    budget.check(f"{data_dir}: {name}'s {num_nodes} x {allx.shape[1] + ally.shape[1]} dense features and labels",
+                 4 * num_nodes * (allx.shape[1] + ally.shape[1]), DataError)
     features = np.zeros((num_nodes, allx.shape[1]), np.float32)
     onehot = np.zeros((num_nodes, ally.shape[1]), np.float32)
     features[:num_known], onehot[:num_known] = allx, ally
@@ -167,6 +176,9 @@ def _edges(adjacency, num_nodes, path):
     for node, neighbours in adjacency.items():
         if not isinstance(neighbours, list) or not all(isinstance(n, int) for n in [node, *neighbours]):
             raise DataError(f"{path}: node {node!r} has no list of integer neighbours")
+        bad = next((n for n in [node, *neighbours] if not 0 <= n < num_nodes), None)
+        if bad is not None:  # before NumPy, which cannot hold 2**70
+            raise DataError(f"{path}: node {bad} is not a node index in [0, {num_nodes})")
         sources.extend([node] * len(neighbours))
         targets.extend(neighbours)
     return undirected_edges(sources, targets, num_nodes, path)
