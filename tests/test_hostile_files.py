@@ -438,9 +438,17 @@ def test_image_declaring_gigapixels_is_refused_unread(tmp_path, image_size):
     assert_one_line(error.value, bomb)
 
 
+def jpeg_header(path, width, height):
+    """A baseline JPEG that declares `width` x `height` RGB pixels and holds none."""
+    frame = struct.pack(">BHHB", 8, height, width, 3) + b"".join(bytes([i, 0x11, 0]) for i in (1, 2, 3))
+    scan = b"\x03" + b"".join(bytes([i, 0]) for i in (1, 2, 3)) + b"\x00\x3f\x00"
+    path.write_bytes(b"\xff\xd8\xff\xc0" + struct.pack(">H", len(frame) + 2) + frame
+                     + b"\xff\xda" + struct.pack(">H", len(scan) + 2) + scan + b"\xff\xd9")
+
+
 def test_cifar_jpeg_declaring_gigapixels_is_refused_unread(tmp_path):
     bomb = tmp_path / "0001.jpg"
-    png_header(bomb, 60000, 60000)
+    jpeg_header(bomb, 60000, 60000)
     with pytest.raises(DataError, match="cannot decode .*DecompressionBombError") as error:
         cifar_folder.decode([str(bomb)])
     assert_one_line(error.value, bomb)

@@ -50,6 +50,8 @@ flags.DEFINE_string("dataset", None, "Dataset for calibration and checks (a name
                     "image_folder); default: the run's.")
 flags.DEFINE_string("data_dir", None, "Dataset files; default: the run's, or keras_slt.data's default.")
 flags.DEFINE_string("image_size", None, "H,W for tfds:NAME and image_folder datasets; default: the run's.")
+flags.DEFINE_string("image_formats", None, "Formats an image_folder's files may have (jpeg, png, bmp, gif); "
+                    "default: the run's, else jpeg,png.")
 flags.DEFINE_float("latency_budget_s", 1.0, "About how many seconds to time each TFLite model.")
 flags.DEFINE_string("export_dir", None, "Where to write; default: --output_dir or the model's folder.")
 flags.DEFINE_string("name", "ticket", "Base name of the files written.")
@@ -96,6 +98,7 @@ def _export(model, formats, run_flags, export_dir, dataset, image_size):
         calibration, inputs = sources.dataset_inputs(
             model, dataset, FLAGS.data_dir or run_flags.get("data_dir"),
             FLAGS.num_calibration, FLAGS.max_samples, image_size,
+            FLAGS.image_formats or run_flags.get("image_formats"),
         )
     else:
         calibration, inputs = sources.random_inputs(model, FLAGS.num_calibration, FLAGS.max_samples)

@@ -53,6 +53,8 @@ def _models_taking(option):
 APPLIES_ONLY_TO = (
     ("image_size", "dataset", lambda c: datasets.is_custom(c.dataset),
      f"{datasets.TFDS_PREFIX}NAME and {datasets.IMAGE_FOLDER} datasets (the others have a fixed image size)"),
+    ("image_formats", "dataset", lambda c: c.dataset == datasets.IMAGE_FOLDER,
+     f"{datasets.IMAGE_FOLDER} datasets (the others have files of one known format)"),
     ("augment", "dataset", lambda c: not _graph(c), "image datasets (graphs train without augmentation)"),
     ("batch_size", "dataset", lambda c: not _graph(c), "image datasets (graphs train full batch)"),
     ("width", "model", _takes("width"), f"the models {_models_taking('width')}"),
@@ -109,6 +111,9 @@ class SearchConfig:
     data_dir: str | None = setting(None, "Folder of the dataset files (default: the data module's); the TFDS "
                                    "data dir for tfds:NAME; the image folder for image_folder.")
     image_size: str | None = setting(None, "H,W: resize tfds:NAME and image_folder images (default: their own size).")
+    image_formats: str = setting(",".join(datasets.image_folder.DEFAULT_FORMATS).lower(),
+                                 "image_folder: the formats its files may have, known by their first bytes; "
+                                 "others are refused unopened.", [name.lower() for name in datasets.image_folder.FORMATS])
     augment: str = setting("auto", "Training augmentation; auto is the dataset's usual one (CIFAR: crop_flip, "
                            "ImageNet: resized crop + flip, others: none).", datasets.AUGMENTATIONS)
     algo: str = setting("ep", "ep: ticket search (Edge-Popup); dense: weight training.", ALGOS)
@@ -166,6 +171,7 @@ class SearchConfig:
         try:
             model_source.check(self.model)
             datasets.parse_image_size(self.image_size)
+            datasets.image_folder.check_formats(self.image_formats)
             if datasets.is_custom(self.dataset):
                 datasets.custom.check(self.dataset, self.data_dir)
             else:

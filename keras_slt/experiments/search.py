@@ -155,7 +155,8 @@ def _search(config, ratios, strategy, directory, callbacks, verbose):
             data = datasets.load(config.dataset, data_dir=config.data_dir,
                                  batch_size=config.batch_size, seed=config.seed,
                                  validation_fraction=VALIDATION_FRACTION, augment=config.augment,
-                                 image_size=datasets.parse_image_size(config.image_size))
+                                 image_size=datasets.parse_image_size(config.image_size),
+                                 image_formats=config.image_formats)
     except datasets.DataError as error:
         setting = "dataset" if datasets.is_custom(config.dataset) else "data_dir"
         raise ConfigError(f"{setting}: {error}") from None
