@@ -10,10 +10,15 @@ sweep collects them, the export tool reads them.
   `logs/history.csv`, every epoch's metrics;
 - `.lock`: the lock a running tool holds on the folder (`keras_slt.folder_lock`);
 - `worker-<i>/`: a non-chief worker's own folder in a multi-worker run.
+
+A run starts only in a folder without another run's files (`run_files_in`),
+or resumes the run whose `state.json` the folder holds; starting over
+removes them first (`remove_run_files`).
 """
 
 import glob
 import os
+import re
 import shlex
 
 RESULTS = "results.json"
@@ -23,6 +28,8 @@ LOGS_DIR = "logs"
 HISTORY_CSV = "history.csv"  # inside LOGS_DIR
 LOCK = ".lock"
 CHECKPOINT_GLOB = "ckpt-*.weights.h5"
+_CHECKPOINT = re.compile(r"ckpt-[0-9]+\.weights\.h5")
+TENSORBOARD_PREFIX = "events.out.tfevents."
 # Model files an export looks for in a run folder, best first.
 MODEL_FILES = (BEST_MODEL, "model.keras")
 
@@ -30,6 +37,51 @@ MODEL_FILES = (BEST_MODEL, "model.keras")
 def checkpoint(epochs_done):
     """The weights checkpoint written after `epochs_done` epochs."""
     return f"ckpt-{epochs_done}.weights.h5"
+
+
+def is_checkpoint(name):
+    """Whether the file name `name` is one `checkpoint` gives."""
+    return bool(_CHECKPOINT.fullmatch(name))
+
+
+def run_files_in(folder):
+    """The paths, relative to `folder`, of the run files it holds (the lock aside).
+
+    They are the files a run writes: results, best model, state,
+    checkpoints, `logs/history.csv` and TensorBoard event files under `logs/`
+    (links not followed).
+
+    Example:
+
+    >>> import tempfile
+    >>> run = tempfile.mkdtemp()
+    >>> for name in (RESULTS, "ckpt-3.weights.h5", "notes.txt", LOCK):
+    ...     open(os.path.join(run, name), "w").close()
+    >>> run_files_in(run)
+    ['ckpt-3.weights.h5', 'results.json']
+    """
+    if not os.path.isdir(folder):
+        return []
+    found = [name for name in os.listdir(folder)
+             if name in (RESULTS, BEST_MODEL, STATE) or is_checkpoint(name)]
+    logs = os.path.join(folder, LOGS_DIR)
+    if os.path.isdir(logs) and not os.path.islink(logs):
+        for root, _, names in os.walk(logs):  # links to folders are not followed
+            found += [os.path.relpath(os.path.join(root, name), folder) for name in names
+                      if name.startswith(TENSORBOARD_PREFIX) or (root == logs and name == HISTORY_CSV)]
+    return sorted(found)
+
+
+def remove_run_files(folder):
+    """Removes the run files `folder` holds (`run_files_in`): a run starting over.
+
+    Returns:
+        The removed paths, relative to `folder`.
+    """
+    found = run_files_in(folder)
+    for name in found:
+        os.remove(os.path.join(folder, name))  # a link itself, never its target
+    return found
 
 
 def worker_dir(task_id):

@@ -6,6 +6,8 @@ nothing of the user's changed (a marker file a payload would write never
 appears, a victim file keeps its bytes); a result that must reproduce does.
 """
 
+import csv
+import json
 import os
 import shutil
 
@@ -14,10 +16,12 @@ import PIL.EpsImagePlugin
 import PIL.Image
 import pytest
 
-from conftest import assert_one_line, one_error_line, run_tool
+from conftest import ROOT, StopAfterEpoch, assert_one_line, one_error_line, run_tool, tiny_config
 from test_own_data import write_folder
+from keras_slt import folder_lock, run_files
 from keras_slt.data import DataError, cifar_folder, image_folder
 from keras_slt.experiments import search
+from keras_slt.export import artifacts, load_ticket
 
 
 # --- code from image files ----------------------------------------------------------
@@ -130,3 +134,109 @@ def test_image_formats_setting_is_checked(tmp_path, settings, message):
     with pytest.raises(search.ConfigError, match=message) as error:
         config.validate()
     assert "\n" not in str(error.value)
+
+
+# --- files lost or overwritten ---------------------------------------------------------
+
+VICTIM = b"the user's own file\n"
+
+
+def victim(tmp_path):
+    path = tmp_path / "victim.txt"
+    path.write_bytes(VICTIM)
+    return path
+
+
+@pytest.mark.parametrize("link", ["symbolic", "hard"])
+def test_a_lock_that_is_a_link_is_refused_unwritten(tmp_path, link):
+    target = victim(tmp_path)
+    (tmp_path / "run").mkdir()
+    (os.symlink if link == "symbolic" else os.link)(target, tmp_path / "run" / run_files.LOCK)
+    with pytest.raises(folder_lock.LockFileError, match="symbolic link" if link == "symbolic" else "2 hard links"):
+        with folder_lock.hold(tmp_path / "run"):
+            pass
+    assert target.read_bytes() == VICTIM
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("tool", ["search", "export", "sweep"])
+def test_tools_never_write_a_lock_through_a_link(data_dir, tmp_path, tool):
+    target = victim(tmp_path)
+    folder = tmp_path / "out"
+    folder.mkdir()
+    os.symlink(target, folder / run_files.LOCK)
+    script, *args = {
+        "search": ["tools/search.py", "--model=fc", "--width=8", "--dataset=fashion_mnist", f"--data_dir={data_dir}",
+                   "--epochs=1", f"--output_dir={folder}"],
+        "export": ["deploy/export.py", f"--model_path={os.path.join(ROOT, 'tests/data/fc_global.slt')}",
+                   "--format=slt", f"--export_dir={folder}"],
+        "sweep": ["tools/sweep.py", f"--output_dir={folder}", "--runs=weights"],
+    }[tool]
+    line = one_error_line(run_tool(script, *args, timeout=300), 2)
+    assert_one_line(line, folder / run_files.LOCK, "is a symbolic link")
+    assert target.read_bytes() == VICTIM and sorted(os.listdir(folder)) == [run_files.LOCK]
+
+
+def test_a_users_own_checkpoint_is_never_deleted(data_dir, tmp_path):
+    # A fresh folder holding a file named like a checkpoint: refused, untouched.
+    own = tmp_path / "ckpt-1.weights.h5"
+    own.write_bytes(VICTIM)
+    with pytest.raises(search.ConfigError, match="holds another run's files \\(ckpt-1.weights.h5\\)") as error:
+        search.run_search(tiny_config(data_dir, tmp_path, epochs=3), verbose=0)
+    assert_one_line(error.value, "overwrite")
+    assert own.read_bytes() == VICTIM and sorted(os.listdir(tmp_path)) == [run_files.LOCK, own.name]
+    # Dropped into a run's folder after the run removed its own ckpt-1: kept.
+    own.unlink()
+    with pytest.raises(KeyboardInterrupt):
+        search.run_search(tiny_config(data_dir, tmp_path, epochs=3), callbacks=[StopAfterEpoch(2)], verbose=0)
+    assert not own.exists()
+    own.write_bytes(VICTIM)
+    results = search.run_search(tiny_config(data_dir, tmp_path, epochs=3), verbose=0)
+    assert results["epochs_done"] == 3 and own.read_bytes() == VICTIM
+    assert sorted(name for name in os.listdir(tmp_path) if run_files.is_checkpoint(name)) == [
+        own.name, run_files.checkpoint(3)]
+    assert json.loads((tmp_path / run_files.STATE).read_text())["checkpoints"] == [run_files.checkpoint(3)]
+
+
+def folder_bytes(folder):
+    return {os.path.relpath(os.path.join(root, name), folder): open(os.path.join(root, name), "rb").read()
+            for root, _, names in os.walk(folder) for name in names if name != run_files.LOCK}
+
+
+def test_a_folder_of_another_run_is_refused_unless_started_over(data_dir, tmp_path):
+    search.run_search(tiny_config(data_dir, tmp_path, epochs=2, sparsity=0.5), verbose=0)
+    for stored in (True, False):  # another run's state.json, or none at all
+        if not stored:
+            (tmp_path / run_files.STATE).unlink()
+        before = folder_bytes(tmp_path)
+        with pytest.raises(search.ConfigError) as error:
+            search.run_search(tiny_config(data_dir, tmp_path, epochs=1, sparsity=0.7), verbose=0)
+        reason = "holds a run with sparsity=0.5, not 0.7" if stored else "holds another run's files (best.keras, "
+        assert_one_line(error.value, tmp_path, reason, "overwrite")
+        assert folder_bytes(tmp_path) == before
+    results = search.run_search(tiny_config(data_dir, tmp_path, epochs=1, sparsity=0.7, overwrite=True), verbose=0)
+    assert results["epochs_done"] == 1 and results["flags"]["sparsity"] == 0.7
+    with open(tmp_path / run_files.LOGS_DIR / run_files.HISTORY_CSV) as f:
+        assert [row["epoch"] for row in csv.DictReader(f)] == ["0"]  # the new run's epoch alone
+    assert json.loads((tmp_path / run_files.RESULTS).read_text())["history"][0]["epoch"] == 1
+    # Resuming it needs no overwrite.
+    assert search.run_search(tiny_config(data_dir, tmp_path, epochs=1, sparsity=0.7), verbose=0)["epochs_done"] == 1
+
+
+def test_export_names_are_plain_file_names(tmp_path):
+    model = load_ticket(os.path.join(ROOT, "tests/data/fc_global.slt"), supermask=True)
+    for name in ("../../x", "/tmp/x", "..", "", "a/b", "x\ny"):
+        with pytest.raises(ValueError, match="name must be a plain file name") as error:
+            artifacts.export_ticket(model, str(tmp_path / "out"), np.zeros((1, 28, 28, 1), "float32"),
+                                    formats=("slt",), name=name)
+        assert "\n" not in str(error.value)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_export_refuses_a_name_leaving_the_export_dir(tmp_path):
+    out = tmp_path / "a" / "b" / "out"
+    result = run_tool("deploy/export.py", f"--model_path={os.path.join(ROOT, 'tests/data/fc_global.slt')}",
+                      "--format=slt", f"--export_dir={out}", "--name=../../x")
+    assert_one_line(one_error_line(result, 2), "--name must be a plain file name", "'../../x'")
+    assert list(tmp_path.rglob("x.*")) == [] and not out.exists()

@@ -33,7 +33,7 @@ from keras_slt.cli import common
 from keras_slt.experiments import sources
 from keras_slt.export import artifacts, report
 from keras_slt.supermask_model import SupermaskModel
-from keras_slt.validation import check_positive_int
+from keras_slt.validation import check_file_name, check_positive_int
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("output_dir", None, "A search run's output folder (holding best.keras, results.json).")
@@ -77,6 +77,7 @@ def main(argv):
         model_path, run_flags = sources.search_run(FLAGS.output_dir, FLAGS.allow_unfinished)
     else:
         model_path, run_flags = FLAGS.model_path, {}
+    check_file_name("--name", FLAGS.name)
     export_dir = FLAGS.export_dir or FLAGS.output_dir or os.path.dirname(os.path.abspath(model_path))
     targets = [os.path.join(export_dir, FLAGS.name + ending) for ending in artifacts.ENDINGS.values()]
     # Real files, not names: a symlinked folder or a hard link is the same file.

@@ -28,7 +28,8 @@ DATASETS = datasets.NAMES + graphs.NAMES
 GRAPH_MODELS = ("gin",)
 VALIDATION_FRACTION = 0.2
 # Settings that may change when a run is resumed: they do not change its result.
-RESUMABLE_CHANGES = ("data_dir", "output_dir", "strategy", "jit")
+# jit is not one: XLA rounds the train step's float arithmetic differently.
+RESUMABLE_CHANGES = ("data_dir", "output_dir", "strategy", "overwrite")
 
 
 def _graph(config):
@@ -149,6 +150,10 @@ class SearchConfig:
         "official code does (PyTorch's CosineAnnealingLR, MultiStepLR).", SCHEDULE_UNITS)
     seed: int = setting(defaults.SEED, "Model seed; also fixes the split, data order and augmentation.")
     output_dir: str | None = setting(None, "Folder for checkpoints, logs and results.json (required).")
+    overwrite: bool = setting(False, "Delete the run files output_dir holds (results.json, best.keras, "
+                              "state.json, ckpt-*.weights.h5, logs/history.csv, TensorBoard logs) and start "
+                              "the run over; without it a folder holding another run's files is refused, and "
+                              "one holding this run's state.json resumes it.")
     jit: bool = setting(False, "Compile the train step with XLA.")
     mixed_precision: bool = setting(False, "Train under mixed_float16 (scores and random weights stay float32).")
     strategy: str = setting("default", "tf.distribute strategy.", STRATEGIES)

@@ -28,7 +28,9 @@ accuracy, evaluates that epoch on the test set and writes
   last complete epoch and ends exactly as an uninterrupted run would (see
   `keras_slt.experiments.callbacks.RunCheckpoint`). The flags must be the same, except
   those that do not change the result: `data_dir`, `output_dir`, `strategy`
-  and `jit`.
+  and `overwrite`. A folder holding another run's files (`results.json`,
+  `best.keras`, checkpoints, `logs/history.csv` without this run's
+  `state.json`) is refused; `overwrite` deletes them and starts over.
 - Distribution: "mirrored" (all local GPUs, or all logical CPUs when there
   is no GPU) and "multi_worker" (`TF_CONFIG`) build and compile the model in
   `strategy.scope()`; `batch_size` is the global batch. In a multi-worker run
@@ -145,7 +147,9 @@ def _search(config, ratios, strategy, directory, callbacks, verbose):
     checkpoint = RunCheckpoint(directory,
                                metadata={"flags": dataclasses.asdict(config)},
                                read_from=config.output_dir)
-    _check_same_run(config, checkpoint.saved_state())
+    if config.overwrite:
+        run_files.remove_run_files(directory)
+    _check_same_run(config, checkpoint.saved_state(), directory)
     keras.utils.set_random_seed(config.seed % 2**32)
     full = config.dataset in graphs.NAMES
     try:
@@ -335,13 +339,21 @@ def _size_results(model, algo):
     }
 
 
-def _check_same_run(config, state):
+def _check_same_run(config, state, directory):
+    found = run_files.run_files_in(directory) if state is None else []
+    if found:
+        listed = ", ".join(" ".join(name.split()) for name in found[:3]) + (
+            f" and {len(found) - 3} more" if len(found) > 3 else "")
+        raise ConfigError(
+            f"output_dir {directory} holds another run's files ({listed}) and no "
+            f"{run_files.STATE} to resume from; use another output_dir, or overwrite to delete them and start over"
+        )
     change = None if state is None else config.change_from(state["metadata"]["flags"])
     if change is not None:
         name, before, value = change
         raise ConfigError(
             f"output_dir {config.output_dir} holds a run with {name}={before!r}, "
-            f"not {value!r}; use the same flags to resume it, or another output_dir"
+            f"not {value!r}; use the same flags to resume it, another output_dir, or overwrite to start over"
         )
 
 

@@ -32,6 +32,7 @@ from keras_slt.export import latency
 from keras_slt.export.materialize import materialize
 from keras_slt.export.ticket import load_ticket, save_ticket
 from keras_slt.supermask_model import SupermaskModel
+from keras_slt.validation import check_file_name
 
 FORMATS = ("keras", "slt", "tflite")
 # How each written file's name ends, after the base name.
@@ -141,6 +142,7 @@ def export_ticket(model, directory, inputs, formats=FORMATS, int8=False, calibra
     (True, ['ticket.keras', 'ticket.slt'])
     """
     check_formats(formats, int8, int8_sparse)
+    check_file_name("name", name)
     supermask = isinstance(model, SupermaskModel)
     if "slt" in formats and not supermask:
         raise ValueError("the .slt format needs a SupermaskModel (random weights from seeds and a mask)")
