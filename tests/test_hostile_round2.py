@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 
+import keras
 import numpy as np
 import PIL.EpsImagePlugin
 import PIL.Image
@@ -18,7 +19,7 @@ import pytest
 
 from conftest import ROOT, StopAfterEpoch, assert_one_line, one_error_line, run_tool, tiny_config
 from test_own_data import write_folder
-from keras_slt import folder_lock, run_files
+from keras_slt import folder_lock, models, run_files
 from keras_slt.data import DataError, cifar_folder, image_folder
 from keras_slt.experiments import search
 from keras_slt.export import artifacts, load_ticket
@@ -240,3 +241,48 @@ def test_export_refuses_a_name_leaving_the_export_dir(tmp_path):
                       "--format=slt", f"--export_dir={out}", "--name=../../x")
     assert_one_line(one_error_line(result, 2), "--name must be a plain file name", "'../../x'")
     assert list(tmp_path.rglob("x.*")) == [] and not out.exists()
+
+
+# --- silent wrong results -----------------------------------------------------------
+
+
+def initial_weights(name, seed, **options):
+    keras.utils.set_random_seed(seed)
+    return [keras.ops.convert_to_numpy(w) for w in models.get(name, (16, 16, 3), 3, supermask=False, **options).weights]
+
+
+@pytest.mark.parametrize("name, options", [("fc", {"width": 8}), ("conv4", {"width_factor": 0.125}),
+                                           ("resnet18", {"width_factor": 0.125})])
+def test_weight_trained_networks_start_from_the_runs_seed(name, options):
+    # The kernels (BatchNorm's statistics start as constants).
+    first, again, other = ([w for w in initial_weights(name, seed, **options) if w.ndim > 1] for seed in (0, 0, 1))
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    assert not any(np.array_equal(a, b) for a, b in zip(first, other))
+    # Each layer draws its own values: no two kernels of one shape are equal.
+    kernels = first
+    assert not any(np.array_equal(a, b) for i, a in enumerate(kernels) for b in kernels[i + 1:] if a.shape == b.shape)
+
+
+@pytest.mark.slow
+def test_a_weight_trained_baseline_reproduces_across_processes(data_dir, tmp_path):
+    runs = []
+    for folder in ("a", "b"):
+        result = run_tool("tools/search.py", "--algo=dense", "--seed=0", "--model=fc", "--width=16",
+                          "--dataset=fashion_mnist", f"--data_dir={data_dir}", "--epochs=2", "--batch_size=32",
+                          f"--output_dir={tmp_path / folder}", timeout=300)
+        assert result.returncode == 0, result.stderr[-2000:]
+        runs.append(json.loads((tmp_path / folder / run_files.RESULTS).read_text()))
+    first, second = runs
+    assert first["test_accuracy"] == second["test_accuracy"]
+    np.testing.assert_allclose([h["loss"] for h in first["history"]], [h["loss"] for h in second["history"]],
+                               rtol=1e-6)
+
+
+def test_jit_cannot_change_on_resume(data_dir, tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        search.run_search(tiny_config(data_dir, tmp_path, epochs=2), callbacks=[StopAfterEpoch(1)], verbose=0)
+    state = (tmp_path / run_files.STATE).read_bytes()
+    with pytest.raises(search.ConfigError) as error:
+        search.run_search(tiny_config(data_dir, tmp_path, epochs=2, jit=True), verbose=0)
+    assert_one_line(error.value, "holds a run with jit=False, not True")
+    assert (tmp_path / run_files.STATE).read_bytes() == state

@@ -154,7 +154,8 @@ class SearchConfig:
                               "state.json, ckpt-*.weights.h5, logs/history.csv, TensorBoard logs) and start "
                               "the run over; without it a folder holding another run's files is refused, and "
                               "one holding this run's state.json resumes it.")
-    jit: bool = setting(False, "Compile the train step with XLA.")
+    jit: bool = setting(False, "Compile the train step with XLA (it rounds differently, so a run resumes "
+                        "only with the setting it started with).")
     mixed_precision: bool = setting(False, "Train under mixed_float16 (scores and random weights stay float32).")
     strategy: str = setting("default", "tf.distribute strategy.", STRATEGIES)
 

@@ -15,8 +15,18 @@ from keras_slt.validation import check_one_of, check_positive_int
 CONV_PAIRS = (64, 128, 256, 512)
 CONV_DEPTHS = (2, 4, 6, 8)
 HIDDEN_UNITS = (256, 256)
-# PyTorch's kaiming_uniform_(nonlinearity="relu"): U(-b, b), b = sqrt(6 / fan_in).
-KAIMING_UNIFORM = keras.initializers.VarianceScaling(2.0, "fan_in", "uniform")
+
+
+def kaiming_uniform():
+    """PyTorch's kaiming_uniform_(nonlinearity="relu"): U(-b, b), b = sqrt(6 / fan_in).
+
+    A new initializer per layer: Keras draws its seed from Python's random
+    generator when it is created, so layers built after
+    `keras.utils.set_random_seed(seed)` get initial weights fixed by that
+    seed, each layer its own. (One initializer made at import time would
+    give every build the same import-time seed, whatever the run's seed.)
+    """
+    return keras.initializers.VarianceScaling(2.0, "fan_in", "uniform")
 
 
 def fc(input_shape, num_classes, width=1024):
@@ -41,8 +51,8 @@ def fc(input_shape, num_classes, width=1024):
     x = layers.Flatten(name="flatten")(inputs)
     for index in range(2):
         x = layers.Dense(width, activation="relu", use_bias=False,
-                         kernel_initializer=KAIMING_UNIFORM, name=f"fc{index + 1}")(x)
-    outputs = layers.Dense(num_classes, use_bias=False, kernel_initializer=KAIMING_UNIFORM,
+                         kernel_initializer=kaiming_uniform(), name=f"fc{index + 1}")(x)
+    outputs = layers.Dense(num_classes, use_bias=False, kernel_initializer=kaiming_uniform(),
                            name="logits")(x)
     return keras.Model(inputs, outputs, name="fc")
 
@@ -75,15 +85,15 @@ def conv(input_shape, num_classes, depth, width_factor=1.0):
         for half in range(2):
             x = layers.Conv2D(scaled(channels, width_factor), 3, padding="same",
                               activation="relu", use_bias=False,
-                              kernel_initializer=KAIMING_UNIFORM,
+                              kernel_initializer=kaiming_uniform(),
                               name=f"conv{2 * pair + half + 1}")(x)
         x = layers.MaxPooling2D(2, name=f"pool{pair + 1}")(x)
     x = layers.Flatten(name="flatten")(x)
     for index, units in enumerate(HIDDEN_UNITS):
         x = layers.Dense(scaled(units, width_factor), activation="relu",
-                         use_bias=False, kernel_initializer=KAIMING_UNIFORM,
+                         use_bias=False, kernel_initializer=kaiming_uniform(),
                          name=f"fc{index + 1}")(x)
-    outputs = layers.Dense(num_classes, use_bias=False, kernel_initializer=KAIMING_UNIFORM,
+    outputs = layers.Dense(num_classes, use_bias=False, kernel_initializer=kaiming_uniform(),
                            name="logits")(x)
     return keras.Model(inputs, outputs, name=f"conv{depth}")
 

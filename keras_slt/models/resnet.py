@@ -23,7 +23,7 @@ says otherwise; the bottleneck networks always have the ImageNet stem.
 import keras
 from keras import layers
 
-from keras_slt.models.convnets import KAIMING_UNIFORM, check_width_factor, scaled
+from keras_slt.models.convnets import check_width_factor, kaiming_uniform, scaled
 from keras_slt.validation import check_one_of
 
 STEMS = ("cifar", "imagenet")
@@ -120,7 +120,7 @@ def _conv(x, filters, kernel_size, stride, name):
     else:
         padding = "same"
     return layers.Conv2D(filters, kernel_size, strides=stride, padding=padding,
-                         use_bias=False, kernel_initializer=KAIMING_UNIFORM, name=name)(x)
+                         use_bias=False, kernel_initializer=kaiming_uniform(), name=name)(x)
 
 
 def _batchnorm(x, name):
@@ -168,6 +168,6 @@ def _bottleneck(x, inner, channels, stride, name):
 
 def _classifier(inputs, x, num_classes, name):
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    outputs = layers.Dense(num_classes, use_bias=False, kernel_initializer=KAIMING_UNIFORM,
+    outputs = layers.Dense(num_classes, use_bias=False, kernel_initializer=kaiming_uniform(),
                            name="logits")(x)
     return keras.Model(inputs, outputs, name=name)
