@@ -17,9 +17,12 @@ removes them first (`remove_run_files`).
 """
 
 import glob
+import math
 import os
 import re
 import shlex
+
+from keras_slt import files
 
 RESULTS = "results.json"
 BEST_MODEL = "best.keras"
@@ -32,6 +35,65 @@ _CHECKPOINT = re.compile(r"ckpt-[0-9]+\.weights\.h5")
 TENSORBOARD_PREFIX = "events.out.tfevents."
 # Model files an export looks for in a run folder, best first.
 MODEL_FILES = (BEST_MODEL, "model.keras")
+
+
+# The values of results.json that tables and plots read, and what each must be.
+_FRACTIONS = ("test_accuracy", "val_accuracy", "actual_sparsity", "prune_ratio", "lock_ratio")
+_SIZES = ("model_size_bits", "dense_float32_bits", "entropy_model_bits")
+_REQUIRED = ("test_accuracy", "model_size_bits")
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _results_problem(results):
+    """What is wrong with the values of a run's results dict, or None."""
+    for key in _REQUIRED:
+        if key not in results:
+            return f"no {key}"
+    for key in _FRACTIONS:
+        value = results.get(key)
+        if value is not None and not (_is_number(value) and 0 <= value <= 1):
+            return f"{key} {value!r} is not a fraction in [0, 1]"
+    for key in _SIZES:
+        value = results.get(key)
+        if value is not None and not (_is_number(value) and value >= 0 and float(value).is_integer()):
+            return f"{key} {value!r} is not a whole number of bits"
+    for key in ("wall_time_s", "compression"):
+        value = results.get(key)
+        if value is not None and not (_is_number(value) and value >= 0):
+            return f"{key} {value!r} is not a non-negative number"
+    seed = results.get("seed")
+    if seed is not None and not (isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0):
+        return f"seed {seed!r} is not a non-negative integer"
+    layers = results.get("layer_sparsity", {})
+    if not (isinstance(layers, dict) and all(_is_number(v) and 0 <= v <= 1 for v in layers.values())):
+        return "layer_sparsity is not fractions in [0, 1] by layer"
+    return None
+
+
+def checked_results(path, results, remedy=None):
+    """`results`, read from the results file `path`, once its values are what a run writes.
+
+    Accuracies and sparsities are fractions in [0, 1], sizes whole numbers
+    of bits, times non-negative: a hand-edited "95%", 7.5 or -3 never
+    reaches a table or a plot.
+
+    Raises:
+        DamagedFileError: naming `path` and the value; `remedy` ends the message.
+
+    Example:
+
+    >>> checked_results("run/results.json", {"test_accuracy": 7.5, "model_size_bits": 100})
+    Traceback (most recent call last):
+    ...
+    keras_slt.files.DamagedFileError: run/results.json is damaged (test_accuracy 7.5 is not a fraction in [0, 1])
+    """
+    problem = _results_problem(results)
+    if problem is not None:
+        raise files.damaged(path, problem, remedy)
+    return results
 
 
 def checkpoint(epochs_done):

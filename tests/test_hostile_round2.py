@@ -7,6 +7,7 @@ appears, a victim file keeps its bytes); a result that must reproduce does.
 """
 
 import csv
+import dataclasses
 import json
 import os
 import shutil
@@ -19,9 +20,9 @@ import pytest
 
 from conftest import ROOT, StopAfterEpoch, assert_one_line, one_error_line, run_tool, tiny_config
 from test_own_data import write_folder
-from keras_slt import folder_lock, models, run_files
+from keras_slt import files, folder_lock, models, run_files
 from keras_slt.data import DataError, cifar_folder, image_folder
-from keras_slt.experiments import search
+from keras_slt.experiments import search, sweep_table
 from keras_slt.export import artifacts, load_ticket
 
 
@@ -286,3 +287,47 @@ def test_jit_cannot_change_on_resume(data_dir, tmp_path):
         search.run_search(tiny_config(data_dir, tmp_path, epochs=2, jit=True), verbose=0)
     assert_one_line(error.value, "holds a run with jit=False, not True")
     assert (tmp_path / run_files.STATE).read_bytes() == state
+
+
+def write_results(folder, **changes):
+    """A finished run's results.json (the values a run writes), with `changes`."""
+    flags = dataclasses.asdict(tiny_config("unused", folder, sparsity=0.5, freeze_ratio=0.5))
+    results = {"test_accuracy": 0.84, "val_accuracy": 0.85, "model_size_bits": 1372352,
+               "dense_float32_bits": 43785216, "entropy_model_bits": 1372352, "compression": 31.9,
+               "actual_sparsity": 0.5, "layer_sparsity": {"fc1": 0.5}, "prune_ratio": 0.25, "lock_ratio": 0.25,
+               "seed": 0, "wall_time_s": 35.2, "flags": flags, **changes}
+    folder.mkdir(parents=True)
+    (folder / run_files.RESULTS).write_text(json.dumps(results))
+
+
+@pytest.mark.parametrize("key, value, reason", [
+    ("test_accuracy", "95%", "test_accuracy '95%' is not a fraction in [0, 1]"),
+    ("test_accuracy", 7.5, "test_accuracy 7.5 is not a fraction in [0, 1]"),
+    ("val_accuracy", -0.1, "val_accuracy -0.1 is not a fraction in [0, 1]"),
+    ("model_size_bits", -3, "model_size_bits -3 is not a whole number of bits"),
+    ("model_size_bits", 1e400, "model_size_bits inf is not a whole number of bits"),  # JSON's Infinity
+    ("dense_float32_bits", 2.5, "dense_float32_bits 2.5 is not a whole number of bits"),
+    ("actual_sparsity", True, "actual_sparsity True is not a fraction in [0, 1]"),
+    ("wall_time_s", -1, "wall_time_s -1 is not a non-negative number"),
+    ("seed", 1.5, "seed 1.5 is not a non-negative integer"),
+    ("layer_sparsity", {"fc1": 4}, "layer_sparsity is not fractions in [0, 1] by layer"),
+])
+def test_damaged_result_values_never_reach_a_table(tmp_path, key, value, reason):
+    write_results(tmp_path / "good")
+    write_results(tmp_path / "bad", **{key: value})
+    with pytest.raises(files.DamagedFileError) as error:
+        sweep_table.collect(tmp_path)
+    assert str(error.value) == (f"{tmp_path / 'bad' / run_files.RESULTS} is damaged ({reason}); "
+                                "delete that run's folder to run it again")
+    shutil.rmtree(tmp_path / "bad")
+    assert [row["test_accuracy"] for row in sweep_table.collect(tmp_path)] == [0.84]
+
+
+@pytest.mark.slow
+def test_plot_refuses_a_sweep_with_a_damaged_accuracy(tmp_path):
+    write_results(tmp_path / "sweep" / "good")
+    write_results(tmp_path / "sweep" / "bad", test_accuracy=7.5)
+    result = run_tool("tools/plot.py", f"--sweep_dir={tmp_path / 'sweep'}", f"--output_dir={tmp_path / 'figures'}")
+    assert_one_line(one_error_line(result, 2), tmp_path / "sweep" / "bad" / run_files.RESULTS,
+                    "test_accuracy 7.5 is not a fraction in [0, 1]")
+    assert not (tmp_path / "figures").exists()
