@@ -10,6 +10,7 @@ import csv
 import dataclasses
 import json
 import os
+import pickle
 import shutil
 
 import keras
@@ -19,9 +20,10 @@ import PIL.Image
 import pytest
 
 from conftest import ROOT, StopAfterEpoch, assert_one_line, one_error_line, run_tool, tiny_config
+from test_data import write_cifar_dir
 from test_own_data import write_folder
-from keras_slt import files, folder_lock, models, run_files
-from keras_slt.data import DataError, cifar_folder, image_folder
+from keras_slt import data, files, folder_lock, models, run_files
+from keras_slt.data import DataError, cifar, cifar_folder, image_folder
 from keras_slt.experiments import search, sweep_table
 from keras_slt.export import artifacts, load_ticket
 
@@ -331,3 +333,14 @@ def test_plot_refuses_a_sweep_with_a_damaged_accuracy(tmp_path):
     assert_one_line(one_error_line(result, 2), tmp_path / "sweep" / "bad" / run_files.RESULTS,
                     "test_accuracy 7.5 is not a fraction in [0, 1]")
     assert not (tmp_path / "figures").exists()
+
+
+@pytest.mark.parametrize("label", [2**32 + 3, -1, 2**31])
+def test_a_cifar_label_past_int32_is_refused_not_wrapped(tmp_path, label):
+    write_cifar_dir(tmp_path, "cifar10")
+    batch = tmp_path / cifar.LAYOUTS["cifar10"].folder / "test_batch"
+    with open(batch, "wb") as f:
+        pickle.dump({b"data": np.zeros((3, 3072), np.uint8), b"labels": [3, label, 4]}, f, protocol=2)
+    with pytest.raises(DataError) as error:
+        data.load_arrays("cifar10", str(tmp_path))
+    assert_one_line(error.value, batch, f"holds the label {label}, not a class index")
