@@ -21,9 +21,11 @@ import pytest
 
 from conftest import ROOT, StopAfterEpoch, assert_one_line, one_error_line, run_tool, tiny_config
 from test_data import write_cifar_dir
+from test_graphs import write_planetoid
 from test_own_data import write_folder
 from keras_slt import data, files, folder_lock, models, run_files
 from keras_slt.data import DataError, cifar, cifar_folder, image_folder
+from keras_slt.data.graphs import planetoid
 from keras_slt.experiments import search, sweep_table
 from keras_slt.export import artifacts, load_ticket
 
@@ -344,3 +346,24 @@ def test_a_cifar_label_past_int32_is_refused_not_wrapped(tmp_path, label):
     with pytest.raises(DataError) as error:
         data.load_arrays("cifar10", str(tmp_path))
     assert_one_line(error.value, batch, f"holds the label {label}, not a class index")
+
+
+def test_planetoid_validation_overlapping_the_test_nodes_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(planetoid, "NAMES", ("tiny",))
+    # 12 training rows and 400 more known ones: the 500 validation nodes would reach into the test nodes.
+    write_planetoid(tmp_path, num_validation=400)
+    with pytest.raises(DataError) as error:
+        planetoid.read("tiny", str(tmp_path))
+    assert_one_line(error.value, tmp_path / "ind.tiny.allx", "412 rows, fewer than the 12 training and 500 "
+                    "validation nodes of the public split (they would overlap the test nodes)")
+
+
+def test_planetoid_test_node_listed_twice_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(planetoid, "NAMES", ("tiny",))
+    write_planetoid(tmp_path)
+    index = tmp_path / "ind.tiny.test.index"
+    nodes = index.read_text().split()
+    index.write_text("\n".join(nodes[:-1] + nodes[:1]) + "\n")
+    with pytest.raises(DataError) as error:
+        planetoid.read("tiny", str(tmp_path))
+    assert_one_line(error.value, index, f"test index {nodes[0]} is listed twice")
