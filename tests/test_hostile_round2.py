@@ -367,3 +367,17 @@ def test_planetoid_test_node_listed_twice_is_refused(tmp_path, monkeypatch):
     with pytest.raises(DataError) as error:
         planetoid.read("tiny", str(tmp_path))
     assert_one_line(error.value, index, f"test index {nodes[0]} is listed twice")
+
+
+class StopInFirstEpoch(keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+        if batch == 2:
+            raise KeyboardInterrupt
+
+
+def test_a_run_stopped_in_its_first_epoch_starts_again(data_dir, tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        search.run_search(tiny_config(data_dir, tmp_path), callbacks=[StopInFirstEpoch()], verbose=0)
+    assert not (tmp_path / run_files.STATE).exists() and (tmp_path / "logs" / run_files.HISTORY_CSV).exists()
+    results = search.run_search(tiny_config(data_dir, tmp_path), verbose=0)
+    assert [h["epoch"] for h in results["history"]] == [1, 2]
