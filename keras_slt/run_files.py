@@ -11,9 +11,9 @@ sweep collects them, the export tool reads them.
 - `.lock`: the lock a running tool holds on the folder (`keras_slt.folder_lock`);
 - `worker-<i>/`: a non-chief worker's own folder in a multi-worker run.
 
-A run starts only in a folder without another run's files (`foreign_files`),
-or resumes the run whose `state.json` the folder holds; starting over
-removes every run file first (`remove_run_files`).
+A run starts only in a folder without another run's files (`run_files_in`),
+or resumes the run whose `state.json` the folder holds (written before any
+other file of the run); starting over removes them first (`remove_run_files`).
 """
 
 import glob
@@ -132,27 +132,6 @@ def run_files_in(folder):
             found += [os.path.relpath(os.path.join(root, name), folder) for name in names
                       if name.startswith(TENSORBOARD_PREFIX) or (root == logs and name == HISTORY_CSV)]
     return sorted(found)
-
-
-def foreign_files(folder):
-    """The run files of `folder` that show that a run got past its first epoch.
-
-    A run stopped in its first epoch leaves only TensorBoard event files and
-    an empty `logs/history.csv`: starting again there is that run's rerun.
-
-    Example:
-
-    >>> import tempfile
-    >>> run = tempfile.mkdtemp()
-    >>> os.makedirs(os.path.join(run, LOGS_DIR))
-    >>> open(os.path.join(run, LOGS_DIR, HISTORY_CSV), "w").close()
-    >>> run_files_in(run), foreign_files(run)
-    (['logs/history.csv'], [])
-    """
-    empty_history = os.path.join(LOGS_DIR, HISTORY_CSV)
-    return [name for name in run_files_in(folder)
-            if not os.path.basename(name).startswith(TENSORBOARD_PREFIX)
-            and not (name == empty_history and os.lstat(os.path.join(folder, name)).st_size == 0)]
 
 
 def remove_run_files(folder):

@@ -378,6 +378,11 @@ class StopInFirstEpoch(keras.callbacks.Callback):
 def test_a_run_stopped_in_its_first_epoch_starts_again(data_dir, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         search.run_search(tiny_config(data_dir, tmp_path), callbacks=[StopInFirstEpoch()], verbose=0)
-    assert not (tmp_path / run_files.STATE).exists() and (tmp_path / "logs" / run_files.HISTORY_CSV).exists()
+    # Its state, of no epoch done, was written before any other file: the folder is this run's.
+    assert json.loads((tmp_path / run_files.STATE).read_text())["epoch"] == 0
+    # As a kill after the first checkpoint and before its state would leave them.
+    for name in (run_files.checkpoint(1), run_files.BEST_MODEL):
+        (tmp_path / name).write_bytes(b"half written")
     results = search.run_search(tiny_config(data_dir, tmp_path), verbose=0)
     assert [h["epoch"] for h in results["history"]] == [1, 2]
+    assert not (tmp_path / run_files.checkpoint(1)).exists()

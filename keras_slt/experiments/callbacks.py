@@ -57,7 +57,10 @@ class RunCheckpoint(keras.callbacks.Callback):
       from its last complete epoch; this run's older checkpoints are then
       deleted (other files, a user's own `ckpt-*.weights.h5` included, never).
 
-    `restore` reads it back before `fit`. The run ends exactly as an
+    `restore` reads it back before `fit`; for a run with no epoch done it
+    writes the state at once, before any other file of the run, so that a
+    folder's run files without a `state.json` are never this run's. The
+    run ends exactly as an
     uninterrupted one only if the data order depends on nothing but the
     seed and the epoch (see `keras_slt.experiments.search`).
 
@@ -141,10 +144,11 @@ class RunCheckpoint(keras.callbacks.Callback):
         if not isinstance(state, dict) or set(state) != set(self.state):
             return False
         epoch, metadata = state["epoch"], state["metadata"]
-        return (isinstance(epoch, int) and not isinstance(epoch, bool) and epoch >= 1
+        return (isinstance(epoch, int) and not isinstance(epoch, bool) and epoch >= 0
                 # A plain file name: never a path out of the folder.
-                and state["weights"] == run_files.checkpoint(epoch)
-                and isinstance(state["checkpoints"], list) and state["weights"] in state["checkpoints"]
+                and state["weights"] == (run_files.checkpoint(epoch) if epoch else None)
+                and isinstance(state["checkpoints"], list)
+                and (not epoch or state["weights"] in state["checkpoints"])
                 and all(isinstance(name, str) and run_files.is_checkpoint(name) for name in state["checkpoints"])
                 and isinstance(state["history"], list) and number(state["elapsed_s"])
                 and (state["best_value"] is None or number(state["best_value"]))
@@ -155,10 +159,13 @@ class RunCheckpoint(keras.callbacks.Callback):
         """Loads the stored state into `model` and returns the epochs done.
 
         The model must be compiled; its optimizer is built first so that its
-        state can be loaded. Returns 0 when `directory` holds no state.
+        state can be loaded. Returns 0 when `read_from` holds no state, or
+        one of no epoch done, and then writes this run's, of no epoch done.
         """
         state = self.saved_state()
-        if state is None:
+        if state is None or state["epoch"] == 0:
+            os.makedirs(self.directory, exist_ok=True)
+            write_json(os.path.join(self.directory, run_files.STATE), self.state)
             return 0
         if not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)

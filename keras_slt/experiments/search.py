@@ -340,7 +340,7 @@ def _size_results(model, algo):
 
 
 def _check_same_run(config, state, directory):
-    found = run_files.foreign_files(directory) if state is None else []
+    found = run_files.run_files_in(directory) if state is None else []
     if found:
         listed = ", ".join(" ".join(name.split()) for name in found[:3]) + (
             f" and {len(found) - 3} more" if len(found) > 3 else "")
