@@ -152,9 +152,9 @@ def test_a_lock_that_is_a_link_is_refused_unwritten(tmp_path, link):
     target = victim(tmp_path)
     (tmp_path / "run").mkdir()
     (os.symlink if link == "symbolic" else os.link)(target, tmp_path / "run" / run_files.LOCK)
-    with pytest.raises(folder_lock.LockFileError, match="symbolic link" if link == "symbolic" else "2 hard links"):
-        with folder_lock.hold(tmp_path / "run"):
-            pass
+    with pytest.raises(folder_lock.LockFileError, match="symbolic link" if link == "symbolic" else "2 hard links"), \
+            folder_lock.hold(tmp_path / "run"):
+        pass
     assert target.read_bytes() == VICTIM
 
 

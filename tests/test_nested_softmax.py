@@ -13,15 +13,20 @@ import pytest
 from keras_slt.experiments import model_source
 
 
+def head(kind):
+    """The inner model, whose output is a softmax."""
+    if kind == "functional":
+        inputs = keras.Input((8,))
+        return keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(inputs))
+    if kind == "softmax layer":
+        return keras.Sequential([keras.Input((8,)), keras.layers.Dense(3), keras.layers.Softmax()])
+    return keras.Sequential([keras.Input((8,)), keras.layers.Dense(3, activation="softmax")])
+
+
 def nested(kind):
-    """A network whose softmax output is the output of a model inside it."""
-    head = {"sequential": lambda: keras.Sequential([keras.Input((8,)), keras.layers.Dense(3, activation="softmax")]),
-            "functional": lambda: keras.Model(*(lambda i: (i, keras.layers.Dense(3, activation="softmax")(i)))(
-                keras.Input((8,)))),
-            "softmax layer": lambda: keras.Sequential([keras.Input((8,)), keras.layers.Dense(3),
-                                                       keras.layers.Softmax()])}[kind]()
+    """A network whose softmax output is the output of a model inside a model inside it."""
     inputs = keras.Input((4,))
-    outputs = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"), head])(inputs)
+    outputs = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"), head(kind)])(inputs)
     return keras.Model(inputs, outputs)
 
 
