@@ -76,7 +76,7 @@ def decode_folder(split_dir):
         if not os.path.isdir(folder):
             sys.exit(f"data_dir: {folder} is missing")
         for file in sorted(os.listdir(folder)):
-            with Image.open(os.path.join(folder, file)) as im:
+            with Image.open(os.path.join(folder, file), formats=["JPEG"]) as im:  # never EPS and the like
                 images.append(np.asarray(im.convert("RGB")))
             labels.append(label)
     return np.stack(images), labels

@@ -9,6 +9,9 @@ naming the process that holds it.
 The lock is `fcntl.flock` on `<folder>/.lock`, which records the holder's
 pid and host. The kernel releases it when the holder exits in any way
 (kill -9 included), so a lock file left behind never blocks a later run.
+A `.lock` that is a link (symbolic or hard) or not a regular file is
+refused with `LockFileError` before it is written: writing through it would
+overwrite the file it leads to.
 """
 
 import contextlib
@@ -16,12 +19,39 @@ import errno
 import fcntl
 import os
 import socket
+import stat
 
 from keras_slt import run_files
 
 
 class FolderInUseError(RuntimeError):
     """Another process holds the folder's lock; the message names it."""
+
+
+class LockFileError(ValueError):
+    """The folder's `.lock` is not a plain file of its own; the message names it."""
+
+
+def _open_lock(path):
+    """A descriptor of the lock file `path`, created if needed, never through a link."""
+    # O_NOFOLLOW: a symbolic link fails (ELOOP) instead of being followed;
+    # O_NONBLOCK: a named pipe does not hang the open.
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags, 0o666)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise LockFileError(f"{path} is a symbolic link, which is never written through "
+                                "(it would overwrite the file it points to); remove it") from None
+        raise
+    info = os.fstat(fd)
+    problem = ("is not a regular file" if not stat.S_ISREG(info.st_mode)
+               else f"has {info.st_nlink} hard links, so writing it would change another file"
+               if info.st_nlink != 1 else None)
+    if problem:
+        os.close(fd)
+        raise LockFileError(f"{path} {problem}; remove it")
+    return fd
 
 
 @contextlib.contextmanager
@@ -41,6 +71,8 @@ def hold(folder):
 
     Raises:
         FolderInUseError: another process holds the lock.
+        LockFileError: `<folder>/.lock` is a symbolic or hard link, or not a
+            regular file; nothing is written.
         OSError: the folder cannot be created or written.
 
     Example:
@@ -60,7 +92,7 @@ def hold(folder):
     path = os.path.join(folder, run_files.LOCK)
     # Never unlinked: a process that opened the file just before an unlink
     # would lock a file the next run no longer sees.
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    fd = _open_lock(path)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -79,3 +79,24 @@ def check_fraction(name, value, upper_open=False):
         bracket = ")" if upper_open else "]"
         raise ValueError(f"{name} must be in [0, 1{bracket}, got {value}")
     return value
+
+
+def check_file_name(name, value):
+    """Raises ValueError unless `value` is a plain file name: no folder, no `..`, no control character.
+
+    Returns:
+        `value`.
+
+    Example:
+
+    >>> check_file_name("name", "ticket")
+    'ticket'
+    >>> check_file_name("name", "../../ticket")
+    Traceback (most recent call last):
+    ValueError: name must be a plain file name (no folder, no '..'), got '../../ticket'
+    """
+    plain = (isinstance(value, str) and value not in ("", ".", "..") and "/" not in value
+             and not any(ord(char) < 32 or ord(char) == 127 for char in value))
+    if not plain:
+        raise ValueError(f"{name} must be a plain file name (no folder, no '..'), got {value!r}")
+    return value

@@ -52,7 +52,7 @@ def test_load_gives_the_recipe_split(tmp_path):
     (lambda root: write_jpeg(root / "test" / "ship" / "0001.jpg", np.zeros((32, 32, 1), np.uint8)),
      "ship/0001.jpg is 32x32x1"),
     (lambda root: (root / "test" / "truck" / "0001.jpg").write_bytes(b"\xff\xd8 not a jpeg"),
-     "cannot decode .*truck/0001.jpg"),
+     "cannot read image .*truck/0001.jpg: it is not a JPEG file"),
 ])
 def test_refuses_a_folder_that_is_not_cifar10(tmp_path, change, message):
     root = write_folder(tmp_path / "cifar", per_class=2)

@@ -15,6 +15,8 @@ BASE = dict(output_dir="unused")
 CASES = {
     "image_size": (dict(model="fc", dataset="fashion_mnist", image_size="32,32"),
                    dict(model="conv4", dataset="tfds:beans", image_size="32,32")),
+    "image_formats": (dict(model="fc", dataset="tfds:beans", image_formats="png,bmp"),
+                      dict(model="fc", dataset="image_folder", data_dir=".", image_formats="png,bmp")),
     "augment": (dict(model="gin", dataset="cora", augment="none"),
                 dict(model="fc", dataset="fashion_mnist", augment="none")),
     "batch_size": (dict(model="gin", dataset="cora", batch_size=64),

@@ -278,6 +278,18 @@ def second_layer_index_zero(config):
     layer(config, 3)["config"]["layer_index"] = 0
 
 
+def set_everywhere(field, value):
+    """Sets `field` (sparsity, selection) on the SupermaskModel and each of its layers, as one would by hand."""
+    def edit(config):
+        for layer_config in [config, layer(config, 1), layer(config, 3)]:
+            layer_config["config"][field] = value
+    return edit
+
+
+def with_version(data, version):
+    return struct.pack("<4sI", b"KSLT", version) + data[8:]
+
+
 DAMAGED = {
     "not zlib": (lambda d: with_config_bytes(d, b"not a zlib stream"), "damaged config (zlib"),
     "zlib cut short": (lambda d: with_config_bytes(d, parts(d)[0][:-6]), "does not end"),
@@ -309,6 +321,16 @@ DAMAGED = {
     "ones past num_free": (lambda d: with_first_layer_field(d, "ones", 257), "with 257 kept"),
     "coded size past the payload": (lambda d: with_first_layer_field(d, "coded_size", 2**32 - 1), "runs past"),
     "config size past the payload": (lambda d: with_payload(struct.pack("<I", 2**32 - 1) + d[24:]), "runs past"),
+    # The config's own claims, each against the masks it codes.
+    "sparsity raised": (lambda d: with_config(d, set_everywhere("sparsity", 0.8)),
+                        "its sparsity 0.8 and global selection do not select the masks it stores"),
+    "selection changed": (lambda d: with_config(d, set_everywhere("selection", "layerwise")),
+                          "its sparsity 0.7 and layerwise selection do not select the masks it stores"),
+    "format version 0": (lambda d: with_version(d, 0), "ticket format version 0 does not exist"),
+    "layer_index a float": (lambda d: with_config(d, lambda c: layer(c, 3)["config"].update(layer_index=1.0)),
+                            "supermask layer 'logits' has a damaged config (ValueError: layer_index 1.0 is not"),
+    "layer_index a bool": (lambda d: with_config(d, lambda c: layer(c, 3)["config"].update(layer_index=True)),
+                           "layer_index True is not an integer"),
 }
 
 
@@ -438,9 +460,26 @@ def test_image_declaring_gigapixels_is_refused_unread(tmp_path, image_size):
     assert_one_line(error.value, bomb)
 
 
+def jpeg_header(path, width, height):
+    """A baseline JPEG that declares `width` x `height` RGB pixels and holds none."""
+    frame = struct.pack(">BHHB", 8, height, width, 3) + b"".join(bytes([i, 0x11, 0]) for i in (1, 2, 3))
+    scan = b"\x03" + b"".join(bytes([i, 0]) for i in (1, 2, 3)) + b"\x00\x3f\x00"
+    path.write_bytes(b"\xff\xd8\xff\xc0" + struct.pack(">H", len(frame) + 2) + frame
+                     + b"\xff\xda" + struct.pack(">H", len(scan) + 2) + scan + b"\xff\xd9")
+
+
 def test_cifar_jpeg_declaring_gigapixels_is_refused_unread(tmp_path):
     bomb = tmp_path / "0001.jpg"
-    png_header(bomb, 60000, 60000)
+    jpeg_header(bomb, 60000, 60000)
     with pytest.raises(DataError, match="cannot decode .*DecompressionBombError") as error:
         cifar_folder.decode([str(bomb)])
     assert_one_line(error.value, bomb)
+
+
+@pytest.mark.slow
+def test_export_refuses_a_ticket_whose_sparsity_was_raised(genuine, tmp_path):
+    path = tmp_path / "t.slt"
+    path.write_bytes(with_config(genuine, set_everywhere("sparsity", 0.8)))
+    result = run_tool("deploy/export.py", f"--model_path={path}", f"--export_dir={tmp_path / 'out'}")
+    assert_cli_refused(result, path, "do not select the masks it stores")
+    assert not (tmp_path / "out").exists()

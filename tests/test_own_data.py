@@ -78,7 +78,7 @@ def test_image_folder_reads_every_image_in_the_first_ones_mode(tmp_path):
     PIL.Image.fromarray(np.kron(gray, np.ones((2, 2), np.uint8))).save(tmp_path / "train" / "dog" / "1.bmp")
     for name in ("cat", "dog"):
         PIL.Image.fromarray(rgb).save(tmp_path / "test" / name / "0.png")
-    x_train, y_train, x_test, y_test, classes = image_folder.load_dir(str(tmp_path))
+    x_train, y_train, x_test, y_test, classes = image_folder.load_dir(str(tmp_path), image_formats="png,jpeg,gif,bmp")
     assert classes == ["cat", "dog"] and x_train.shape == (5, 6, 5, 1) and x_test.shape == (2, 6, 5, 1)
     np.testing.assert_array_equal(y_train, [0, 0, 0, 1, 1])
     luma = np.asarray(PIL.Image.fromarray(rgb).convert("L"))

@@ -25,6 +25,7 @@ flags.DEFINE_bool("int8", False, "Also time the int8 conversions.")
 flags.DEFINE_string("dataset", None, "Dataset for the timed input and int8 calibration; default random.")
 flags.DEFINE_string("data_dir", None, "Dataset files (see keras_slt.data.load_arrays).")
 flags.DEFINE_string("image_size", None, "H,W for tfds:NAME and image_folder datasets.")
+flags.DEFINE_string("image_formats", "jpeg,png", "Formats an image_folder's files may have (jpeg, png, bmp, gif).")
 flags.DEFINE_integer("runs", 500, "Timed invocations per model.")
 flags.DEFINE_integer("warmup", 50, "Untimed invocations first.")
 flags.DEFINE_integer("num_threads", 1, "LiteRT CPU threads.")
@@ -46,7 +47,8 @@ def main(argv):
     model = sources.load_model(FLAGS.model_path)
     if FLAGS.dataset:
         calibration, inputs = sources.dataset_inputs(model, FLAGS.dataset, FLAGS.data_dir, max_samples=1,
-                                                     image_size=data.parse_image_size(FLAGS.image_size))
+                                                     image_size=data.parse_image_size(FLAGS.image_size),
+                                                     image_formats=FLAGS.image_formats)
     else:
         calibration, inputs = sources.random_inputs(model, max_samples=1)
     timing = {"runs": FLAGS.runs, "warmup": FLAGS.warmup, "num_threads": FLAGS.num_threads}

@@ -39,7 +39,7 @@ from absl import flags
 
 from keras_slt import data, folder_lock, run_files
 from keras_slt.cli import common
-from keras_slt.validation import check_positive_int
+from keras_slt.validation import check_file_name, check_positive_int
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("output_dir", None, "A search run's output folder (holding best.keras, results.json).")
@@ -61,6 +61,8 @@ flags.DEFINE_string("dataset", None, "Dataset for calibration and checks (a name
                     "image_folder); default: the run's.")
 flags.DEFINE_string("data_dir", None, "Dataset files; default: the run's, or keras_slt.data's default.")
 flags.DEFINE_string("image_size", None, "H,W for tfds:NAME and image_folder datasets; default: the run's.")
+flags.DEFINE_string("image_formats", None, "Formats an image_folder's files may have (jpeg, png, bmp, gif); "
+                    "default: the run's, else jpeg,png.")
 flags.DEFINE_float("latency_budget_s", 1.0, "About how many seconds to time each TFLite and ONNX model.")
 flags.DEFINE_string("export_dir", None, "Where to write; default: --output_dir or the model's folder.")
 flags.DEFINE_string("name", "ticket", "Base name of the files written.")
@@ -89,6 +91,7 @@ def main(argv):
         model_path, run_flags = sources.search_run(FLAGS.output_dir, FLAGS.allow_unfinished)
     else:
         model_path, run_flags = FLAGS.model_path, {}
+    check_file_name("--name", FLAGS.name)
     export_dir = FLAGS.export_dir or FLAGS.output_dir or os.path.dirname(os.path.abspath(model_path))
     targets = [os.path.join(export_dir, FLAGS.name + ending + failed)
                for ending in artifacts.ENDINGS.values() for failed in ("", artifacts.FAILED)]
@@ -131,6 +134,7 @@ def _export(model, formats, run_flags, export_dir, dataset, image_size):
         calibration, inputs = sources.dataset_inputs(
             model, dataset, FLAGS.data_dir or run_flags.get("data_dir"),
             FLAGS.num_calibration, FLAGS.max_samples, image_size,
+            FLAGS.image_formats or run_flags.get("image_formats"),
         )
     else:
         calibration, inputs = sources.random_inputs(model, FLAGS.num_calibration, FLAGS.max_samples)

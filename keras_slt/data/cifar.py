@@ -58,7 +58,8 @@ def read_batch(path, label_key):
     Raises:
         DataError: If the file is missing, not a pickle, names a global
             other than those of `ALLOWED`, or does not hold `b"data"` and
-            `label_key` of matching lengths.
+            `label_key` of matching lengths, or a label is negative or
+            past int32.
 
     Example:
 
@@ -99,6 +100,10 @@ def read_batch(path, label_key):
             f"{path}: {label_key!r} holds {labels.shape} values of "
             f"{labels.dtype}, expected {len(data)} integers"
         )
+    # Checked before the cast to int32, which would read 2**32 + 3 as 3.
+    outside = labels[(labels < 0) | (labels > np.iinfo(np.int32).max)]
+    if outside.size:
+        raise DataError(f"{path}: {label_key!r} holds the label {outside[0]}, not a class index")
     images = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
     return np.ascontiguousarray(images), labels.astype(np.int32)
 

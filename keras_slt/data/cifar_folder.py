@@ -6,7 +6,9 @@ image 32x32 RGB. Labels follow `CLASSES`, CIFAR-10's official label order
 (which is also the sorted order of the names), so a folder gives the same
 labels as the official python batches.
 
-The JPEGs are decoded once, by Pillow (as torchvision's `ImageFolder` does,
+Only JPEG files are read: a file whose first bytes are not a JPEG's is
+refused before Pillow sees it (`image_folder.image_format`). The JPEGs are
+decoded once, by Pillow (as torchvision's `ImageFolder` does,
 libjpeg's accurate integer DCT; TensorFlow's `decode_jpeg` with
 `dct_method="INTEGER_ACCURATE"` gives the same pixels), in a few threads:
 the same arrays with or without TensorFlow.
@@ -76,8 +78,9 @@ def list_split(folder):
 
 def _decode(path):
     """One image as a uint8 array; DataError naming the file when it is not a 32x32 RGB JPEG."""
+    image_folder.image_format(path, ("JPEG",))
     try:
-        with PIL.Image.open(path) as image:
+        with PIL.Image.open(path, formats=["JPEG"]) as image:
             if image.size != SHAPE[:2]:  # from the header, before decoding
                 shape = (image.size[1], image.size[0], len(image.getbands()))
                 raise DataError(f"{path} is {'x'.join(map(str, shape))}; CIFAR-10 images are 32x32x3")

@@ -47,7 +47,7 @@ def channel_statistics(images):
     return tuple(float(m) for m in mean), tuple(float(max(s, 1e-6)) for s in std)
 
 
-def load(name, data_dir=None, image_size=None):
+def load(name, data_dir=None, image_size=None, image_formats=image_folder.DEFAULT_FORMATS):
     """Reads a custom dataset into memory and describes it.
 
     Args:
@@ -55,6 +55,8 @@ def load(name, data_dir=None, image_size=None):
         data_dir: the image folder, or TFDS's data directory.
         image_size: `(height, width)` to resize to, or None (see
             `image_folder.load_dir` and `tfds_any.load`).
+        image_formats: the formats an image folder's files may have (see
+            `image_folder.load_dir`); TFDS decodes its own.
 
     Returns:
         `((x_train, y_train, x_test, y_test), spec)`: uint8 NHWC images,
@@ -78,7 +80,7 @@ def load(name, data_dir=None, image_size=None):
     """
     check(name, data_dir)
     if name == IMAGE_FOLDER:
-        x_train, y_train, x_test, y_test, classes = image_folder.load_dir(data_dir, image_size)
+        x_train, y_train, x_test, y_test, classes = image_folder.load_dir(data_dir, image_size, image_formats)
         num_classes = len(classes)
         obtain = "give data_dir, a folder with one subfolder of images per class (or train/ and test/)"
     else:

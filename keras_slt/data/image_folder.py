@@ -6,8 +6,12 @@ or in nested folders):
     data_dir/<class>/...                  one pool; a fixed 20% is the test set
     data_dir/train/<class>/..., data_dir/test/<class>/...
 
-Images are decoded once by Pillow (a GIF's first frame, a 16-bit PNG's high
-byte), in grayscale when the first image has one channel and RGB otherwise,
+Each file is opened as the format its first bytes name, and only when that
+format is one the caller accepts (`image_formats`: JPEG and PNG unless BMP
+or GIF are asked for): Pillow alone picks a decoder by content among all it
+has, and would hand an EPS file named `x.png` to Ghostscript. Images are
+decoded once by Pillow (a GIF's first frame, a 16-bit PNG's high byte), in
+grayscale when the first image has one channel and RGB otherwise,
 resized with Pillow's bilinear filter to `image_size` (default: the size of
 the first image), and kept in memory as uint8: the same arrays with or
 without TensorFlow, so both pipelines batch the same pixels. Class labels
@@ -28,6 +32,17 @@ from keras_slt.data.dataset import split_indices
 from keras_slt.data.errors import DataError
 
 EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
+# The formats a folder may hold, by the bytes their files start with.
+MAGIC = {
+    "JPEG": (b"\xff\xd8\xff",),
+    "PNG": (b"\x89PNG\r\n\x1a\n",),
+    "BMP": (b"BM",),
+    "GIF": (b"GIF87a", b"GIF89a"),
+}
+FORMATS = tuple(MAGIC)
+# Read unless asked otherwise: BMP and GIF are read by Pillow's pure-Python
+# plugins, more code for a crafted file to reach.
+DEFAULT_FORMATS = ("JPEG", "PNG")
 # Share of a single pool held out as the test set. Its key is fixed, so every
 # run seed is tested on the same images (the seed still picks validation).
 TEST_FRACTION = 0.2
@@ -81,25 +96,88 @@ def _index(folder):
     return classes, [path for paths in per_class for path in paths], labels
 
 
+def check_formats(formats):
+    """`formats` as a tuple of upper-case names; ValueError naming image_formats unless some of `FORMATS`.
+
+    Example:
+
+    >>> check_formats(["png", "GIF"]), check_formats("jpeg,png")
+    (('PNG', 'GIF'), ('JPEG', 'PNG'))
+    """
+    # A flag's "jpeg,png", or a sequence of names.
+    names = formats.split(",") if isinstance(formats, str) else formats
+    names = tuple(str(name).strip().upper() for name in names) if isinstance(names, (list, tuple)) else ()
+    if not names or any(name not in MAGIC for name in names):
+        raise ValueError(f"image_formats must be some of {', '.join(FORMATS)}; got {formats!r}")
+    return names
+
+
+def image_format(path, formats, setting=None):
+    """The format of the image file `path`, from its first bytes.
+
+    Args:
+        path: the file.
+        formats: the formats accepted (names from `FORMATS`).
+        setting: the name of the setting that accepts more formats, which
+            the error names for a file of another known format; None where
+            there is none.
+
+    Returns:
+        The name, one of `formats`, to open the file with:
+        `PIL.Image.open(path, formats=[name])`.
+
+    Raises:
+        DataError: naming the file, when it starts as none of `formats`
+            (another format, or no image at all) or cannot be read.
+
+    Example:
+
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "x.png")
+    >>> with open(path, "w") as file:
+    ...     _ = file.write("%!PS-Adobe-3.0 EPSF-3.0")
+    >>> image_format(path, DEFAULT_FORMATS)
+    Traceback (most recent call last):
+    ...
+    keras_slt.data.errors.DataError: cannot read image .../x.png: it is not a JPEG or PNG file (it starts with b'%!PS-Ado')...
+    """
+    try:
+        with open(path, "rb") as file:
+            head = file.read(max(len(magic) for magics in MAGIC.values() for magic in magics))
+    except OSError as error:
+        raise DataError(f"cannot read image {path} ({error.strerror or error})") from None
+    found = next((name for name, magics in MAGIC.items() if head.startswith(magics)), None)
+    if found in formats:
+        return found
+    if found is None:
+        raise DataError(f"cannot read image {path}: it is not a {' or '.join(formats)} file "
+                        f"(it starts with {head!r}) and is not opened")
+    remedy = f"; add {found} to {setting} to read it" if setting else ""
+    raise DataError(f"cannot read image {path}: it is a {found} file, and only {', '.join(formats)} "
+                    f"images are read{remedy}")
+
+
 def _cannot_read(path, error):
     return DataError(f"image folder: cannot read image {path} ({type(error).__name__}: {error})")
 
 
-def _format(path):
+def _format(path, formats):
     """`(Pillow mode, (height, width))` of an image, from its header."""
+    kind = image_format(path, formats, "image_formats")
     try:
-        with PIL.Image.open(path) as image:
+        with PIL.Image.open(path, formats=[kind]) as image:
             bands, (width, height) = image.getbands(), image.size
     except PIL_ERRORS as error:
         raise _cannot_read(path, error) from None
     return ("L" if len(bands) == 1 and bands != ("P",) else "RGB"), (height, width)
 
 
-def _read(path, mode, size):
+def _read(path, mode, size, formats):
     """One image as a uint8 `size + (channels,)` array; DataError naming the file when it cannot be read."""
     height, width = size
+    kind = image_format(path, formats, "image_formats")
     try:
-        with PIL.Image.open(path) as image:
+        with PIL.Image.open(path, formats=[kind]) as image:
             check_pixels(path, image.size)
             if image.mode.startswith("I;16"):  # Pillow's convert would clip 16-bit values at 255.
                 image = PIL.Image.fromarray((np.asarray(image) >> 8).astype(np.uint8))
@@ -172,13 +250,16 @@ def _check_memory(data_dir, count, shape):
         )
 
 
-def load_dir(data_dir, image_size=None):
+def load_dir(data_dir, image_size=None, image_formats=DEFAULT_FORMATS):
     """Reads an image folder into memory.
 
     Args:
         data_dir: the folder (see the module docstring for its layouts).
         image_size: `(height, width)` every image is resized to; `None` for
             the size of the first image.
+        image_formats: the image formats read, some of `FORMATS` (case
+            does not matter); a file of another format is an error, whatever
+            its name.
 
     Returns:
         `(x_train, y_train, x_test, y_test, class_names)`: uint8 NHWC images
@@ -205,6 +286,7 @@ def load_dir(data_dir, image_size=None):
     >>> x_train.shape, x_test.shape, names
     ((8, 8, 8, 3), (2, 8, 8, 3), ['cat', 'dog'])
     """
+    formats = check_formats(image_formats)
     if not os.path.isdir(data_dir):
         raise DataError(f"image folder {data_dir} is not a directory")
     split_dirs = [os.path.join(data_dir, name) for name in ("train", "test")]
@@ -216,10 +298,10 @@ def load_dir(data_dir, image_size=None):
             f"image folder {data_dir}: train/ has classes {', '.join(classes)} but test/ has "
             f"{', '.join(splits[1][0])}"
         )
-    mode, first_size = _format(splits[0][1][0])
+    mode, first_size = _format(splits[0][1][0], formats)
     shape = tuple(image_size or first_size) + ((1,) if mode == "L" else (3,))
     _check_memory(data_dir, sum(len(paths) for _, paths, _ in splits), shape)
-    read = functools.partial(_read, mode=mode, size=shape[:2])
+    read = functools.partial(_read, mode=mode, size=shape[:2], formats=formats)
     arrays = [(decode_all(paths, shape, read), labels) for _, paths, labels in splits]
     if separate:
         (x_train, y_train), (x_test, y_test) = arrays

@@ -8,6 +8,7 @@ from keras_slt.data import cifar
 from keras_slt.data import cifar_folder
 from keras_slt.data import custom
 from keras_slt.data import idx
+from keras_slt.data import image_folder
 from keras_slt.data import tfds_source
 from keras_slt.data.catalog import DEFAULT_DIRS
 from keras_slt.data.catalog import NAMES
@@ -42,7 +43,7 @@ def _check_name(name):
         check_one_of("dataset", name, NAMES, forms=custom.FORMS)
 
 
-def arrays_and_spec(name, data_dir=None, image_size=None):
+def arrays_and_spec(name, data_dir=None, image_size=None, image_formats=image_folder.DEFAULT_FORMATS):
     """`load_arrays` and the dataset's `DatasetSpec` (derived, for custom ones).
 
     Example:
@@ -53,11 +54,11 @@ def arrays_and_spec(name, data_dir=None, image_size=None):
     """
     _check_name(name)
     if custom.is_custom(name):
-        return custom.load(name, data_dir, image_size)
+        return custom.load(name, data_dir, image_size, image_formats)
     return load_arrays(name, data_dir), SPECS[name]
 
 
-def load_arrays(name, data_dir=None, image_size=None):
+def load_arrays(name, data_dir=None, image_size=None, image_formats=image_folder.DEFAULT_FORMATS):
     """Loads a small dataset into numpy arrays.
 
     Args:
@@ -74,6 +75,9 @@ def load_arrays(name, data_dir=None, image_size=None):
             from Debian's `dataset-fashion-mnist`), otherwise TFDS.
         image_size: `(height, width)` to resize `tfds:` and `image_folder`
             images to (default: their own size).
+        image_formats: the formats `image_folder` files may have (see
+            `keras_slt.data.image_folder.load_dir`): JPEG and PNG unless
+            told otherwise.
 
     Returns:
         `(x_train, y_train, x_test, y_test)`: `uint8` images of shape
@@ -93,7 +97,7 @@ def load_arrays(name, data_dir=None, image_size=None):
     """
     _check_name(name)
     if custom.is_custom(name):
-        return custom.load(name, data_dir, image_size)[0]
+        return custom.load(name, data_dir, image_size, image_formats)[0]
     if name not in _READERS:
         raise ValueError(
             f"Dataset {name!r} is too large for numpy arrays; use load()"
@@ -132,6 +136,7 @@ def load(
     image_size=None,
     pipeline="auto",
     shard=None,
+    image_formats=image_folder.DEFAULT_FORMATS,
 ):
     """Builds the training, validation and test pipelines of a dataset.
 
@@ -180,6 +185,8 @@ def load(
         shard: for one process of a data-parallel run, its rows of every
             batch and their placement (see `numpy_pipeline.TrainingBatches`);
             numpy pipeline only.
+        image_formats: the formats `image_folder` files may have (see
+            `load_arrays`).
 
     Returns:
         A `Dataset` (`keras_slt.data.dataset`): its training stream, from any
@@ -217,7 +224,7 @@ def load(
             raise ValueError("imagenet2012 is read by tf.data only; use pipeline tf.data or auto, without shard")
         require_tensorflow("imagenet2012")
         return _imagenet(data_dir, batch_size, seed, validation_fraction, augment, normalize)
-    arrays, spec = arrays_and_spec(name, data_dir, image_size)
+    arrays, spec = arrays_and_spec(name, data_dir, image_size, image_formats)
     x_train, y_train, x_test, y_test = arrays
     mean, std = _statistics(spec, normalize)
     crop_flip = augment == "crop_flip" or (augment == "auto" and name in ("cifar10", "cifar100"))

@@ -1,6 +1,5 @@
 """Callbacks of a ticket search: mask statistics, the epoch log and a resumable checkpoint."""
 
-import glob
 import math
 import os
 import time
@@ -73,12 +72,17 @@ class RunCheckpoint(keras.callbacks.Callback):
       epoch (ties keep the earlier one);
     - `ckpt-<epochs done>.weights.h5`: the model's weights and the
       optimizer's state (iteration count included);
-    - `state.json`: epochs done, that checkpoint's file name, the best epoch
+    - `state.json`: epochs done, that checkpoint's file name, the
+      checkpoints this run wrote and has not deleted yet, the best epoch
       and value, every epoch's logs, the elapsed wall time and `metadata`.
       It is replaced atomically, last, so a run killed at any moment resumes
-      from its last complete epoch; older checkpoints are then deleted.
+      from its last complete epoch; this run's older checkpoints are then
+      deleted (other files, a user's own `ckpt-*.weights.h5` included, never).
 
-    `restore` reads it back before `fit`. The run ends exactly as an
+    `restore` reads it back before `fit`; for a run with no epoch done it
+    writes the state at once, before any other file of the run, so that a
+    folder's run files without a `state.json` are never this run's. The
+    run ends exactly as an
     uninterrupted one only if the data order depends on nothing but the
     seed and the epoch (see `keras_slt.experiments.search`).
 
@@ -122,6 +126,7 @@ class RunCheckpoint(keras.callbacks.Callback):
         self.state = {
             "epoch": 0,
             "weights": None,
+            "checkpoints": [],
             "best_epoch": None,
             "best_value": None,
             "history": [],
@@ -147,6 +152,8 @@ class RunCheckpoint(keras.callbacks.Callback):
         if not os.path.exists(path):
             return None
         state = files.read_json(path, START_OVER)
+        if isinstance(state, dict) and "checkpoints" not in state and "weights" in state:
+            state["checkpoints"] = [state["weights"]]  # written before the list was kept
         if not self._well_formed(state):
             raise files.damaged(path, "not the state of a run", START_OVER)
         return state
@@ -159,9 +166,12 @@ class RunCheckpoint(keras.callbacks.Callback):
         if not isinstance(state, dict) or set(state) != set(self.state):
             return False
         epoch, metadata = state["epoch"], state["metadata"]
-        return (isinstance(epoch, int) and not isinstance(epoch, bool) and epoch >= 1
+        return (isinstance(epoch, int) and not isinstance(epoch, bool) and epoch >= 0
                 # A plain file name: never a path out of the folder.
-                and state["weights"] == run_files.checkpoint(epoch)
+                and state["weights"] == (run_files.checkpoint(epoch) if epoch else None)
+                and isinstance(state["checkpoints"], list)
+                and (not epoch or state["weights"] in state["checkpoints"])
+                and all(isinstance(name, str) and run_files.is_checkpoint(name) for name in state["checkpoints"])
                 and isinstance(state["history"], list) and number(state["elapsed_s"])
                 and (state["best_value"] is None or number(state["best_value"]))
                 and isinstance(metadata, dict) and set(metadata) == set(self.state["metadata"])
@@ -171,10 +181,13 @@ class RunCheckpoint(keras.callbacks.Callback):
         """Loads the stored state into `model` and returns the epochs done.
 
         The model must be compiled; its optimizer is built first so that its
-        state can be loaded. Returns 0 when `directory` holds no state.
+        state can be loaded. Returns 0 when `read_from` holds no state, or
+        one of no epoch done, and then writes this run's, of no epoch done.
         """
         state = self.saved_state()
-        if state is None:
+        if state is None or state["epoch"] == 0:
+            os.makedirs(self.directory, exist_ok=True)
+            write_json(os.path.join(self.directory, run_files.STATE), self.state)
             return 0
         if not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
@@ -202,7 +215,8 @@ class RunCheckpoint(keras.callbacks.Callback):
         if improved:
             state["best_epoch"], state["best_value"] = epoch + 1, float(value)
         weights = run_files.checkpoint(epoch + 1)
-        state.update(epoch=epoch + 1, weights=weights, elapsed_s=self.elapsed())
+        older = [name for name in state["checkpoints"] if name != weights]
+        state.update(epoch=epoch + 1, weights=weights, checkpoints=older + [weights], elapsed_s=self.elapsed())
         os.makedirs(self.directory, exist_ok=True)
         if improved:
             with files.atomic_path(self.best_path) as temp:
@@ -210,9 +224,17 @@ class RunCheckpoint(keras.callbacks.Callback):
         with files.atomic_path(os.path.join(self.directory, weights)) as temp:
             self.model.save_weights(temp)
         write_json(os.path.join(self.directory, run_files.STATE), state)
-        for path in glob.glob(os.path.join(self.directory, run_files.CHECKPOINT_GLOB)):
-            if os.path.basename(path) != weights:
-                os.remove(path)
+        if older:
+            # Only the checkpoints this run wrote: a kill before they are gone
+            # leaves them listed in state.json, and the next epoch deletes them;
+            # once gone, they leave the list (a file of that name is no longer
+            # this run's).
+            for name in older:
+                path = os.path.join(self.directory, name)
+                if os.path.lexists(path):
+                    os.remove(path)
+            state["checkpoints"] = [weights]
+            write_json(os.path.join(self.directory, run_files.STATE), state)
 
 
 def jsonable(value):

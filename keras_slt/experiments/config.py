@@ -34,9 +34,9 @@ DATASETS = datasets.NAMES + graphs.NAMES
 GRAPH_MODELS = ("gin",)
 VALIDATION_FRACTION = 0.2
 # Settings that may change when a run is resumed: they do not change its result.
-RESUMABLE_CHANGES = ("data_dir", "output_dir", "strategy", "jit", "coordinator_address",
-                     "num_processes", "process_id", "coordinator_timeout")
 PROCESS_SETTINGS = ("coordinator_address", "num_processes", "process_id", "coordinator_timeout")
+# jit is not one: XLA rounds the train step's float arithmetic differently.
+RESUMABLE_CHANGES = ("data_dir", "output_dir", "strategy", "overwrite", *PROCESS_SETTINGS)
 
 
 def _graph(config):
@@ -61,6 +61,8 @@ def _models_taking(option):
 APPLIES_ONLY_TO = (
     ("image_size", "dataset", lambda c: datasets.is_custom(c.dataset),
      f"{datasets.TFDS_PREFIX}NAME and {datasets.IMAGE_FOLDER} datasets (the others have a fixed image size)"),
+    ("image_formats", "dataset", lambda c: c.dataset == datasets.IMAGE_FOLDER,
+     f"{datasets.IMAGE_FOLDER} datasets (the others have files of one known format)"),
     ("augment", "dataset", lambda c: not _graph(c), "image datasets (graphs train without augmentation)"),
     ("batch_size", "dataset", lambda c: not _graph(c), "image datasets (graphs train full batch)"),
     ("width", "model", _takes("width"), f"the models {_models_taking('width')}"),
@@ -143,6 +145,9 @@ class SearchConfig:
     data_dir: str | None = setting(None, "Folder of the dataset files (default: the data module's); the TFDS "
                                    "data dir for tfds:NAME; the image folder for image_folder.")
     image_size: str | None = setting(None, "H,W: resize tfds:NAME and image_folder images (default: their own size).")
+    image_formats: str = setting(",".join(datasets.image_folder.DEFAULT_FORMATS).lower(),
+                                 "image_folder: the formats its files may have, known by their first bytes; "
+                                 "others are refused unopened.", [name.lower() for name in datasets.image_folder.FORMATS])
     augment: str = setting("auto", "Training augmentation; auto is the dataset's usual one (CIFAR: crop_flip, "
                            "ImageNet: resized crop + flip, others: none).", datasets.AUGMENTATIONS)
     algo: str = setting("ep", "ep: ticket search (Edge-Popup); dense: weight training.", ALGOS)
@@ -178,7 +183,12 @@ class SearchConfig:
         "official code does (PyTorch's CosineAnnealingLR, MultiStepLR).", SCHEDULE_UNITS)
     seed: int = setting(defaults.SEED, "Model seed; also fixes the split, data order and augmentation.")
     output_dir: str | None = setting(None, "Folder for checkpoints, logs and results.json (required).")
-    jit: bool = setting(False, "Compile the train step with XLA.")
+    overwrite: bool = setting(False, "Delete the run files output_dir holds (results.json, best.keras, "
+                              "state.json, ckpt-*.weights.h5, logs/history.csv, TensorBoard logs) and start "
+                              "the run over; without it a folder holding another run's files is refused, and "
+                              "one holding this run's state.json resumes it.")
+    jit: bool = setting(False, "Compile the train step with XLA (it rounds differently, so a run resumes "
+                        "only with the setting it started with).")
     mixed_precision: bool = setting(False, "Train under mixed_float16 (scores and random weights stay float32).")
     strategy: str = setting("default", "Where the steps run: default, one device; mirrored, all local devices, "
                             "and multi_worker, TF_CONFIG's machines (TensorFlow); data_parallel, every "
@@ -213,6 +223,7 @@ class SearchConfig:
         try:
             model_names.check(self.model)
             datasets.parse_image_size(self.image_size)
+            datasets.image_folder.check_formats(self.image_formats)
             if datasets.is_custom(self.dataset):
                 datasets.custom.check(self.dataset, self.data_dir)
             else:

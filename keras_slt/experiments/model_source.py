@@ -220,8 +220,13 @@ def check_fits(model, name, input_shape, num_classes):
 
 
 def ends_in_softmax(model):
-    """Whether the (single) output of `model`, or of its network, is a softmax."""
-    network = getattr(model, "network", model)
-    layer = network.outputs[0]._keras_history.operation
+    """Whether the (single) output of `model`, or of its network, is a softmax.
+
+    A nested model's own output counts: TensorFlow's loss would find the
+    softmax's logits behind it anyway, JAX's would not.
+    """
+    layer = getattr(model, "network", model)
+    while isinstance(layer, keras.Model) and getattr(layer, "outputs", None):
+        layer = layer.outputs[0]._keras_history.operation
     activation = getattr(layer, "activation", None)
     return activation is keras.activations.softmax or isinstance(layer, keras.layers.Softmax)

@@ -28,7 +28,10 @@ accuracy, evaluates that epoch on the test set and writes
   last complete epoch and ends exactly as an uninterrupted run would (see
   `keras_slt.experiments.callbacks.RunCheckpoint`). The flags must be the same, except
   those that do not change the result (`config.RESUMABLE_CHANGES`):
-  `data_dir`, `output_dir`, `strategy`, `jit` and the process settings. A
+  `data_dir`, `output_dir`, `strategy`, `overwrite` and the process
+  settings. A folder holding another run's files (`results.json`,
+  `best.keras`, checkpoints, `logs/history.csv` without this run's
+  `state.json`) is refused; `overwrite` deletes them and starts over. A
   run stopped by Ctrl-C raises `RunInterrupted`, saying where it stopped;
   its last complete epoch is kept. Running a finished run again returns its
   stored results and rewrites nothing.
@@ -188,8 +191,10 @@ def _search(config, ratios, strategy, directory, callbacks, verbose):
     """`run_search`'s work, in `directory`, whose lock it holds."""
     prune_ratio, lock_ratio = ratios
     checkpoint = _checkpoint(config, directory)
+    if config.overwrite:
+        run_files.remove_run_files(directory)
     state = checkpoint.saved_state()
-    _check_same_run(config, state)
+    _check_same_run(config, state, directory)
     finished = _finished(checkpoint, state, config.epochs)
     if finished is not None:
         if verbose:
@@ -210,7 +215,8 @@ def _search(config, ratios, strategy, directory, callbacks, verbose):
                                  batch_size=config.batch_size, seed=config.seed,
                                  validation_fraction=VALIDATION_FRACTION, augment=config.augment,
                                  image_size=datasets.parse_image_size(config.image_size),
-                                 shard=getattr(strategy, "shard", None))
+                                 shard=getattr(strategy, "shard", None),
+                                 image_formats=config.image_formats)
     except datasets.DataError as error:
         setting = "dataset" if datasets.is_custom(config.dataset) else "data_dir"
         raise ConfigError(f"{setting}: {error}") from None
@@ -392,13 +398,21 @@ def _size_results(model, algo):
     }
 
 
-def _check_same_run(config, state):
+def _check_same_run(config, state, directory):
+    found = run_files.run_files_in(directory) if state is None else []
+    if found:
+        listed = ", ".join(" ".join(name.split()) for name in found[:3]) + (
+            f" and {len(found) - 3} more" if len(found) > 3 else "")
+        raise ConfigError(
+            f"output_dir {directory} holds another run's files ({listed}) and no "
+            f"{run_files.STATE} to resume from; use another output_dir, or overwrite to delete them and start over"
+        )
     change = None if state is None else config.change_from(state["metadata"]["flags"])
     if change is not None:
         name, before, value = change
         raise ConfigError(
             f"output_dir {config.output_dir} holds a run with {name}={before!r}, "
-            f"not {value!r}; use the same flags to resume it, or another output_dir"
+            f"not {value!r}; use the same flags to resume it, another output_dir, or overwrite to start over"
         )
 
 

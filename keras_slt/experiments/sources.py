@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 
 from keras_slt import data, files, run_files
-from keras_slt.data import graphs
+from keras_slt.data import graphs, image_folder
 from keras_slt.experiments import model_source
 from keras_slt.export.ticket import load_ticket
 from keras_slt.supermask_model import SupermaskModel
@@ -125,7 +125,8 @@ def load_model(path):
     raise ValueError(f"model file must end in .keras or .slt, got {path}")
 
 
-def dataset_inputs(model, dataset, data_dir=None, num_calibration=200, max_samples=10000, image_size=None):
+def dataset_inputs(model, dataset, data_dir=None, num_calibration=200, max_samples=10000, image_size=None,
+                   image_formats=None):
     """Real inputs for calibration and checks, preprocessed like the search.
 
     Images are scaled to [0, 1] and standardized with the dataset's mean
@@ -142,6 +143,8 @@ def dataset_inputs(model, dataset, data_dir=None, num_calibration=200, max_sampl
         num_calibration: samples taken from the training split.
         max_samples: samples taken from the test split.
         image_size: (height, width) for "tfds:NAME" and "image_folder".
+        image_formats: the formats an "image_folder" may hold; None for
+            `keras_slt.data.load_arrays`'s default (JPEG and PNG).
 
     Returns:
         (calibration inputs, test inputs), float32.
@@ -161,7 +164,8 @@ def dataset_inputs(model, dataset, data_dir=None, num_calibration=200, max_sampl
     if len(shapes) != 1:
         raise ValueError(f"dataset {dataset} feeds one input but the model takes {len(shapes)}; "
                          "leave out the dataset to check on random inputs")
-    (x_train, _, x_test, _), spec = data.arrays_and_spec(dataset, data_dir, image_size)
+    (x_train, _, x_test, _), spec = data.arrays_and_spec(
+        dataset, data_dir, image_size, image_formats or image_folder.DEFAULT_FORMATS)
 
     def prepare(images):
         images = np.asarray(data.normalize(images, spec.mean, spec.std), dtype=np.float32)

@@ -46,7 +46,7 @@ def read_results(path):
     if not (isinstance(results, dict) and isinstance(results.get("flags"), dict)
             and all(key in results for key in ("test_accuracy", "model_size_bits"))):
         raise files.damaged(path, "not the results of a search", RERUN)
-    return results
+    return run_files.checked_results(path, results, RERUN)
 
 
 def source_of(algo, prune_ratio, lock_ratio):

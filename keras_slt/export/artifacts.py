@@ -43,6 +43,7 @@ from keras_slt.export import latency
 from keras_slt.export.materialize import materialize
 from keras_slt.export.ticket import load_ticket, save_ticket
 from keras_slt.supermask_model import SupermaskModel
+from keras_slt.validation import check_file_name
 
 FORMATS = ("keras", "slt", "tflite", "onnx")
 DEFAULT_FORMATS = ("keras", "slt", "tflite")
@@ -205,6 +206,7 @@ def export_ticket(model, directory, inputs, formats=DEFAULT_FORMATS, int8=False,
     asked = {"tflite_weight_int8": weight_int8, "tflite_weight_int4": weight_int4, "tflite_int8": int8,
              "tflite_int8_sparse": int8_sparse}
     check_formats(formats, int8, int8_sparse, weight_int8, weight_int4)
+    check_file_name("name", name)
     supermask = isinstance(model, SupermaskModel)
     if "slt" in formats and not supermask:
         raise ValueError("the .slt format needs a SupermaskModel (random weights from seeds and a mask)")

@@ -131,7 +131,8 @@ def read(path):
 
     Raises:
         TicketError: one line naming the file, if it is not a ticket, is
-            truncated or damaged, or was written by a newer format version.
+            truncated or damaged, or was written by a newer format version
+            (or names version 0, which no keras-slt wrote).
     """
     config_bytes, coded_masks, floats = _read_payload(path)
     return _config(path, config_bytes), coded_masks, floats
@@ -152,6 +153,8 @@ def _read_payload(path):
             f"{path}: ticket format version {version} is newer than this keras-slt reads "
             f"(up to {FORMAT_VERSION}); upgrade keras-slt"
         )
+    if version < 1:
+        raise TicketError(f"{path}: ticket format version {version} does not exist (versions start at 1)")
     payload = data[_HEADER.size:]
     if len(payload) < payload_size:
         raise TicketError(f"{path}: truncated ticket ({len(data)} of {_HEADER.size + payload_size} bytes)")

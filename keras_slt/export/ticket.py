@@ -11,8 +11,12 @@ sized from the config (its class, arguments and `build_config` input
 shape), the layers together may hold at most `MAX_WEIGHTS` weights, and each
 layer's free count, which follows from its size and freeze rates, must be
 the `num_free` the ticket codes; no layer's declared input may hold more
-than `MAX_WEIGHTS` values per example. Every failure is a `TicketError`,
-one line naming the file.
+than `MAX_WEIGHTS` values per example; layer indices are integers. Once
+the masks are loaded, the model's own selection (its sparsity and selection
+mode, from the config) must give back every stored mask: a config whose
+sparsity or selection was changed would otherwise select other masks (all
+zero, for a higher sparsity) and pass every later check. Every failure is a
+`TicketError`, one line naming the file.
 """
 
 import collections
@@ -68,7 +72,7 @@ def save_ticket(model, path):
     coded_masks = []
     for layer, mask in zip(model.supermask_layers, model.masks()):
         freeze = layer.freeze_pattern()
-        free_bits = blocks.to_blocks(mask, layer.block_size)[freeze == FREE]
+        free_bits = _free_bits(layer, mask)
         fingerprint = _fingerprint(layer, freeze)
         coded_masks.append(CodedMask(free_bits.size, int(free_bits.sum()), fingerprint, coding.encode_bits(free_bits)))
     floats = [_numpy(v).astype("<f4").ravel() for v in stored_variables(model)]
@@ -127,7 +131,7 @@ def load_ticket(path, supermask=False):
         check_supermask_model(model)
     except Exception as error:  # a damaged config fails in many ways inside Keras
         raise TicketError(f"{path}: its network config cannot be rebuilt ({_first_line(error)})") from None
-    layers = model.supermask_layers
+    layers, stored = model.supermask_layers, []
     if len(layers) != len(coded_masks):
         raise TicketError(f"{path}: ticket holds {len(coded_masks)} masks for {len(layers)} supermask layers")
     for layer, coded_mask in zip(layers, coded_masks):
@@ -140,6 +144,8 @@ def load_ticket(path, supermask=False):
             )
         free_bits = _decoded(path, layer, coded_mask)
         layer.scores.assign(np.where(free_bits == 1, KEPT_SCORE, DROPPED_SCORE).astype("float32"))
+        stored.append(free_bits)
+    _check_selection(path, model, stored)
     variables = stored_variables(model)
     expected = sum(int(np.prod(v.shape)) for v in variables)
     if floats.size != expected:
@@ -150,6 +156,23 @@ def load_ticket(path, supermask=False):
         variable.assign(floats[offset:offset + size].reshape(variable.shape).astype(variable.dtype))
         offset += size
     return model if supermask else materialize(model)
+
+
+def _free_bits(layer, mask):
+    """The entries of a layer's mask at its free positions (blocks of a blocked layer), C order."""
+    return blocks.to_blocks(mask, layer.block_size)[layer.freeze_pattern() == FREE]
+
+
+def _check_selection(path, model, stored):
+    """Refuses a ticket whose model does not select the free mask bits it stores (`stored`, per layer)."""
+    for layer, mask, free_bits in zip(model.supermask_layers, model.masks(), stored):
+        selected = _free_bits(layer, mask)
+        if not np.array_equal(selected, free_bits):
+            raise TicketError(
+                f"{path}: its sparsity {model.sparsity:g} and {model.selection} selection do not select the "
+                f"masks it stores (layer {layer.name!r}: {int(selected.sum())} of {selected.size} free entries "
+                f"kept, the stored mask keeps {int(free_bits.sum())}); damaged config"
+            )
 
 
 def _numpy(variable):
@@ -247,7 +270,9 @@ def _check_architecture(path, config, coded_masks):
             if not all(type(d) is int and d > 0 for d in shape):
                 raise ValueError(f"kernel shape {shape!r}")
             entries = math.prod(blocks.block_shape(shape, layer.block_size, layer.name))
-            index = int(layer.layer_index)
+            index = layer_config["config"].get("layer_index")
+            if type(index) is not int:  # the layer itself would take 1.0 or True as 1
+                raise ValueError(f"layer_index {index!r} is not an integer")
         except Exception as error:  # any malformed layer config
             raise TicketError(f"{path}: supermask layer {name!r} has a damaged config ({_first_line(error)})") from None
         total += math.prod(shape)

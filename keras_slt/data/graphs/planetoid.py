@@ -141,6 +141,11 @@ def read(name, data_dir):
     if not (x.shape[1] == tx.shape[1] == allx.shape[1] and y.shape[1] == ty.shape[1] == ally.shape[1]):
         raise DataError(f"{data_dir}: the feature or label widths of the {name} files differ")
     num_known = allx.shape[0]
+    # The public split's training and validation nodes are the first rows of
+    # allx; past them they would be test nodes (or nodes without features).
+    if len(y) + NUM_VALIDATION > num_known:
+        raise DataError(f"{paths['allx']}: {num_known} rows, fewer than the {len(y)} training and "
+                        f"{NUM_VALIDATION} validation nodes of the public split (they would overlap the test nodes)")
     if test_index.size and test_index.min() < num_known:
         raise DataError(f"{paths['test.index']}: test index {test_index.min()} is below {num_known}")
     # Test nodes missing from test.index (CiteSeer's isolated nodes) get
@@ -150,6 +155,9 @@ def read(name, data_dir):
     if test_index.size and test_index.max() >= max(num_known + tx.shape[0], graph_nodes):
         raise DataError(f"{paths['test.index']}: test index {test_index.max()} is past the "
                         f"{max(num_known + tx.shape[0], graph_nodes)} nodes of the graph")
+    values, counts = np.unique(test_index, return_counts=True)
+    if (counts > 1).any():
+        raise DataError(f"{paths['test.index']}: test index {values[counts > 1][0]} is listed twice")
     num_nodes = max(num_known + tx.shape[0], int(test_index.max()) + 1 if test_index.size else 0)
     budget.check(f"{data_dir}: {name}'s {num_nodes} x {allx.shape[1] + ally.shape[1]} dense features and labels",
                  4 * num_nodes * (allx.shape[1] + ally.shape[1]), DataError)
