@@ -6,7 +6,10 @@ Example:
         --sparsities=0.5,0.9 --freeze_ratios=0,0.5 --seeds=0,1,2 \
         --search_flagfile=configs/fashion_mnist_fc.flags
 
-Runs already finished in --output_dir are skipped, so running the same
+--widths adds the network's width as an axis (hidden units for fc, the
+width factor for the conv nets): a narrower dense source whose ticket has
+the size of a frozen source's is one more width; --runs entries take a
+width as :wW (dense:s0.5:w0.354). Runs already finished in --output_dir are skipped, so running the same
 command again resumes an interrupted sweep. A finished run whose search
 flags changed since (another flagfile content, say) is refused, never
 reported with its old numbers; --rerun_changed runs it again instead. The
@@ -33,10 +36,13 @@ flags.DEFINE_list("sparsities", ["0.3", "0.5", "0.7", "0.9"], "Ticket sparsities
 flags.DEFINE_list("freeze_ratios", ["0", "0.3", "0.5", "0.7", "0.9"], "Freezing ratios f (0: dense source).")
 flags.DEFINE_list("lock_shares", [], "Fractions of the frozen weights locked; empty: the paper's split r = f*(1-s).")
 flags.DEFINE_list("seeds", ["0"], "Seeds.")
+flags.DEFINE_list("widths", [], "Network widths: hidden units for fc and gin, the width factor for the conv nets, "
+                  "ResNets and MobileNets; empty: the search flags' width.")
 flags.DEFINE_bool("pruned_source", True, "Add the randomly pruned source at matching ticket sizes.")
 flags.DEFINE_bool("weight_trained", True, "Add the weight-trained baseline.")
 flags.DEFINE_list("runs", [], "Instead of the grid, these runs of it, per seed in this order: weights, dense:sS, "
-                  "frozen:fF:sS, pruned:fF:sS (e.g. frozen:f0.5:s0.5,pruned:f0.5:s0.7).")
+                  "frozen:fF:sS, pruned:fF:sS, each optionally with a width :wW (e.g. frozen:f0.5:s0.5,pruned:f0.5:s0.7,"
+                  "dense:s0.5:w0.354).")
 flags.DEFINE_string("search_flagfile", None, "Flagfile with the search flags shared by every run.")
 flags.DEFINE_integer("parallel", max(1, (os.cpu_count() or 1) // 8), "Runs at a time.")
 flags.DEFINE_string("csv", None, "Where to write the table; default <output_dir>/results.csv.")
@@ -62,6 +68,7 @@ def main(argv):
     sparsities = _floats("sparsities", FLAGS.sparsities, 0.0, 0.999999)
     freeze_ratios = _floats("freeze_ratios", FLAGS.freeze_ratios, 0.0, 1.0)
     lock_shares = _floats("lock_shares", FLAGS.lock_shares, 0.0, 1.0) if FLAGS.lock_shares else [None]
+    widths = _floats("widths", FLAGS.widths, 0.0, float("inf")) if FLAGS.widths else [None]
     try:
         seeds = [int(s) for s in FLAGS.seeds]
     except ValueError:
@@ -70,14 +77,19 @@ def main(argv):
     if FLAGS.search_flagfile and not os.path.isfile(FLAGS.search_flagfile):
         raise ValueError(f"--search_flagfile: no such file {FLAGS.search_flagfile}")
     if FLAGS.runs:
+        if FLAGS.widths:
+            raise ValueError("--widths applies to the grid; give the widths of --runs as :wW")
         try:
             entries = [sweep.parse_listed(text) for text in FLAGS.runs]
+            runs = sweep.listed(FLAGS.models, entries, seeds)
         except ValueError as error:
             raise ValueError(f"--runs: {error}") from None
-        runs = sweep.listed(FLAGS.models, entries, seeds)
     else:
-        runs = sweep.grid(FLAGS.models, sparsities, freeze_ratios, seeds, lock_shares,
-                          FLAGS.pruned_source, FLAGS.weight_trained)
+        try:
+            runs = sweep.grid(FLAGS.models, sparsities, freeze_ratios, seeds, lock_shares,
+                              FLAGS.pruned_source, FLAGS.weight_trained, widths)
+        except ValueError as error:
+            raise ValueError(f"--widths: {error}") from None
     base_flags = [f"--flagfile={FLAGS.search_flagfile}"] if FLAGS.search_flagfile else []
     if FLAGS.dry_run:
         for run in runs:
