@@ -158,8 +158,9 @@ def test_execute_skips_finished_runs(tmp_path):
     script.write_text(FAKE_SEARCH)
     runs = sweep.grid(["fc"], [0.5], [0.0, 0.5], [0, 1], weight_trained=False)
     root = tmp_path / "out"
-    assert sweep.execute(runs[:2], root, parallel=2, log=lambda m: None, program=(sys.executable, str(script))) == []
-    assert sweep.execute(runs, root, parallel=2, log=lambda m: None, program=(sys.executable, str(script))) == []
+    launch = sweep.subprocess_launcher(program=(sys.executable, str(script)))
+    assert sweep.execute(runs[:2], root, launch, parallel=2, log=lambda m: None) == []
+    assert sweep.execute(runs, root, launch, parallel=2, log=lambda m: None) == []
     calls = (root / "calls.txt").read_text().split()
     assert sorted(calls) == sorted(r.name for r in runs)  # each run exactly once
 

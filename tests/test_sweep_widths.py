@@ -93,12 +93,12 @@ def test_table_carries_the_width(tmp_path):
 def test_sweep_resumes_by_width_and_refuses_a_changed_width(tmp_path):
     script = tmp_path / "fake_search.py"
     script.write_text(FAKE_SEARCH)
-    program = (sys.executable, str(script))
+    launch = sweep.subprocess_launcher(program=(sys.executable, str(script)))
     runs = sweep.grid(["fc"], [0.5], [0.0], [0, 1], weight_trained=False, widths=[None, 646, 300])
     root = tmp_path / "out"
-    assert sweep.execute(runs[:3], root, log=lambda m: None, program=program) == []
+    assert sweep.execute(runs[:3], root, launch, log=lambda m: None) == []
     lines = []
-    assert sweep.execute(runs, root, log=lines.append, program=program) == []
+    assert sweep.execute(runs, root, launch, log=lines.append) == []
     assert lines[0].startswith(f"3 of {len(runs)} runs already finished; running 3")
     calls = (root / "calls.txt").read_text().split()
     assert sorted(calls) == sorted(r.name for r in runs)  # each run exactly once

@@ -88,12 +88,18 @@ def run(main):
     """
     try:
         app.run(_quiet(main), flags_parser=_parse_flags)
-    except ValueError as error:
-        fail(error)
-    except (folder_lock.FolderInUseError, nonfinite.NonFiniteTrainingError, WorkerLostError) as error:
-        fail(error, status=1)
     except Exception as error:
-        line = failure_line(error)
-        if line is None:
+        ending = exit_line(error)
+        if ending is None:
             raise
-        fail(line, status=1)
+        fail(*ending)
+
+
+def exit_line(error):
+    """`(line, exit status)` a tool ends with on `error` (see `run`), or None for a bug."""
+    if isinstance(error, ValueError):
+        return str(error), 2
+    if isinstance(error, (folder_lock.FolderInUseError, nonfinite.NonFiniteTrainingError, WorkerLostError)):
+        return str(error), 1
+    line = failure_line(error)
+    return None if line is None else (line, 1)

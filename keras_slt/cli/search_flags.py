@@ -23,11 +23,17 @@ def _value_type(annotation):
     return types[0]
 
 
-def define_flags(flag_values):
-    """Defines on `flag_values` one absl flag per `SearchConfig` field, help from its metadata."""
+def define_flags(flag_values, names=None, default=dataclasses.MISSING):
+    """Defines on `flag_values` one absl flag per `SearchConfig` field, help from its metadata.
+
+    `names` limits them to those fields; `default`, when given, replaces
+    every field's default (the sweep's pass-through flags default to None).
+    """
     for field in dataclasses.fields(config.SearchConfig):
-        definer = _DEFINERS[_value_type(field.type)]
-        definer(field.name, field.default, field.metadata["help"], flag_values=flag_values)
+        if names is None or field.name in names:
+            definer = _DEFINERS[_value_type(field.type)]
+            value = field.default if default is dataclasses.MISSING else default
+            definer(field.name, value, field.metadata["help"], flag_values=flag_values)
 
 
 def config_from_flags(flag_values):
@@ -50,10 +56,16 @@ def config_of_command(args):
     >>> config_of_command(["--flagfile=configs/fashion_mnist_fc.flags", "--seed=1"]).seed
     1
     """
+    return parse_command(args)[0]
+
+
+def parse_command(args):
+    """`(config, given)`: `config_of_command(args)` and the names of the settings `args` give."""
     flag_values = flags.FlagValues()
     define_flags(flag_values)
     try:
         flag_values(["search", *args])
     except flags.Error as error:
         raise ValueError(str(error).strip().splitlines()[0]) from None
-    return config_from_flags(flag_values)
+    given = [field.name for field in dataclasses.fields(config.SearchConfig) if flag_values[field.name].present]
+    return config_from_flags(flag_values), given

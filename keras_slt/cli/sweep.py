@@ -9,14 +9,23 @@ Example:
 --widths adds the network's width as an axis (hidden units for fc, the
 width factor for the conv nets): a narrower dense source whose ticket has
 the size of a frozen source's is one more width; --runs entries take a
-width as :wW (dense:s0.5:w0.354). Runs already finished in --output_dir are skipped, so running the same
-command again resumes an interrupted sweep. A finished run whose search
-flags changed since (another flagfile content, say) is refused, never
-reported with its old numbers; --rerun_changed runs it again instead. The
-sweep holds --output_dir's lock while it runs. Prints one line per finished
-run (its settings, test accuracy, size and time; each run's own output is
-in its folder's log.txt), then where the table is and the command that
-draws its figures.
+width as :wW (dense:s0.5:w0.354). --epochs, --batch_size and --data_dir
+go to every run, over the search flagfile's (a short trial of a long
+study: --epochs=1).
+
+Every run's flags are checked before the first run starts. With
+--parallel=1 the searches run one after another in this process, paying
+the interpreter's and TensorFlow's start-up once; with more (or
+--noin_process), each runs in a process of its own. Runs already
+finished in --output_dir are skipped, so running the same command again
+resumes an interrupted sweep. A finished run whose search flags changed
+since (another flagfile content, say) is
+refused, never reported with its old numbers; --rerun_changed runs it
+again instead. The sweep holds --output_dir's lock while it runs. Prints
+one line per finished run (its settings, test accuracy, size and time, how
+many runs are done and about how long the others will take; each run's own
+output is in its folder's log.txt), then where the table is and the
+command that draws its figures.
 """
 
 import os
@@ -25,9 +34,12 @@ import shutil
 from absl import flags
 
 from keras_slt import folder_lock
-from keras_slt.cli import common, search_flags
+from keras_slt.cli import common, in_process, search_flags
 from keras_slt.experiments import sweep, sweep_table
 from keras_slt.validation import check_positive_int
+
+# Search flags the sweep passes to every run, after the search flagfile.
+RUN_FLAGS = ("epochs", "batch_size", "data_dir")
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("output_dir", None, "Folder holding one sub-folder per run.")
@@ -44,11 +56,15 @@ flags.DEFINE_list("runs", [], "Instead of the grid, these runs of it, per seed i
                   "frozen:fF:sS, pruned:fF:sS, each optionally with a width :wW (e.g. frozen:f0.5:s0.5,pruned:f0.5:s0.7,"
                   "dense:s0.5:w0.354).")
 flags.DEFINE_string("search_flagfile", None, "Flagfile with the search flags shared by every run.")
-flags.DEFINE_integer("parallel", max(1, (os.cpu_count() or 1) // 8), "Runs at a time.")
+flags.DEFINE_integer("parallel", max(1, (os.cpu_count() or 1) // 8),
+                     "Runs at a time; above 1, each in a process of its own.")
+flags.DEFINE_bool("in_process", True, "With --parallel=1, run the searches in this process, one start-up for "
+                  "all; false: each in a new process (isolated, each paying the start-up).")
 flags.DEFINE_string("csv", None, "Where to write the table; default <output_dir>/results.csv.")
 flags.DEFINE_bool("dry_run", False, "Print the runs and exit.")
 flags.DEFINE_bool("rerun_changed", False, "Delete and run again the finished runs whose search flags "
                   "changed since they ran (default: refuse them).")
+search_flags.define_flags(FLAGS, names=RUN_FLAGS, default=None)
 flags.mark_flag_as_required("output_dir")
 
 
@@ -91,6 +107,13 @@ def main(argv):
         except ValueError as error:
             raise ValueError(f"--widths: {error}") from None
     base_flags = [f"--flagfile={FLAGS.search_flagfile}"] if FLAGS.search_flagfile else []
+    base_flags += [f"--{name}={FLAGS[name].value}" for name in RUN_FLAGS if FLAGS[name].present]
+    for run in runs:  # a bad setting is found now, not hours into the sweep
+        try:
+            run_config, given = search_flags.parse_command(run.command(FLAGS.output_dir, base_flags, program=()))
+            run_config.validate(given)
+        except ValueError as error:
+            raise ValueError(f"run {run.name}: {error}") from None
     if FLAGS.dry_run:
         for run in runs:
             print(" ".join(run.command(FLAGS.output_dir, base_flags)))
@@ -108,7 +131,9 @@ def _sweep(runs, base_flags):
             raise ValueError(f"{sweep.run_folder(root, run)} holds a finished run with {name}={before!r}, "
                              f"not {now!r}; pass --rerun_changed to run it again, or use another --output_dir")
         shutil.rmtree(sweep.run_folder(root, run))
-    failed = sweep.execute(runs, root, base_flags, FLAGS.parallel)
+    here = FLAGS.in_process and FLAGS.parallel == 1
+    launch = in_process.search_launcher(base_flags) if here else sweep.subprocess_launcher(base_flags)
+    failed = sweep.execute(runs, root, launch, FLAGS.parallel)
     rows = sweep_table.collect(root)
     table = FLAGS.csv or os.path.join(root, "results.csv")
     sweep_table.write_csv(rows, table)

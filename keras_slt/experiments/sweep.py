@@ -17,6 +17,8 @@ import pathlib
 import re
 import subprocess
 import sys
+import threading
+import time
 from concurrent import futures
 
 from keras_slt import run_files
@@ -312,30 +314,111 @@ def changed_runs(runs, output_root, config_of):
     return changed
 
 
-def execute(runs, output_root, base_flags=(), parallel=1, log=print, program=SEARCH_PROGRAM):
-    """Runs every unfinished run, `parallel` at a time.
+def subprocess_launcher(base_flags=(), program=SEARCH_PROGRAM):
+    """A `launch` for `execute` that runs each search in a new process.
 
-    `program` is the search command without flags (the search tool by
-    default; tests substitute their own).
+    Each run pays the interpreter's and TensorFlow's start-up; `execute`
+    needs it to run several searches at a time. `program` is the search
+    command without flags (the search tool by default; tests substitute
+    their own). The run's output goes to its `log` file.
+    """
 
-    Each run's output goes to `<output_root>/<name>/log.txt`. Returns the
-    names of the runs that failed.
+    def launch(run, output_root, log):
+        return subprocess.call(run.command(output_root, base_flags, program), stdout=log, stderr=subprocess.STDOUT)
+
+    return launch
+
+
+def execute(runs, output_root, launch, parallel=1, log=print, clock=time.monotonic):
+    """Runs every unfinished run, `parallel` at a time, with progress and an estimate of the time left.
+
+    Args:
+        runs: `Run`s of the sweep.
+        output_root: the sweep's folder.
+        launch: `launch(run, output_root, log_file)` runs one search,
+            writing its output to the open `log_file`
+            (`<output_root>/<name>/log.txt`), and returns its exit status
+            (`subprocess_launcher`, or the sweep tool's in-process one).
+        parallel: runs at a time (threads calling `launch`).
+        log: where progress lines go.
+        clock: seconds, for the estimate (tests substitute their own).
+
+    Returns:
+        The names of the runs that failed.
     """
     pending = [run for run in runs if not is_finished(output_root, run)]
     log(f"{len(runs) - len(pending)} of {len(runs)} runs already finished; running {len(pending)}")
+    progress = Progress(len(pending), parallel, clock)
 
-    def launch(run):
+    def launch_one(run):
         folder = run_folder(output_root, run)
         folder.mkdir(parents=True, exist_ok=True)
         with open(folder / "log.txt", "a") as out:
-            code = subprocess.call(run.command(output_root, base_flags, program),
-                                   stdout=out, stderr=subprocess.STDOUT)
-        log(finished_line(output_root, run, code))
+            code = launch(run, output_root, out)
+        log(f"{finished_line(output_root, run, code)} [{progress.finished()}]")
         return run.name, code
 
     with futures.ThreadPoolExecutor(max_workers=parallel) as pool:
-        results = list(pool.map(launch, pending))
+        results = list(pool.map(launch_one, pending))
     return [name for name, code in results if code != 0]
+
+
+class Progress:
+    """Counts finished runs and estimates the time the others need.
+
+    The estimate is the mean time of the runs finished so far per run left,
+    `parallel` at a time.
+
+    Example:
+
+    >>> times = iter([0.0, 120.0, 240.0])
+    >>> progress = Progress(4, 1, clock=lambda: next(times))
+    >>> progress.finished()
+    '1 of 4 done, 2 min elapsed, about 6 min left'
+    >>> progress.finished()
+    '2 of 4 done, 4 min elapsed, about 4 min left'
+    """
+
+    def __init__(self, total, parallel=1, clock=time.monotonic):
+        self._total, self._parallel, self._clock = total, parallel, clock
+        self._started = clock()
+        self._done = 0
+        self._lock = threading.Lock()
+
+    def finished(self):
+        """Counts one more finished run; returns the progress line."""
+        with self._lock:
+            self._done += 1
+            elapsed = self._clock() - self._started
+            left = self._total - self._done
+            line = f"{self._done} of {self._total} done, {duration(elapsed)} elapsed"
+            if left:
+                line += f", about {duration(elapsed / self._done * left / min(self._parallel, left))} left"
+            return line
+
+
+def duration(seconds):
+    """`seconds` in words a person reads at a glance.
+
+    Example:
+
+    >>> duration(42), duration(754), duration(7380)
+    ('42 s', '13 min', '2 h 3 min')
+    """
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
+
+
+def _error_in_log(path):
+    """The last `error: ...` line of a run's log, without `error: `, or None."""
+    try:
+        lines = pathlib.Path(path).read_text(errors="replace").splitlines()
+    except OSError:
+        return None
+    return next((line[len("error: "):] for line in reversed(lines) if line.startswith("error: ")), None)
 
 
 def finished_line(output_root, run, code):
@@ -349,7 +432,8 @@ def finished_line(output_root, run, code):
     """
     folder = run_folder(output_root, run)
     if code != 0:
-        return f"FAILED ({code}): {run.name}; its log: {folder / 'log.txt'}"
+        reason = _error_in_log(folder / "log.txt")
+        return f"FAILED ({code}): {run.name}{': ' + reason if reason else ''}; its log: {folder / 'log.txt'}"
     results = read_results(folder / run_files.RESULTS)
     settings = " ".join(f"{key}={value}" for key, value in run.flags)
     took = f", {results['wall_time_s']:.0f} s" if "wall_time_s" in results else ""
