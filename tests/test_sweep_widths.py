@@ -39,10 +39,10 @@ def test_grid_widths_name_and_set_each_run():
     ("fc", 0.5, "width 0.5 of fc: fc takes a whole number of hidden units"),
     ("fc", 0, "width 0 of fc: widths must be positive"),
     # conv1 has 64 channels at width factor 1: 64 x 0.0078 = 0.4992 rounds to 0
-    ("conv6", 0.0078, "width factor 0.0078 of conv6: its layer conv1 would have 64 x 0.0078 = 0.4992 channels, "
-                      "which rounds to zero"),
-    ("resnet18", 0.007, "width factor 0.007 of resnet18: its layer stem_conv would have 64 x 0.007 = 0.448 "
-                        "channels, which rounds to zero"),
+    ("conv6", 0.0078, ("width factor 0.0078 of conv6: its layer conv1 would have 64 x 0.0078 = 0.4992 channels, "
+                       "which rounds to zero")),
+    ("resnet18", 0.007, ("width factor 0.007 of resnet18: its layer stem_conv would have 64 x 0.007 = 0.448 "
+                         "channels, which rounds to zero")),
     ("keras.applications.ResNet50", 0.5, "model keras.applications.ResNet50 takes no width"),
 ])
 def test_widths_a_model_cannot_take_are_refused(model, width, message):
@@ -104,7 +104,10 @@ def test_sweep_resumes_by_width_and_refuses_a_changed_width(tmp_path):
     assert sorted(calls) == sorted(r.name for r in runs)  # each run exactly once
     # a finished run stored with another width is found, never reused
     (run,) = [r for r in runs if r.name == "fc_w646_s0.5_dense_seed0"]
-    config_of = lambda r: search_flags.config_of_command(r.command(root, program=()))  # noqa: E731
+
+    def config_of(r):
+        return search_flags.config_of_command(r.command(root, program=()))
+
     stored = dataclasses.asdict(config_of(run)) | {"width": 512}
     results = root / run.name / "results.json"
     results.write_text(json.dumps({"test_accuracy": 0.5, "model_size_bits": 10, "flags": stored}))
@@ -119,8 +122,9 @@ def test_sweep_resumes_by_width_and_refuses_a_changed_width(tmp_path):
 
 def dense_and_frozen_configs():
     def config(source, width, f, s, bits, accuracy, std=0.0):
-        return dict(model="fc", source=source, width=width, sparsity=s, freeze_ratio=f, prune_ratio=f,
-                    lock_ratio=0, model_size_bits=bits, accuracy_mean=accuracy, accuracy_std=std, seeds=3)
+        return {"model": "fc", "source": source, "width": width, "sparsity": s, "freeze_ratio": f,
+                "prune_ratio": f, "lock_ratio": 0, "model_size_bits": bits, "accuracy_mean": accuracy,
+                "accuracy_std": std, "seeds": 3}
 
     return [
         config(sweep_table.DENSE_SOURCE, "", 0, 0.5, 2000, 0.86),

@@ -28,7 +28,7 @@ def search_launcher(base_flags=()):
                 run_config.validate(given)
                 print(search.summary(search.run_search(run_config, verbose=2)))
                 return 0
-            except Exception as error:  # the run failed, not the sweep: on to the next run
+            except Exception as error:  # noqa: BLE001  (the run failed, not the sweep: on to the next run)
                 ending = common.exit_line(error)
                 if ending is None:
                     traceback.print_exc()

@@ -23,7 +23,6 @@ from concurrent import futures
 
 from keras_slt import run_files
 from keras_slt.experiments import model_source
-from keras_slt.models import registry
 from keras_slt.experiments.sweep_table import (
     DENSE_SOURCE,
     FROZEN_SOURCE,
@@ -32,6 +31,7 @@ from keras_slt.experiments.sweep_table import (
     read_results,
     source_of,
 )
+from keras_slt.models import registry
 
 # The search tool, started in a new process (see keras_slt_launch).
 SEARCH_PROGRAM = (sys.executable, "-m", "keras_slt_launch", "search")
