@@ -140,6 +140,7 @@ def layer_sparsity_bars(layer_sparsity, stem, title):
 
 
 def sparsities_in(rows):
-    """The ticket sparsities present, for one figure each."""
-    counts = collections.Counter(r["sparsity"] for r in rows if r["source"] != sweep_table.WEIGHT_TRAINED)
+    """The ticket sparsities of the frozen and pruned sources, for one figure against the freezing ratio each."""
+    counts = collections.Counter(r["sparsity"] for r in rows
+                                 if r["source"] in (sweep_table.FROZEN_SOURCE, sweep_table.PRUNED_SOURCE))
     return sorted(float(s) for s in counts)
