@@ -308,12 +308,15 @@ def test_damaged_results_are_refused_by_the_export(finished_run, tmp_path, conte
         sources.search_run(str(folder))
 
 
+REQUIRED_COLUMNS = [c for c in sweep_table.COLUMNS if c not in sweep_table.OPTIONAL_COLUMNS]
+
+
 def csv_text(rows):
-    return "\n".join([",".join(sweep_table.COLUMNS)] + rows) + "\n"
+    return "\n".join([",".join(REQUIRED_COLUMNS)] + rows) + "\n"
 
 
 @pytest.mark.parametrize("text, reason", [
-    ("run,model\nx,fc\n", f"not a sweep table: no column {', '.join(sweep_table.COLUMNS[2:])}"),
+    ("run,model\nx,fc\n", f"not a sweep table: no column {', '.join(REQUIRED_COLUMNS[2:])}"),
     (csv_text(["a,fc,fashion_mnist,frozen source,ep,0.5,0.5,0.25,0.25,0,high,0.8,100,200,0.5,3"]),
      "line 2: test_accuracy 'high' is not a number"),
     (csv_text(["a,fc,fashion_mnist,frozen source,ep,0.5"]), "line 2 has 6 fields, not 16"),

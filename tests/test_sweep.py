@@ -35,7 +35,8 @@ def test_lock_shares():
 
 def test_listed_runs_are_grid_runs_in_entry_order():
     entries = [sweep.parse_listed(t) for t in ("frozen:f0.5:s0.5", "pruned:f0.5:s0.7", "dense:s0.5", "weights")]
-    assert entries[1] == (sweep_table.PRUNED_SOURCE, 0.7, 0.5) and entries[3] == (sweep_table.WEIGHT_TRAINED, None, None)
+    assert entries[1] == (sweep_table.PRUNED_SOURCE, 0.7, 0.5, None)
+    assert entries[3] == (sweep_table.WEIGHT_TRAINED, None, None, None)
     runs = sweep.listed(["conv6"], entries, [0, 1])
     assert [r.name for r in runs] == [
         f"conv6_{name}_seed{seed}" for seed in (0, 1)
@@ -50,7 +51,8 @@ def test_listed_runs_are_grid_runs_in_entry_order():
 
 
 @pytest.mark.parametrize("text", ["frozen:s0.5", "dense:f0.5:s0.5", "pruned:f0:s0.5", "frozen:fx:s0.5",
-                                  "dense:s1", "weights:s0.5", "tickets"])
+                                  "dense:s1", "weights:s0.5", "tickets", "dense:w0.5:s0.5", "dense:s0.5:w0",
+                                  "dense:s0.5:wx", "dense:s0.5:w1:w2"])
 def test_parse_listed_rejects(text):
     with pytest.raises(ValueError, match=f"run '{text}'"):
         sweep.parse_listed(text)
@@ -124,9 +126,9 @@ def test_plot_reads_a_sweep_folder_and_tables_every_configuration(tmp_path):
     assert result.returncode == 0, result.stderr
     table = [line for line in result.stdout.splitlines() if line.startswith("| ")][2:]
     assert table == [
-        "| weight-trained | - | 0 | 0 | 64,000 | 90.00 ± 0.00 | 90.00 (seed 0) |",
-        "| pruned source | 0.7 | 0.5 | 0 | 1,000 | 70.00 ± 0.00 | 70.00 (seed 0) |",
-        "| frozen source | 0.5 | 0.25 | 0.25 | 1,000 | 82.00 ± 2.83 | 84.00 (seed 0), 80.00 (seed 1) |",
+        "| weight-trained | default | - | 0 | 0 | 64,000 | 90.00 ± 0.00 | 90.00 (seed 0) |",
+        "| pruned source | default | 0.7 | 0.5 | 0 | 1,000 | 70.00 ± 0.00 | 70.00 (seed 0) |",
+        "| frozen source | default | 0.5 | 0.25 | 0.25 | 1,000 | 82.00 ± 2.83 | 84.00 (seed 0), 80.00 (seed 1) |",
     ]
     assert (tmp_path / "fig" / "accuracy_vs_size.png").is_file()
     result = run_tool("tools/plot.py", f"--output_dir={tmp_path / 'fig'}")
@@ -156,8 +158,9 @@ def test_execute_skips_finished_runs(tmp_path):
     script.write_text(FAKE_SEARCH)
     runs = sweep.grid(["fc"], [0.5], [0.0, 0.5], [0, 1], weight_trained=False)
     root = tmp_path / "out"
-    assert sweep.execute(runs[:2], root, parallel=2, log=lambda m: None, program=(sys.executable, str(script))) == []
-    assert sweep.execute(runs, root, parallel=2, log=lambda m: None, program=(sys.executable, str(script))) == []
+    launch = sweep.subprocess_launcher(program=(sys.executable, str(script)))
+    assert sweep.execute(runs[:2], root, launch, parallel=2, log=lambda m: None) == []
+    assert sweep.execute(runs, root, launch, parallel=2, log=lambda m: None) == []
     calls = (root / "calls.txt").read_text().split()
     assert sorted(calls) == sorted(r.name for r in runs)  # each run exactly once
 

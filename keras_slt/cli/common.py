@@ -257,16 +257,22 @@ def run(main, groups=None):
     except BrokenPipeError:  # the reader went away (`--help | head`): nothing left to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(1)
-    except ValueError as error:
-        fail(error)
     except Exception as error:
-        if isinstance(error, _run_errors()):
-            fail(error, status=1)
-        line = failure_line(error)
-        if line is None:
+        ending = exit_line(error)
+        if ending is None:
             raise
-        fail(line, status=1)
+        fail(*ending)
     sys.exit(status)
+
+
+def exit_line(error):
+    """`(line, exit status)` a tool ends with on `error` (see `run`), or None for a bug."""
+    if isinstance(error, ValueError):
+        return str(error), 2
+    if isinstance(error, _run_errors()):
+        return str(error), 1
+    line = failure_line(error)
+    return None if line is None else (line, 1)
 
 
 def _run_errors():

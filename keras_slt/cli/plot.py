@@ -35,10 +35,11 @@ flags.mark_flag_as_required("output_dir")
 def frontier_table(rows):
     """The accuracy-size frontier as a Markdown table."""
     configs = pareto.aggregate([r for r in rows if r["source"] != sweep_table.WEIGHT_TRAINED])
-    lines = ["| source | sparsity | p | r | size (bits) | accuracy (%) | seeds |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| source | width | sparsity | p | r | size (bits) | accuracy (%) | seeds |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for c in pareto.frontier(configs):
-        lines.append(f"| {c['source']} | {c['sparsity']:g} | {c['prune_ratio']:g} | {c['lock_ratio']:g} "
+        lines.append(f"| {c['source']} | {plots.width_label(c['width'])} | {c['sparsity']:g} "
+                     f"| {c['prune_ratio']:g} | {c['lock_ratio']:g} "
                      f"| {c['model_size_bits']:,.0f} | {100 * c['accuracy_mean']:.2f} "
                      f"± {100 * c['accuracy_std']:.2f} | {c['seeds']} |")
     return "\n".join(lines)
@@ -46,16 +47,17 @@ def frontier_table(rows):
 
 def configurations_table(rows):
     """Every configuration, largest first, as a Markdown table with each seed's accuracy."""
-    keys = ("model", "source", "sparsity", "freeze_ratio", "prune_ratio", "lock_ratio")
+    keys = ("model", "source", "width", "sparsity", "freeze_ratio", "prune_ratio", "lock_ratio")
     configs = sorted(pareto.aggregate(rows, keys),
                      key=lambda c: (-c["model_size_bits"], sweep_table.SOURCES.index(c["source"]), str(c["sparsity"])))
-    lines = ["| source | sparsity | p | r | size (bits) | accuracy (%) | per seed (%) |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| source | width | sparsity | p | r | size (bits) | accuracy (%) | per seed (%) |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for c in configs:
         runs = sorted((r for r in rows if all(r[k] == c[k] for k in keys)), key=lambda r: int(r["seed"]))
         per_seed = ", ".join(f"{100 * float(r['test_accuracy']):.2f} (seed {r['seed']})" for r in runs)
         sparsity = "-" if c["source"] == sweep_table.WEIGHT_TRAINED else f"{c['sparsity']:g}"
-        lines.append(f"| {c['source']} | {sparsity} | {c['prune_ratio']:g} | {c['lock_ratio']:g} "
+        lines.append(f"| {c['source']} | {plots.width_label(c['width'])} | {sparsity} "
+                     f"| {c['prune_ratio']:g} | {c['lock_ratio']:g} "
                      f"| {c['model_size_bits']:,.0f} | {100 * c['accuracy_mean']:.2f} "
                      f"± {100 * c['accuracy_std']:.2f} | {per_seed} |")
     return "\n".join(lines)

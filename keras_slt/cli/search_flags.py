@@ -24,18 +24,23 @@ def _value_type(annotation):
     return types[0]
 
 
-def define_flags(flag_values):
+def define_flags(flag_values, names=None, default=dataclasses.MISSING):
     """Defines on `flag_values` one absl flag per `SearchConfig` field, help from its metadata.
 
+    `names` limits them to those fields; `default`, when given, replaces
+    every field's default (the sweep's pass-through flags default to None).
     A field with choices becomes an enum flag: absl refuses any other value
     while parsing, naming the flag and the choices.
     """
     for field in dataclasses.fields(config.SearchConfig):
+        if names is not None and field.name not in names:
+            continue
         help = field.metadata["help"]
+        value = field.default if default is dataclasses.MISSING else default
         if "choices" in field.metadata:
-            flags.DEFINE_enum(field.name, field.default, field.metadata["choices"], help, flag_values=flag_values)
+            flags.DEFINE_enum(field.name, value, field.metadata["choices"], help, flag_values=flag_values)
         else:
-            _DEFINERS[_value_type(field.type)](field.name, field.default, help, flag_values=flag_values)
+            _DEFINERS[_value_type(field.type)](field.name, value, help, flag_values=flag_values)
 
 
 def help_groups():
@@ -68,6 +73,11 @@ def config_of_command(args):
     >>> config_of_command(["--flagfile=configs/fashion_mnist_fc.flags", "--seed=1"]).seed
     1
     """
+    return parse_command(args)[0]
+
+
+def parse_command(args):
+    """`(config, given)`: `config_of_command(args)` and the names of the settings `args` give."""
     flag_values = flags.FlagValues()
     define_flags(flag_values)
     flagfiles.check(args)
@@ -75,4 +85,5 @@ def config_of_command(args):
         flag_values(["search", *args])
     except flags.Error as error:
         raise ValueError(str(error).strip().splitlines()[0]) from None
-    return config_from_flags(flag_values)
+    given = [field.name for field in dataclasses.fields(config.SearchConfig) if flag_values[field.name].present]
+    return config_from_flags(flag_values), given

@@ -1,10 +1,10 @@
-"""The accuracy-size frontier of a set of runs."""
+"""The accuracy-size frontier of a set of runs, and each source's curve."""
 
 import collections
 import statistics
 
 
-def aggregate(rows, keys=("model", "source", "sparsity", "freeze_ratio", "prune_ratio", "lock_ratio")):
+def aggregate(rows, keys=("model", "source", "width", "sparsity", "freeze_ratio", "prune_ratio", "lock_ratio")):
     """Mean and spread over seeds of runs that differ only in their seed.
 
     Args:
@@ -51,3 +51,39 @@ def frontier(configs, size="model_size_bits", accuracy="accuracy_mean"):
             front.append(config)
             best = config[accuracy]
     return front
+
+
+def source_curves(configs, dense_source="dense source"):
+    """Each source's accuracy against size, the most accurate sparsity at each size.
+
+    A ticket's size follows from the network's width and the freezing ratio,
+    not from its sparsity, so each (source, model, width, freezing ratio)
+    is one point of a curve: its most accurate configuration. The dense
+    source's curve runs over its widths; the frozen and pruned sources have
+    one curve per width, over their freezing ratios.
+
+    Args:
+        configs: configurations of `aggregate` (with a `width` key).
+        dense_source: the source whose curve runs over widths.
+
+    Returns:
+        `[(source, width, points)]`: width None for the dense source's
+        curve; points smallest first.
+
+    Example:
+
+    >>> configs = [dict(model="fc", source="dense source", width=w, freeze_ratio=0, model_size_bits=b,
+    ...                 accuracy_mean=a) for w, b, a in ((1024, 20, 0.8), (646, 10, 0.7), (646, 10, 0.75))]
+    >>> [(c["width"], c["accuracy_mean"]) for c in source_curves(configs)[0][2]]
+    [(646, 0.75), (1024, 0.8)]
+    """
+    best = {}
+    for config in configs:
+        point = (config["source"], config["model"], config["width"], config["freeze_ratio"])
+        if point not in best or config["accuracy_mean"] > best[point]["accuracy_mean"]:
+            best[point] = config
+    curves = collections.defaultdict(list)
+    for (source, model, width, _), config in best.items():
+        curves[(source, model, None if source == dense_source else width)].append(config)
+    return [(source, width, sorted(points, key=lambda c: c["model_size_bits"]))
+            for (source, _, width), points in sorted(curves.items(), key=lambda item: str(item[0]))]

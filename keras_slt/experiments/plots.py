@@ -37,40 +37,59 @@ def _save(figure, stem):
     return paths
 
 
+def width_label(width):
+    """A width as tables and legends print it: `"default"` for the search flags' own.
+
+    Example:
+
+    >>> width_label(646.0), width_label("")
+    ('646', 'default')
+    """
+    return "default" if width in ("", None) else f"{float(width):g}"
+
+
 def _weight_trained_line(axis, rows):
     trained = [r for r in rows if r["source"] == sweep_table.WEIGHT_TRAINED]
-    if trained:
-        (config,) = pareto.aggregate(trained, keys=("source",))
-        axis.axhline(100 * config["accuracy_mean"], color="black", linestyle="--",
-                     label=f"weight-trained ({config['model_size_bits'] / 8e6:.2f} MB float32)")
+    configs = pareto.aggregate(trained, keys=("source", "width")) if trained else []
+    for config, linestyle in zip(configs, ("--", ":", "-.", (0, (1, 3)))):
+        width = "" if len(configs) == 1 else f", width {width_label(config['width'])}"
+        axis.axhline(100 * config["accuracy_mean"], color="black", linestyle=linestyle,
+                     label=f"weight-trained{width} ({config['model_size_bits'] / 8e6:.2f} MB float32)")
 
 
 def accuracy_vs_size(rows, stem, title):
     """Test accuracy against ticket size (bits, log scale), one curve per source.
 
-    Faint points are every configuration (mean over seeds); the line joins
-    each source's accuracy-size frontier, with error bars of one standard
-    deviation over seeds.
+    Faint points are every configuration (mean over seeds). Each source's
+    curve joins its most accurate sparsity at each size
+    (`pareto.source_curves`): the dense source over its widths, the frozen
+    and pruned sources over their freezing ratios, one curve per width;
+    error bars are one standard deviation over seeds.
     """
     figure, axis = _subplots(figsize=(7, 4.5))
     configs = pareto.aggregate([r for r in rows if r["source"] != sweep_table.WEIGHT_TRAINED])
+    curves = pareto.source_curves(configs, sweep_table.DENSE_SOURCE)
     for source, style in _STYLE.items():
         members = [c for c in configs if c["source"] == source]
-        if not members:
-            continue
         axis.scatter([c["model_size_bits"] for c in members],
                      [100 * c["accuracy_mean"] for c in members], alpha=0.25, color=style["color"], s=14)
-        front = pareto.frontier(members)
-        axis.errorbar([c["model_size_bits"] for c in front], [100 * c["accuracy_mean"] for c in front],
-                      yerr=[100 * c["accuracy_std"] for c in front], label=f"SLT in {source}",
-                      capsize=3, **style)
+        own = [(width, points) for curve_source, width, points in curves if curve_source == source]
+        for (width, points), linestyle in zip(own, ("-", "--", ":", "-.")):
+            if source == sweep_table.DENSE_SOURCE:
+                over = "widths " + ", ".join(width_label(c["width"]) for c in points)
+                label = f"SLT in {source} (over {over})" if len(points) > 1 else f"SLT in {source}"
+            else:
+                label = f"SLT in {source}" + (f", width {width_label(width)}" if len(own) > 1 else "")
+            axis.errorbar([c["model_size_bits"] for c in points], [100 * c["accuracy_mean"] for c in points],
+                          yerr=[100 * c["accuracy_std"] for c in points], label=label,
+                          capsize=3, linestyle=linestyle, **style)
     _weight_trained_line(axis, rows)
     axis.set_xscale("log")
     axis.set_xlabel("model size (bits, paper's accounting; log scale)")
     axis.set_ylabel("test accuracy (%)")
     axis.set_title(title)
     axis.grid(True, which="both", alpha=0.3)
-    axis.legend(loc="lower right")
+    axis.legend(loc="lower right", fontsize="small")
     return _save(figure, stem)
 
 
@@ -79,25 +98,28 @@ def accuracy_vs_freeze_ratio(rows, sparsity, stem, title):
 
     The dense source is the point at ratio 0; the pruned source's ratio is
     its pruning ratio p, which gives the same ticket size as the frozen
-    source at the same ratio.
+    source at the same ratio. One curve per source and width (a dense
+    source at a width no other source has is left out).
     """
     figure, axis = _subplots(figsize=(7, 4.5))
     configs = [c for c in pareto.aggregate([r for r in rows if r["source"] != sweep_table.WEIGHT_TRAINED])
                if abs(float(c["sparsity"]) - sparsity) < 1e-9]
-    dense = [c for c in configs if c["source"] == sweep_table.DENSE_SOURCE]
     for source in (sweep_table.FROZEN_SOURCE, sweep_table.PRUNED_SOURCE):
-        points = sorted(dense + [c for c in configs if c["source"] == source],
-                        key=lambda c: c["freeze_ratio"])
-        if len(points) > len(dense):
+        widths = sorted({c["width"] for c in configs if c["source"] == source}, key=str)
+        for width, linestyle in zip(widths, ("-", "--", ":", "-.")):
+            points = sorted((c for c in configs if c["width"] == width
+                             and c["source"] in (source, sweep_table.DENSE_SOURCE)),
+                            key=lambda c: c["freeze_ratio"])
+            label = f"SLT in {source}" + (f", width {width_label(width)}" if len(widths) > 1 else "")
             axis.errorbar([c["freeze_ratio"] for c in points], [100 * c["accuracy_mean"] for c in points],
-                          yerr=[100 * c["accuracy_std"] for c in points], label=f"SLT in {source}",
-                          capsize=3, **_STYLE[source])
+                          yerr=[100 * c["accuracy_std"] for c in points], label=label,
+                          capsize=3, linestyle=linestyle, **_STYLE[source])
     _weight_trained_line(axis, rows)
     axis.set_xlabel("freezing ratio f = p + r (pruned source: p)")
     axis.set_ylabel("test accuracy (%)")
     axis.set_title(title)
     axis.grid(True, alpha=0.3)
-    axis.legend(loc="lower left")
+    axis.legend(loc="lower left", fontsize="small")
     return _save(figure, stem)
 
 
@@ -119,6 +141,7 @@ def layer_sparsity_bars(layer_sparsity, stem, title):
 
 
 def sparsities_in(rows):
-    """The ticket sparsities present, for one figure each."""
-    counts = collections.Counter(r["sparsity"] for r in rows if r["source"] != sweep_table.WEIGHT_TRAINED)
+    """The ticket sparsities of the frozen and pruned sources, for one figure against the freezing ratio each."""
+    counts = collections.Counter(r["sparsity"] for r in rows
+                                 if r["source"] in (sweep_table.FROZEN_SOURCE, sweep_table.PRUNED_SOURCE))
     return sorted(float(s) for s in counts)

@@ -28,8 +28,11 @@ SOURCES = (DENSE_SOURCE, PRUNED_SOURCE, FROZEN_SOURCE, WEIGHT_TRAINED)
 COLUMNS = (
     "run", "model", "dataset", "source", "algo", "sparsity", "freeze_ratio",
     "prune_ratio", "lock_ratio", "seed", "test_accuracy", "val_accuracy",
-    "model_size_bits", "dense_float32_bits", "actual_sparsity", "wall_time_s",
+    "model_size_bits", "dense_float32_bits", "actual_sparsity", "wall_time_s", "width",
 )
+# The column a table written before widths were swept lacks; its runs had the
+# width of their search flags, which the table did not record.
+OPTIONAL_COLUMNS = ("width",)
 
 # How to get past a damaged or outdated results.json.
 RERUN = "delete that run's folder to run it again"
@@ -56,6 +59,20 @@ def source_of(algo, prune_ratio, lock_ratio):
     if lock_ratio > 0:
         return FROZEN_SOURCE
     return PRUNED_SOURCE if prune_ratio > 0 else DENSE_SOURCE
+
+
+def width_of(flags):
+    """The width a run's flags give its network (`width` or `width_factor`), or "" for the model's default.
+
+    Example:
+
+    >>> width_of({"width": None, "width_factor": 0.5}), width_of({"model": "fc"})
+    (0.5, '')
+    """
+    for key in ("width", "width_factor"):
+        if flags.get(key) is not None:
+            return float(flags[key])
+    return ""
 
 
 def row_of(name, results):
@@ -86,6 +103,7 @@ def row_of(name, results):
         "dense_float32_bits": results.get("dense_float32_bits"),
         "actual_sparsity": results.get("actual_sparsity", ""),
         "wall_time_s": results.get("wall_time_s", ""),
+        "width": width_of(flags),
     }
 
 
@@ -114,12 +132,13 @@ def read_csv(path):
     """Rows of a sweep CSV, numbers parsed."""
     numeric = {"sparsity", "freeze_ratio", "prune_ratio", "lock_ratio", "test_accuracy",
                "val_accuracy", "model_size_bits", "dense_float32_bits", "actual_sparsity",
-               "wall_time_s"}
+               "wall_time_s", "width"}
     rows = []
     try:
         with open(path, newline="", encoding="utf-8") as f:
             reader = csv.DictReader(f)
-            missing = [column for column in COLUMNS if column not in (reader.fieldnames or ())]
+            missing = [column for column in COLUMNS
+                       if column not in (reader.fieldnames or ()) and column not in OPTIONAL_COLUMNS]
             if missing:
                 raise files.damaged(path, f"not a sweep table: no column {', '.join(missing)}")
             for row in reader:
@@ -128,8 +147,9 @@ def read_csv(path):
                 if len(fields) != len(reader.fieldnames):
                     raise files.damaged(path, f"line {reader.line_num} has {len(fields)} fields, "
                                               f"not {len(reader.fieldnames)}")
-                rows.append({k: (_number(path, reader.line_num, k, v) if k in numeric and v not in ("", "None")
-                                 else v) for k, v in row.items()})
+                row = {k: (_number(path, reader.line_num, k, v) if k in numeric and v not in ("", "None")
+                           else v) for k, v in row.items()}
+                rows.append({column: "" for column in OPTIONAL_COLUMNS} | row)
     except (UnicodeDecodeError, csv.Error) as error:
         raise files.damaged(path, error) from None
     return rows
