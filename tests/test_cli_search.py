@@ -6,6 +6,8 @@ import os
 import keras
 import pytest
 
+import keras_slt  # noqa: F401  (registers the classes best.keras names, for load_model below)
+
 from conftest import one_error_line, run_tool
 
 pytestmark = pytest.mark.slow  # every test starts the tool
