@@ -142,9 +142,10 @@ def test_newcomer_walks_the_quick_start(tmp_path):
 
     # The sweep: three runs, one table; then its figures.
     _, sweep, _ = next(steps)
-    run(sweep)
+    output = run(sweep)
     table = (checkout / "runs/quickstart_sweep/results.csv").read_text().splitlines()
     assert len(table) == 1 + 3
     _, plot, _ = next(steps)
+    assert f"figures: python {' '.join(plot[1:])}\n" in output  # the sweep's hint is README's next command
     run(plot)
     assert (checkout / "runs/quickstart_sweep/figures/accuracy_vs_size.png").is_file()
