@@ -151,3 +151,24 @@ def test_commands_give_the_flags_their_tool_needs(document):
         if model_path and model_path.endswith(".keras"):
             # A run's file, named from the checkout where the commands run.
             assert "/" in model_path, command
+
+
+def test_exports_read_folders_a_documented_command_writes():
+    # A run folder an export or benchmark reads is one a documented search
+    # writes (its --output_dir, or its flagfile's), or a run inside a sweep's.
+    runs, sweeps = set(), set()
+    for _, command in all_commands():
+        folder, path = flag(command, "output_dir"), flag(command, "flagfile")
+        if "tools/sweep.py" in command and folder:
+            sweeps.add(folder)
+        elif "tools/search.py" in command and folder:
+            runs.add(folder)
+        elif "tools/search.py" in command and path and path.startswith("configs/"):
+            runs |= {line.split("=", 1)[1] for line in (ROOT / path).read_text().splitlines()
+                     if line.startswith("--output_dir=")}
+    for document, command in all_commands():
+        if is_template(command) or not re.search(r"deploy/\w+\.py|benchmarks/weight_quantization\.py", command):
+            continue
+        folder = flag(command, "output_dir") or str(pathlib.PurePosixPath(flag(command, "model_path")).parent)
+        if folder.startswith("runs/"):
+            assert folder in runs or any(folder.startswith(sweep + "/") for sweep in sweeps), (document, command)
