@@ -36,19 +36,17 @@ def readme_commands():
 
 def code_lines(text):
     """The lines of a Markdown text's code: 4-space indented blocks and fenced blocks."""
-    lines, fenced, previous_blank = [], False, True
-    in_indented = False
+    lines, fenced, indented, previous_blank = [], False, False, True
     for line in text.splitlines():
         if line.startswith("```"):
             fenced = not fenced
-            continue
-        if fenced:
+        elif fenced:
             lines.append(line.strip())
-        elif line.startswith("    ") and (previous_blank or in_indented) and not line.lstrip().startswith("- "):
-            in_indented = True
+        elif line.startswith("    ") and (indented or previous_blank) and not line.lstrip().startswith("- "):
+            indented = True
             lines.append(line.strip())
-        else:
-            in_indented = in_indented and not line.strip() == "" and line.startswith("    ")
+        elif line.strip():
+            indented = False
         previous_blank = not line.strip()
     return lines
 

@@ -19,7 +19,6 @@ import subprocess
 import sys
 
 import pytest
-
 from test_docs import section
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -128,8 +127,9 @@ def test_newcomer_walks_the_quick_start(tmp_path):
     assert "[FAILED]" not in output and "[ok]" in output
 
     # Plain Keras loads the exported model without keras_slt; then README's block evaluates it.
-    run([sys.executable, "-c", "import sys, keras; keras.saving.load_model('runs/quickstart/ticket.keras'); "
-         "assert 'keras_slt' not in sys.modules, 'keras_slt imported'"])
+    load = ("import sys, keras; keras.saving.load_model('runs/quickstart/ticket.keras'); "
+            "assert 'keras_slt' not in sys.modules, 'keras_slt imported'")
+    run([sys.executable, "-c", load])
     _, python, code = next(steps)
     output = run(python, stdin=code)
     accuracy = float(re.search(r"'accuracy': ([0-9.]+)", output).group(1))
