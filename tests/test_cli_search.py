@@ -6,6 +6,7 @@ import os
 import keras
 import pytest
 
+import keras_slt  # noqa: F401  (registers the classes best.keras names, for load_model below)
 from conftest import one_error_line, run_tool
 
 pytestmark = pytest.mark.slow  # every test starts the tool
@@ -27,7 +28,8 @@ def test_cli_writes_results_and_ends_with_a_summary(data_dir, tmp_path):
     lines = result.stdout.splitlines()
     assert lines[0:4:2] == ["Epoch 1/2", "Epoch 2/2"] and len(lines) == 9
     assert all(line.startswith("5/5 - ") and "val_accuracy" in line for line in lines[1:4:2])
-    assert lines[4].startswith("fc on fashion_mnist, ep (s=0.5, p=0.25, r=0.25): test accuracy")
+    assert lines[4].startswith(
+        "fc on fashion_mnist, ep (sparsity s=0.5, prune ratio p=0.25, lock ratio r=0.25): test accuracy")
     assert lines[5:] == [f"results: {out / 'results.json'}", f"best model: {out / 'best.keras'}",
                          f"epoch log: {out / 'logs' / 'history.csv'}",
                          f"TensorBoard logs: {out / 'logs'} (view them: tensorboard --logdir={out / 'logs'})"]

@@ -129,7 +129,7 @@ def run_search(config, callbacks=(), verbose=None):
     ...     model="fc", width=16, dataset="image_folder", data_dir=data_dir, epochs=2,
     ...     batch_size=4, output_dir=output_dir), verbose=0)
     >>> print(summary(results))
-    fc on image_folder, ep (s=0.5, p=0, r=0): test accuracy ...% (best epoch ..., val ...%), size ... bits (...), ... s
+    fc on image_folder, ep (sparsity s=0.5, prune ratio p=0, lock ratio r=0): test accuracy ...% (best epoch ..., val ...%), size ... bits (...), ... s
     >>> sorted(os.listdir(output_dir))
     ['.lock', 'best.keras', 'ckpt-2.weights.h5', 'logs', 'results.json', 'state.json']
     """
@@ -290,13 +290,13 @@ def summary(results):
     ...            "actual_sparsity": 0.5, "test_accuracy": 0.841, "best_epoch": 3,
     ...            "val_accuracy": 0.85, "model_size_bits": 1372352, "wall_time_s": 35.2}
     >>> print(summary(results))
-    fc on fashion_mnist, ep (s=0.5, p=0.25, r=0.25): test accuracy 84.10% (best epoch 3, val 85.00%), size 1,372,352 bits (0.164 MiB, 31.9x smaller than dense float32, actual sparsity 0.5000), 35 s
+    fc on fashion_mnist, ep (sparsity s=0.5, prune ratio p=0.25, lock ratio r=0.25): test accuracy 84.10% (best epoch 3, val 85.00%), size 1,372,352 bits (0.164 MiB, 31.9x smaller than dense float32, actual sparsity 0.5000), 35 s
     """
     flags = results["flags"]
     bits = results["model_size_bits"]
     if flags["algo"] == "ep":
-        what = (f"ep (s={flags['sparsity']:g}, p={results['prune_ratio']:g}, "
-                f"r={results['lock_ratio']:g})")
+        what = (f"ep (sparsity s={flags['sparsity']:g}, prune ratio p={results['prune_ratio']:g}, "
+                f"lock ratio r={results['lock_ratio']:g})")
         size = (f"{results['compression']:.1f}x smaller than dense float32, "
                 f"actual sparsity {results['actual_sparsity']:.4f}")
     else:
