@@ -217,7 +217,7 @@ def test_a_folder_of_another_run_is_refused_unless_started_over(data_dir, tmp_pa
     results = search.run_search(tiny_config(data_dir, tmp_path, epochs=1, sparsity=0.7, overwrite=True), verbose=0)
     assert results["epochs_done"] == 1 and results["flags"]["sparsity"] == 0.7
     with open(tmp_path / run_files.LOGS_DIR / run_files.HISTORY_CSV) as f:
-        assert [row["epoch"] for row in csv.DictReader(f)] == ["0"]  # the new run's epoch alone
+        assert [row["epoch"] for row in csv.DictReader(f)] == ["1"]  # the new run's epoch alone
     assert json.loads((tmp_path / run_files.RESULTS).read_text())["history"][0]["epoch"] == 1
     # Resuming it needs no overwrite.
     assert search.run_search(tiny_config(data_dir, tmp_path, epochs=1, sparsity=0.7), verbose=0)["epochs_done"] == 1

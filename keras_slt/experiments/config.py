@@ -147,7 +147,8 @@ class SearchConfig:
     image_size: str | None = setting(None, "H,W: resize tfds:NAME and image_folder images (default: their own size).")
     image_formats: str = setting(",".join(datasets.image_folder.DEFAULT_FORMATS).lower(),
                                  "image_folder: the formats its files may have, known by their first bytes; "
-                                 "others are refused unopened.", [name.lower() for name in datasets.image_folder.FORMATS])
+                                 "others are refused unopened; a comma list of "
+                                 f"{', '.join(name.lower() for name in datasets.image_folder.FORMATS)}.")
     augment: str = setting("auto", "Training augmentation; auto is the dataset's usual one (CIFAR: crop_flip, "
                            "ImageNet: resized crop + flip, others: none).", datasets.AUGMENTATIONS)
     algo: str = setting("ep", "ep: ticket search (Edge-Popup); dense: weight training.", ALGOS)

@@ -32,7 +32,6 @@ load, or block-sparse 1xK: which kernel LiteRT runs,
 """
 
 import dataclasses
-import importlib.util
 import os
 
 import keras
@@ -42,11 +41,10 @@ from keras_slt import files
 from keras_slt.export import latency
 from keras_slt.export.materialize import materialize
 from keras_slt.export.ticket import load_ticket, save_ticket
+from keras_slt.export.formats import DEFAULT_FORMATS, FORMATS, check_formats, tflite_available  # noqa: F401  (part of this module's API)
 from keras_slt.supermask_model import SupermaskModel
 from keras_slt.validation import check_file_name
 
-FORMATS = ("keras", "slt", "tflite", "onnx")
-DEFAULT_FORMATS = ("keras", "slt", "tflite")
 # How each written file's name ends, after the base name.
 ENDINGS = {"keras": ".keras", "slt": ".slt", "tflite": ".tflite",
            "tflite_weight_int8": "_weight_int8.tflite", "tflite_weight_int4": "_weight_int4.tflite",
@@ -125,34 +123,6 @@ class Export:
     def failed(self):
         """Keys of the files that failed their checks (kept as `<file>.failed`)."""
         return [key for key, path in self.paths.items() if path.endswith(FAILED)]
-
-
-def check_formats(formats, int8=False, int8_sparse=False, weight_int8=False, weight_int4=False):
-    """Raises ValueError unless `formats` are known and installed, and quantized outputs have tflite."""
-    unknown = sorted(set(formats) - set(FORMATS))
-    if unknown or not formats:
-        raise ValueError(f"formats must be among {', '.join(FORMATS)}; got {', '.join(formats) or 'none'}")
-    for flag, value in (("int8", int8), ("int8_sparse", int8_sparse), ("weight_int8", weight_int8),
-                        ("weight_int4", weight_int4)):
-        if value and "tflite" not in formats:
-            raise ValueError(f"{flag} applies to the tflite format; add tflite to the formats")
-    if "tflite" in formats and not tflite_available():
-        raise ValueError("format tflite needs TensorFlow and LiteRT, which are not installed: "
-                         "pip install 'keras-slt[tensorflow]', or write --format=keras,slt")
-    if (weight_int8 or weight_int4) and importlib.util.find_spec("ai_edge_quantizer") is None:
-        raise ValueError("weight_int8 and weight_int4 need ai-edge-quantizer, which is not installed: "
-                         "pip install 'keras-slt[tensorflow]'")
-    if "onnx" in formats:
-        from keras_slt.export import onnx
-
-        missing = onnx.missing_packages()
-        if missing:
-            raise ValueError(f"format onnx needs {', '.join(missing)}, not installed: pip install 'keras-slt[onnx]'")
-
-
-def tflite_available():
-    """Whether TensorFlow (the converter) and LiteRT (the checks) are installed."""
-    return all(importlib.util.find_spec(name) for name in ("tensorflow", "ai_edge_litert"))
 
 
 def export_ticket(model, directory, inputs, formats=DEFAULT_FORMATS, int8=False, calibration=None, name="ticket",
