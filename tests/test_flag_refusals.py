@@ -29,6 +29,11 @@ CASES = {
                          dict(model="keras.applications.MobileNetV2", keep_unsupported=True)),
     "momentum": (dict(model="fc", optimizer="adam", momentum=0.5),
                  dict(model="fc", optimizer="sgd", momentum=0.5)),
+    "strategy": (dict(model="gin", dataset="cora", strategy="data_parallel"),
+                 dict(model="fc", dataset="fashion_mnist", strategy="data_parallel")),
+    **{name: (dict(model="fc", **{name: value}), dict(model="fc", strategy="data_parallel", **{name: value}))
+       for name, value in (("coordinator_address", "localhost:1234"), ("num_processes", 1), ("process_id", 0),
+                           ("coordinator_timeout", 10))},
 }
 
 

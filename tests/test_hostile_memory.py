@@ -25,7 +25,7 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import ROOT, assert_one_line, tiny_config
+from conftest import ROOT, StopAfterEpoch, assert_one_line, tiny_config
 from test_graphs import write_planetoid
 from test_hostile_files import parts, png_header, with_config_bytes
 from test_own_data import write_folder
@@ -292,7 +292,9 @@ def test_flagfiles_that_include_each_other_or_expand_without_end_are_refused(tmp
 def test_a_pipe_as_the_runs_history_is_refused_unopened(tmp_path, data_dir):
     from keras_slt.experiments import search
 
-    os.makedirs(tmp_path / "logs")
+    with pytest.raises(KeyboardInterrupt):  # a run to resume, stopped after its first epoch
+        search.run_search(tiny_config(data_dir, tmp_path, epochs=2), callbacks=[StopAfterEpoch(1)], verbose=0)
+    os.remove(tmp_path / "logs" / "history.csv")
     os.mkfifo(tmp_path / "logs" / "history.csv")  # Keras's CSV logger would wait for a writer
 
     def hung(signum, frame):
@@ -302,7 +304,7 @@ def test_a_pipe_as_the_runs_history_is_refused_unopened(tmp_path, data_dir):
     signal.alarm(120)
     try:
         with pytest.raises(config.ConfigError, match="history.csv: not a regular file") as error:
-            search.run_search(tiny_config(data_dir, tmp_path, epochs=1), verbose=0)
+            search.run_search(tiny_config(data_dir, tmp_path, epochs=2), verbose=0)
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
