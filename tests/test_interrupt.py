@@ -64,7 +64,9 @@ def test_ctrl_c_ends_with_one_line_and_status_130(data_dir, tmp_path):
     process = subprocess.Popen(search_command(data_dir, out, epochs), cwd=ROOT, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 300
-    while not state.exists() and process.poll() is None and time.monotonic() < deadline:
+    # A fresh run writes its state.json before its first epoch: wait for an epoch done.
+    while not (state.exists() and json.loads(state.read_text())["epoch"] >= 1) and process.poll() is None \
+            and time.monotonic() < deadline:
         time.sleep(0.05)
     assert process.poll() is None, process.communicate()
     process.send_signal(signal.SIGINT)
