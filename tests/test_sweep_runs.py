@@ -53,7 +53,7 @@ def test_searches_in_the_sweeps_process(tmp_path, data_dir):
         assert results["flags"]["width"] == 16 and results["epochs_done"] == 1
         log = (tmp_path / run.name / "log.txt").read_text()
         # one line per epoch (160 training examples: 5 batches of 32), then the summary
-        assert "5/5 - " in log and f"fc on fashion_mnist, ep (s=0.5, p={results['prune_ratio']:g}" in log
+        assert "5/5 - " in log and f"fc on fashion_mnist, ep (sparsity s=0.5, prune ratio p={results['prune_ratio']:g}" in log
     # a run that fails says why in its log and the sweep goes on
     bad = sweep.grid(["fc"], [0.5], [0.0], [1], weight_trained=False, widths=[16])
     lines = []
