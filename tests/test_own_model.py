@@ -55,7 +55,7 @@ def test_saved_model_searches_and_exports_quietly(data_dir, user_file, tmp_path)
                       f"--output_dir={out}", env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     summary = result.stdout.strip().splitlines()[-5]  # then the four files written
-    assert summary.startswith(f"{user_file} on fashion_mnist, ep (s=0.5")
+    assert summary.startswith(f"{user_file} on fashion_mnist, ep (sparsity s=0.5")
     assert not log_lines(result.stderr + result.stdout), log_lines(result.stderr + result.stdout)
     results = json.loads((out / "results.json").read_text())
     assert set(results["layer_sparsity"]) == {"conv_a", "depthwise", "conv_b", "logits"}
