@@ -108,7 +108,7 @@ def load_file(path):
 
     Example:
 
-    >>> import tempfile
+    >>> import os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "net.keras")
     >>> keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]).save(path)
     >>> load_file(path).output_shape
