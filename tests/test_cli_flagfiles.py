@@ -89,8 +89,10 @@ def test_configs_are_valid_flagfiles(flagfiles):
     assert set(flagfiles) == set(PAPER_FLAGFILES) | {"configs/fashion_mnist_fc.flags",
                                                       "configs/fashion_mnist_conv4.flags",
                                                       "configs/cora_gin.flags",
-                                                      "configs/cifar10_conv6_short.flags"}
+                                                      "configs/cifar10_conv6_short.flags",
+                                                      "configs/quickstart.flags"}
     assert flagfiles["configs/cora_gin.flags"]["model"] == "gin"
+    assert (flagfiles["configs/quickstart.flags"]["model"], flagfiles["configs/quickstart.flags"]["epochs"]) == ("fc", 2)
     # The shortened CIFAR-10 Conv6 study: the official recipe but for epochs and width.
     short, official = flagfiles["configs/cifar10_conv6_short.flags"], flagfiles["configs/cifar10_conv6_dense_source.flags"]
     assert {k for k in short if short[k] != official[k]} == {"epochs", "width_factor", "output_dir"}
