@@ -19,7 +19,6 @@ import math
 import os
 import re
 
-import keras
 import numpy as np
 
 VARIABLE = "KERAS_SLT_MEMORY_BUDGET"
@@ -110,16 +109,20 @@ def declared_variables(config, select=None):
 
     Example:
 
+    >>> import keras
     >>> model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(10)])
     >>> config = keras.saving.serialize_keras_object(model)
     >>> config["config"]["layers"][1]["config"]["units"] = 500_000  # 1.5 GB of weights
     >>> declared_variables(config)
     [((784, 500000), 'float32'), ((500000,), 'float32')]
     """
-    # Keras collects deferred variables in a global list and initializes
-    # them when a later stateless scope closes: the list is put back.
+    # Imported here: the data readers and the tools' flag checks use this
+    # module before Keras is loaded.
+    import keras
     from keras.src.backend.common import global_state
 
+    # Keras collects deferred variables in a global list and initializes
+    # them when a later stateless scope closes: the list is put back.
     pending = global_state.get_global_attribute("uninitialized_variables")
     try:
         with keras.StatelessScope(initialize_variables=False):

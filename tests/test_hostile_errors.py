@@ -181,7 +181,7 @@ def test_the_install_without_tensorflow_refuses_in_one_line(tmp_path, data_dir):
     result = subprocess.run([*command, "--strategy=multi_worker", "--model=fc", f"--data_dir={data_dir}",
                              f"--output_dir={tmp_path / 'run'}"], cwd=ROOT, env=dict(env, KERAS_BACKEND="jax"),
                             capture_output=True, text=True, timeout=300)
-    assert "strategy multi_worker needs the TensorFlow backend" in one_error_line(result, 2)
+    assert "strategy multi_worker needs the tensorflow backend" in one_error_line(result, 2)
 
 
 @pytest.mark.slow

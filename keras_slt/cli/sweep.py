@@ -34,7 +34,7 @@ import shutil
 from absl import flags
 
 from keras_slt import folder_lock, seeding
-from keras_slt.cli import common, in_process, search_flags
+from keras_slt.cli import common, search_flags
 from keras_slt.experiments import sweep, sweep_table
 from keras_slt.validation import check_positive_int
 
@@ -134,7 +134,12 @@ def _sweep(runs, base_flags):
                              f"not {now!r}; pass --rerun_changed to run it again, or use another --output_dir")
         shutil.rmtree(sweep.run_folder(root, run))
     here = FLAGS.in_process and FLAGS.parallel == 1
-    launch = in_process.search_launcher(base_flags) if here else sweep.subprocess_launcher(base_flags)
+    if here:
+        from keras_slt.cli import in_process  # loads Keras: only once the flags are checked
+
+        launch = in_process.search_launcher(base_flags)
+    else:
+        launch = sweep.subprocess_launcher(base_flags)
     failed = sweep.execute(runs, root, launch, FLAGS.parallel)
     rows = sweep_table.collect(root)
     table = FLAGS.csv or os.path.join(root, "results.csv")

@@ -21,7 +21,7 @@ import time
 from concurrent import futures
 
 from keras_slt import run_files
-from keras_slt.experiments import model_source
+from keras_slt.experiments import model_names
 from keras_slt.experiments.progress import Progress
 from keras_slt.experiments.sweep_table import (
     DENSE_SOURCE,
@@ -31,7 +31,7 @@ from keras_slt.experiments.sweep_table import (
     read_results,
     source_of,
 )
-from keras_slt.models import registry
+from keras_slt.models import catalog
 
 # The search tool, started in a new process.
 SEARCH_PROGRAM = (sys.executable, "-m", "keras_slt.cli.search")
@@ -143,7 +143,7 @@ def width_setting(model, width):
     >>> width_setting("fc", 646), width_setting("conv6", 0.354)
     (('width', 646), ('width_factor', '0.354'))
     """
-    options = model_source.architecture_options(model)
+    options = model_names.architecture_options(model)
     if not width > 0:
         raise ValueError(f"width {width:g} of {model}: widths must be positive")
     if "width" in options:
@@ -152,7 +152,7 @@ def width_setting(model, width):
         return "width", int(width)
     if "width_factor" not in options:
         raise ValueError(f"model {model} takes no width (neither width nor width_factor)")
-    if model in registry.NAMES:
+    if model in catalog.NAMES:
         layer, channels = _narrowest_layer(model)
         if round(channels * width) < 1:
             raise ValueError(f"width factor {width:g} of {model}: its layer {layer} would have "
@@ -163,6 +163,8 @@ def width_setting(model, width):
 @functools.cache
 def _narrowest_layer(model):
     """`(name, channels)` of the built-in `model`'s narrowest layer scaled by its width factor."""
+    from keras_slt.models import registry  # builds the model with Keras, which the flag checks do not load
+
     network = registry.get(model, (32, 32, 3), 10, supermask=False)
     # Every conv and dense layer is scaled except the logits, the last layer.
     widths = [(getattr(layer, "filters", None) or layer.units, layer.name) for layer in network.layers[:-1]
