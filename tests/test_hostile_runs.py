@@ -404,7 +404,7 @@ def test_export_dir_that_is_a_file_is_refused(finished_run, tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_bytes(b"user data")
     result = run_tool("deploy/export.py", f"--output_dir={finished_run}", f"--export_dir={blocker}", timeout=120)
-    assert one_error_line(result, 1) == f"error: {blocker}: File exists"
+    assert one_error_line(result, 1) == f"error: {blocker}: Not a directory"
     assert blocker.read_bytes() == b"user data"
 
 
