@@ -67,11 +67,12 @@ def test_saved_model_searches_and_exports_quietly(data_dir, user_file, tmp_path)
     checks = [line for line in result.stdout.splitlines() if line.startswith("[")]
     assert len(checks) == 6 and all(line.startswith("[ok]") for line in checks), checks
     assert any("ticket.tflite: max |diff| to Keras" in line for line in checks)
-    for label in ("TFLite float32, dense", "TFLite float32, sparse", "TFLite int8, dense"):
+    for label in ("TFLite float32, dense", "TFLite float32, sparse", "TFLite full int8, dense"):
         (row,) = [line for line in result.stdout.splitlines() if line.startswith(label)]
-        milliseconds, runs = row.split()[-3:-1]
+        # After the label: bytes, bits/weight, x first, ms, runs, ...
+        milliseconds, runs = row[len(label):].split()[3:5]
         assert float(milliseconds) > 0 and int(runs) >= 20, row
-    assert "TFLite int8, sparse" not in result.stdout  # only with --int8_sparse
+    assert "TFLite full int8, sparse" not in result.stdout  # only with --int8_sparse
     for name in ("ticket.slt", "ticket.tflite", "ticket_int8.tflite"):
         assert (out / name).is_file()
 
