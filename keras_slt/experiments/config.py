@@ -105,12 +105,12 @@ def setting(default, help, choices=None):
 # none of them comes last, under "Other").
 HELP_GROUPS = (
     ("Model", ("model", "width", "width_factor", "stem", "keep_unsupported")),
-    ("Data", ("dataset", "data_dir", "image_size", "augment")),
+    ("Data", ("dataset", "data_dir", "image_size", "image_formats", "augment")),
     ("Ticket", ("algo", "sparsity", "freeze_ratio", "prune_ratio", "lock_ratio", "distribution",
                 "selection", "weight_init", "score_init", "scale", "block_size")),
     ("Training", ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "schedule",
                   "schedule_unit", "seed")),
-    ("Run", ("output_dir", "jit", "mixed_precision", "strategy")),
+    ("Run", ("output_dir", "overwrite", "jit", "mixed_precision", "strategy")),
     ("Processes (data_parallel on several machines)", PROCESS_SETTINGS),
 )
 
