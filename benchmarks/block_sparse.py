@@ -3,7 +3,7 @@
 Builds FC 784-1024-1024-10 tickets (`supermaskify`, sparsity 0.9, freezing
 ratio 0.5, seed 0) with block sizes 1, 4 and 16 (their initial masks: the
 TFLite layout and cost depend on where the zeros are, not on how the mask was
-searched), converts them with `keras_slt.export.to_tflite` (float32, and
+searched), converts them with `keras_slt.deploy.to_tflite` (float32, and
 int8 calibrated on 200 Fashion-MNIST training images) and times each with
 LiteRT at batch 1 on one thread, in interleaved rounds with the same network
 converted dense at the same precision (the baseline, measured in the same
@@ -30,8 +30,9 @@ import keras  # noqa: E402
 
 import keras_slt  # noqa: E402
 from keras_slt.experiments import sources  # noqa: E402
-from keras_slt.export import block_sparse, materialize, tflite  # noqa: E402
+from keras_slt.ticket import materialize
 from keras_slt.models import convnets  # noqa: E402
+from keras_slt.deploy import tflite, block_sparse
 
 SPARSITY = 0.9
 

@@ -13,7 +13,7 @@ images) and timed with LiteRT at batch 1 on one thread, interleaved with the
 same network exported dense at the same precision (the reference: the
 network with all its weights, `keras_slt.models.get(..., supermask=False)`,
 converted once per model). The FULLY_CONNECTED layouts LiteRT will run (dense,
-densified or block-sparse 1xK, `keras_slt.export.block_sparse`) are recorded
+densified or block-sparse 1xK, `keras_slt.deploy.block_sparse`) are recorded
 with them.
 
     python benchmarks/block_study.py --output_dir=runs/blocks --csv=docs/results_block_sparse.csv
@@ -38,10 +38,12 @@ import bench_setup  # noqa: E402, F401  (first: the checkout's code, TensorFlow'
 
 import keras  # noqa: E402
 
-from keras_slt import files, models, run_files  # noqa: E402
-from keras_slt.experiments.search import SearchConfig, run_search  # noqa: E402
-from keras_slt.experiments import sources  # noqa: E402
-from keras_slt.export import block_sparse, materialize, tflite  # noqa: E402
+from keras_slt import models
+from keras_slt.experiments.runner import SearchConfig, run_search  # noqa: E402
+from keras_slt.experiments import sources, run_files
+from keras_slt.ticket import materialize
+from keras_slt.utils import files
+from keras_slt.deploy import tflite, block_sparse
 
 ARCHITECTURES = {"fc": {}, "conv4": {"width_factor": 0.25}}
 COLUMNS = (

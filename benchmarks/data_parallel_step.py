@@ -26,10 +26,10 @@ import jax  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from keras_slt.data import numpy_pipeline  # noqa: E402
-from keras_slt.experiments import distribution, model_source  # noqa: E402
+from keras_slt.experiments import strategies, model_source  # noqa: E402
 from keras_slt.experiments.config import SearchConfig  # noqa: E402
-from keras_slt.optimizers import CoupledSGD  # noqa: E402
+from keras_slt.search.optimizers import CoupledSGD  # noqa: E402
+from keras_slt.data.batching import numpy_batches
 
 SHAPES = {"fc": (28, 28, 1), "conv6": (32, 32, 3)}
 
@@ -54,7 +54,7 @@ def main():
     args = parser.parse_args()
     if keras.backend.backend() != "jax":
         parser.error("needs KERAS_BACKEND=jax")
-    parallel = distribution.strategy("data_parallel")
+    parallel = strategies.strategy("data_parallel")
     try:
         parallel.check_batch_size(args.batch_size)
     except ValueError as error:
@@ -64,7 +64,7 @@ def main():
     labels = rng.integers(0, 10, len(images)).astype(np.int32)
 
     def batches(shard):
-        stream = numpy_pipeline.TrainingBatches(images, labels, [0.5], [0.25], args.batch_size, seed=0,
+        stream = numpy_batches.TrainingBatches(images, labels, [0.5], [0.25], args.batch_size, seed=0,
                                                 augment=False, shard=shard)
         return [stream[k] for k in range(4)]
 

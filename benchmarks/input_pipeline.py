@@ -41,7 +41,7 @@ from absl import flags  # noqa: E402
 
 from keras_slt import data as datasets  # noqa: E402
 from keras_slt.cli import search as search_tool  # noqa: E402  (defines the search flags)
-from keras_slt.experiments import search  # noqa: E402
+from keras_slt.experiments import runner  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("decode_repeats", 3, "Times the folder is decoded (median reported).")
@@ -95,7 +95,7 @@ def main():
 
     def load():
         return datasets.load(config.dataset, data_dir=config.data_dir, batch_size=config.batch_size,
-                             seed=config.seed, validation_fraction=search.VALIDATION_FRACTION,
+                             seed=config.seed, validation_fraction=runner.VALIDATION_FRACTION,
                              augment=config.augment)
 
     decode_times = []
@@ -105,7 +105,7 @@ def main():
         decode_times.append(time.perf_counter() - start)
     steps = data.steps_per_epoch
     epoch_one = data.train.take(steps)  # the training stream has no end: one epoch of it
-    model = search._compiled_model(config, data, steps)
+    model = runner._compiled_model(config, data, steps)
     pipeline_wall, pipeline_cpu = pipeline_alone(epoch_one)
     # One batch of the pipeline, cached: the same element spec, so the same traced step.
     batch = data.train.take(1).cache()

@@ -38,7 +38,7 @@ import time
 
 from bench_setup import ROOT  # noqa: E402  (first: the checkout's code, TensorFlow's start-up lines silenced)
 
-from keras_slt.files import write_json  # noqa: E402
+from keras_slt.utils.files import write_json  # noqa: E402
 
 # --setting: the paper flagfile of keras-slt and the same ratios for the official driver.
 SETTINGS = {
@@ -76,7 +76,7 @@ def run_keras(args, setting, seed, path):
     from absl import flags
 
     from keras_slt.cli import search as search_cli
-    from keras_slt.experiments import search
+    from keras_slt.experiments import runner
 
     class EpochTimer(keras.callbacks.Callback):
         def __init__(self):
@@ -104,8 +104,8 @@ def run_keras(args, setting, seed, path):
                  f"--output_dir={os.path.join(args.output_dir, f'keras_{setting}_seed{seed}')}"])
     timer = EpochTimer()
     load = os.getloadavg()
-    results = search.run_search(search_cli.config_from_flags(), callbacks=[timer])
-    print(search.summary(results), flush=True)
+    results = runner.run_search(search_cli.config_from_flags(), callbacks=[timer])
+    print(runner.summary(results), flush=True)
     write_json(path, {
         "implementation": "keras-slt", "seed": seed, "epochs": args.epochs,
         "width_factor": args.width_factor,

@@ -15,7 +15,7 @@ process and alternating between methods round by round:
   nested XLA call);
 - a radix select with two `segment_sum` histograms under XLA, the
   histogram approach that the counting passes replace (see
-  `keras_slt/selection/search.py`), for comparison.
+  `keras_slt/selection/threshold.py`), for comparison.
 
 Every method's threshold is asserted equal to the NumPy reference value.
 Prints medians and ratios against `np.sort` measured in the same run; never
@@ -38,7 +38,7 @@ import keras  # noqa: E402
 from keras import ops  # noqa: E402
 
 from keras_slt import selection  # noqa: E402
-from keras_slt.counting import floor_count  # noqa: E402
+from keras_slt.utils.counting import floor_count  # noqa: E402
 
 def resnet50_kernel_shapes():
     """The 54 kernel shapes of keras.applications.ResNet50 (25,502,912 weights)."""

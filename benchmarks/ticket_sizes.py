@@ -26,7 +26,8 @@ from absl import app, flags  # noqa: E402
 import keras_slt  # noqa: E402
 from keras_slt import data  # noqa: E402
 from keras_slt.experiments import sources  # noqa: E402
-from keras_slt.export import artifacts, effective_kernels, quantize, report, tflite  # noqa: E402
+from keras_slt.ticket import effective_kernels
+from keras_slt.deploy import tflite, report, artifacts, quantize
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("steps", 300, "Search steps (batch 128) before exporting; 0 keeps the initial scores.")
@@ -74,7 +75,7 @@ def main(argv):
                                          calibration=calibration, int8_sparse=True)
         with open(result.paths["tflite_int8"], "rb") as f:
             int8_dense = f.read()
-    plain = keras_slt.export.materialize(model)
+    plain = keras_slt.ticket.materialize(model)
     sizes = result.sizes
     for check in result.checks:
         print(check)

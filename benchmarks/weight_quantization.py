@@ -10,7 +10,7 @@ dense float32 file it runs (measured in the same run). The rows:
 - float32, dense and sparse (`to_tflite`): the references;
 - ai-edge-quantizer weight-only int8 / int4 (explicit DEQUANTIZE, float32
   compute) on the dense and on the sparse float file: what
-  `keras_slt.export.quantize.weight_only` does (on the dense one);
+  `keras_slt.deploy.quantize.weight_only` does (on the dense one);
 - the converter's dynamic-range mode (`Optimize.DEFAULT`, no calibration
   data), dense and with `EXPERIMENTAL_SPARSITY`: int8 weights, activations
   quantized on the fly by hybrid kernels;
@@ -37,8 +37,9 @@ import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 from keras_slt.experiments import sources  # noqa: E402
-from keras_slt.export import latency, materialize, quantize, tflite  # noqa: E402
-from keras_slt.supermask_model import SupermaskModel  # noqa: E402
+from keras_slt.ticket import materialize
+from keras_slt.search.supermask_model import SupermaskModel  # noqa: E402
+from keras_slt.deploy import tflite, latency, quantize
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model_path", None, "A .keras model or .slt ticket.")

@@ -19,23 +19,24 @@ __version__ = "0.1.0"
 
 # Public name -> the module defining it.
 _EXPORTS = {
-    "ModelSize": "keras_slt.size",
+    "ModelSize": "keras_slt.ticket",
     "SupermaskConv1D": "keras_slt.layers",
     "SupermaskConv2D": "keras_slt.layers",
     "SupermaskDense": "keras_slt.layers",
     "SupermaskDepthwiseConv2D": "keras_slt.layers",
     "SupermaskLayer": "keras_slt.layers",
-    "SupermaskModel": "keras_slt.supermask_model",
+    "SupermaskModel": "keras_slt.search.supermask_model",
     "data": "keras_slt.data",
-    "mask_summary": "keras_slt.size",
-    "export": "keras_slt.export",
+    "deploy": "keras_slt.deploy",
+    "mask_summary": "keras_slt.ticket",
     "layers": "keras_slt.layers",
-    "model_size": "keras_slt.size",
+    "model_size": "keras_slt.ticket",
     "models": "keras_slt.models",
     "register_supermask_layer": "keras_slt.layers",
     # Registers `CoupledSGD` with keras.saving.
-    "optimizers": "keras_slt.optimizers",
-    "supermaskify": "keras_slt.convert",
+    "optimizers": "keras_slt.search.optimizers",
+    "supermaskify": "keras_slt.models.convert",
+    "ticket": "keras_slt.ticket",
 }
 
 __all__ = sorted(name for name in _EXPORTS if name != "optimizers")
@@ -45,7 +46,7 @@ def _load():
     """Imports every public name's module (and so registers its Keras objects)."""
     for name, module in _EXPORTS.items():
         loaded = importlib.import_module(module)
-        globals()[name] = loaded if module == f"keras_slt.{name}" else getattr(loaded, name)
+        globals()[name] = loaded if module.endswith(f".{name}") else getattr(loaded, name)
 
 
 def __getattr__(name):

@@ -201,12 +201,12 @@ def image_dir(tmp_path_factory):
 
 def tiny_config(data_dir, output_dir, **overrides):
     """A `SearchConfig` of a 2-epoch FC-16 search on `data_dir`."""
-    from keras_slt.experiments import search
+    from keras_slt.experiments import runner
 
     settings = dict(model="fc", dataset="fashion_mnist", data_dir=data_dir, width=16,
                     epochs=2, batch_size=32, output_dir=str(output_dir), sparsity=0.5)
     settings.update(overrides)
-    return search.SearchConfig(**settings)
+    return runner.SearchConfig(**settings)
 
 
 class StopAfterEpoch(keras.callbacks.Callback):

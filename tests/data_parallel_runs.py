@@ -15,7 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from conftest import StopAfterEpoch, tiny_config  # noqa: E402
 
-from keras_slt.experiments import search  # noqa: E402
+from keras_slt.experiments import runner  # noqa: E402
 
 
 def main(runs):
@@ -23,7 +23,7 @@ def main(runs):
         stop_after = run.pop("stop_after", 0)
         config = tiny_config(run.pop("data_dir"), run.pop("output_dir"), **run)
         try:
-            results = search.run_search(config, callbacks=[StopAfterEpoch(stop_after)] if stop_after else [],
+            results = runner.run_search(config, callbacks=[StopAfterEpoch(stop_after)] if stop_after else [],
                                         verbose=0)
         except KeyboardInterrupt:
             print(json.dumps(None))

@@ -15,10 +15,10 @@ import jax
 import keras
 import numpy as np
 
-from keras_slt.data import numpy_pipeline
-from keras_slt.experiments import distribution, model_source
+from keras_slt.experiments import strategies, model_source
 from keras_slt.experiments.config import SearchConfig
-from keras_slt.optimizers import CoupledSGD
+from keras_slt.search.optimizers import CoupledSGD
+from keras_slt.data.batching import numpy_batches
 
 STEPS = 3
 BATCH = 8
@@ -43,7 +43,7 @@ def steps(model, input_shape, shard):
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (BATCH * STEPS + 3,) + input_shape, dtype=np.uint8)
     labels = rng.integers(0, 10, len(images)).astype(np.int32)
-    batches = numpy_pipeline.TrainingBatches(images, labels, [0.5], [0.25], BATCH, seed=0,
+    batches = numpy_batches.TrainingBatches(images, labels, [0.5], [0.25], BATCH, seed=0,
                                              augment=False, shard=shard)
     network = build(model, input_shape)
     first = [np.asarray(mask) for mask in network.masks()]
@@ -84,7 +84,7 @@ def compare(model, input_shape, parallel):
 
 
 def main():
-    parallel = distribution.strategy("data_parallel")
+    parallel = strategies.strategy("data_parallel")
     report = {"devices": jax.device_count()}
     try:
         parallel.check_batch_size(BATCH + 1)

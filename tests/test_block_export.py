@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 import keras_slt
-from keras_slt.export import block_sparse, load_ticket, materialize, save_ticket, slt_format, tflite
+from keras_slt.ticket import load_ticket, materialize, save_ticket, slt_format
+from keras_slt.deploy import tflite, block_sparse
 
 
 def blocked_ticket(block_size, sparsity=0.9, freeze_ratio=0.5, seed=1):

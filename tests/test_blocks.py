@@ -10,9 +10,9 @@ from keras import ops
 import keras_slt
 from conftest import free_part, full_scores, gradient, kernel_weights, numpy
 from keras_slt import selection
-from keras_slt.counting import floor_count
+from keras_slt.utils.counting import floor_count
 from keras_slt.experiments.config import ConfigError, SearchConfig
-from keras_slt.freezing import LOCKED, PRUNED
+from keras_slt.freezing.pattern import LOCKED, PRUNED
 from keras_slt.layers import SupermaskConv2D, SupermaskDense, blocks
 
 pytestmark = pytest.mark.agnostic

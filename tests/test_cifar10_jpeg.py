@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from keras_slt import data
-from keras_slt.data import cifar_folder
 
 from conftest import ROOT, run_tool
+from keras_slt.data.readers import cifar_folder
 
 FOLDER = os.environ.get("CIFAR10_JPEG_DIR") or os.path.normpath(
     os.path.join(ROOT, "..", "shared", "data", "cifar10-jpeg"))

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from keras_slt import data
-from keras_slt.data import cifar_folder
+from keras_slt.data.readers import cifar_folder
 
 
 def write_jpeg(path, image):

@@ -13,7 +13,7 @@ import textwrap
 import pytest
 
 from conftest import ROOT
-from keras_slt.experiments import search
+from keras_slt.experiments import runner
 
 pytestmark = pytest.mark.slow  # the flags are parsed in a subprocess, as the tool parses them
 
@@ -104,4 +104,4 @@ def test_paper_flagfiles_hold_the_official_values(flagfiles, path):
     config = flagfiles[path]
     for name, value in PAPER_FLAGFILES[path].items():
         assert config[name] == pytest.approx(value), (path, name)
-    assert search.VALIDATION_FRACTION == 0.2  # the official train_val_ratio 0.8
+    assert runner.VALIDATION_FRACTION == 0.2  # the official train_val_ratio 0.8

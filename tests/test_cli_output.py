@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, one_error_line, run_tool, tiny_config
-from keras_slt.data import DataError, custom, graphs, network, tfds_source
+from keras_slt.data import DataError, custom, graphs
 from keras_slt.data.graphs import planetoid
-from keras_slt.experiments import search, sources, sweep
+from keras_slt.experiments import runner, sources, sweep
+from keras_slt.data.readers import tfds_builtin, downloads
 
 SEARCH = ["--model=fc", "--width=16", "--dataset=fashion_mnist", "--batch_size=32"]
 
@@ -79,17 +80,17 @@ class FakeTfds:
 
 def test_tfds_without_data_dir_needs_its_storage_to_answer(monkeypatch):
     probed = []
-    monkeypatch.setattr(network, "unreachable", lambda url: probed.append(url) or "storage cannot be reached (x)")
-    tfds_source.require_prepared(FakeTfds(prepared=True), "beans", "tfds:beans")
+    monkeypatch.setattr(downloads, "unreachable", lambda url: probed.append(url) or "storage cannot be reached (x)")
+    tfds_builtin.require_prepared(FakeTfds(prepared=True), "beans", "tfds:beans")
     assert probed == []  # prepared data is read without a network
     with pytest.raises(DataError) as error:
-        tfds_source.require_prepared(FakeTfds(prepared=False), "beans", "tfds:beans", advice="do this")
-    assert probed == [tfds_source.TFDS_STORAGE]
+        tfds_builtin.require_prepared(FakeTfds(prepared=False), "beans", "tfds:beans", advice="do this")
+    assert probed == [tfds_builtin.TFDS_STORAGE]
     assert str(error.value) == ("tfds:beans is not prepared in TFDS's data dir (TFDS_DATA_DIR, default "
                                 "~/tensorflow_datasets) and a download is needed, but storage cannot be "
                                 "reached (x); do this")
-    monkeypatch.setattr(network, "unreachable", lambda url: None)
-    tfds_source.require_prepared(FakeTfds(prepared=False), "beans", "tfds:beans")  # TFDS downloads it
+    monkeypatch.setattr(downloads, "unreachable", lambda url: None)
+    tfds_builtin.require_prepared(FakeTfds(prepared=False), "beans", "tfds:beans")  # TFDS downloads it
 
 
 @pytest.fixture
@@ -101,17 +102,17 @@ def no_proxy(monkeypatch):
 def test_unreachable_host_is_named_at_once(no_proxy):
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
-    assert network.unreachable(f"http://127.0.0.1:{port}/data.zip") is None
+    assert downloads.unreachable(f"http://127.0.0.1:{port}/data.zip") is None
     listener.close()  # nothing listens there now: the connection is refused
     start = time.monotonic()
-    reason = network.unreachable(f"http://127.0.0.1:{port}/data.zip")
+    reason = downloads.unreachable(f"http://127.0.0.1:{port}/data.zip")
     assert reason.startswith("127.0.0.1 cannot be reached (") and time.monotonic() - start < 5
 
 
 def test_a_silent_download_gives_up(no_proxy):
     listener = socket.create_server(("127.0.0.1", 0))  # accepts, never answers
     start = time.monotonic()
-    with pytest.raises(OSError), network.stall_timeout(0.5):
+    with pytest.raises(OSError), downloads.stall_timeout(0.5):
         urllib.request.urlopen(f"http://127.0.0.1:{listener.getsockname()[1]}/")
     assert time.monotonic() - start < 10
     listener.close()
@@ -120,7 +121,7 @@ def test_a_silent_download_gives_up(no_proxy):
 def test_a_silent_graph_download_fails_in_one_line(no_proxy, monkeypatch):
     listener = socket.create_server(("127.0.0.1", 0))  # accepts, never answers
     monkeypatch.setattr(planetoid, "URL", f"http://127.0.0.1:{listener.getsockname()[1]}/")
-    monkeypatch.setattr(network, "STALL_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(downloads, "STALL_TIMEOUT_S", 0.5)
     start = time.monotonic()
     with pytest.raises(DataError, match=r"^citeseer: download failed \(.*timed out.*\); pass data_dir"):
         graphs.load_graph("citeseer")
@@ -178,8 +179,8 @@ def image_folder(root, images_per_class):
 def test_an_empty_split_is_named(tmp_path):
     # Two images: one for the test split, one for training, which validation takes.
     config = tiny_config(image_folder(tmp_path / "images", 1), tmp_path / "out", dataset="image_folder")
-    with pytest.raises(search.ConfigError) as error:
-        search.run_search(config)
+    with pytest.raises(runner.ConfigError) as error:
+        runner.run_search(config)
     assert str(error.value) == (
         "dataset image_folder: its training split is empty (0 training, 1 validation, 1 test examples; "
         "validation is 20% of the training set); every split needs at least one example")

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from keras_slt.freezing import FREE, LOCKED, PRUNED
+from keras_slt.freezing.pattern import FREE, LOCKED, PRUNED
 from keras_slt.layers import SupermaskConv2D, SupermaskDense, bits, compaction
 
 pytestmark = pytest.mark.agnostic

@@ -11,11 +11,10 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from conftest import assert_one_line, collect, write_idx
-from keras_slt import data, seeding
-from keras_slt.data import cifar
-from keras_slt.data import idx
-from keras_slt.data import plan
-from keras_slt.data import transforms
+from keras_slt import data
+from keras_slt.utils import seeding
+from keras_slt.data.readers import idx, cifar
+from keras_slt.data.batching import plan, transforms
 
 DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
 

@@ -18,11 +18,11 @@ import pytest
 
 from conftest import ROOT, assert_one_line, one_error_line, run_tool, tiny_config
 
-from keras_slt.data import numpy_pipeline
-from keras_slt.experiments import distribution
+from keras_slt.experiments import strategies
 from keras_slt.experiments.config import ConfigError
 from keras_slt.experiments.jax_parallel import HostShard
 from keras_slt.experiments.processes import Processes, processes
+from keras_slt.data.batching import numpy_batches
 
 pytestmark = pytest.mark.agnostic
 
@@ -88,8 +88,8 @@ def test_config_refuses_bad_data_parallel_settings(tmp_path, overrides, fragment
 def test_strategies_name_the_backend_they_need():
     other = "mirrored" if keras.backend.backend() == "jax" else "data_parallel"
     with pytest.raises(ValueError) as error:
-        distribution.strategy(other)
-    assert_one_line(error.value, f"strategy {other} needs the {distribution.BACKENDS[other]} backend",
+        strategies.strategy(other)
+    assert_one_line(error.value, f"strategy {other} needs the {strategies.BACKENDS[other]} backend",
                     f"the {keras.backend.backend()} backend runs --strategy=default")
 
 
@@ -112,12 +112,12 @@ def test_the_hosts_read_together_the_batches_of_one_host(num_devices, num_proces
     labels = rng.integers(0, 10, 45).astype(np.int32)
     arguments = (images, labels, [0.4] * 3, [0.2] * 3, 8)
     placement = Placement(num_devices, num_processes)
-    for make in (lambda shard: numpy_pipeline.TrainingBatches(*arguments, seed=3, augment=True,
+    for make in (lambda shard: numpy_batches.TrainingBatches(*arguments, seed=3, augment=True,
                                                               first_epoch=1, shard=shard),
-                 lambda shard: numpy_pipeline.EvaluationBatches(*arguments, shard=shard)):
+                 lambda shard: numpy_batches.EvaluationBatches(*arguments, shard=shard)):
         whole = make(None)
         hosts = [make(HostShard(placement, index)) for index in range(num_processes)]
-        for k in range(12 if isinstance(whole, numpy_pipeline.TrainingBatches) else len(whole)):
+        for k in range(12 if isinstance(whole, numpy_batches.TrainingBatches) else len(whole)):
             x, y = whole[k]
             parts = [host[k] for host in hosts]
             if len(y) % num_devices:  # an epoch's last batch (45 = 5 * 8 + 5): every host reads it whole

@@ -12,7 +12,8 @@ import math
 import numpy as np
 import pytest
 
-from keras_slt import distributions, freezing, models
+from keras_slt import models
+from keras_slt.freezing import densities, pattern
 
 SHAPES = [(3, 3, 3, 64), (3, 3, 64, 64), (3, 3, 64, 128), (3, 3, 128, 128), (8192, 256), (256, 256), (256, 10)]
 SIZES = np.array([np.prod(s) for s in SHAPES])
@@ -145,7 +146,7 @@ def test_networks_have_the_official_shapes(networks):
     assert sum(math.prod(s) for s in official_resnet18()) == 11_164_352
 
 
-@pytest.mark.parametrize("method", distributions.OFFICIAL_METHODS)
+@pytest.mark.parametrize("method", densities.OFFICIAL_METHODS)
 @pytest.mark.parametrize("name", ["conv6", "resnet18", "fc"])
 def test_kept_counts_equal_the_official_code(networks, name, method):
     ours, official = networks[name]
@@ -154,26 +155,26 @@ def test_kept_counts_equal_the_official_code(networks, name, method):
         # One distribution at density d: the weights outside its pruned part.
         reference = {s: math.prod(s) - p for s, (p, _) in
                      zip(official, official_counts(official, method, 1 - density, 0.0))}
-        ratios = freezing.layer_ratios(ours, 1 - density, 0.0, method)
+        ratios = pattern.layer_ratios(ours, 1 - density, 0.0, method)
         for shape, (p_l, r_l) in zip(ours, ratios):
             n = math.prod(shape)
-            kept = n - freezing.floor_count(n, p_l)
+            kept = n - pattern.floor_count(n, p_l)
             assert kept == reference[to_torch(shape)], (density, shape)
-            assert freezing.floor_count(n, r_l) == 0
+            assert pattern.floor_count(n, r_l) == 0
             by_shape.setdefault(density, []).append(kept)
     # The layers really differ (the test would not notice a uniform split).
     if method != "epl":
         assert len(set(np.round(np.array(by_shape[0.3]) / [math.prod(s) for s in ours], 3))) > 2
 
 
-@pytest.mark.parametrize("method", distributions.OFFICIAL_METHODS)
+@pytest.mark.parametrize("method", densities.OFFICIAL_METHODS)
 @pytest.mark.parametrize("p, r", [(0.25, 0.25), (0.5, 0.0), (0.8, 0.0), (0.45, 0.05), (0.09, 0.21), (0.63, 0.27)])
 def test_frozen_counts_equal_the_official_code(networks, method, p, r):
     for ours, official in networks.values():
         reference = dict(zip(official, official_counts(official, method, p, r)))
-        for shape, (p_l, r_l) in zip(ours, freezing.layer_ratios(ours, p, r, method)):
+        for shape, (p_l, r_l) in zip(ours, pattern.layer_ratios(ours, p, r, method)):
             n = math.prod(shape)
-            counts = (freezing.floor_count(n, p_l), freezing.floor_count(n, r_l))
+            counts = (pattern.floor_count(n, p_l), pattern.floor_count(n, r_l))
             assert counts == reference[to_torch(shape)], (shape, method, p, r)
 
 
@@ -189,7 +190,7 @@ def test_erk_budget_and_saturation_rules():
     # A layer is dense once eps * raw >= 1 (">", as before, kept it sparse),
     # and the budget counts N - floor(N * (1 - d)) per layer.
     shapes = [(2, 2), (30, 30), (100, 100)]
-    sparsities = distributions.layer_sparsities(shapes, 0.1, "erk")
+    sparsities = densities.layer_sparsities(shapes, 0.1, "erk")
     assert sparsities[0] == 0.0
     budget = sum(n - int(n * 0.9) for n in (4, 900, 10000))
     eps = (budget - 4) / (60 + 200)
@@ -197,15 +198,15 @@ def test_erk_budget_and_saturation_rules():
 
 
 def test_uniform_keeps_whole_floored_counts():
-    assert distributions.layer_sparsities([(10, 10), (20, 5)], 0.3, "uniform") == [0.7, 0.7]
-    for n, s in zip(SIZES, distributions.layer_sparsities(SHAPES, 0.37, "uniform")):
+    assert densities.layer_sparsities([(10, 10), (20, 5)], 0.3, "uniform") == [0.7, 0.7]
+    for n, s in zip(SIZES, densities.layer_sparsities(SHAPES, 0.37, "uniform")):
         assert n * (1 - s) == pytest.approx(math.floor(n * 0.37 + 1e-6))
 
 
-@pytest.mark.parametrize("method", distributions.METHODS)
+@pytest.mark.parametrize("method", densities.METHODS)
 @pytest.mark.parametrize("density", [0.05, 0.3, 0.5, 0.9])
 def test_total_hits_target_density(method, density):
-    sparsities = distributions.layer_sparsities(SHAPES, density, method)
+    sparsities = densities.layer_sparsities(SHAPES, density, method)
     counts = np.array([n - math.floor(n * s + 1e-6) for n, s in zip(SIZES, sparsities)])
     assert np.all(counts <= SIZES) and np.all(counts >= 0)
     # Counts are rounded per layer (uniform, EPL down; ERK's budget up), so the
@@ -217,7 +218,7 @@ def test_total_hits_target_density(method, density):
 
 def test_epl_equal_counts_with_water_filling():
     shapes = [(10, 10), (100, 100), (200, 100)]
-    sparsities = distributions.layer_sparsities(shapes, 0.2, "epl")
+    sparsities = densities.layer_sparsities(shapes, 0.2, "epl")
     counts = [round(np.prod(s) * (1 - x)) for s, x in zip(shapes, sparsities)]
     # Target 6020 weights: 2006.7 each, the 100-weight layer is full and the
     # remaining 5920 are shared by the other two.
@@ -225,7 +226,7 @@ def test_epl_equal_counts_with_water_filling():
 
 
 def test_igq_shape():
-    sparsities = np.array(distributions.layer_sparsities(SHAPES, 0.1, "igq"))
+    sparsities = np.array(densities.layer_sparsities(SHAPES, 0.1, "igq"))
     counts = SIZES * (1 - sparsities)
     # kept_l = N_l / (F N_l + 1): larger layers keep more, but a smaller fraction.
     order = np.argsort(SIZES)
@@ -234,9 +235,9 @@ def test_igq_shape():
 
 
 def test_extremes():
-    for method in distributions.METHODS:
-        assert distributions.layer_sparsities(SHAPES, 1.0, method) == [0.0] * len(SHAPES)
-        assert distributions.layer_sparsities(SHAPES, 0.0, method) == [1.0] * len(SHAPES)
+    for method in densities.METHODS:
+        assert densities.layer_sparsities(SHAPES, 1.0, method) == [0.0] * len(SHAPES)
+        assert densities.layer_sparsities(SHAPES, 0.0, method) == [1.0] * len(SHAPES)
 
 
 @pytest.mark.parametrize(
@@ -249,4 +250,4 @@ def test_extremes():
 def test_errors(kwargs, message):
     args = {"shapes": SHAPES, "density": 0.5, "method": "uniform", **kwargs}
     with pytest.raises(ValueError, match=message):
-        distributions.layer_sparsities(**args)
+        densities.layer_sparsities(**args)

@@ -11,9 +11,10 @@ import pytest
 
 import keras_slt
 from conftest import one_error_line, run_tool
-from keras_slt import files
-from keras_slt.export import coding, materialize, save_ticket, load_ticket, slt_format, ticket, tflite
-from keras_slt.size import binary_entropy
+from keras_slt.ticket import coding, materialize, save_ticket, load_ticket, slt_format, slt_file
+from keras_slt.ticket.size import binary_entropy
+from keras_slt.utils import files
+from keras_slt.deploy import tflite
 
 
 def conv_net():
@@ -38,7 +39,7 @@ def fc_net(inputs=16, hidden=32, classes=4):
 def randomize_floats(model, seed=0):
     """Gives BatchNorm statistics and biases values that matter."""
     rng = np.random.default_rng(seed)
-    for variable in ticket.stored_variables(model):
+    for variable in slt_file.stored_variables(model):
         low = 0.5 if "variance" in variable.path else -0.5
         variable.assign(rng.uniform(low, low + 1.0, variable.shape).astype("float32"))
     return model
@@ -195,7 +196,7 @@ def test_damaged_tickets_are_refused(fc_ticket, tmp_path, edit, message):
 
 def test_ticket_from_other_random_streams_is_refused(fc_ticket, tmp_path, monkeypatch):
     save_ticket(fc_ticket, tmp_path / "t.slt")
-    monkeypatch.setattr(ticket, "_fingerprint", lambda layer, freeze: 0)
+    monkeypatch.setattr(slt_file, "_fingerprint", lambda layer, freeze: 0)
     with pytest.raises(ValueError, match="regenerates other weights"):
         load_ticket(tmp_path / "t.slt")
 

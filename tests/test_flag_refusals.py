@@ -6,7 +6,7 @@ import keras
 import pytest
 
 from conftest import one_error_line, run_tool, tiny_config
-from keras_slt.experiments import config, search
+from keras_slt.experiments import config, runner
 
 BASE = dict(output_dir="unused")
 
@@ -97,8 +97,8 @@ def test_block_size_is_refused_for_a_model_without_dense_layers(data_dir, tmp_pa
     x = keras.layers.Conv2D(10, 28, use_bias=False)(inputs)
     model = keras.Model(inputs, keras.layers.Flatten()(x))
     model.save(tmp_path / "conv_only.keras")
-    with pytest.raises(search.ConfigError) as error:
-        search.run_search(tiny_config(data_dir, tmp_path / "out", model=str(tmp_path / "conv_only.keras"),
+    with pytest.raises(runner.ConfigError) as error:
+        runner.run_search(tiny_config(data_dir, tmp_path / "out", model=str(tmp_path / "conv_only.keras"),
                                       width=None, block_size=4))
     assert str(error.value).startswith(f"model {tmp_path / 'conv_only.keras'}: block_size=4 blocks Dense masks")
 

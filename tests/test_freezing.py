@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from keras_slt import freezing, seeding
+from keras_slt.utils import seeding
+from keras_slt.freezing import pattern as freezing
 
 pytestmark = pytest.mark.agnostic
 

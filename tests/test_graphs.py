@@ -12,9 +12,9 @@ import pytest
 from conftest import ROOT, StopAfterEpoch, run_tool
 import keras_slt
 from keras_slt.data import DataError
-from keras_slt.data import safe_pickle
 from keras_slt.data.graphs import load_graph, ogb, planetoid
 from keras_slt.models.gin import GINAggregation, neighbour_mean
+from keras_slt.data.readers import safe_pickle
 
 # The real Cora files: PLANETOID_DIR, or where CI keeps them beside the repository.
 CORA_DIR = os.environ.get("PLANETOID_DIR") or os.path.normpath(os.path.join(ROOT, "..", "shared", "data", "planetoid"))
@@ -195,13 +195,13 @@ def test_ogb_reader_refuses_bad_files(tmp_path, labels, extra_edge, message):
 
 
 def tiny_config(data_dir, output_dir, **overrides):
-    from keras_slt.experiments import search
+    from keras_slt.experiments import runner
 
     settings = dict(model="gin", dataset="cora", data_dir=str(data_dir), width=16, epochs=6,
                     output_dir=str(output_dir), sparsity=0.5, freeze_ratio=0.5, optimizer="adam",
                     lr=0.01, weight_decay=0.0, weight_init="kaiming_uniform", jit=True)
     settings.update(overrides)
-    return search.SearchConfig(**settings)
+    return runner.SearchConfig(**settings)
 
 
 @pytest.fixture(scope="module")
@@ -213,9 +213,9 @@ def cora_like(tmp_path_factory):
 
 
 def test_full_batch_search_lowers_the_loss_and_changes_the_mask(cora_like, tmp_path):
-    from keras_slt.experiments import search
+    from keras_slt.experiments import runner
 
-    results = search.run_search(tiny_config(cora_like, tmp_path))
+    results = runner.run_search(tiny_config(cora_like, tmp_path))
     losses = [epoch["loss"] for epoch in results["history"]]
     assert losses[-1] < losses[0]
     assert all("test_accuracy" in epoch and "val_accuracy" in epoch for epoch in results["history"])
@@ -229,7 +229,8 @@ def test_full_batch_search_lowers_the_loss_and_changes_the_mask(cora_like, tmp_p
     # The test accuracy reported is that of the best validation epoch.
     assert results["test_accuracy"] == results["history"][results["best_epoch"] - 1]["test_accuracy"]
     # Export: .keras and .slt written and checked; TFLite declined, in the table too.
-    from keras_slt.export import artifacts, report
+    from keras_slt.deploy import artifacts
+    from keras_slt.deploy import report
 
     inputs = load_graph("cora", str(cora_like)).inputs()
     exported = artifacts.export_ticket(best, tmp_path / "export", inputs)
@@ -240,12 +241,12 @@ def test_full_batch_search_lowers_the_loss_and_changes_the_mask(cora_like, tmp_p
 
 
 def test_resumed_full_batch_run_ends_like_an_uninterrupted_one(cora_like, tmp_path):
-    from keras_slt.experiments import search
+    from keras_slt.experiments import runner
 
-    straight = search.run_search(tiny_config(cora_like, tmp_path / "straight", epochs=4))
+    straight = runner.run_search(tiny_config(cora_like, tmp_path / "straight", epochs=4))
     with pytest.raises(KeyboardInterrupt):
-        search.run_search(tiny_config(cora_like, tmp_path / "resumed", epochs=4), callbacks=[StopAfterEpoch(2)])
-    resumed = search.run_search(tiny_config(cora_like, tmp_path / "resumed", epochs=4))
+        runner.run_search(tiny_config(cora_like, tmp_path / "resumed", epochs=4), callbacks=[StopAfterEpoch(2)])
+    resumed = runner.run_search(tiny_config(cora_like, tmp_path / "resumed", epochs=4))
     assert [e["loss"] for e in resumed["history"]] == [e["loss"] for e in straight["history"]]
     for key in ("test_accuracy", "val_accuracy", "best_epoch", "actual_sparsity"):
         assert resumed[key] == straight[key], key

@@ -14,11 +14,11 @@ import pytest
 from conftest import ROOT, assert_one_line, one_error_line, run_tool
 from test_graphs import write_planetoid
 from test_jax_install import _WITHOUT_TENSORFLOW
-from keras_slt import files
 from keras_slt.cli import common
 from keras_slt.data import DataError
 from keras_slt.data.graphs import Graph, planetoid
-from keras_slt.experiments import distribution, sources
+from keras_slt.experiments import strategies, sources
+from keras_slt.utils import files
 
 
 # --- one line, whatever the message holds -----------------------------------------------
@@ -117,7 +117,7 @@ def test_multi_worker_refuses_a_missing_or_malformed_cluster(monkeypatch):
     tf_strategies = pytest.importorskip("keras_slt.experiments.tf_strategies")
     monkeypatch.delenv("TF_CONFIG", raising=False)
     with pytest.raises(ValueError, match="--strategy=multi_worker needs TF_CONFIG"):
-        distribution.strategy("multi_worker")
+        strategies.strategy("multi_worker")
     for config, reason in (("{", "JSONDecodeError"), (tf_config("127.0.0.1:1", index=2), "IndexError"),
                            (json.dumps({"cluster": {"worker": ["nohost"]}, "task": {"type": "worker", "index": 0}}),
                             "'nohost' is not host:port")):

@@ -23,9 +23,10 @@ from test_data import write_cifar_dir
 from test_graphs import write_planetoid
 from test_own_data import write_folder
 import keras_slt
-from keras_slt.data import DataError, cifar, cifar_folder, image_folder, safe_pickle
+from keras_slt.data import DataError
 from keras_slt.data.graphs import planetoid
-from keras_slt.export import TicketError, coding, load_ticket, save_ticket, slt_format, ticket
+from keras_slt.ticket import TicketError, coding, load_ticket, save_ticket, slt_format, slt_file
+from keras_slt.data.readers import cifar, cifar_folder, image_folder, safe_pickle
 
 
 def assert_cli_refused(result, *fragments):
@@ -307,7 +308,7 @@ DAMAGED = {
     "3,000,000 units": (lambda d: with_config(d, set_units(3_000_000)),
                         "declares 24000000 free mask entries, the ticket codes 256"),
     "beyond MAX_WEIGHTS": (lambda d: with_config(d, set_units(30_000_000)),
-                           f"declare more than {ticket.MAX_WEIGHTS} weights"),
+                           f"declare more than {slt_file.MAX_WEIGHTS} weights"),
     "BatchNormalization of 10**9 features": (
         lambda d: with_config(d, lambda c: layer(c, 2)["build_config"].update(input_shape=[None, 10**9])),
         "declares inputs of 1000000000 values per example, more than"),

@@ -30,12 +30,13 @@ from test_graphs import write_planetoid
 from test_hostile_files import parts, png_header, with_config_bytes
 from test_own_data import write_folder
 import keras_slt
-from keras_slt import budget, files
 from keras_slt.cli import flagfiles
-from keras_slt.data import DataError, cifar_folder, idx, image_folder
+from keras_slt.data import DataError
 from keras_slt.data.graphs import planetoid
 from keras_slt.experiments import config, model_source
-from keras_slt.export import TicketError, load_ticket, save_ticket
+from keras_slt.ticket import TicketError, load_ticket, save_ticket
+from keras_slt.utils import files, budget
+from keras_slt.data.readers import idx, cifar_folder, image_folder
 
 pytestmark = pytest.mark.agnostic
 
@@ -290,10 +291,10 @@ def test_flagfiles_that_include_each_other_or_expand_without_end_are_refused(tmp
 
 
 def test_a_pipe_as_the_runs_history_is_refused_unopened(tmp_path, data_dir):
-    from keras_slt.experiments import search
+    from keras_slt.experiments import runner
 
     with pytest.raises(KeyboardInterrupt):  # a run to resume, stopped after its first epoch
-        search.run_search(tiny_config(data_dir, tmp_path, epochs=2), callbacks=[StopAfterEpoch(1)], verbose=0)
+        runner.run_search(tiny_config(data_dir, tmp_path, epochs=2), callbacks=[StopAfterEpoch(1)], verbose=0)
     os.remove(tmp_path / "logs" / "history.csv")
     os.mkfifo(tmp_path / "logs" / "history.csv")  # Keras's CSV logger would wait for a writer
 
@@ -304,7 +305,7 @@ def test_a_pipe_as_the_runs_history_is_refused_unopened(tmp_path, data_dir):
     signal.alarm(120)
     try:
         with pytest.raises(config.ConfigError, match="history.csv: not a regular file") as error:
-            search.run_search(tiny_config(data_dir, tmp_path, epochs=2), verbose=0)
+            runner.run_search(tiny_config(data_dir, tmp_path, epochs=2), verbose=0)
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
@@ -322,12 +323,14 @@ def test_epochs_beyond_the_cap_are_refused_before_any_schedule(tmp_path):
 PROBE = """
 import json, os, resource
 import keras, keras_slt
-from keras_slt import files
+from keras_slt.utils import files
 from keras_slt.cli import flagfiles
-from keras_slt.data import cifar_folder, idx, image_folder
+from keras_slt.data import image_folder
+from keras_slt.data.readers import cifar_folder
+from keras_slt.data.readers import idx
 from keras_slt.data.graphs import planetoid
 from keras_slt.experiments import config, model_source
-from keras_slt.export import load_ticket
+from keras_slt.ticket import load_ticket
 
 def peak_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -23,11 +23,14 @@ from conftest import ROOT, StopAfterEpoch, assert_one_line, one_error_line, run_
 from test_data import write_cifar_dir
 from test_graphs import write_planetoid
 from test_own_data import write_folder
-from keras_slt import data, files, folder_lock, models, run_files
-from keras_slt.data import DataError, cifar, cifar_folder, image_folder
+from keras_slt import data, models
+from keras_slt.data import DataError
 from keras_slt.data.graphs import planetoid
-from keras_slt.experiments import search, sweep_table
-from keras_slt.export import artifacts, load_ticket
+from keras_slt.experiments import runner, sweep_table, run_files, folder_lock
+from keras_slt.ticket import load_ticket
+from keras_slt.utils import files
+from keras_slt.deploy import artifacts
+from keras_slt.data.readers import cifar, cifar_folder, image_folder
 
 
 # --- code from image files ----------------------------------------------------------
@@ -129,9 +132,9 @@ def test_bmp_and_gif_are_read_only_when_asked_for(tmp_path):
      "image_formats=png does not apply to dataset fashion_mnist"),
 ])
 def test_image_formats_setting_is_checked(tmp_path, settings, message):
-    config = search.SearchConfig(**{"model": "fc", "dataset": "image_folder", "data_dir": str(tmp_path),
+    config = runner.SearchConfig(**{"model": "fc", "dataset": "image_folder", "data_dir": str(tmp_path),
                                     "output_dir": str(tmp_path / "run"), **settings})
-    with pytest.raises(search.ConfigError, match=message) as error:
+    with pytest.raises(runner.ConfigError, match=message) as error:
         config.validate()
     assert "\n" not in str(error.value)
 
@@ -181,17 +184,17 @@ def test_a_users_own_checkpoint_is_never_deleted(data_dir, tmp_path):
     # A fresh folder holding a file named like a checkpoint: refused, untouched.
     own = tmp_path / "ckpt-1.weights.h5"
     own.write_bytes(VICTIM)
-    with pytest.raises(search.ConfigError, match="holds another run's files \\(ckpt-1.weights.h5\\)") as error:
-        search.run_search(tiny_config(data_dir, tmp_path, epochs=3), verbose=0)
+    with pytest.raises(runner.ConfigError, match="holds another run's files \\(ckpt-1.weights.h5\\)") as error:
+        runner.run_search(tiny_config(data_dir, tmp_path, epochs=3), verbose=0)
     assert_one_line(error.value, "overwrite")
     assert own.read_bytes() == VICTIM and sorted(os.listdir(tmp_path)) == [run_files.LOCK, own.name]
     # Dropped into a run's folder after the run removed its own ckpt-1: kept.
     own.unlink()
     with pytest.raises(KeyboardInterrupt):
-        search.run_search(tiny_config(data_dir, tmp_path, epochs=3), callbacks=[StopAfterEpoch(2)], verbose=0)
+        runner.run_search(tiny_config(data_dir, tmp_path, epochs=3), callbacks=[StopAfterEpoch(2)], verbose=0)
     assert not own.exists()
     own.write_bytes(VICTIM)
-    results = search.run_search(tiny_config(data_dir, tmp_path, epochs=3), verbose=0)
+    results = runner.run_search(tiny_config(data_dir, tmp_path, epochs=3), verbose=0)
     assert results["epochs_done"] == 3 and own.read_bytes() == VICTIM
     assert sorted(name for name in os.listdir(tmp_path) if run_files.is_checkpoint(name)) == [
         own.name, run_files.checkpoint(3)]
@@ -204,23 +207,23 @@ def folder_bytes(folder):
 
 
 def test_a_folder_of_another_run_is_refused_unless_started_over(data_dir, tmp_path):
-    search.run_search(tiny_config(data_dir, tmp_path, epochs=2, sparsity=0.5), verbose=0)
+    runner.run_search(tiny_config(data_dir, tmp_path, epochs=2, sparsity=0.5), verbose=0)
     for stored in (True, False):  # another run's state.json, or none at all
         if not stored:
             (tmp_path / run_files.STATE).unlink()
         before = folder_bytes(tmp_path)
-        with pytest.raises(search.ConfigError) as error:
-            search.run_search(tiny_config(data_dir, tmp_path, epochs=1, sparsity=0.7), verbose=0)
+        with pytest.raises(runner.ConfigError) as error:
+            runner.run_search(tiny_config(data_dir, tmp_path, epochs=1, sparsity=0.7), verbose=0)
         reason = "holds a run with sparsity=0.5, not 0.7" if stored else "holds another run's files (best.keras, "
         assert_one_line(error.value, tmp_path, reason, "overwrite")
         assert folder_bytes(tmp_path) == before
-    results = search.run_search(tiny_config(data_dir, tmp_path, epochs=1, sparsity=0.7, overwrite=True), verbose=0)
+    results = runner.run_search(tiny_config(data_dir, tmp_path, epochs=1, sparsity=0.7, overwrite=True), verbose=0)
     assert results["epochs_done"] == 1 and results["flags"]["sparsity"] == 0.7
     with open(tmp_path / run_files.LOGS_DIR / run_files.HISTORY_CSV) as f:
         assert [row["epoch"] for row in csv.DictReader(f)] == ["1"]  # the new run's epoch alone
     assert json.loads((tmp_path / run_files.RESULTS).read_text())["history"][0]["epoch"] == 1
     # Resuming it needs no overwrite.
-    assert search.run_search(tiny_config(data_dir, tmp_path, epochs=1, sparsity=0.7), verbose=0)["epochs_done"] == 1
+    assert runner.run_search(tiny_config(data_dir, tmp_path, epochs=1, sparsity=0.7), verbose=0)["epochs_done"] == 1
 
 
 class StopInFirstEpoch(keras.callbacks.Callback):
@@ -231,13 +234,13 @@ class StopInFirstEpoch(keras.callbacks.Callback):
 
 def test_a_run_stopped_in_its_first_epoch_starts_again(data_dir, tmp_path):
     with pytest.raises(KeyboardInterrupt):
-        search.run_search(tiny_config(data_dir, tmp_path), callbacks=[StopInFirstEpoch()], verbose=0)
+        runner.run_search(tiny_config(data_dir, tmp_path), callbacks=[StopInFirstEpoch()], verbose=0)
     # Its state, of no epoch done, was written before any other file: the folder is this run's.
     assert json.loads((tmp_path / run_files.STATE).read_text())["epoch"] == 0
     # As a kill after the first checkpoint and before its state would leave them.
     for name in (run_files.checkpoint(1), run_files.BEST_MODEL):
         (tmp_path / name).write_bytes(b"half written")
-    results = search.run_search(tiny_config(data_dir, tmp_path), verbose=0)
+    results = runner.run_search(tiny_config(data_dir, tmp_path), verbose=0)
     assert [h["epoch"] for h in results["history"]] == [1, 2]
     assert not (tmp_path / run_files.checkpoint(1)).exists()
 
@@ -297,10 +300,10 @@ def test_a_weight_trained_baseline_reproduces_across_processes(data_dir, tmp_pat
 
 def test_jit_cannot_change_on_resume(data_dir, tmp_path):
     with pytest.raises(KeyboardInterrupt):
-        search.run_search(tiny_config(data_dir, tmp_path, epochs=2), callbacks=[StopAfterEpoch(1)], verbose=0)
+        runner.run_search(tiny_config(data_dir, tmp_path, epochs=2), callbacks=[StopAfterEpoch(1)], verbose=0)
     state = (tmp_path / run_files.STATE).read_bytes()
-    with pytest.raises(search.ConfigError) as error:
-        search.run_search(tiny_config(data_dir, tmp_path, epochs=2, jit=True), verbose=0)
+    with pytest.raises(runner.ConfigError) as error:
+        runner.run_search(tiny_config(data_dir, tmp_path, epochs=2, jit=True), verbose=0)
     assert_one_line(error.value, "holds a run with jit=False, not True")
     assert (tmp_path / run_files.STATE).read_bytes() == state
 

@@ -25,9 +25,10 @@ import tensorflow as tf
 
 import keras_slt
 from conftest import ROOT, one_error_line, run_tool, tiny_config
-from keras_slt import files, folder_lock, nonfinite, run_files
 from keras_slt.cli import common
-from keras_slt.experiments import search, sources, sweep, sweep_table
+from keras_slt.experiments import runner, sources, sweep, sweep_table, run_files, folder_lock
+from keras_slt.utils import files
+from keras_slt.search import callbacks
 
 
 def snapshot(folder):
@@ -92,7 +93,7 @@ def test_second_search_on_a_busy_folder_is_refused_and_a_killed_run_resumes(data
         holder.wait()
     # The killed run's lock file stays behind but blocks nothing: the run resumes.
     assert json.loads((out / run_files.STATE).read_text())["epoch"] == 1
-    results = search.run_search(tiny_config(data_dir, out, epochs=3))
+    results = runner.run_search(tiny_config(data_dir, out, epochs=3))
     assert results["epochs_done"] == 3 and [h["epoch"] for h in results["history"]] == [1, 2, 3]
     assert (out / run_files.LOCK).read_text().startswith(f"pid {os.getpid()} on ")
 
@@ -113,8 +114,8 @@ def test_lock_is_exclusive_within_one_process_too(tmp_path):
     ("sparsity", float("nan")), ("freeze_ratio", float("-inf")), ("width_factor", float("nan")),
 ])
 def test_non_finite_settings_are_refused(data_dir, tmp_path, setting, value):
-    with pytest.raises(search.ConfigError) as error:
-        search.run_search(tiny_config(data_dir, tmp_path / "out", **{setting: value}))
+    with pytest.raises(runner.ConfigError) as error:
+        runner.run_search(tiny_config(data_dir, tmp_path / "out", **{setting: value}))
     assert str(error.value) == f"{setting} must be a finite number, got {value}"
     assert not (tmp_path / "out").exists()
 
@@ -141,8 +142,8 @@ class Poison(keras.callbacks.Callback):
 
 
 def test_nan_during_a_run_stops_it_keeping_the_last_good_checkpoint(data_dir, tmp_path):
-    with pytest.raises(nonfinite.NonFiniteTrainingError) as error:
-        search.run_search(tiny_config(data_dir, tmp_path, epochs=3), callbacks=[Poison(after=1)])
+    with pytest.raises(callbacks.NonFiniteTrainingError) as error:
+        runner.run_search(tiny_config(data_dir, tmp_path, epochs=3), callbacks=[Poison(after=1)])
     message = str(error.value)
     assert "\n" not in message and "in epoch 2" in message
     assert message.endswith(f"{tmp_path} keeps the checkpoint of the last complete epoch (1)")
@@ -151,7 +152,7 @@ def test_nan_during_a_run_stops_it_keeping_the_last_good_checkpoint(data_dir, tm
     assert not (tmp_path / run_files.RESULTS).exists()
     best = keras.saving.load_model(tmp_path / run_files.BEST_MODEL)
     assert all(np.isfinite(keras.ops.convert_to_numpy(v)).all() for v in best.trainable_variables)
-    resumed = search.run_search(tiny_config(data_dir, tmp_path, epochs=3))
+    resumed = runner.run_search(tiny_config(data_dir, tmp_path, epochs=3))
     assert resumed["epochs_done"] == 3 and all(np.isfinite(h["loss"]) for h in resumed["history"])
 
 
@@ -163,9 +164,9 @@ def test_supermask_fit_refuses_non_finite_inputs(bad):
     model.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     x = np.ones((8, 4), "float32")
     x[5, 1] = bad
-    with pytest.raises(nonfinite.NonFiniteTrainingError, match="training loss became (nan|inf) in epoch 1, batch 2"):
+    with pytest.raises(callbacks.NonFiniteTrainingError, match="training loss became (nan|inf) in epoch 1, batch 2"):
         model.fit(x, np.zeros(8, "int32"), batch_size=4, epochs=2, shuffle=False, verbose=0,
-                  callbacks=[nonfinite.StopOnNonFinite()])
+                  callbacks=[callbacks.StopOnNonFinite()])
 
 
 # --- folders that cannot be written --------------------------------------------
@@ -175,8 +176,8 @@ def test_output_dir_under_a_file_is_refused_before_data_is_loaded(tmp_path):
     blocker.write_bytes(b"user data")
     empty = tmp_path / "no_data"  # loading data from here would fail first, naming data_dir
     empty.mkdir()
-    with pytest.raises(search.ConfigError) as error:
-        search.run_search(tiny_config(str(empty), blocker / "run"))
+    with pytest.raises(runner.ConfigError) as error:
+        runner.run_search(tiny_config(str(empty), blocker / "run"))
     assert str(error.value) == f"output_dir {blocker / 'run'}: cannot write there (Not a directory)"
     assert blocker.read_bytes() == b"user data"
 
@@ -190,8 +191,8 @@ def test_read_only_or_full_output_dir_is_refused(data_dir, tmp_path, monkeypatch
         raise failure
 
     monkeypatch.setattr(folder_lock.os, call, refuse)
-    with pytest.raises(search.ConfigError) as error:
-        search.run_search(tiny_config(data_dir, tmp_path / "run"))
+    with pytest.raises(runner.ConfigError) as error:
+        runner.run_search(tiny_config(data_dir, tmp_path / "run"))
     assert str(error.value) == f"output_dir {tmp_path / 'run'}: cannot write there ({reason})"
 
 
@@ -208,9 +209,9 @@ def test_read_only_or_full_output_dir_is_refused(data_dir, tmp_path, monkeypatch
     (KeyError("layer_sparsity"), "error: KeyError: 'layer_sparsity'"),
     (folder_lock.FolderInUseError("runs/a is in use by pid 1 on h; wait"), "error: runs/a is in use by pid 1 on h; wait"),
     (files.DamagedFileError("runs/a/state.json is damaged (x)"), "error: runs/a/state.json is damaged (x)"),
-    (nonfinite.NonFiniteTrainingError("training loss became nan in epoch 2, batch 1; lower the learning rate"),
+    (callbacks.NonFiniteTrainingError("training loss became nan in epoch 2, batch 1; lower the learning rate"),
      "error: training loss became nan in epoch 2, batch 1; lower the learning rate"),
-    (search.WorkerLostError("lost worker 1 (host1:12345): x; start the same command on every worker"),
+    (runner.WorkerLostError("lost worker 1 (host1:12345): x; start the same command on every worker"),
      "error: lost worker 1 (host1:12345): x; start the same command on every worker"),
 ])
 def test_error_families_become_one_line_at_the_command_line(monkeypatch, capsys, error, line):
@@ -239,7 +240,7 @@ def test_a_bug_keeps_its_traceback(monkeypatch):
 def finished_run(data_dir, tmp_path_factory):
     """A finished 1-epoch run's folder (copy it before damaging it)."""
     out = tmp_path_factory.mktemp("finished")
-    search.run_search(tiny_config(data_dir, out, epochs=1))
+    runner.run_search(tiny_config(data_dir, out, epochs=1))
     return out
 
 
@@ -266,7 +267,7 @@ def test_damaged_state_is_refused_naming_it(finished_run, data_dir, tmp_path, co
     folder = damaged_copy(finished_run, tmp_path, run_files.STATE, content)
     before = snapshot(folder)
     with pytest.raises(files.DamagedFileError) as error:
-        search.run_search(tiny_config(data_dir, folder, epochs=1))
+        runner.run_search(tiny_config(data_dir, folder, epochs=1))
     message = str(error.value)
     assert message.startswith(f"{folder / run_files.STATE} is damaged (") and reason in message
     assert message.endswith("; delete the run folder, or use another output folder, to start the run over")
@@ -279,7 +280,7 @@ def test_damaged_checkpoint_is_refused_naming_it(finished_run, data_dir, tmp_pat
     (folder / run_files.RESULTS).unlink()  # a finished run's results are returned without its checkpoint
     before = snapshot(folder)
     with pytest.raises(files.DamagedFileError) as error:
-        search.run_search(tiny_config(data_dir, folder, epochs=1))
+        runner.run_search(tiny_config(data_dir, folder, epochs=1))
     message = str(error.value)
     assert message.startswith(f"{folder / run_files.checkpoint(1)} is damaged (")
     assert message.endswith("to start the run over") and "\n" not in message
@@ -378,13 +379,13 @@ def test_unknown_class_through_the_deploy_tools(tmp_path, tool, flags):
 
 def test_best_keras_of_a_run_as_model_is_refused(finished_run, data_dir, tmp_path):
     best = finished_run / run_files.BEST_MODEL
-    with pytest.raises(search.ConfigError, match=f"^model {best}: model file {best} holds a searched ticket"):
-        search.run_search(tiny_config(data_dir, tmp_path / "out", model=str(best), width=None))
+    with pytest.raises(runner.ConfigError, match=f"^model {best}: model file {best} holds a searched ticket"):
+        runner.run_search(tiny_config(data_dir, tmp_path / "out", model=str(best), width=None))
 
 
 def test_batch_larger_than_the_data_is_refused(data_dir, tmp_path):
-    with pytest.raises(search.ConfigError, match="^batch_size 1000 is larger than the 160 training examples$"):
-        search.run_search(tiny_config(data_dir, tmp_path, batch_size=1000))
+    with pytest.raises(runner.ConfigError, match="^batch_size 1000 is larger than the 160 training examples$"):
+        runner.run_search(tiny_config(data_dir, tmp_path, batch_size=1000))
 
 
 @pytest.mark.slow
@@ -434,9 +435,9 @@ def test_sweep_compares_every_setting_of_a_finished_run(finished_run, tmp_path):
     (run,) = sweep.grid(["fc"], [0.5], [0.0], [0], weight_trained=False)
     shutil.copytree(finished_run, tmp_path / run.name)
     stored = json.loads((finished_run / run_files.RESULTS).read_text())["flags"]
-    same = search.SearchConfig(**dict(stored, output_dir="elsewhere", data_dir=None))
+    same = runner.SearchConfig(**dict(stored, output_dir="elsewhere", data_dir=None))
     assert sweep.changed_runs([run], tmp_path, lambda r: same) == []
-    other = search.SearchConfig(**dict(stored, seed=1))
+    other = runner.SearchConfig(**dict(stored, seed=1))
     assert sweep.changed_runs([run], tmp_path, lambda r: other) == [(run, ("seed", 0, 1))]
 
 

@@ -11,19 +11,18 @@ import time
 import pytest
 
 from conftest import ROOT, StopAfterEpoch, tiny_config, tool_lines
-from keras_slt import run_files
-from keras_slt.experiments import search
+from keras_slt.experiments import runner, run_files
 
 
 def test_interrupted_run_says_where_resumes_saying_so_and_is_not_rerun(data_dir, tmp_path, capsys):
     config = tiny_config(data_dir, tmp_path, epochs=3)
-    with pytest.raises(search.RunInterrupted) as interrupted:
-        search.run_search(config, callbacks=[StopAfterEpoch(2)], verbose=0)
+    with pytest.raises(runner.RunInterrupted) as interrupted:
+        runner.run_search(config, callbacks=[StopAfterEpoch(2)], verbose=0)
     assert str(interrupted.value) == "interrupted at epoch 3 of 3; rerun the same command to resume"
     assert isinstance(interrupted.value, KeyboardInterrupt)
     assert not (tmp_path / run_files.RESULTS).exists()
 
-    results = search.run_search(config, verbose=2)
+    results = runner.run_search(config, verbose=2)
     out = capsys.readouterr().out.splitlines()
     assert out[0] == f"resuming {tmp_path} at epoch 3 of 3"
     assert [entry["epoch"] for entry in results["history"]] == [1, 2, 3]
@@ -32,7 +31,7 @@ def test_interrupted_run_says_where_resumes_saying_so_and_is_not_rerun(data_dir,
 
     stored = (tmp_path / run_files.RESULTS).read_bytes()
     modified = os.stat(tmp_path / run_files.RESULTS).st_mtime_ns
-    again = search.run_search(config, verbose=2)
+    again = runner.run_search(config, verbose=2)
     assert capsys.readouterr().out.splitlines() == [
         f"{tmp_path} already finished its 3 epochs; results: {tmp_path / run_files.RESULTS}"]
     assert again == json.loads(stored)  # wall_time_s included: nothing ran again
@@ -42,12 +41,12 @@ def test_interrupted_run_says_where_resumes_saying_so_and_is_not_rerun(data_dir,
 
 def test_refused_run_leaves_no_folder(data_dir, tmp_path):
     out = tmp_path / "new"
-    with pytest.raises(search.ConfigError, match="batch_size 1000 is larger than the 160 training examples"):
-        search.run_search(tiny_config(data_dir, out, batch_size=1000), verbose=0)
+    with pytest.raises(runner.ConfigError, match="batch_size 1000 is larger than the 160 training examples"):
+        runner.run_search(tiny_config(data_dir, out, batch_size=1000), verbose=0)
     assert not out.exists()
     out.mkdir()  # a folder the user made is kept, lock and all
-    with pytest.raises(search.ConfigError):
-        search.run_search(tiny_config(data_dir, out, batch_size=1000), verbose=0)
+    with pytest.raises(runner.ConfigError):
+        runner.run_search(tiny_config(data_dir, out, batch_size=1000), verbose=0)
     assert os.listdir(out) == [run_files.LOCK]
 
 
@@ -80,5 +79,5 @@ def test_ctrl_c_ends_with_one_line_and_status_130(data_dir, tmp_path):
 
     # The checkpoint it kept loads: the same run resumes from it (stopped again one epoch later).
     config = tiny_config(data_dir, out, epochs=epochs)
-    with pytest.raises(search.RunInterrupted, match=f"^interrupted at epoch {done + 2} of {epochs};"):
-        search.run_search(config, callbacks=[StopAfterEpoch(done + 1)], verbose=0)
+    with pytest.raises(runner.RunInterrupted, match=f"^interrupted at epoch {done + 2} of {epochs};"):
+        runner.run_search(config, callbacks=[StopAfterEpoch(done + 1)], verbose=0)

@@ -18,7 +18,8 @@ import pytest
 
 import keras_slt
 from conftest import ROOT, tool_lines
-from keras_slt import export, run_files
+from keras_slt import ticket
+from keras_slt.experiments import run_files
 
 pytestmark = pytest.mark.slow
 
@@ -106,12 +107,12 @@ def test_files_written_without_tensorflow_load_on_tensorflow(straight_run):
     assert done.returncode == 0, done.stderr[-3000:]
     assert not [line for line in tool_lines(done.stderr) if line.startswith("error")]
     best = keras.saving.load_model(os.path.join(folder, run_files.BEST_MODEL))
-    ticket = export.load_ticket(os.path.join(folder, "ticket.slt"), supermask=True)
-    for found, expected in zip(ticket.masks(), best.masks(), strict=True):
+    loaded = ticket.load_ticket(os.path.join(folder, "ticket.slt"), supermask=True)
+    for found, expected in zip(loaded.masks(), best.masks(), strict=True):
         np.testing.assert_array_equal(found, expected)
     plain = keras.saving.load_model(os.path.join(folder, "ticket.keras"))
     x = np.random.default_rng(0).standard_normal((4, 28, 28, 1)).astype("float32")
-    np.testing.assert_allclose(plain.predict(x, verbose=0), export.materialize(best).predict(x, verbose=0),
+    np.testing.assert_allclose(plain.predict(x, verbose=0), ticket.materialize(best).predict(x, verbose=0),
                                rtol=1e-5, atol=1e-5)
 
 

@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 
 import keras_slt
-from keras_slt import counting, freezing, initializers, seeding
-from keras_slt.layers import SupermaskDense
+from keras_slt.layers import SupermaskDense, initializers
+from keras_slt.utils import counting, seeding
+from keras_slt.freezing import pattern as freezing
 
 pytestmark = pytest.mark.agnostic
 

@@ -14,9 +14,9 @@ import pytest
 
 import keras_slt
 from conftest import kernel_weights, numpy, reference_masks
-from keras_slt import nonfinite
-from keras_slt.counting import floor_count
+from keras_slt.utils.counting import floor_count
 from keras_slt.layers import SupermaskDense
+from keras_slt.search import callbacks
 
 pytestmark = pytest.mark.agnostic
 
@@ -213,8 +213,8 @@ def test_fit_is_keras_fit_and_stops_on_nan_with_the_callback_given_by_position()
     x[5, 1] = np.nan
     batches = BatchLosses()
     # fit(x, y, batch_size, epochs, verbose, callbacks)
-    with pytest.raises(nonfinite.NonFiniteTrainingError, match="training loss became nan in epoch 1, batch 2; lower"):
-        model.fit(x, y, 4, 2, 0, [batches, nonfinite.StopOnNonFinite()], shuffle=False)
+    with pytest.raises(callbacks.NonFiniteTrainingError, match="training loss became nan in epoch 1, batch 2; lower"):
+        model.fit(x, y, 4, 2, 0, [batches, callbacks.StopOnNonFinite()], shuffle=False)
     assert len(batches.losses) == 2
 
 
@@ -225,8 +225,8 @@ def test_nan_scores_with_a_finite_loss_stop_at_the_epoch_end():
     scores.assign(np.full(scores.shape, np.nan, "float32"))
     x, y = toy_data(8)
     batches = BatchLosses()
-    with pytest.raises(nonfinite.NonFiniteTrainingError, match="variable .*scores became NaN or infinite in epoch 1"):
-        model.fit(x, y, batch_size=4, epochs=2, verbose=0, callbacks=[batches, nonfinite.StopOnNonFinite()])
+    with pytest.raises(callbacks.NonFiniteTrainingError, match="variable .*scores became NaN or infinite in epoch 1"):
+        model.fit(x, y, batch_size=4, epochs=2, verbose=0, callbacks=[batches, callbacks.StopOnNonFinite()])
     # Keras's TerminateOnNaN alone would not have stopped: the loss stayed finite.
     assert len(batches.losses) == 2 and np.isfinite(batches.losses).all()
 

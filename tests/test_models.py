@@ -6,7 +6,7 @@ import pytest
 
 import keras_slt
 from keras_slt import models
-from keras_slt.walk import walk
+from keras_slt.layers.walk import walk
 
 CIFAR = (32, 32, 3)
 IMAGENET = (224, 224, 3)

@@ -24,8 +24,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, checkpoint_floats, tiny_config, tool_lines
-from keras_slt import run_files
-from keras_slt.experiments import search
+from keras_slt.experiments import runner, run_files
 
 pytestmark = pytest.mark.slow
 
@@ -40,7 +39,7 @@ LOST_WORKER_TIMEOUT_S = 120
 def one_process(data_dir, tmp_path_factory):
     """The one-process run with the same flags (global batch 32): its outcome."""
     out = tmp_path_factory.mktemp("one_process")
-    search.run_search(tiny_config(data_dir, out, epochs=EPOCHS))
+    runner.run_search(tiny_config(data_dir, out, epochs=EPOCHS))
     return _outcome(out)
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import keras_slt
-from keras_slt.export import artifacts, onnx
+from keras_slt.deploy import artifacts, onnx
 
 
 def conv_bn_net():

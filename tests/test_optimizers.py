@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_slt.optimizers import CoupledSGD
+from keras_slt.search.optimizers import CoupledSGD
 
 pytestmark = pytest.mark.agnostic
 

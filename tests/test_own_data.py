@@ -11,8 +11,8 @@ import tensorflow_datasets as tfds
 
 from conftest import collect
 from keras_slt import data
-from keras_slt.data import image_folder
-from keras_slt.experiments import search
+from keras_slt.experiments import runner
+from keras_slt.data.readers import image_folder
 
 CLASSES = ("cat", "dog", "owl")
 
@@ -143,8 +143,8 @@ def test_bad_tfds_datasets_are_one_line_errors(name, message):
 def test_bad_data_settings_are_one_line_config_errors(tmp_path, settings, message):
     (tmp_path / "empty").mkdir()
     settings = {key: str(tmp_path / "empty") if value == "EMPTY" else value for key, value in settings.items()}
-    config = search.SearchConfig(**dict(dict(model="fc", dataset="fashion_mnist", output_dir=str(tmp_path / "o")),
+    config = runner.SearchConfig(**dict(dict(model="fc", dataset="fashion_mnist", output_dir=str(tmp_path / "o")),
                                         **settings))
-    with pytest.raises(search.ConfigError, match=message) as error:
-        search.run_search(config)
+    with pytest.raises(runner.ConfigError, match=message) as error:
+        runner.run_search(config)
     assert "\n" not in str(error.value)

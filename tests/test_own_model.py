@@ -11,8 +11,9 @@ import pytest
 
 import keras_slt
 from conftest import run_tool
-from keras_slt.experiments import model_source, search
-from keras_slt.export import artifacts, materialize, tflite
+from keras_slt.experiments import model_source, runner
+from keras_slt.ticket import materialize
+from keras_slt.deploy import tflite, artifacts
 
 # TensorFlow / absl / LiteRT log lines, as a quiet command line must not print them.
 LOG_LINE = re.compile(r"^([IWE]\d{4} |.*I0000 |(INFO|WARNING):(tensorflow|absl):|INFO: Created TensorFlow Lite)")
@@ -88,14 +89,14 @@ def tiny_config(data_dir, tmp_path, **overrides):  # noqa: F811
     settings = dict(dataset="fashion_mnist", data_dir=data_dir, epochs=1, batch_size=32,
                     output_dir=str(tmp_path / "out"))
     settings.update(overrides)
-    return search.SearchConfig(**settings)
+    return runner.SearchConfig(**settings)
 
 
 def test_keras_application_builds_and_steps(data_dir, tmp_path):  # noqa: F811
     config = tiny_config(data_dir, tmp_path, model="keras.applications.MobileNetV2", width_factor=0.35)
     config.validate()
     keras.utils.set_random_seed(config.seed)
-    model = search._compiled_model(config, types.SimpleNamespace(input_shape=(28, 28, 1), num_classes=10), 1)
+    model = runner._compiled_model(config, types.SimpleNamespace(input_shape=(28, 28, 1), num_classes=10), 1)
     assert isinstance(model, keras_slt.SupermaskModel) and len(model.supermask_layers) == 53
     # 28x28 Fashion-MNIST is below MobileNetV2's 32x32 minimum: resized inside the model.
     assert model.network.get_layer("resize_to_minimum").output.shape == (None, 32, 32, 1)
@@ -131,7 +132,7 @@ def test_softmax_output_is_trained_as_probabilities(data_dir, tmp_path):  # noqa
     assert model_source.ends_in_softmax(model)
     assert not model_source.ends_in_softmax(user_model())
     config = tiny_config(data_dir, tmp_path, model=str(path))
-    compiled = search._compiled_model(config, types.SimpleNamespace(input_shape=(28, 28, 1), num_classes=10), 1)
+    compiled = runner._compiled_model(config, types.SimpleNamespace(input_shape=(28, 28, 1), num_classes=10), 1)
     assert model_source.ends_in_softmax(compiled) and compiled.loss.from_logits is False
 
 
@@ -141,8 +142,8 @@ def test_unsupported_layer_is_named_or_kept(data_dir, tmp_path):  # noqa: F811
     x = keras.layers.LayerNormalization(name="norm")(keras.layers.Dense(16)(x))
     path = tmp_path / "layernorm.keras"
     keras.Model(inputs, keras.layers.Dense(10)(x)).save(path)
-    with pytest.raises(search.ConfigError, match=r"layer 'norm' \(LayerNormalization\) has trainable weights"):
-        search.run_search(tiny_config(data_dir, tmp_path, model=str(path)))
+    with pytest.raises(runner.ConfigError, match=r"layer 'norm' \(LayerNormalization\) has trainable weights"):
+        runner.run_search(tiny_config(data_dir, tmp_path, model=str(path)))
     config = tiny_config(data_dir, tmp_path, model=str(path), keep_unsupported=True)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -176,8 +177,8 @@ def two_outputs():
      "model file .*bad.keras cannot be loaded"),
 ])
 def test_bad_models_are_one_line_config_errors(data_dir, tmp_path, model, message):  # noqa: F811
-    with pytest.raises(search.ConfigError) as error:
-        search.run_search(tiny_config(data_dir, tmp_path, model=model(tmp_path)))
+    with pytest.raises(runner.ConfigError) as error:
+        runner.run_search(tiny_config(data_dir, tmp_path, model=model(tmp_path)))
     assert re.search(message, str(error.value)) and "\n" not in str(error.value), str(error.value)
 
 
@@ -188,8 +189,8 @@ def test_width_options_apply_only_where_they_mean_something(data_dir, user_file,
         (dict(model="keras.applications.ResNet50V2", width_factor=0.5),
          "width_factor=0.5 does not apply to model keras.applications.ResNet50V2"),
     ):
-        with pytest.raises(search.ConfigError, match=message):
-            search.run_search(tiny_config(data_dir, tmp_path, **overrides))
+        with pytest.raises(runner.ConfigError, match=message):
+            runner.run_search(tiny_config(data_dir, tmp_path, **overrides))
 
 
 # --- export of imported and multi-input / multi-output models ------------------

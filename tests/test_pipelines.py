@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from keras_slt import data
-from keras_slt.data import custom, numpy_pipeline, plan
+from keras_slt.data import custom
+from keras_slt.data.batching import plan, numpy_batches
 
 MEAN, STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 
@@ -42,25 +43,25 @@ def test_numpy_crop_flip_is_the_padded_window():
 def test_numpy_stream_visits_every_example_once_per_epoch():
     images, labels = images_and_labels(50)
     labels = np.arange(50, dtype=np.int32)  # a label per example: which one was visited
-    stream = numpy_pipeline.TrainingBatches(images, labels, MEAN, STD, 16, seed=0, augment=True)
+    stream = numpy_batches.TrainingBatches(images, labels, MEAN, STD, 16, seed=0, augment=True)
     assert stream.steps_per_epoch == 4
     epochs = [np.concatenate([stream[4 * e + k][1] for k in range(4)]) for e in range(3)]
     for e, visited in enumerate(epochs):
         np.testing.assert_array_equal(visited, plan.epoch_order(0, e, 50))
     # A stream started at epoch 2 (a resumed run) sees epoch 2's batches.
-    resumed = numpy_pipeline.TrainingBatches(images, labels, MEAN, STD, 16, seed=0, augment=True, first_epoch=2)
+    resumed = numpy_batches.TrainingBatches(images, labels, MEAN, STD, 16, seed=0, augment=True, first_epoch=2)
     for k in range(4):
         np.testing.assert_array_equal(resumed[k][0], stream[8 + k][0])
 
 
 @pytest.mark.parametrize("augment", [True, False])
 def test_tf_and_numpy_streams_are_equal(augment):
-    from keras_slt.data import pipeline
+    from keras_slt.data.batching import tf_batches
 
     images, labels = images_and_labels(50)
     for first_epoch in (0, 2):
-        tf_stream = pipeline.training_stream(images, labels, MEAN, STD, 16, 7, augment, first_epoch)
-        numpy_stream = numpy_pipeline.TrainingBatches(images, labels, MEAN, STD, 16, 7, augment, first_epoch)
+        tf_stream = tf_batches.training_stream(images, labels, MEAN, STD, 16, 7, augment, first_epoch)
+        numpy_stream = numpy_batches.TrainingBatches(images, labels, MEAN, STD, 16, 7, augment, first_epoch)
         # Three epochs of 4 batches, the last of each epoch 2 examples.
         for k, (x, y) in enumerate(tf_stream.take(12).as_numpy_iterator()):
             expected_x, expected_y = numpy_stream[k]

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import keras_slt
-from keras_slt.export import artifacts, effective_kernels, materialize, quantize, report, tflite
+from keras_slt.ticket import effective_kernels, materialize
+from keras_slt.deploy import tflite, report, artifacts, quantize
 
 
 def conv_fc_net():

@@ -1,4 +1,4 @@
-"""A run: `keras_slt.experiments.search.run_search` on a tiny fake Fashion-MNIST."""
+"""A run: `keras_slt.experiments.runner.run_search` on a tiny fake Fashion-MNIST."""
 
 import json
 import math
@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, StopAfterEpoch, checkpoint_floats, tiny_config
-from keras_slt.experiments import schedules, search
+from keras_slt.experiments import schedules, runner
 
 
 def test_dense_algo_counts_32_bits_per_parameter(data_dir, tmp_path):
-    results = search.run_search(tiny_config(data_dir, tmp_path, algo="dense", epochs=1))
+    results = runner.run_search(tiny_config(data_dir, tmp_path, algo="dense", epochs=1))
     parameters = 784 * 16 + 16 * 16 + 16 * 10
     assert results["model_size_bits"] == results["dense_float32_bits"] == 32 * parameters
     assert results["actual_sparsity"] == 0.0 and results["layer_sparsity"] == {}
@@ -24,12 +24,12 @@ def test_dense_algo_counts_32_bits_per_parameter(data_dir, tmp_path):
 
 @pytest.mark.slow
 def test_resumed_run_ends_like_an_uninterrupted_one(data_dir, tmp_path):
-    straight = search.run_search(tiny_config(data_dir, tmp_path / "straight", epochs=3))
+    straight = runner.run_search(tiny_config(data_dir, tmp_path / "straight", epochs=3))
     with pytest.raises(KeyboardInterrupt):
-        search.run_search(tiny_config(data_dir, tmp_path / "resumed", epochs=3),
+        runner.run_search(tiny_config(data_dir, tmp_path / "resumed", epochs=3),
                           callbacks=[StopAfterEpoch(1)])
     assert json.loads((tmp_path / "resumed" / "state.json").read_text())["epoch"] == 1
-    resumed = search.run_search(tiny_config(data_dir, tmp_path / "resumed", epochs=3))
+    resumed = runner.run_search(tiny_config(data_dir, tmp_path / "resumed", epochs=3))
     for key in ("test_accuracy", "val_accuracy", "best_epoch", "model_size_bits", "actual_sparsity"):
         assert resumed[key] == straight[key], key
     for a, b in zip(straight["history"], resumed["history"]):
@@ -58,7 +58,7 @@ def test_per_epoch_schedule_steps_like_pytorch(data_dir, tmp_path):
     # images in batches of 48: the last, partial batch is kept, as PyTorch's
     # DataLoader(drop_last=False) keeps it).
     rates = LearningRates()
-    results = search.run_search(tiny_config(data_dir, tmp_path, epochs=3, batch_size=48,
+    results = runner.run_search(tiny_config(data_dir, tmp_path, epochs=3, batch_size=48,
                                             schedule_unit="epoch"), callbacks=[rates])
     expected = [0.05 * (1 + math.cos(math.pi * e / 3)) for e in range(3) for _ in range(4)]
     np.testing.assert_allclose(rates.rates, expected, rtol=1e-6)
@@ -84,9 +84,9 @@ def test_schedules(schedule, unit, expected):
 
 
 def test_resume_refuses_other_flags(data_dir, tmp_path):
-    search.run_search(tiny_config(data_dir, tmp_path, epochs=1))
-    with pytest.raises(search.ConfigError, match="holds a run with sparsity=0.5, not 0.7"):
-        search.run_search(tiny_config(data_dir, tmp_path, epochs=1, sparsity=0.7))
+    runner.run_search(tiny_config(data_dir, tmp_path, epochs=1))
+    with pytest.raises(runner.ConfigError, match="holds a run with sparsity=0.5, not 0.7"):
+        runner.run_search(tiny_config(data_dir, tmp_path, epochs=1, sparsity=0.7))
 
 
 @pytest.mark.parametrize("settings, message", [
@@ -121,8 +121,8 @@ def test_resume_refuses_other_flags(data_dir, tmp_path):
 ])
 def test_invalid_settings_raise_config_error_naming_them(data_dir, tmp_path, settings, message):
     settings = {k: str(tmp_path) if v == "EMPTY" else v for k, v in settings.items()}
-    with pytest.raises(search.ConfigError) as error:
-        search.run_search(tiny_config(settings.pop("data_dir", data_dir),
+    with pytest.raises(runner.ConfigError) as error:
+        runner.run_search(tiny_config(settings.pop("data_dir", data_dir),
                                       settings.pop("output_dir", tmp_path / "out"), **settings))
     assert message in str(error.value) and "\n" not in str(error.value)
 

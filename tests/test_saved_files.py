@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from keras_slt import export
+from keras_slt import deploy, ticket
 from test_model import GLOBAL_ERROR
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
@@ -38,7 +38,7 @@ def test_saved_model_loads_and_predicts_the_same(saved, selection):
         np.testing.assert_array_equal(mask, saved[f"{selection}_mask{i}"])
     assert_same_floats(model.predict(x, verbose=0), saved[f"{selection}_model"])
     assert_same_floats(ops.convert_to_numpy(model(x)), saved[f"{selection}_model"])
-    plain = export.materialize(model)
+    plain = ticket.materialize(model)
     assert_same_floats(plain.predict(x, verbose=0), saved[f"{selection}_materialized"])
     y = np.array([0, 1, 2, 3, 0])
     expected = ops.convert_to_numpy(keras.losses.sparse_categorical_crossentropy(y, saved[f"{selection}_model"]))
@@ -46,16 +46,16 @@ def test_saved_model_loads_and_predicts_the_same(saved, selection):
     if selection == "global":
         with pytest.raises(ValueError, match=GLOBAL_ERROR):
             model.network(x)
-        content = export.to_tflite(model)
-        np.testing.assert_allclose(export.tflite.predict(content, x), saved["global_materialized"], atol=1e-5)
+        content = deploy.to_tflite(model)
+        np.testing.assert_allclose(deploy.tflite.predict(content, x), saved["global_materialized"], atol=1e-5)
 
 
 def test_saved_ticket_loads_and_predicts_the_same(saved, tmp_path):
     path = os.path.join(DATA, "fc_global.slt")
-    assert_same_floats(export.load_ticket(path).predict(saved["x"], verbose=0), saved["global_ticket"])
-    model = export.load_ticket(path, supermask=True)
+    assert_same_floats(ticket.load_ticket(path).predict(saved["x"], verbose=0), saved["global_ticket"])
+    model = ticket.load_ticket(path, supermask=True)
     for i, mask in enumerate(model.masks()):
         np.testing.assert_array_equal(mask, saved[f"global_mask{i}"])
     # Saved again by this version, the ticket's masks and floats are unchanged.
-    export.save_ticket(model, tmp_path / "again.slt")
-    assert_same_floats(export.load_ticket(tmp_path / "again.slt").predict(saved["x"], verbose=0), saved["global_ticket"])
+    ticket.save_ticket(model, tmp_path / "again.slt")
+    assert_same_floats(ticket.load_ticket(tmp_path / "again.slt").predict(saved["x"], verbose=0), saved["global_ticket"])

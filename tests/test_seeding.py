@@ -8,7 +8,8 @@ import textwrap
 import numpy as np
 import pytest
 
-from keras_slt import initializers, seeding
+from keras_slt.utils import seeding
+from keras_slt.layers import initializers
 
 pytestmark = pytest.mark.agnostic
 

@@ -15,8 +15,8 @@ from keras import ops
 import keras_slt
 from conftest import full_scores
 from keras_slt import selection
-from keras_slt.selection import search
-from keras_slt.counting import floor_count
+from keras_slt.selection import threshold
+from keras_slt.utils.counting import floor_count
 
 pytestmark = pytest.mark.agnostic
 
@@ -98,7 +98,7 @@ def test_matches_numpy_sort(counting, shapes, kind):
 def test_uncompiled_generic_path(monkeypatch):
     """The plain keras.ops search, run as is (the path of other backends)."""
     # As on a backend without a compiled path of its own.
-    monkeypatch.setattr(search, "_backend_path", lambda: None)
+    monkeypatch.setattr(threshold, "_backend_path", lambda: None)
     rng = np.random.default_rng(3)
     values, free = random_case(rng, SHAPES[1], "ties")
     n = int(sum(int(f.sum()) for f in free))

@@ -6,7 +6,7 @@ import keras
 import pytest
 
 import keras_slt
-from keras_slt.size import SEED_BITS, binary_entropy
+from keras_slt.ticket.size import SEED_BITS, binary_entropy
 
 pytestmark = pytest.mark.agnostic
 

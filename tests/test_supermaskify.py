@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import keras_slt
-from keras_slt.export.materialize import effective_kernels, materialize
+from keras_slt.ticket.materialize import effective_kernels, materialize
 from keras_slt.layers import SupermaskConv, SupermaskConv2D, SupermaskDense, SupermaskDepthwiseConv2D, SupermaskLayer
 
 

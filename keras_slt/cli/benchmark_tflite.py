@@ -10,14 +10,14 @@ the convention of deploy/export.py's table). LiteRT expands randomly sparse
 weights once when the model is prepared (DENSIFY), so expect a ratio near 1
 for unblocked tickets: sparse encoding saves file size. Tickets with 1x4 (float) or 1x16 (int8) blocked Dense
 masks run on LiteRT's block-sparse kernels instead (see
-`keras_slt.export.block_sparse`).
+`keras_slt.deploy.block_sparse`).
 """
 
 from absl import flags
 
 from keras_slt import data
 from keras_slt.cli import common
-from keras_slt.validation import check_positive_int
+from keras_slt.utils.validation import check_positive_int
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model_path", None, "A .keras model or .slt ticket.")
@@ -41,7 +41,7 @@ def main(argv):
     sources = common.load("keras_slt.experiments.sources")  # the flags above are checked without Keras
     import keras
 
-    from keras_slt.export import tflite
+    from keras_slt.deploy import tflite
 
     sources.check_dataset_options(FLAGS.dataset, FLAGS.data_dir, FLAGS.image_size)
     model = sources.load_model(FLAGS.model_path)

@@ -22,9 +22,9 @@ from absl import flags
 from absl import logging as absl_logging
 
 import keras_slt
-from keras_slt import folder_lock
 from keras_slt.cli import flagfiles, quiet
-from keras_slt.experiments.distribution import WorkerLostError
+from keras_slt.experiments.strategies import WorkerLostError
+from keras_slt.experiments import folder_lock
 
 FLAGS = flags.FLAGS
 # The exit status of a command stopped by Ctrl-C, as shells report it (128 + SIGINT).
@@ -182,7 +182,7 @@ def _quiet(main):
         # TensorFlow's notes about itself (the converter's use of the
         # deprecated tf.lite.Interpreter, ...), not about the user's run.
         warnings.filterwarnings("ignore", category=UserWarning, module=r"tensorflow\.")
-        # Image sizes are checked against keras-slt's memory budget instead (keras_slt.budget).
+        # Image sizes are checked against keras-slt's memory budget instead (keras_slt.utils.budget).
         warnings.filterwarnings("ignore", category=PIL.Image.DecompressionBombWarning)
         with quiet.log_lines_dropped():
             return main(argv)
@@ -279,5 +279,5 @@ def _run_errors():
     """The errors that end a run with their own message and status 1."""
     errors = (folder_lock.FolderInUseError, WorkerLostError)
     # Only loaded once Keras is: an error of its kind means it is loaded.
-    nonfinite = sys.modules.get("keras_slt.nonfinite")
+    nonfinite = sys.modules.get("keras_slt.search.callbacks")
     return errors + ((nonfinite.NonFiniteTrainingError,) if nonfinite else ())

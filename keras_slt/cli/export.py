@@ -24,7 +24,7 @@ Before the table, the kernel LiteRT runs for each FULLY_CONNECTED layer of
 each TFLite file: dense, densified at load, or block-sparse 1x4 / 1x16
 (tickets searched with --block_size=4 or 16; the 1x16 int8 kernel needs
 --int8_sparse). Each stage prints a line as it starts. The export holds
---export_dir's lock while it runs (`keras_slt.folder_lock`), so it never
+--export_dir's lock while it runs (`keras_slt.experiments.folder_lock`), so it never
 writes into a folder a search is using; a folder other than the run's own
 is left without the lock file, ready to ship. Exit status 1 when a check
 fails or the folder is in use, 2 on invalid flags (an unknown format,
@@ -37,9 +37,10 @@ import os
 
 from absl import flags
 
-from keras_slt import data, folder_lock, run_files
+from keras_slt import data
 from keras_slt.cli import common
-from keras_slt.validation import check_file_name, check_positive_int
+from keras_slt.utils.validation import check_file_name, check_positive_int
+from keras_slt.experiments import run_files, folder_lock
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("output_dir", None, "A search run's output folder (holding best.keras, results.json).")
@@ -80,7 +81,7 @@ def main(argv):
         check_positive_int(f"--{name}", FLAGS[name].value)
     if not FLAGS.latency_budget_s > 0:
         raise ValueError(f"--latency_budget_s must be > 0, got {FLAGS.latency_budget_s}")
-    artifacts = common.load("keras_slt.export.artifacts")  # the flags above are checked without Keras
+    artifacts = common.load("keras_slt.deploy.artifacts")  # the flags above are checked without Keras
     from keras_slt.experiments import sources
 
     formats = list(artifacts.DEFAULT_FORMATS) if FLAGS.format is None else FLAGS.format
@@ -124,8 +125,9 @@ def main(argv):
 def _export(model, formats, run_flags, export_dir, dataset, image_size):
     """Writes and checks the files, holding `export_dir`'s lock."""
     from keras_slt.experiments import sources
-    from keras_slt.export import artifacts, report
-    from keras_slt.supermask_model import SupermaskModel
+    from keras_slt.deploy import artifacts
+    from keras_slt.deploy import report
+    from keras_slt.search.supermask_model import SupermaskModel
 
     if FLAGS.format is None and not isinstance(model, SupermaskModel):
         formats = [name for name in formats if name != "slt"]  # a weight-trained (--algo=dense) model

@@ -12,7 +12,7 @@ other twice per level would expand to gigabytes).
 
 import os
 
-from keras_slt import files
+from keras_slt.utils import files
 
 # Flagfiles are a few hundred bytes; this is every byte read for one command line.
 MAX_BYTES = 1 << 20

@@ -10,7 +10,7 @@ import traceback
 import keras
 
 from keras_slt.cli import common, search_flags
-from keras_slt.experiments import search
+from keras_slt.experiments import runner
 
 
 def search_launcher(base_flags=()):
@@ -26,7 +26,7 @@ def search_launcher(base_flags=()):
             try:
                 run_config, given = search_flags.parse_command(run.command(output_root, base_flags, program=()))
                 run_config.validate(given)
-                print(search.summary(search.run_search(run_config, verbose=2)))
+                print(runner.summary(runner.run_search(run_config, verbose=2)))
                 return 0
             except Exception as error:  # noqa: BLE001  (the run failed, not the sweep: on to the next run)
                 ending = common.exit_line(error)

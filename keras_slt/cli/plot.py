@@ -17,9 +17,9 @@ import os
 
 from absl import flags
 
-from keras_slt import files, run_files
 from keras_slt.cli import common
-from keras_slt.experiments import pareto, plots, sweep_table
+from keras_slt.experiments import pareto, plots, sweep_table, run_files
+from keras_slt.utils import files
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("csv", None, "Sweep CSV written by tools/sweep.py.")

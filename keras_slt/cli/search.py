@@ -14,18 +14,17 @@ wrote in --output_dir: results.json, best.keras, the epoch log and, with
 TensorFlow, TensorBoard logs. A flag given for a run it does not apply to
 (--image_size with Fashion-MNIST, --batch_size with a graph, ...) is refused
 before any data is read, and so is a second command on an --output_dir in
-use (the run holds the folder's lock, `keras_slt.folder_lock`). The flags are
+use (the run holds the folder's lock, `keras_slt.experiments.folder_lock`). The flags are
 the fields of `keras_slt.experiments.config.SearchConfig`;
-`keras_slt.experiments.search` describes the recipe and files.
+`keras_slt.experiments.runner` describes the recipe and files.
 """
 
 import dataclasses
 
 from absl import flags
 
-from keras_slt import run_files
 from keras_slt.cli import common, search_flags
-from keras_slt.experiments import config
+from keras_slt.experiments import config, run_files
 
 FLAGS = flags.FLAGS
 search_flags.define_flags(FLAGS)
@@ -46,7 +45,7 @@ def main(argv):
         raise ValueError(f"unexpected arguments: {' '.join(argv[1:])}")
     run_config = config_from_flags()
     run_config.validate(given_flags())  # before any data is read, and before Keras loads
-    search = common.load("keras_slt.experiments.search")
+    search = common.load("keras_slt.experiments.runner")
     results = search.run_search(run_config)
     print(search.summary(results))
     for line in run_files.written(run_config.output_dir):

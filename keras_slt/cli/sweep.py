@@ -33,10 +33,10 @@ import shutil
 
 from absl import flags
 
-from keras_slt import folder_lock, seeding
 from keras_slt.cli import common, search_flags
-from keras_slt.experiments import sweep, sweep_table
-from keras_slt.validation import check_positive_int
+from keras_slt.experiments import sweep, sweep_table, folder_lock
+from keras_slt.utils.validation import check_positive_int
+from keras_slt.utils import seeding
 
 # Search flags the sweep passes to every run, after the search flagfile.
 RUN_FLAGS = ("epochs", "batch_size", "data_dir")

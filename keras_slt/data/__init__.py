@@ -45,7 +45,7 @@ from keras_slt.data.loader import PIPELINES
 from keras_slt.data.loader import arrays_and_spec
 from keras_slt.data.loader import load
 from keras_slt.data.loader import load_arrays
-from keras_slt.data.plan import normalize
+from keras_slt.data.batching.plan import normalize
 
 __all__ = [
     "AUGMENTATIONS",

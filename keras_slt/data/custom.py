@@ -8,9 +8,9 @@ them, validation part included, as for the built-in constants).
 
 import numpy as np
 
-from keras_slt.data import image_folder
 from keras_slt.data.catalog import IMAGE_FOLDER, TFDS_PREFIX, DatasetSpec
 from keras_slt.data.errors import DataError, require_tensorflow
+from keras_slt.data.readers import image_folder
 
 # How error messages name them beside the built-in datasets.
 FORMS = (f"{TFDS_PREFIX}NAME", IMAGE_FOLDER)
@@ -86,10 +86,10 @@ def load(name, data_dir=None, image_size=None, image_formats=image_folder.DEFAUL
     else:
         require_tensorflow(f"dataset {name}")
         # Imported here: TFDS needs TensorFlow, which the JAX install lacks.
-        from keras_slt.data import tfds_any
+        from keras_slt.data.readers import tfds_named
 
         tfds_name = name[len(TFDS_PREFIX):]
-        x_train, y_train, x_test, y_test, num_classes = tfds_any.load(tfds_name, data_dir, image_size)
+        x_train, y_train, x_test, y_test, num_classes = tfds_named.load(tfds_name, data_dir, image_size)
         obtain = f"see https://www.tensorflow.org/datasets/catalog/{tfds_name}"
     if not len(x_train) or not len(x_test):
         raise DataError(f"{name}: {len(x_train)} training and {len(x_test)} test images; both need some")

@@ -1,9 +1,9 @@
 """`Dataset`, the splits of a dataset ready for `model.fit`, and the train/validation split.
 
 Nothing here needs TensorFlow: the splits are `tf.data` pipelines
-(`keras_slt.data.pipeline`) or `keras.utils.PyDataset`s
-(`keras_slt.data.numpy_pipeline`), and both follow the same split and epoch
-plan (`keras_slt.data.plan`).
+(`keras_slt.data.batching.tf_batches`) or `keras.utils.PyDataset`s
+(`keras_slt.data.batching.numpy_batches`), and both follow the same split and epoch
+plan (`keras_slt.data.batching.plan`).
 """
 
 import dataclasses
@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from keras_slt import seeding
+from keras_slt.utils import seeding
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,7 +75,7 @@ def split_indices(num_examples, validation_fraction, seed):
     """Splits `range(num_examples)` into training and validation indices.
 
     The indices are permuted by the project's own Philox stream of `seed`
-    (`keras_slt.seeding`, kind DATA_SPLIT), so a NumPy release cannot change
+    (`keras_slt.utils.seeding`, kind DATA_SPLIT), so a NumPy release cannot change
     a split; the first `int(num_examples * (1 - validation_fraction))` of the permutation
     are the training indices (the official code's `int(n * train_val_ratio)`),
     the rest the validation indices. Both returned arrays are sorted.

@@ -3,27 +3,23 @@
 import importlib.util
 import os
 
-from keras_slt import seeding
-from keras_slt.data import cifar
-from keras_slt.data import cifar_folder
 from keras_slt.data import custom
-from keras_slt.data import idx
-from keras_slt.data import image_folder
-from keras_slt.data import tfds_source
 from keras_slt.data.catalog import DEFAULT_DIRS
 from keras_slt.data.catalog import NAMES
 from keras_slt.data.catalog import SPECS
 from keras_slt.data.dataset import Dataset, split_indices
 from keras_slt.data.errors import DataError, require_tensorflow
-from keras_slt.validation import check_one_of, check_positive_int
+from keras_slt.utils.validation import check_one_of, check_positive_int
+from keras_slt.utils import seeding
+from keras_slt.data.readers import idx, cifar, cifar_folder, image_folder, tfds_builtin
 
 # ImageNet examples are shuffled through a buffer; the other datasets are
 # fully shuffled in memory.
 IMAGENET_SHUFFLE_BUFFER = 10_000
 # Training augmentation: "auto" is each dataset's usual one (see `load`).
 AUGMENTATIONS = ("auto", "none", "crop_flip")
-# Who assembles the batches: "tf.data" (`keras_slt.data.pipeline`), "numpy"
-# (`keras_slt.data.numpy_pipeline`, no TensorFlow needed; the same batches),
+# Who assembles the batches: "tf.data" (`keras_slt.data.batching.tf_batches`), "numpy"
+# (`keras_slt.data.batching.numpy_batches`, no TensorFlow needed; the same batches),
 # or "auto": tf.data where TensorFlow is installed.
 PIPELINES = ("auto", "tf.data", "numpy")
 
@@ -64,19 +60,19 @@ def load_arrays(name, data_dir=None, image_size=None, image_formats=image_folder
     Args:
         name: One of `"mnist"`, `"fashion_mnist"`, `"cifar10"`, `"cifar100"`,
             `"tfds:NAME"` (any TFDS image classification dataset) or
-            `"image_folder"` (see `keras_slt.data.image_folder`).
+            `"image_folder"` (see `keras_slt.data.readers.image_folder`).
         data_dir: Directory of the dataset files: the four IDX `.gz` files
             for (Fashion-)MNIST, the extracted CIFAR python folder or its
             parent for CIFAR, or for CIFAR-10 also a folder of
             `train/<class>/` and `test/<class>/` JPEGs (see
-            `keras_slt.data.cifar_folder`), TFDS's data directory for `tfds:NAME`, the
+            `keras_slt.data.readers.cifar_folder`), TFDS's data directory for `tfds:NAME`, the
             image folder for `image_folder`. If `None`, a system directory
             is used when it exists (`/usr/share/datasets/fashion-mnist`,
             from Debian's `dataset-fashion-mnist`), otherwise TFDS.
         image_size: `(height, width)` to resize `tfds:` and `image_folder`
             images to (default: their own size).
         image_formats: the formats `image_folder` files may have (see
-            `keras_slt.data.image_folder.load_dir`): JPEG and PNG unless
+            `keras_slt.data.readers.image_folder.load_dir`): JPEG and PNG unless
             told otherwise.
 
     Returns:
@@ -107,7 +103,7 @@ def load_arrays(name, data_dir=None, image_size=None, image_formats=image_folder
         data_dir = DEFAULT_DIRS[name]
     try:
         if data_dir is None:
-            arrays = tfds_source.load_arrays(name)
+            arrays = tfds_builtin.load_arrays(name)
         else:
             arrays = _READERS[name](os.fspath(data_dir))
     except DataError as e:
@@ -144,7 +140,7 @@ def load(
     training set (see `split_indices`); the test split is the official test
     set (ImageNet: the official validation set). Each training epoch has its
     own order and augmentation, fixed by `seed` and the epoch alone
-    (`keras_slt.data.plan`), so a resumed run sees the same data as an
+    (`keras_slt.data.batching.plan`), so a resumed run sees the same data as an
     uninterrupted one, on any backend.
 
     Augmentation (training split only):
@@ -234,7 +230,7 @@ def load(
     if pipeline == "auto":
         pipeline = "tf.data" if importlib.util.find_spec("tensorflow") and shard is None else "numpy"
     if pipeline == "numpy":
-        from keras_slt.data import numpy_pipeline as batches
+        from keras_slt.data.batching import numpy_batches as batches
 
         def train_from(epoch):
             return batches.TrainingBatches(x_train, y_train, mean, std, batch_size, seed, crop_flip, epoch,
@@ -245,7 +241,7 @@ def load(
     else:
         import tensorflow as tf
 
-        from keras_slt.data import pipeline as tf_pipeline
+        from keras_slt.data.batching import tf_batches as tf_pipeline
 
         def train_from(epoch):
             return tf_pipeline.training_stream(x_train, y_train, mean, std, batch_size, seed, crop_flip, epoch)
@@ -278,14 +274,15 @@ def _statistics(spec, normalize):
 
 def _imagenet(data_dir, batch_size, seed, validation_fraction, augment, normalize):
     """`load` for ImageNet: TFDS records, decoded and augmented in `tf.data`."""
-    from keras_slt.data import pipeline as tf_pipeline
-    from keras_slt.data import tfds_source, transforms
+    from keras_slt.data.batching import tf_batches as tf_pipeline
+    from keras_slt.data.readers import tfds_builtin
+    from keras_slt.data.batching import transforms
 
     name = "imagenet2012"
     spec = SPECS[name]
     mean, std = _statistics(spec, normalize)
     try:
-        train, test, num_train, num_test = tfds_source.load_imagenet(
+        train, test, num_train, num_test = tfds_builtin.load_imagenet(
             None if data_dir is None else os.fspath(data_dir)
         )
     except DataError as e:

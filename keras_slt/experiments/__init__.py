@@ -12,6 +12,6 @@
   its figures.
 
 Nothing here is needed to build, search or export a ticket from Python; the
-core (`keras_slt.layers`, `keras_slt.SupermaskModel`, `keras_slt.export`...)
+core (`keras_slt.layers`, `keras_slt.SupermaskModel`, `keras_slt.ticket`...)
 does not import this package.
 """

@@ -13,14 +13,18 @@ import dataclasses
 import math
 import os
 
-from keras_slt import defaults, distributions, freezing, initializers, models, seeding
+from keras_slt import models
 from keras_slt import data as datasets
 from keras_slt.data import graphs
-from keras_slt.defaults import BLOCK_SIZES, SCALES, SELECTIONS
+from keras_slt.data.readers import image_folder
+from keras_slt.utils.defaults import BLOCK_SIZES, SCALES, SELECTIONS
 from keras_slt.experiments import model_names, processes
-from keras_slt.experiments.distribution import STRATEGIES
+from keras_slt.experiments.strategies import STRATEGIES
 from keras_slt.models.catalog import STEMS
-from keras_slt.validation import check_one_of, check_positive_int
+from keras_slt.utils.validation import check_one_of, check_positive_int
+from keras_slt.utils import defaults, seeding
+from keras_slt.layers import initializers
+from keras_slt.freezing import densities, pattern
 
 ALGOS = ("ep", "dense")
 SCHEDULES = ("cosine", "step")
@@ -145,10 +149,10 @@ class SearchConfig:
     data_dir: str | None = setting(None, "Folder of the dataset files (default: the data module's); the TFDS "
                                    "data dir for tfds:NAME; the image folder for image_folder.")
     image_size: str | None = setting(None, "H,W: resize tfds:NAME and image_folder images (default: their own size).")
-    image_formats: str = setting(",".join(datasets.image_folder.DEFAULT_FORMATS).lower(),
+    image_formats: str = setting(",".join(image_folder.DEFAULT_FORMATS).lower(),
                                  "image_folder: the formats its files may have, known by their first bytes; "
                                  "others are refused unopened; a comma list of "
-                                 f"{', '.join(name.lower() for name in datasets.image_folder.FORMATS)}.")
+                                 f"{', '.join(name.lower() for name in image_folder.FORMATS)}.")
     augment: str = setting("auto", "Training augmentation; auto is the dataset's usual one (CIFAR: crop_flip, "
                            "ImageNet: resized crop + flip, others: none).", datasets.AUGMENTATIONS)
     algo: str = setting("ep", "ep: ticket search (Edge-Popup); dense: weight training.", ALGOS)
@@ -157,7 +161,7 @@ class SearchConfig:
     freeze_ratio: float | None = setting(None, "Freezing ratio f: p = f*s pruned, r = f*(1-s) locked.")
     prune_ratio: float | None = setting(None, "Fraction p permanently pruned (instead of --freeze_ratio).")
     lock_ratio: float | None = setting(None, "Fraction r permanently locked (instead of --freeze_ratio).")
-    distribution: str = setting(defaults.DISTRIBUTION, "Layer-wise spread of p and r.", distributions.METHODS)
+    distribution: str = setting(defaults.DISTRIBUTION, "Layer-wise spread of p and r.", densities.METHODS)
     weight_init: str = setting(defaults.WEIGHT_INIT, "Random weights.", initializers.NAMES)
     score_init: str = setting(defaults.SCORE_INIT, "Initial scores.", initializers.NAMES)
     scale: str = setting(defaults.SCALE, "Kernel scaling.", SCALES)
@@ -224,14 +228,14 @@ class SearchConfig:
         try:
             model_names.check(self.model)
             datasets.parse_image_size(self.image_size)
-            datasets.image_folder.check_formats(self.image_formats)
+            image_folder.check_formats(self.image_formats)
             if datasets.is_custom(self.dataset):
                 datasets.custom.check(self.dataset, self.data_dir)
             else:
                 check_one_of("dataset", self.dataset, DATASETS, forms=datasets.custom.FORMS)
             for name, choices in (
                 ("augment", datasets.AUGMENTATIONS), ("algo", ALGOS), ("optimizer", OPTIMIZERS),
-                ("selection", SELECTIONS), ("distribution", distributions.METHODS),
+                ("selection", SELECTIONS), ("distribution", densities.METHODS),
                 ("weight_init", initializers.NAMES), ("score_init", initializers.NAMES),
                 ("scale", SCALES), ("schedule", SCHEDULES), ("schedule_unit", SCHEDULE_UNITS),
                 ("strategy", STRATEGIES), ("block_size", BLOCK_SIZES),
@@ -268,7 +272,7 @@ class SearchConfig:
         if self.algo == "dense":
             return 0.0, 0.0
         try:
-            return freezing.resolve_ratios(
+            return pattern.resolve_ratios(
                 self.sparsity, self.freeze_ratio, self.prune_ratio, self.lock_ratio
             )
         except ValueError as error:

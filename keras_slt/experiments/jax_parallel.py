@@ -17,7 +17,7 @@ of every batch (`HostShard.rows`), all from the same epoch plan, so
 together they read the batch one process alone would read. Process 0
 writes the run folder.
 
-This module imports JAX: `keras_slt.experiments.distribution` imports it
+This module imports JAX: `keras_slt.experiments.strategies` imports it
 only for a data-parallel run, on the JAX backend.
 """
 

@@ -11,7 +11,7 @@ import inspect
 import os
 
 from keras_slt import models
-from keras_slt.validation import check_one_of
+from keras_slt.utils.validation import check_one_of
 
 APPLICATIONS_PREFIX = "keras.applications."
 

@@ -24,8 +24,8 @@ import zipfile
 
 import keras
 
-from keras_slt import budget, files, models
-from keras_slt.convert import SUPERMASK_OPTIONS, supermaskify
+from keras_slt import models
+from keras_slt.models.convert import SUPERMASK_OPTIONS, supermaskify
 from keras_slt.experiments.model_names import (  # noqa: F401  (part of this module's API)
     APPLICATIONS_PREFIX,
     architecture_options,
@@ -33,7 +33,8 @@ from keras_slt.experiments.model_names import (  # noqa: F401  (part of this mod
     has_alpha,
 )
 from keras_slt.layers import SupermaskDense
-from keras_slt.supermask_model import SupermaskModel
+from keras_slt.search.supermask_model import SupermaskModel
+from keras_slt.utils import files, budget
 
 ARCHITECTURE_SETTINGS = ("width", "width_factor", "stem")
 # How keras.applications words a too small input; the numbers are the minimum.
@@ -102,7 +103,7 @@ def load_file(path):
     Raises:
         ValueError: one line naming the file when it does not load (not a
             Keras archive, a class Keras does not know, ...), would take
-            more than the memory budget (`keras_slt.budget`: its members'
+            more than the memory budget (`keras_slt.utils.budget`: its members'
             uncompressed sizes, the weights its config declares, checked
             before anything is inflated or built) or holds no built model.
 

@@ -6,8 +6,8 @@ Every function writes `<stem>.png` and `<stem>.svg` and returns the paths.
 import collections
 import pathlib
 
-from keras_slt import files
 from keras_slt.experiments import pareto, sweep_table
+from keras_slt.utils import files
 
 _STYLE = {
     sweep_table.DENSE_SOURCE: dict(color="tab:blue", marker="o"),

@@ -6,11 +6,13 @@ import warnings
 
 import numpy as np
 
-from keras_slt import data, files, run_files
-from keras_slt.data import graphs, image_folder
-from keras_slt.experiments import model_source
-from keras_slt.export.ticket import load_ticket
-from keras_slt.supermask_model import SupermaskModel
+from keras_slt import data
+from keras_slt.data import graphs
+from keras_slt.experiments import model_source, run_files
+from keras_slt.ticket.slt_file import load_ticket
+from keras_slt.search.supermask_model import SupermaskModel
+from keras_slt.utils import files
+from keras_slt.data.readers import image_folder
 
 RESULTS_REMEDY = "run the search again to rewrite it, or export with --model_path and --dataset"
 
@@ -106,7 +108,7 @@ def load_model(path):
 
     >>> import tempfile
     >>> import keras_slt
-    >>> from keras_slt.export import save_ticket
+    >>> from keras_slt.ticket import save_ticket
     >>> path = os.path.join(tempfile.mkdtemp(), "fc.slt")
     >>> save_ticket(keras_slt.models.get("fc", (4, 4, 1), 3, width=8, seed=1), path)
     >>> type(load_model(path)).__name__

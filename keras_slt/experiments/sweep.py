@@ -20,8 +20,7 @@ import sys
 import time
 from concurrent import futures
 
-from keras_slt import run_files
-from keras_slt.experiments import model_names
+from keras_slt.experiments import model_names, run_files
 from keras_slt.experiments.progress import Progress
 from keras_slt.experiments.sweep_table import (
     DENSE_SOURCE,

@@ -17,7 +17,9 @@ import csv
 import io
 import pathlib
 
-from keras_slt import files, freezing, run_files
+from keras_slt.utils import files
+from keras_slt.freezing import pattern
+from keras_slt.experiments import run_files
 
 WEIGHT_TRAINED = "weight-trained"
 DENSE_SOURCE = "dense source"
@@ -83,7 +85,7 @@ def row_of(name, results):
     if algo == "dense":
         p = r = 0.0
     elif flags.get("freeze_ratio") not in (None, "", "None"):
-        p, r = freezing.split_freeze_ratio(float(flags["freeze_ratio"]), sparsity)
+        p, r = pattern.split_freeze_ratio(float(flags["freeze_ratio"]), sparsity)
     else:
         p, r = float(flags.get("prune_ratio") or 0.0), float(flags.get("lock_ratio") or 0.0)
     return {
@@ -120,7 +122,7 @@ def collect(output_root):
 
 
 def write_csv(rows, path):
-    """Writes `rows` atomically (see `keras_slt.files`)."""
+    """Writes `rows` atomically (see `keras_slt.utils.files`)."""
     text = io.StringIO(newline="")
     writer = csv.DictWriter(text, fieldnames=COLUMNS)
     writer.writeheader()

@@ -1,6 +1,6 @@
 """The tf.distribute strategies of the search runner (TensorFlow backend only).
 
-`keras_slt.experiments.distribution` imports this module only when a run
+`keras_slt.experiments.strategies` imports this module only when a run
 asks for a strategy other than the default, so the runner works without
 TensorFlow.
 """

@@ -16,14 +16,14 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from keras_slt import defaults, initializers, seeding
-from keras_slt.counting import floor_count
-from keras_slt.freezing import FREE, LOCKED, PRUNED, check_prune_lock, freeze_pattern
-from keras_slt.layers import bits, blocks, compaction, threshold_context
+from keras_slt.utils.counting import floor_count
+from keras_slt.freezing.pattern import FREE, LOCKED, PRUNED, check_prune_lock, freeze_pattern
+from keras_slt.layers import bits, blocks, compaction, threshold_context, initializers
 from keras_slt.layers.kernel import Layout, kept_mask, masked_weight, signed_constant
 from keras_slt.selection import threshold_of_scores
-from keras_slt.defaults import SCALES, SELECTIONS
-from keras_slt.validation import check_fraction, check_one_of
+from keras_slt.utils.defaults import SCALES, SELECTIONS
+from keras_slt.utils.validation import check_fraction, check_one_of
+from keras_slt.utils import defaults, seeding
 
 # The arguments a supermask layer takes besides those of the Keras layer it
 # stands for: how its random kernel and its mask are made. Every supermask
@@ -198,7 +198,7 @@ class SupermaskLayer(layers.Layer):
         """The variables the search state regenerates from the seed or learns.
 
         Scores, and W's signs or values and the free index: everything but
-        the bias. A ticket stores none of them (`keras_slt.size`).
+        the bias. A ticket stores none of them (`keras_slt.ticket.size`).
         """
         state = [self.scores, self.sign_words, self.weight]
         if self.free_index is not None:

@@ -15,8 +15,8 @@ per-weight gradients over the block. B = 1 is the unblocked layer.
 import numpy as np
 from keras import ops
 
-from keras_slt.defaults import BLOCK_SIZES
-from keras_slt.validation import check_one_of
+from keras_slt.utils.defaults import BLOCK_SIZES
+from keras_slt.utils.validation import check_one_of
 
 
 def check_block_size(block_size):

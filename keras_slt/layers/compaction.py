@@ -43,7 +43,7 @@ import dataclasses
 import numpy as np
 from keras import ops
 
-from keras_slt.freezing import FREE, LOCKED, PRUNED
+from keras_slt.freezing.pattern import FREE, LOCKED, PRUNED
 from keras_slt.layers import bits
 
 # Offsets of free positions from their base fit in 16 bits.

@@ -3,9 +3,9 @@
 import keras
 from keras import ops
 
-from keras_slt import defaults
 from keras_slt.layers.base import SupermaskLayer
-from keras_slt.validation import check_one_of, check_positive_int
+from keras_slt.utils.validation import check_one_of, check_positive_int
+from keras_slt.utils import defaults
 
 
 def _tuple(value, rank, name):

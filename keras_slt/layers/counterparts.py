@@ -1,7 +1,7 @@
 """Which supermask layer stands for which Keras layer.
 
 `keras_slt.supermaskify` replaces each layer of a registered Keras class by
-its supermask counterpart, and `keras_slt.export.materialize` turns a
+its supermask counterpart, and `keras_slt.ticket.materialize` turns a
 supermask layer back into that Keras class: both read this one registry.
 Dense, Conv1D, Conv2D and DepthwiseConv2D come registered;
 `register_supermask_layer` adds a user's own pair.
@@ -63,7 +63,7 @@ def register_supermask_layer(plain_class, supermask_class, accepts=None):
     >>> conv = model.supermask_layers[0]
     >>> type(conv).__name__, conv.strides
     ('SupermaskConv3D', (2, 2, 2))
-    >>> type(keras_slt.export.materialize(model).layers[0]).__name__
+    >>> type(keras_slt.ticket.materialize(model).layers[0]).__name__
     'Conv3D'
     """
     if not (inspect.isclass(plain_class) and issubclass(plain_class, keras.layers.Layer)) \

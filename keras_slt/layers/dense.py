@@ -3,10 +3,10 @@
 import keras
 from keras import ops
 
-from keras_slt import defaults
 from keras_slt.layers import blocks
 from keras_slt.layers.base import SupermaskLayer
-from keras_slt.validation import check_positive_int
+from keras_slt.utils.validation import check_positive_int
+from keras_slt.utils import defaults
 
 
 @keras.saving.register_keras_serializable(package="keras_slt")

@@ -10,7 +10,7 @@ Example:
 ('basic_resnet', 18, ('stem', 'width_factor'))
 """
 
-from keras_slt.validation import check_one_of
+from keras_slt.utils.validation import check_one_of
 
 CONV_DEPTHS = (2, 4, 6, 8)
 STEMS = ("cifar", "imagenet")

@@ -10,7 +10,7 @@ import keras
 from keras import layers
 
 from keras_slt.models.catalog import CONV_DEPTHS
-from keras_slt.validation import check_one_of, check_positive_int
+from keras_slt.utils.validation import check_one_of, check_positive_int
 
 # Output channels of the conv pairs; ConvN uses the first N/2 pairs.
 CONV_PAIRS = (64, 128, 256, 512)

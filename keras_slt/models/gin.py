@@ -15,7 +15,7 @@ gives that form.
 import keras
 from keras import layers, ops
 
-from keras_slt.validation import check_positive_int
+from keras_slt.utils.validation import check_positive_int
 
 HIDDEN_WIDTH = 386
 NUM_LAYERS = 4

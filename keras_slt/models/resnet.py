@@ -25,7 +25,7 @@ from keras import layers
 
 from keras_slt.models.catalog import BASIC_BLOCKS, BOTTLENECK_BLOCKS, STEMS
 from keras_slt.models.convnets import check_width_factor, kaiming_uniform, scaled
-from keras_slt.validation import check_one_of
+from keras_slt.utils.validation import check_one_of
 
 STAGE_CHANNELS = (64, 128, 256, 512)
 BOTTLENECK_EXPANSION = 4

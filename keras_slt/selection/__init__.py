@@ -19,4 +19,4 @@ Example:
 """
 
 from keras_slt.selection.reference import global_masks, layerwise_masks, modified_scores
-from keras_slt.selection.search import COUNTINGS, kth_smallest, threshold_of_scores
+from keras_slt.selection.threshold import COUNTINGS, kth_smallest, threshold_of_scores

@@ -1,7 +1,7 @@
 """The bracket search for the k-th smallest key, and how its passes count.
 
 The backend-neutral arithmetic of the threshold search
-(`keras_slt.selection.search`): `kth_key` narrows a bracket of int32 keys
+(`keras_slt.selection.threshold`): `kth_key` narrows a bracket of int32 keys
 with a few counting passes; `count_generic` counts a pass with plain
 `keras.ops` reductions, and `variadic_terms`, `combine` and `merge` are the
 pieces of the one variadic reduction per pass that the backend modules

@@ -5,7 +5,7 @@ sign bit of a score gives a key that orders like |score|; -inf (whose bits
 are negative) is below every key and +inf's bits `INF_BITS` above every
 finite one, so a NaN score (key > INF_BITS) is never kept. Integer compares
 also see denormals, which XLA and TF flush to zero in float compares. The
-search (`keras_slt.selection.search`) finds the key of the threshold and the
+search (`keras_slt.selection.threshold`) finds the key of the threshold and the
 layers (`keep`) compare with it, both through `magnitude_keys`, so a mask
 keeps exactly what the selection counted above its threshold.
 """

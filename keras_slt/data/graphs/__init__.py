@@ -28,11 +28,11 @@ Example:
 
 import os
 
-from keras_slt.data import network
 from keras_slt.data.errors import DataError
 from keras_slt.data.graphs import ogb, planetoid
 from keras_slt.data.graphs.graph import Graph
-from keras_slt.validation import check_one_of
+from keras_slt.utils.validation import check_one_of
+from keras_slt.data.readers import downloads
 
 NAMES = planetoid.NAMES + (ogb.NAME,)
 CACHE_SUBDIR = "keras_slt_graphs"
@@ -46,7 +46,7 @@ def _download(name):
     (`keras.utils.get_file` would otherwise wait on it without end).
     """
     try:
-        with network.stall_timeout():
+        with downloads.stall_timeout():
             return _fetch(name)
     except Exception as error:  # network, hash and archive errors alike
         raise DataError(f"{name}: download failed ({error}); pass data_dir with the files") from None

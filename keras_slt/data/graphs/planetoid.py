@@ -17,10 +17,10 @@ import os
 
 import numpy as np
 
-from keras_slt import budget
-from keras_slt.data import safe_pickle
 from keras_slt.data.errors import DataError
 from keras_slt.data.graphs.graph import Graph, check_split, undirected_edges
+from keras_slt.utils import budget
+from keras_slt.data.readers import safe_pickle
 
 NAMES = ("cora", "citeseer", "pubmed")
 PARTS = ("x", "y", "tx", "ty", "allx", "ally", "graph", "test.index")

@@ -1,0 +1,1 @@
+"""Which weights are frozen: layer-wise densities and the ternary freeze pattern."""

@@ -1,0 +1,1 @@
+"""The search: `SupermaskModel` (one global threshold per step), its optimizers and callbacks."""
