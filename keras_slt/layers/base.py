@@ -294,41 +294,6 @@ class SupermaskLayer(layers.Layer):
             outputs = ops.add(outputs, self.bias)
         return self.activation(outputs)
 
-    def load_own_variables(self, store):
-        """Loads the layer's variables, saved in variable layout 2 or 1.
-
-        Layout 2, what `save` writes, is the lean search state and the bias
-        (docs/METHOD.md, section 11 (Search state)); layout 1 holds
-        [scores, bias?, weight, freeze], all kernel- or mask-shaped
-        (`_load_layout_1`).
-        """
-        if len(store) == len(self.variables) and tuple(store["0"].shape) == tuple(self.scores.shape):
-            return super().load_own_variables(store)
-        self._load_layout_1(store)
-
-    def _load_layout_1(self, store):
-        """Loads variable layout 1: [scores, bias?, weight, freeze], kernel- or mask-shaped.
-
-        The free scores are taken in order; W and the freeze pattern
-        regenerate from the seed and must match the stored ones.
-        """
-        if len(store) != 3 + int(self.use_bias) or tuple(store["0"].shape) != tuple(self.layout.mask_shape):
-            raise ValueError(
-                f"layer {self.name!r}: the file holds {len(store)} variables that fit neither variable "
-                "layout 2 nor layout 1 of this layer"
-            )
-        scores = np.asarray(store["0"])
-        weight, freeze = np.asarray(store[str(len(store) - 2)]), np.asarray(store[str(len(store) - 1)])
-        if not (np.array_equal(freeze, self.freeze_pattern())
-                and np.array_equal(weight, ops.convert_to_numpy(self.kernel_weights()))):
-            raise ValueError(
-                f"layer {self.name!r}: the file's weights or freeze pattern differ from those its seed "
-                "regenerates (saved by an incompatible keras-slt?)"
-            )
-        self.scores.assign(scores.ravel()[freeze.ravel() == FREE])
-        if self.use_bias:
-            self.bias.assign(store["1"])
-
     def get_config(self):
         config = super().get_config()
         config["activation"] = keras.activations.serialize(self.activation)
