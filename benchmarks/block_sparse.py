@@ -25,14 +25,13 @@ import os
 import statistics
 
 import bench_setup  # noqa: E402, F401  (first: the checkout's code, TensorFlow's start-up lines silenced)
-
 import keras  # noqa: E402
 
 import keras_slt  # noqa: E402
+from keras_slt.deploy import block_sparse, tflite
 from keras_slt.experiments import sources  # noqa: E402
-from keras_slt.ticket import materialize
 from keras_slt.models import convnets  # noqa: E402
-from keras_slt.deploy import tflite, block_sparse
+from keras_slt.ticket import materialize
 
 SPARSITY = 0.9
 
@@ -47,8 +46,9 @@ def parse_args():
 
 def ticket(block_size):
     base = convnets.fc((28, 28, 1), 10)
-    return keras_slt.supermaskify(base, sparsity=SPARSITY, freeze_ratio=0.5, seed=0, block_size=block_size,
-                                  scale="static")
+    return keras_slt.supermaskify(
+        base, sparsity=SPARSITY, freeze_ratio=0.5, seed=0, block_size=block_size, scale="static"
+    )
 
 
 def timed(contents, sample, runs, rounds):
@@ -86,19 +86,27 @@ def main():
         contents[f"int8 B={block_size}"] = tflite.to_tflite(plain, int8=True, representative_data=calibration)
         keras.backend.clear_session()
     latency = timed(contents, inputs[0], args.runs, args.rounds)
-    print(f"FC 784-1024-1024-10, s = {SPARSITY}, f = 0.5; LiteRT batch 1, 1 thread, "
-          f"median of {args.runs} runs in {args.rounds} interleaved rounds; load {os.getloadavg()[0]:.2f}")
+    print(
+        f"FC 784-1024-1024-10, s = {SPARSITY}, f = 0.5; LiteRT batch 1, 1 thread, "
+        f"median of {args.runs} runs in {args.rounds} interleaved rounds; load {os.getloadavg()[0]:.2f}"
+    )
     print(f"{'model':14} {'bytes':>10} {'latency us':>11}  layout")
     for key, content in contents.items():
         layout = block_sparse.summary(content).removeprefix("FULLY_CONNECTED: ")
         print(f"{key:14} {len(content):10,} {1e6 * latency[key]:11.1f}  {layout}")
     speedup = latency["float dense"] / latency["float B=4"]
     bytes_ratio = len(contents["int8 B=16"]) / len(contents["int8 dense"])
-    print(f"\nfloat 1x4: dense / block latency = {speedup:.2f}x (target >= 1.8): {'ok' if speedup >= 1.8 else 'MISSED'}")
-    print(f"int8 1x16: block / dense bytes = {bytes_ratio:.3f} (target <= 0.15): "
-          f"{'ok' if bytes_ratio <= 0.15 else 'MISSED'}")
-    print(f"int8 1x16: dense / block latency = {latency['int8 dense'] / latency['int8 B=16']:.2f}x; "
-          f"float 1x16: {latency['float dense'] / latency['float B=16']:.2f}x")
+    print(
+        f"\nfloat 1x4: dense / block latency = {speedup:.2f}x (target >= 1.8): {'ok' if speedup >= 1.8 else 'MISSED'}"
+    )
+    print(
+        f"int8 1x16: block / dense bytes = {bytes_ratio:.3f} (target <= 0.15): "
+        f"{'ok' if bytes_ratio <= 0.15 else 'MISSED'}"
+    )
+    print(
+        f"int8 1x16: dense / block latency = {latency['int8 dense'] / latency['int8 B=16']:.2f}x; "
+        f"float 1x16: {latency['float dense'] / latency['float B=16']:.2f}x"
+    )
     accuracy = accuracy_rows(args.csv)
     if not accuracy:
         print(f"\nno FC rows at s = {SPARSITY} in {args.csv}: run benchmarks/block_study.py first")

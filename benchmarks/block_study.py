@@ -35,22 +35,37 @@ import sys
 import time
 
 import bench_setup  # noqa: E402, F401  (first: the checkout's code, TensorFlow's start-up lines silenced)
-
 import keras  # noqa: E402
 
 from keras_slt import models
+from keras_slt.deploy import block_sparse, tflite
+from keras_slt.experiments import run_files, sources
 from keras_slt.experiments.runner import SearchConfig, run_search  # noqa: E402
-from keras_slt.experiments import sources, run_files
 from keras_slt.ticket import materialize
 from keras_slt.utils import files
-from keras_slt.deploy import tflite, block_sparse
 
 ARCHITECTURES = {"fc": {}, "conv4": {"width_factor": 0.25}}
 COLUMNS = (
-    "model", "block_size", "sparsity", "freeze_ratio", "seed", "test_accuracy", "val_accuracy",
-    "model_size_bits", "actual_sparsity", "wall_time_s",
-    "float_bytes", "float_dense_bytes", "float_us", "float_dense_us", "float_layout",
-    "int8_bytes", "int8_dense_bytes", "int8_us", "int8_dense_us", "int8_layout",
+    "model",
+    "block_size",
+    "sparsity",
+    "freeze_ratio",
+    "seed",
+    "test_accuracy",
+    "val_accuracy",
+    "model_size_bits",
+    "actual_sparsity",
+    "wall_time_s",
+    "float_bytes",
+    "float_dense_bytes",
+    "float_us",
+    "float_dense_us",
+    "float_layout",
+    "int8_bytes",
+    "int8_dense_bytes",
+    "int8_us",
+    "int8_dense_us",
+    "int8_layout",
 )
 
 
@@ -84,9 +99,20 @@ def search(model, block_size, sparsity, freeze_ratio, seed, epochs, output_dir):
         with open(results_path, encoding="utf-8") as f:
             return json.load(f)
     config = SearchConfig(
-        model=model, dataset="fashion_mnist", sparsity=sparsity, freeze_ratio=freeze_ratio,
-        scale="static", epochs=epochs, batch_size=128, lr=0.1, momentum=0.9, weight_decay=1e-4,
-        schedule="cosine", seed=seed, block_size=block_size, output_dir=output_dir,
+        model=model,
+        dataset="fashion_mnist",
+        sparsity=sparsity,
+        freeze_ratio=freeze_ratio,
+        scale="static",
+        epochs=epochs,
+        batch_size=128,
+        lr=0.1,
+        momentum=0.9,
+        weight_decay=1e-4,
+        schedule="cosine",
+        seed=seed,
+        block_size=block_size,
+        output_dir=output_dir,
         **ARCHITECTURES[model],
     )
     results = run_search(config)
@@ -110,11 +136,15 @@ def export(model_path, dense, calibration, sample, runs):
     for precision, int8 in (("float", False), ("int8", True)):
         content = tflite.to_tflite(plain, int8=int8, representative_data=calibration)
         ticket_us, dense_us = interleaved_latency([content, dense[precision]], sample, runs)
-        row.update({
-            f"{precision}_bytes": len(content), f"{precision}_dense_bytes": len(dense[precision]),
-            f"{precision}_us": round(ticket_us, 2), f"{precision}_dense_us": round(dense_us, 2),
-            f"{precision}_layout": block_sparse.summary(content).removeprefix("FULLY_CONNECTED: "),
-        })
+        row.update(
+            {
+                f"{precision}_bytes": len(content),
+                f"{precision}_dense_bytes": len(dense[precision]),
+                f"{precision}_us": round(ticket_us, 2),
+                f"{precision}_dense_us": round(dense_us, 2),
+                f"{precision}_layout": block_sparse.summary(content).removeprefix("FULLY_CONNECTED: "),
+            }
+        )
     keras.backend.clear_session()
     return row
 
@@ -151,8 +181,15 @@ def summarize(rows):
         group = groups[key]
         accuracy = [100 * float(row["test_accuracy"]) for row in group]
         spread = f" ± {statistics.stdev(accuracy):.2f}" if len(accuracy) > 1 else ""
-        cells = [key[0], f"{key[1]:g}", f"{key[2]:g}", str(key[3]), f"{statistics.mean(accuracy):.2f}{spread}",
-                 str(len(group)), f"{int(float(group[0]['model_size_bits'])):,}"]
+        cells = [
+            key[0],
+            f"{key[1]:g}",
+            f"{key[2]:g}",
+            str(key[3]),
+            f"{statistics.mean(accuracy):.2f}{spread}",
+            str(len(group)),
+            f"{int(float(group[0]['model_size_bits'])):,}",
+        ]
         exported = [row for row in group if row.get("float_bytes")]
         if exported:
             row = exported[0]
@@ -186,10 +223,21 @@ def main():
                         start = time.time()
                         results = search(model, block_size, sparsity, freeze_ratio, seed, args.epochs, folder)
                         row = {
-                            "model": model, "block_size": block_size, "sparsity": sparsity,
-                            "freeze_ratio": freeze_ratio, "seed": seed,
-                            **{key: results[key] for key in ("test_accuracy", "val_accuracy", "model_size_bits",
-                                                             "actual_sparsity", "wall_time_s")},
+                            "model": model,
+                            "block_size": block_size,
+                            "sparsity": sparsity,
+                            "freeze_ratio": freeze_ratio,
+                            "seed": seed,
+                            **{
+                                key: results[key]
+                                for key in (
+                                    "test_accuracy",
+                                    "val_accuracy",
+                                    "model_size_bits",
+                                    "actual_sparsity",
+                                    "wall_time_s",
+                                )
+                            },
                         }
                         if seed in args.export_seeds:
                             model_path = sources.search_run(folder)[0]
@@ -199,27 +247,31 @@ def main():
                                     row.update(json.load(f))
                             else:
                                 supermask = sources.load_model(model_path)
-                                calibration, inputs = sources.dataset_inputs(supermask, "fashion_mnist",
-                                                                             max_samples=1)
+                                calibration, inputs = sources.dataset_inputs(supermask, "fashion_mnist", max_samples=1)
                                 if dense is None:
                                     # The reference: the network itself, all weights, converted dense (a
                                     # ticket would do as well, unless it is a dead one whose zero
                                     # activations leave the int8 model to the slow built-in kernels).
-                                    plain = models.get(model, (28, 28, 1), 10, supermask=False,
-                                                       **ARCHITECTURES[model])
-                                    dense = {"float": tflite.to_tflite(plain, sparse=False),
-                                             "int8": tflite.to_tflite(plain, int8=True, sparse=False,
-                                                                      representative_data=calibration)}
+                                    plain = models.get(model, (28, 28, 1), 10, supermask=False, **ARCHITECTURES[model])
+                                    dense = {
+                                        "float": tflite.to_tflite(plain, sparse=False),
+                                        "int8": tflite.to_tflite(
+                                            plain, int8=True, sparse=False, representative_data=calibration
+                                        ),
+                                    }
                                 measured = export(model_path, dense, calibration, inputs[0], args.runs)
                                 files.write_json(exported, measured)
                                 row.update(measured)
                         rows.append(row)
                         write_csv(args.csv, rows)
-                        print(f"{name}: acc {100 * row['test_accuracy']:.2f} bits {row['model_size_bits']} "
-                              f"float {row.get('float_us', '-')}/{row.get('float_dense_us', '-')} us "
-                              f"({row.get('float_layout', '-')}) int8 {row.get('int8_bytes', '-')}/"
-                              f"{row.get('int8_dense_bytes', '-')} B ({row.get('int8_layout', '-')}) "
-                              f"[{time.time() - start:.0f} s]", flush=True)
+                        print(
+                            f"{name}: acc {100 * row['test_accuracy']:.2f} bits {row['model_size_bits']} "
+                            f"float {row.get('float_us', '-')}/{row.get('float_dense_us', '-')} us "
+                            f"({row.get('float_layout', '-')}) int8 {row.get('int8_bytes', '-')}/"
+                            f"{row.get('int8_dense_bytes', '-')} B ({row.get('int8_layout', '-')}) "
+                            f"[{time.time() - start:.0f} s]",
+                            flush=True,
+                        )
 
 
 if __name__ == "__main__":

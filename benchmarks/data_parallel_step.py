@@ -21,26 +21,32 @@ import statistics
 import time
 
 import bench_setup  # noqa: F401  (first: the checkout's code)
-
 import jax  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from keras_slt.experiments import strategies, model_source  # noqa: E402
+from keras_slt.data.batching import numpy_batches
+from keras_slt.experiments import model_source, strategies  # noqa: E402
 from keras_slt.experiments.config import SearchConfig  # noqa: E402
 from keras_slt.search.optimizers import CoupledSGD  # noqa: E402
-from keras_slt.data.batching import numpy_batches
 
 SHAPES = {"fc": (28, 28, 1), "conv6": (32, 32, 3)}
 
 
 def model(name, width_factor):
     keras.utils.set_random_seed(0)
-    config = SearchConfig(model=name, dataset="cifar10" if name == "conv6" else "fashion_mnist",
-                          width_factor=width_factor if name == "conv6" else None, output_dir="unused")
+    config = SearchConfig(
+        model=name,
+        dataset="cifar10" if name == "conv6" else "fashion_mnist",
+        width_factor=width_factor if name == "conv6" else None,
+        output_dir="unused",
+    )
     network = model_source.build(config, SHAPES[name], 10)
-    network.compile(CoupledSGD(0.1, momentum=0.9, coupled_weight_decay=1e-4),
-                    keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=True)
+    network.compile(
+        CoupledSGD(0.1, momentum=0.9, coupled_weight_decay=1e-4),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=True,
+    )
     network.optimizer.build(network.trainable_variables)
     return network
 
@@ -64,8 +70,9 @@ def main():
     labels = rng.integers(0, 10, len(images)).astype(np.int32)
 
     def batches(shard):
-        stream = numpy_batches.TrainingBatches(images, labels, [0.5], [0.25], args.batch_size, seed=0,
-                                                augment=False, shard=shard)
+        stream = numpy_batches.TrainingBatches(
+            images, labels, [0.5], [0.25], args.batch_size, seed=0, augment=False, shard=shard
+        )
         return [stream[k] for k in range(4)]
 
     one, one_batches = model(args.model, args.width_factor), batches(None)
@@ -83,8 +90,10 @@ def main():
     device = jax.devices()[0].platform
     print(f"{args.model}, global batch {args.batch_size}, {args.steps} steps each, {device}")
     print(f"  1 device:  {one_ms:8.2f} ms/step")
-    print(f"  {parallel.num_devices} devices: {several_ms:8.2f} ms/step  "
-          f"({one_ms / several_ms:.2f}x the speed of 1 device)")
+    print(
+        f"  {parallel.num_devices} devices: {several_ms:8.2f} ms/step  "
+        f"({one_ms / several_ms:.2f}x the speed of 1 device)"
+    )
 
 
 if __name__ == "__main__":

@@ -34,9 +34,8 @@ import sys
 import time
 
 import bench_setup  # noqa: E402, F401  (first: the checkout's code, TensorFlow's start-up lines silenced)
-
-import numpy as np  # noqa: E402
 import keras  # noqa: E402
+import numpy as np  # noqa: E402
 
 import keras_slt  # noqa: E402
 from keras_slt.data.graphs.graph import Graph, undirected_edges  # noqa: E402
@@ -50,22 +49,36 @@ def arxiv_shaped_graph(seed=0):
     rng = np.random.default_rng(seed)
     edges = rng.integers(0, NUM_NODES, (2, NUM_DIRECTED_EDGES))
     nodes = rng.permutation(NUM_NODES).astype(np.int32)
-    return Graph("random_arxiv", rng.standard_normal((NUM_NODES, NUM_FEATURES), np.float32),
-                 undirected_edges(edges[0], edges[1], NUM_NODES, "random"),
-                 rng.integers(0, NUM_CLASSES, NUM_NODES).astype(np.int32),
-                 nodes[:NUM_TRAIN], nodes[NUM_TRAIN:NUM_TRAIN + 29_799], nodes[NUM_TRAIN + 29_799:],
-                 NUM_CLASSES)
+    return Graph(
+        "random_arxiv",
+        rng.standard_normal((NUM_NODES, NUM_FEATURES), np.float32),
+        undirected_edges(edges[0], edges[1], NUM_NODES, "random"),
+        rng.integers(0, NUM_CLASSES, NUM_NODES).astype(np.int32),
+        nodes[:NUM_TRAIN],
+        nodes[NUM_TRAIN : NUM_TRAIN + 29_799],
+        nodes[NUM_TRAIN + 29_799 :],
+        NUM_CLASSES,
+    )
 
 
 def compiled(kind, freeze, jit):
     if kind == "dense":
         model = keras_slt.models.get("gin", (NUM_FEATURES,), NUM_CLASSES, supermask=False)
     else:
-        model = keras_slt.models.get("gin", (NUM_FEATURES,), NUM_CLASSES, sparsity=0.7,
-                                     freeze_ratio=freeze, distribution="epl",
-                                     weight_init="kaiming_uniform")
-    model.compile(keras.optimizers.Adam(0.01, epsilon=1e-8),
-                  keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=jit)
+        model = keras_slt.models.get(
+            "gin",
+            (NUM_FEATURES,),
+            NUM_CLASSES,
+            sparsity=0.7,
+            freeze_ratio=freeze,
+            distribution="epl",
+            weight_init="kaiming_uniform",
+        )
+    model.compile(
+        keras.optimizers.Adam(0.01, epsilon=1e-8),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=jit,
+    )
     return model
 
 
@@ -119,30 +132,47 @@ def main(argv=None):
         return child(args.child, args.freeze, bool(args.jit), args.warmup + 1)
 
     graph = arxiv_shaped_graph()
-    print(f"graph: {graph.num_nodes:,} nodes, {graph.num_edges:,} directed edges after "
-          f"symmetrization, {graph.num_features} features, {graph.num_classes} classes; "
-          f"freeze {args.freeze:g}, jit {args.jit}; load {os.getloadavg()[0]:.1f}")
+    print(
+        f"graph: {graph.num_nodes:,} nodes, {graph.num_edges:,} directed edges after "
+        f"symmetrization, {graph.num_features} features, {graph.num_classes} classes; "
+        f"freeze {args.freeze:g}, jit {args.jit}; load {os.getloadavg()[0]:.1f}"
+    )
     timers = {kind: step_timer(compiled(kind, args.freeze, bool(args.jit)), graph) for kind in ("dense", "ep")}
     for _ in range(args.warmup):
         for timer in timers.values():
             timer()
     times = {kind: [] for kind in timers}
     for i in range(args.steps):
-        for kind in (("dense", "ep") if i % 2 == 0 else ("ep", "dense")):
+        for kind in ("dense", "ep") if i % 2 == 0 else ("ep", "dense"):
             times[kind].append(timers[kind]())
     dense, ep = (statistics.median(times[k]) for k in ("dense", "ep"))
     paired = statistics.median(e / d for e, d in zip(times["ep"], times["dense"]))
-    print(f"step: weight-trained {dense * 1e3:.0f} ms, ticket search {ep * 1e3:.0f} ms, "
-          f"ratio {ep / dense:.3f}x (median of paired ratios {paired:.3f}x; target <= {TARGET}x)")
+    print(
+        f"step: weight-trained {dense * 1e3:.0f} ms, ticket search {ep * 1e3:.0f} ms, "
+        f"ratio {ep / dense:.3f}x (median of paired ratios {paired:.3f}x; target <= {TARGET}x)"
+    )
     del timers
     for kind in ("dense", "ep"):
-        command = [sys.executable, os.path.abspath(__file__), "--child", kind,
-                   "--freeze", str(args.freeze), "--jit", str(args.jit), "--warmup", str(args.warmup)]
-        result = json.loads(subprocess.run(command, capture_output=True, text=True, check=True)
-                            .stdout.strip().splitlines()[-1])
-        print(f"peak RSS {kind:5}: {result['peak_mib']:,.0f} MiB "
-              f"({result['peak_mib'] - result['before_model_mib']:,.0f} MiB above the "
-              f"{result['before_model_mib']:,.0f} MiB of TensorFlow and the graph)")
+        command = [
+            sys.executable,
+            os.path.abspath(__file__),
+            "--child",
+            kind,
+            "--freeze",
+            str(args.freeze),
+            "--jit",
+            str(args.jit),
+            "--warmup",
+            str(args.warmup),
+        ]
+        result = json.loads(
+            subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+        )
+        print(
+            f"peak RSS {kind:5}: {result['peak_mib']:,.0f} MiB "
+            f"({result['peak_mib'] - result['before_model_mib']:,.0f} MiB above the "
+            f"{result['before_model_mib']:,.0f} MiB of TensorFlow and the graph)"
+        )
     print(f"load after: {os.getloadavg()[0]:.1f}")
 
 

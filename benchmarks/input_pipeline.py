@@ -35,7 +35,6 @@ import sys
 import time
 
 import bench_setup  # noqa: E402, F401  (first: the checkout's code, TensorFlow's start-up lines silenced)
-
 import keras  # noqa: E402
 from absl import flags  # noqa: E402
 
@@ -85,8 +84,11 @@ def main():
     if {"-h", "--help"} & set(sys.argv[1:]):
         print(__doc__)
         return
-    argv = FLAGS(sys.argv if any(a.startswith("--flagfile") for a in sys.argv)
-                 else [sys.argv[0], f"--flagfile={DEFAULT_FLAGFILE}", "--width_factor=0.5", *sys.argv[1:]])
+    argv = FLAGS(
+        sys.argv
+        if any(a.startswith("--flagfile") for a in sys.argv)
+        else [sys.argv[0], f"--flagfile={DEFAULT_FLAGFILE}", "--width_factor=0.5", *sys.argv[1:]]
+    )
     if len(argv) > 1:
         raise SystemExit(f"unexpected arguments: {' '.join(argv[1:])}")
     config = dataclasses.replace(search_tool.config_from_flags(), epochs=1)
@@ -94,9 +96,14 @@ def main():
     keras.utils.set_random_seed(config.seed)
 
     def load():
-        return datasets.load(config.dataset, data_dir=config.data_dir, batch_size=config.batch_size,
-                             seed=config.seed, validation_fraction=runner.VALIDATION_FRACTION,
-                             augment=config.augment)
+        return datasets.load(
+            config.dataset,
+            data_dir=config.data_dir,
+            batch_size=config.batch_size,
+            seed=config.seed,
+            validation_fraction=runner.VALIDATION_FRACTION,
+            augment=config.augment,
+        )
 
     decode_times = []
     for _ in range(FLAGS.decode_repeats):
@@ -121,19 +128,29 @@ def main():
     cpu_per_step = (time.process_time() - cpu) / (len(step_times) + steps)
 
     step = statistics.median(step_times)
-    print(f"{config.model} width_factor={config.width_factor or 1:g} batch={config.batch_size} "
-          f"algo={config.algo} s={config.sparsity:g} on {config.dataset} ({data.num_train} training images), "
-          f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}")
-    print(f"decode + pipelines: median {statistics.median(decode_times):.1f} s "
-          f"({', '.join(f'{t:.1f}' for t in decode_times)})")
-    print(f"pipeline alone:     {pipeline_wall:.1f} s wall, {pipeline_cpu:.1f} s CPU per epoch "
-          f"({pipeline_cpu / (steps * cpu_per_step):.1%} of the steps' {steps * cpu_per_step:.0f} s CPU)")
-    print(f"step (in memory):   median {step * 1e3:.0f} ms over {len(step_times)} steps; "
-          f"their sum / (count x median) {sum(step_times) / (len(step_times) * step):.3f}x")
+    print(
+        f"{config.model} width_factor={config.width_factor or 1:g} batch={config.batch_size} "
+        f"algo={config.algo} s={config.sparsity:g} on {config.dataset} ({data.num_train} training images), "
+        f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}"
+    )
+    print(
+        f"decode + pipelines: median {statistics.median(decode_times):.1f} s "
+        f"({', '.join(f'{t:.1f}' for t in decode_times)})"
+    )
+    print(
+        f"pipeline alone:     {pipeline_wall:.1f} s wall, {pipeline_cpu:.1f} s CPU per epoch "
+        f"({pipeline_cpu / (steps * cpu_per_step):.1%} of the steps' {steps * cpu_per_step:.0f} s CPU)"
+    )
+    print(
+        f"step (in memory):   median {step * 1e3:.0f} ms over {len(step_times)} steps; "
+        f"their sum / (count x median) {sum(step_times) / (len(step_times) * step):.3f}x"
+    )
     print(f"step (pipeline):    median {statistics.median(timer.times) * 1e3:.0f} ms, first {timer.times[0]:.2f} s")
     ratio = epoch / (steps * step)
-    print(f"epoch: {epoch:.1f} s for {steps} steps; steps x median step {steps * step:.1f} s; "
-          f"ratio {ratio:.3f}x (goal <= {GOAL:.2f}x: {'ok' if ratio <= GOAL else 'MISS'})")
+    print(
+        f"epoch: {epoch:.1f} s for {steps} steps; steps x median step {steps * step:.1f} s; "
+        f"ratio {ratio:.3f}x (goal <= {GOAL:.2f}x: {'ok' if ratio <= GOAL else 'MISS'})"
+    )
 
 
 if __name__ == "__main__":

@@ -35,7 +35,6 @@ import subprocess
 import sys
 import time
 
-
 from bench_setup import ROOT  # noqa: E402  (first: the checkout's code, TensorFlow's start-up lines silenced)
 
 from keras_slt.utils.files import write_json  # noqa: E402
@@ -55,13 +54,20 @@ def parse_args(argv=None):
     p.add_argument("--data_dir", help="CIFAR-10 folder with train/<class>/ and test/<class>/ JPEGs")
     p.add_argument("--torch_python", default="python", help="Python with torch for the official code")
     p.add_argument("--epochs", type=int, default=1)
-    p.add_argument("--width_factor", type=float, default=1.0,
-                   help="channel width of Conv6 in both implementations (a shortened study)")
+    p.add_argument(
+        "--width_factor",
+        type=float,
+        default=1.0,
+        help="channel width of Conv6 in both implementations (a shortened study)",
+    )
     p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
     p.add_argument("--output_dir", default="runs/official_compare")
     p.add_argument("--only", choices=("both", "keras", "official"), default="both")
-    p.add_argument("--settings", default="frozen", help="comma-separated: frozen (s 0.5, p = r = 0.25), "
-                   "dense (the dense source, s 0.7)")
+    p.add_argument(
+        "--settings",
+        default="frozen",
+        help="comma-separated: frozen (s 0.5, p = r = 0.25), dense (the dense source, s 0.7)",
+    )
     p.add_argument("--device", default="cpu", help="the official code's torch device (cuda on a GPU)")
     p.add_argument("--report_only", action="store_true", help="print the table of the runs done")
     args = p.parse_args(argv)
@@ -99,22 +105,41 @@ def run_keras(args, setting, seed, path):
 
     flags.FLAGS.unparse_flags()
     flagfile = os.path.join(ROOT, "configs", SETTINGS[setting][0])
-    flags.FLAGS([sys.argv[0], f"--flagfile={flagfile}", f"--data_dir={args.data_dir}",
-                 f"--epochs={args.epochs}", f"--seed={seed}", f"--width_factor={args.width_factor}",
-                 f"--output_dir={os.path.join(args.output_dir, f'keras_{setting}_seed{seed}')}"])
+    flags.FLAGS(
+        [
+            sys.argv[0],
+            f"--flagfile={flagfile}",
+            f"--data_dir={args.data_dir}",
+            f"--epochs={args.epochs}",
+            f"--seed={seed}",
+            f"--width_factor={args.width_factor}",
+            f"--output_dir={os.path.join(args.output_dir, f'keras_{setting}_seed{seed}')}",
+        ]
+    )
     timer = EpochTimer()
     load = os.getloadavg()
     results = runner.run_search(search_cli.config_from_flags(), callbacks=[timer])
     print(runner.summary(results), flush=True)
-    write_json(path, {
-        "implementation": "keras-slt", "seed": seed, "epochs": args.epochs,
-        "width_factor": args.width_factor,
-        "test_accuracy": results["test_accuracy"], "val_accuracy": results["val_accuracy"],
-        "best_epoch": results["best_epoch"], "epoch_s": timer.seconds, "setting": setting,
-        "step_s": statistics.median(timer.steps), "backend": keras.backend.backend(),
-        "peak_gpu_bytes": _peak_gpu_bytes(),
-        "wall_time_s": results["wall_time_s"], "load_before": load, "load_after": os.getloadavg(),
-    })
+    write_json(
+        path,
+        {
+            "implementation": "keras-slt",
+            "seed": seed,
+            "epochs": args.epochs,
+            "width_factor": args.width_factor,
+            "test_accuracy": results["test_accuracy"],
+            "val_accuracy": results["val_accuracy"],
+            "best_epoch": results["best_epoch"],
+            "epoch_s": timer.seconds,
+            "setting": setting,
+            "step_s": statistics.median(timer.steps),
+            "backend": keras.backend.backend(),
+            "peak_gpu_bytes": _peak_gpu_bytes(),
+            "wall_time_s": results["wall_time_s"],
+            "load_before": load,
+            "load_after": os.getloadavg(),
+        },
+    )
 
 
 def _peak_gpu_bytes():
@@ -132,9 +157,21 @@ def _peak_gpu_bytes():
 
 def run_official(args, setting, seed, path):
     load = os.getloadavg()
-    subprocess.run([args.torch_python, DRIVER, f"--official_code={args.official_code}",
-                    f"--data_dir={args.data_dir}", f"--epochs={args.epochs}", f"--seed={seed}",
-                    f"--width_factor={args.width_factor}", f"--device={args.device}", *SETTINGS[setting][1], f"--output={path}"], check=True)
+    subprocess.run(
+        [
+            args.torch_python,
+            DRIVER,
+            f"--official_code={args.official_code}",
+            f"--data_dir={args.data_dir}",
+            f"--epochs={args.epochs}",
+            f"--seed={seed}",
+            f"--width_factor={args.width_factor}",
+            f"--device={args.device}",
+            *SETTINGS[setting][1],
+            f"--output={path}",
+        ],
+        check=True,
+    )
     with open(path) as f:
         summary = json.load(f)
     summary["setting"] = setting
@@ -147,8 +184,7 @@ def epoch_seconds(run):
     if run["implementation"] == "keras-slt":
         return statistics.mean(run["epoch_s"]), None
     epochs = run["history"][1:]
-    return (statistics.mean(h["train_s"] + h["val_s"] for h in epochs),
-            statistics.mean(h["test_s"] for h in epochs))
+    return (statistics.mean(h["train_s"] + h["val_s"] for h in epochs), statistics.mean(h["test_s"] for h in epochs))
 
 
 def _loads(run):
@@ -173,8 +209,10 @@ def report(output_dir):
     if not runs:
         print(f"no runs in {output_dir}")
         return
-    print(f"{'setting':<7} {'implementation':<11} {'seed':>4} {'epochs':>6} {'test %':>7} {'best ep':>7} "
-          f"{'epoch s':>8} {'step ms':>8} {'peak GPU MiB':>12} {'load before/after':>17}")
+    print(
+        f"{'setting':<7} {'implementation':<11} {'seed':>4} {'epochs':>6} {'test %':>7} {'best ep':>7} "
+        f"{'epoch s':>8} {'step ms':>8} {'peak GPU MiB':>12} {'load before/after':>17}"
+    )
     acc, secs = {}, {}
     for (setting, impl, seed), run in sorted(runs.items()):
         epoch_s, test_s = epoch_seconds(run)
@@ -183,21 +221,28 @@ def report(output_dir):
         extra = f"  (+ {test_s:.0f} s test eval per epoch)" if test_s is not None else ""
         step = f"{1e3 * run['step_s']:.1f}" if run.get("step_s") else "-"
         peak = f"{run['peak_gpu_bytes'] / 2**20:.0f}" if run.get("peak_gpu_bytes") else "-"
-        print(f"{setting:<7} {impl:<11} {seed:>4} {run['epochs']:>6} {100 * run['test_accuracy']:>7.2f} "
-              f"{run['best_epoch']:>7} {epoch_s:>8.1f} {step:>8} {peak:>12} {_loads(run):>17}{extra}")
+        print(
+            f"{setting:<7} {impl:<11} {seed:>4} {run['epochs']:>6} {100 * run['test_accuracy']:>7.2f} "
+            f"{run['best_epoch']:>7} {epoch_s:>8.1f} {step:>8} {peak:>12} {_loads(run):>17}{extra}"
+        )
     for setting, impl in sorted(acc):
-        print(f"{setting} {impl}: test accuracy {_mean_std(acc[setting, impl])} % over "
-              f"{len(acc[setting, impl])} seeds, epoch {statistics.mean(secs[setting, impl]):.1f} s")
+        print(
+            f"{setting} {impl}: test accuracy {_mean_std(acc[setting, impl])} % over "
+            f"{len(acc[setting, impl])} seeds, epoch {statistics.mean(secs[setting, impl]):.1f} s"
+        )
     for setting in sorted({setting for setting, _ in secs}):
         # Seed by seed: the two runs of a seed ran back to back, under about the same load.
-        ratios = [epoch_seconds(runs[setting, "keras-slt", seed])[0]
-                  / epoch_seconds(runs[setting, "official", seed])[0]
-                  for (s, impl, seed) in sorted(runs)
-                  if s == setting and impl == "keras-slt" and (setting, "official", seed) in runs]
+        ratios = [
+            epoch_seconds(runs[setting, "keras-slt", seed])[0] / epoch_seconds(runs[setting, "official", seed])[0]
+            for (s, impl, seed) in sorted(runs)
+            if s == setting and impl == "keras-slt" and (setting, "official", seed) in runs
+        ]
         if ratios:
-            print(f"{setting}: epoch time keras-slt / official, seed by seed: "
-                  f"{', '.join(f'{r:.2f}x' for r in ratios)}; median {statistics.median(ratios):.2f}x "
-                  f"(goal <= {GOAL}x)")
+            print(
+                f"{setting}: epoch time keras-slt / official, seed by seed: "
+                f"{', '.join(f'{r:.2f}x' for r in ratios)}; median {statistics.median(ratios):.2f}x "
+                f"(goal <= {GOAL}x)"
+            )
 
 
 def main(argv=None):

@@ -49,8 +49,7 @@ CONFIG = "configs/cifar10-conv6-global_ep-0.7-erk-p_0.8-r_0.0.yaml"
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--official_code", required=True,
-                   help="checkout of Hikari43/slt_within_frozen_network")
+    p.add_argument("--official_code", required=True, help="checkout of Hikari43/slt_within_frozen_network")
     p.add_argument("--data_dir", required=True, help="folder with train/<class>/ and test/<class>/ JPEGs")
     p.add_argument("--epochs", type=int, default=100, help="max_epoch (cosine T_max)")
     p.add_argument("--seed", type=int, default=0)
@@ -59,8 +58,7 @@ def parse_args(argv=None):
     p.add_argument("--r_ratio", type=float, default=0.25)
     p.add_argument("--width_factor", type=float, default=1.0, help="Conv6 channel width")
     p.add_argument("--threads", type=int, default=os.cpu_count(), help="torch.set_num_threads")
-    p.add_argument("--n_worker", type=int, default=None,
-                   help="DataLoader workers (default: the yaml's n_worker)")
+    p.add_argument("--n_worker", type=int, default=None, help="DataLoader workers (default: the yaml's n_worker)")
     p.add_argument("--output", default=None, help="JSON summary path")
     p.add_argument("--device", default="cpu", help="cpu, or cuda on a GPU machine (benchmarks/gpu_conv6.sh)")
     return p.parse_args(argv)
@@ -115,12 +113,29 @@ def load_config(official_dir, args):
 
     with open(os.path.join(official_dir, CONFIG)) as f:
         config = yaml.safe_load(f)
-    config.update(seed=args.seed, max_epoch=args.epochs, sparsity=args.sparsity,
-                  p_ratio=args.p_ratio, r_ratio=args.r_ratio, width_factor=args.width_factor)
+    config.update(
+        seed=args.seed,
+        max_epoch=args.epochs,
+        sparsity=args.sparsity,
+        p_ratio=args.p_ratio,
+        r_ratio=args.r_ratio,
+        width_factor=args.width_factor,
+    )
     if args.n_worker is not None:
         config["n_worker"] = args.n_worker
-    for key in ("use_affine_bn", "scale_method", "width_factor", "drop", "drop_path", "mask_file",
-                "filter_bias_and_bn", "min_lr", "warmup_lr_init", "warmup_t", "warmup_prefix"):
+    for key in (
+        "use_affine_bn",
+        "scale_method",
+        "width_factor",
+        "drop",
+        "drop_path",
+        "mask_file",
+        "filter_bias_and_bn",
+        "min_lr",
+        "warmup_lr_init",
+        "warmup_t",
+        "warmup_prefix",
+    ):
         config.setdefault(key, None)
     return config
 
@@ -135,12 +150,11 @@ def main(argv=None):
 
     import torch
     import torchvision
-    from torch.utils.data import DataLoader
-    from torch.utils.data.distributed import DistributedSampler
-
     from layers.supermask_conv import SupermaskConv2d
     from layers.supermask_linear import SupermaskLinear
     from layers.utils.set_kthvalue import set_kthvalue
+    from torch.utils.data import DataLoader
+    from torch.utils.data.distributed import DistributedSampler
     from utils import train as official_train
     from utils.dataset import get_dataset_dim, get_datasets
     from utils.model import get_model, initialize_params
@@ -159,51 +173,78 @@ def main(argv=None):
     set_random_seeds(seed=c["seed"])
     _, num_classes = get_dataset_dim(c["dataset_name"])
     model = get_model(c["model_name"], c["dataset_name"])(
-        num_classes=num_classes, use_affine_bn=c["use_affine_bn"], algo=c["algo"],
-        sparsity=c["sparsity"], scale_method=c["scale_method"], width_factor=c["width_factor"],
-        drop_rate=c["drop"], drop_path_rate=c["drop_path"])
+        num_classes=num_classes,
+        use_affine_bn=c["use_affine_bn"],
+        algo=c["algo"],
+        sparsity=c["sparsity"],
+        scale_method=c["scale_method"],
+        width_factor=c["width_factor"],
+        drop_rate=c["drop"],
+        drop_path_rate=c["drop_path"],
+    )
     initialize_params(
-        model, w_init_method=c["w_init_method"], s_init_method=c["s_init_method"],
-        m_init_method=c["m_init_method"], p_ratio=c["p_ratio"], r_ratio=c["r_ratio"],
-        r_method=c["r_method"], mask_file=c["mask_file"], nonlinearity=c["nonlinearity"],
-        algo=c["algo"])
+        model,
+        w_init_method=c["w_init_method"],
+        s_init_method=c["s_init_method"],
+        m_init_method=c["m_init_method"],
+        p_ratio=c["p_ratio"],
+        r_ratio=c["r_ratio"],
+        r_method=c["r_method"],
+        mask_file=c["mask_file"],
+        nonlinearity=c["nonlinearity"],
+        algo=c["algo"],
+    )
     model = model.to(device)
     set_kthvalue(model, c["algo"], device)
-    frozen = torch.cat([m.ternary_frozen_mask.flatten() for m in model.modules()
-                        if isinstance(m, (SupermaskConv2d, SupermaskLinear))])
-    print(f"pruned {(frozen == -1).float().mean():.4f}, locked {(frozen == 1).float().mean():.4f} "
-          f"of {frozen.numel():,} weights", flush=True)
+    frozen = torch.cat(
+        [m.ternary_frozen_mask.flatten() for m in model.modules() if isinstance(m, (SupermaskConv2d, SupermaskLinear))]
+    )
+    print(
+        f"pruned {(frozen == -1).float().mean():.4f}, locked {(frozen == 1).float().mean():.4f} "
+        f"of {frozen.numel():,} weights",
+        flush=True,
+    )
 
     started = time.monotonic()
     train_set, val_set, test_set = get_datasets(
-        dataset_name=c["dataset_name"], dataset_dir=args.data_dir,
-        train_val_ratio=c["train_val_ratio"], seed=c["seed"])
+        dataset_name=c["dataset_name"], dataset_dir=args.data_dir, train_val_ratio=c["train_val_ratio"], seed=c["seed"]
+    )
     decode_s = time.monotonic() - started
-    train_sampler = DistributedSampler(train_set, num_replicas=1, rank=0, seed=c["seed"],
-                                       shuffle=True, drop_last=True)
+    train_sampler = DistributedSampler(train_set, num_replicas=1, rank=0, seed=c["seed"], shuffle=True, drop_last=True)
 
     def eval_loader(dataset):
-        sampler = DistributedSampler(dataset, num_replicas=1, rank=0, seed=c["seed"],
-                                     shuffle=False, drop_last=True)
-        return DataLoader(dataset, batch_size=c["batch_size_per_gpu"], sampler=sampler,
-                          num_workers=c["n_worker"])
+        sampler = DistributedSampler(dataset, num_replicas=1, rank=0, seed=c["seed"], shuffle=False, drop_last=True)
+        return DataLoader(dataset, batch_size=c["batch_size_per_gpu"], sampler=sampler, num_workers=c["n_worker"])
 
-    train_loader = DataLoader(train_set, batch_size=c["batch_size_per_gpu"], sampler=train_sampler,
-                              num_workers=c["n_worker"])
+    train_loader = DataLoader(
+        train_set, batch_size=c["batch_size_per_gpu"], sampler=train_sampler, num_workers=c["n_worker"]
+    )
     val_loader, test_loader = eval_loader(val_set), eval_loader(test_set)
     criterion = torch.nn.CrossEntropyLoss()
     optimizer = get_optimizer(
-        optimizer_name=c["optimizer_name"], lr=c["lr"], momentum=c["momentum"],
-        weight_decay=c["weight_decay"], model=model, filter_bias_and_bn=c["filter_bias_and_bn"])
+        optimizer_name=c["optimizer_name"],
+        lr=c["lr"],
+        momentum=c["momentum"],
+        weight_decay=c["weight_decay"],
+        model=model,
+        filter_bias_and_bn=c["filter_bias_and_bn"],
+    )
     scheduler = get_scheduler(
-        scheduler_name=c["scheduler_name"], optimizer=optimizer, milestones=c["milestones"],
-        gamma=c["gamma"], max_epoch=c["max_epoch"], min_lr=c["min_lr"],
-        warmup_lr_init=c["warmup_lr_init"], warmup_t=c["warmup_t"],
-        warmup_prefix=c["warmup_prefix"])
+        scheduler_name=c["scheduler_name"],
+        optimizer=optimizer,
+        milestones=c["milestones"],
+        gamma=c["gamma"],
+        max_epoch=c["max_epoch"],
+        min_lr=c["min_lr"],
+        warmup_lr_init=c["warmup_lr_init"],
+        warmup_t=c["warmup_t"],
+        warmup_prefix=c["warmup_prefix"],
+    )
 
     def accuracy(loader):
-        count, total = official_train.evaluate(model=model, device=device, eval_loader=loader,
-                                               use_non_blocking=False, use_amp=False)
+        count, total = official_train.evaluate(
+            model=model, device=device, eval_loader=loader, use_non_blocking=False, use_amp=False
+        )
         return (count / total).item()
 
     history = [{"epoch": 0, "val_accuracy": accuracy(val_loader), "test_accuracy": accuracy(test_loader)}]
@@ -211,20 +252,42 @@ def main(argv=None):
         lr = scheduler.get_last_lr()[0]
         t0 = time.monotonic()
         train_sampler.set_epoch(epoch)
-        official_train.train(model=model, device=device, train_loader=train_loader,
-                             optimizer=optimizer, criterion=criterion, algo=c["algo"],
-                             model_ema=None, mixup_fn=None, use_non_blocking=False,
-                             use_amp=False, loss_scaler=None, max_norm=None)
+        official_train.train(
+            model=model,
+            device=device,
+            train_loader=train_loader,
+            optimizer=optimizer,
+            criterion=criterion,
+            algo=c["algo"],
+            model_ema=None,
+            mixup_fn=None,
+            use_non_blocking=False,
+            use_amp=False,
+            loss_scaler=None,
+            max_norm=None,
+        )
         scheduler.step()
         t1 = time.monotonic()
         val = accuracy(val_loader)
         t2 = time.monotonic()
         test = accuracy(test_loader)
         t3 = time.monotonic()
-        history.append({"epoch": epoch, "lr": lr, "val_accuracy": val, "test_accuracy": test,
-                        "train_s": t1 - t0, "val_s": t2 - t1, "test_s": t3 - t2})
-        print(f"epoch {epoch}: lr {lr:.5f}, val {100 * val:.2f}%, test {100 * test:.2f}%, "
-              f"train {t1 - t0:.1f} s, val {t2 - t1:.1f} s, test {t3 - t2:.1f} s", flush=True)
+        history.append(
+            {
+                "epoch": epoch,
+                "lr": lr,
+                "val_accuracy": val,
+                "test_accuracy": test,
+                "train_s": t1 - t0,
+                "val_s": t2 - t1,
+                "test_s": t3 - t2,
+            }
+        )
+        print(
+            f"epoch {epoch}: lr {lr:.5f}, val {100 * val:.2f}%, test {100 * test:.2f}%, "
+            f"train {t1 - t0:.1f} s, val {t2 - t1:.1f} s, test {t3 - t2:.1f} s",
+            flush=True,
+        )
 
     # experiment.py keeps the first epoch (0 included) whose validation is strictly best.
     best = max(history, key=lambda h: (h["val_accuracy"], -h["epoch"]))
@@ -247,8 +310,11 @@ def main(argv=None):
         "wall_time_s": time.monotonic() - started,
         "peak_gpu_bytes": torch.cuda.max_memory_allocated() if args.device.startswith("cuda") else None,
     }
-    print(f"official conv6, seed {c['seed']}: test accuracy {100 * best['test_accuracy']:.2f}% "
-          f"(best epoch {best['epoch']}, val {100 * best['val_accuracy']:.2f}%)", flush=True)
+    print(
+        f"official conv6, seed {c['seed']}: test accuracy {100 * best['test_accuracy']:.2f}% "
+        f"(best epoch {best['epoch']}, val {100 * best['val_accuracy']:.2f}%)",
+        flush=True,
+    )
     if args.output:
         tmp = args.output + ".tmp"
         with open(tmp, "w") as f:

@@ -32,13 +32,13 @@ import statistics
 import time
 
 import bench_setup  # noqa: E402, F401  (first: the checkout's code, TensorFlow's start-up lines silenced)
-
-import numpy as np  # noqa: E402
 import keras  # noqa: E402
+import numpy as np  # noqa: E402
 from keras import ops  # noqa: E402
 
 from keras_slt import selection  # noqa: E402
 from keras_slt.utils.counting import floor_count  # noqa: E402
+
 
 def resnet50_kernel_shapes():
     """The 54 kernel shapes of keras.applications.ResNet50 (25,502,912 weights)."""
@@ -68,7 +68,7 @@ def make_scores(shapes, freeze_ratio, sparsity, seed):
             n_pruned = int(n * freeze_ratio * sparsity)
             n_locked = int(n * freeze_ratio * (1 - sparsity))
             freeze[order[:n_pruned]] = -1
-            freeze[order[n_pruned:n_pruned + n_locked]] = 1
+            freeze[order[n_pruned : n_pruned + n_locked]] = 1
         freezes.append(freeze.reshape(shape))
     return scores, freezes
 
@@ -104,9 +104,9 @@ def radix_two_histograms(magnitudes, free, k):
     high = [ops.right_shift(b, 16) for b in bits]
     high_digit, k_in = select_digit([ops.where(f, h, 2**15) for f, h in zip(free, high)], k, 2**15)
     low_digit, _ = select_digit(
-        [ops.where(f & (h == high_digit), ops.bitwise_and(b, 0xFFFF), 2**16)
-         for f, h, b in zip(free, high, bits)],
-        k_in, 2**16,
+        [ops.where(f & (h == high_digit), ops.bitwise_and(b, 0xFFFF), 2**16) for f, h, b in zip(free, high, bits)],
+        k_in,
+        2**16,
     )
     return ops.view(ops.left_shift(high_digit, 16) + low_digit, "float32")
 
@@ -116,8 +116,12 @@ def main(argv=None):
     parser.add_argument("--freeze", type=float, default=0.0, help="freeze ratio (p = f*s, r = f*(1-s))")
     parser.add_argument("--sparsity", type=float, default=0.5)
     parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--step-noise", type=float, default=1e-3,
-                        help="std of the simulated score update, relative to each layer's score std")
+    parser.add_argument(
+        "--step-noise",
+        type=float,
+        default=1e-3,
+        help="std of the simulated score update, relative to each layer's score std",
+    )
     parser.add_argument("--no-context", action="store_true", help="skip tf.sort, np.partition, two-histogram radix")
     args = parser.parse_args(argv)
     backend = keras.backend.backend()
@@ -131,9 +135,11 @@ def main(argv=None):
     _, _, previous_threshold = reference(previous, freezes, args.sparsity)
     num_free = flat.size
     hint_value = int(previous_threshold.view(np.int32))
-    print(f"backend={backend} tensors={len(shapes)} weights={sum(s.size for s in current):,} "
-          f"free={num_free:,} k={k:,} threshold={expected!r} "
-          f"(previous step {previous_threshold!r}, {int(expected.view(np.int32)) - hint_value:+d} ulps)")
+    print(
+        f"backend={backend} tensors={len(shapes)} weights={sum(s.size for s in current):,} "
+        f"free={num_free:,} k={k:,} threshold={expected!r} "
+        f"(previous step {previous_threshold!r}, {int(expected.view(np.int32)) - hint_value:+d} ulps)"
+    )
 
     # The layers hold scores for free weights only (docs/METHOD.md, section 11).
     scores = [keras.Variable(s[f == 0]) for s, f in zip(current, freezes)]
@@ -159,7 +165,9 @@ def main(argv=None):
             methods["tf.sort, XLA"] = tf.function(lambda: tf.sort(flat_tensor)[k - 1], jit_compile=True)
             methods["tf.sort, TF graph"] = tf.function(lambda: tf.sort(flat_tensor)[k - 1])
             methods["two-histogram radix, XLA"] = tf.function(
-                lambda: radix_two_histograms([tf.abs(s) for s in scores], [tf.ones_like(s, tf.bool) for s in scores], k),
+                lambda: radix_two_histograms(
+                    [tf.abs(s) for s in scores], [tf.ones_like(s, tf.bool) for s in scores], k
+                ),
                 jit_compile=True,
             )
     elif backend == "jax":

@@ -41,8 +41,14 @@ def seconds(root, script, args):
     """Wall time of `python <script> <args>` run in checkout `root` (its exit status is not checked)."""
     env = dict(os.environ, PYTHONPATH=root)
     start = time.perf_counter()
-    subprocess.run([sys.executable, os.path.join(root, script), *args], cwd=root, env=env,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600)
+    subprocess.run(
+        [sys.executable, os.path.join(root, script), *args],
+        cwd=root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        timeout=600,
+    )
     return time.perf_counter() - start
 
 

@@ -25,7 +25,6 @@ Usage:
 import argparse
 
 import bench_setup  # noqa: E402, F401  (first: the checkout's code, TensorFlow's start-up lines silenced)
-
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -77,10 +76,14 @@ def main(argv=None):
     parser.add_argument("--freeze", default="0,0.5,0.7", help="freeze ratios, e.g. 0,0.5,0.7")
     parser.add_argument("--sparsity", type=float, default=0.5)
     args = parser.parse_args(argv)
-    print(f"backend={keras.backend.backend()} optimizer=SGD(momentum=0.9) sparsity={args.sparsity} "
-          "weights=signed_kaiming_constant; bytes per supermask weight")
-    print(f"{'model':9} {'weights':>10} {'f':>4} {'training':>9} {'full':>7} {'lean':>6} "
-          f"{'full/training':>15} {'lean/training':>13}")
+    print(
+        f"backend={keras.backend.backend()} optimizer=SGD(momentum=0.9) sparsity={args.sparsity} "
+        "weights=signed_kaiming_constant; bytes per supermask weight"
+    )
+    print(
+        f"{'model':9} {'weights':>10} {'f':>4} {'training':>9} {'full':>7} {'lean':>6} "
+        f"{'full/training':>15} {'lean/training':>13}"
+    )
     for name in args.models.split(","):
         shape, classes = ARCHITECTURES[name]
         plain = keras_slt.models.get(name, shape, classes, supermask=False)
@@ -88,8 +91,11 @@ def main(argv=None):
         training = state_bytes(plain)
         for freeze in (float(f) for f in args.freeze.split(",")):
             weights, lean, full = measure(name, freeze, args.sparsity)
-            print(f"{name:9} {weights:>10,} {freeze:>4.2g} {training / weights:>9.3f} {full / weights:>7.3f} "
-                  f"{lean / weights:>6.3f} {full / training:>14.3f}x {lean / training:>12.3f}x", flush=True)
+            print(
+                f"{name:9} {weights:>10,} {freeze:>4.2g} {training / weights:>9.3f} {full / weights:>7.3f} "
+                f"{lean / weights:>6.3f} {full / training:>14.3f}x {lean / training:>12.3f}x",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

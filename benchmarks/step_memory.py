@@ -46,8 +46,11 @@ def child(kind, freeze, batch, steps, source):
         model = keras_slt.models.get("resnet50", SHAPE, CLASSES, supermask=False)
     else:
         model = keras_slt.models.get("resnet50", SHAPE, CLASSES, sparsity=0.5, freeze_ratio=freeze, seed=0)
-    model.compile(keras.optimizers.SGD(0.1, momentum=0.9),
-                  keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=True)
+    model.compile(
+        keras.optimizers.SGD(0.1, momentum=0.9),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=True,
+    )
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch,) + SHAPE).astype("float32")
     y = rng.integers(0, CLASSES, batch).astype("int32")
@@ -60,13 +63,27 @@ def child(kind, freeze, batch, steps, source):
         model.train_on_batch(x, y)  # returns the loss as a float: waits for the step
         times.append(time.perf_counter() - start)
     stats = device.memory_stats()
-    return {"device": device.device_kind, "state_bytes": state, "peak_bytes": stats["peak_bytes_in_use"],
-            "step_ms": 1e3 * statistics.median(times[1:] or times)}
+    return {
+        "device": device.device_kind,
+        "state_bytes": state,
+        "peak_bytes": stats["peak_bytes_in_use"],
+        "step_ms": 1e3 * statistics.median(times[1:] or times),
+    }
 
 
 def run_child(kind, freeze, args):
-    command = [sys.executable, os.path.abspath(__file__), "--child", kind, "--freeze", str(freeze),
-               "--batch", str(args.batch), "--steps", str(args.steps)]
+    command = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--child",
+        kind,
+        "--freeze",
+        str(freeze),
+        "--batch",
+        str(args.batch),
+        "--steps",
+        str(args.steps),
+    ]
     if args.source and kind == "search":
         command += ["--source", args.source]
     env = dict(os.environ, KERAS_BACKEND="jax", XLA_PYTHON_CLIENT_PREALLOCATE="false")
@@ -92,8 +109,10 @@ def main(argv=None):
     if "error" in training:
         sys.exit(f"error: {training['error']}")
     gib = 2.0**30
-    print(f"ResNet-50, batch {args.batch}, {training['device']}, JAX backend, SGD momentum 0.9"
-          + (f"; search from {args.source}" if args.source else ""))
+    print(
+        f"ResNet-50, batch {args.batch}, {training['device']}, JAX backend, SGD momentum 0.9"
+        + (f"; search from {args.source}" if args.source else "")
+    )
     print(f"{'model':14} {'state GiB':>9} {'peak GiB':>9} {'peak/training':>13} {'step ms':>8} {'step/training':>13}")
     rows = [("training", training)]
     rows += [(f"search f={f:g}", run_child("search", f, args)) for f in map(float, args.freeze.split(","))]
@@ -101,9 +120,12 @@ def main(argv=None):
         if "error" in row:
             print(f"{name:14} error: {row['error']}")
             continue
-        print(f"{name:14} {row['state_bytes'] / gib:>9.3f} {row['peak_bytes'] / gib:>9.3f} "
-              f"{row['peak_bytes'] / training['peak_bytes']:>12.3f}x {row['step_ms']:>8.1f} "
-              f"{row['step_ms'] / training['step_ms']:>12.3f}x", flush=True)
+        print(
+            f"{name:14} {row['state_bytes'] / gib:>9.3f} {row['peak_bytes'] / gib:>9.3f} "
+            f"{row['peak_bytes'] / training['peak_bytes']:>12.3f}x {row['step_ms']:>8.1f} "
+            f"{row['step_ms'] / training['step_ms']:>12.3f}x",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

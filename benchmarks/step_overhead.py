@@ -24,9 +24,8 @@ import statistics
 import time
 
 import bench_setup  # noqa: E402, F401  (first: the checkout's code, TensorFlow's start-up lines silenced)
-
-import numpy as np  # noqa: E402
 import keras  # noqa: E402
+import numpy as np  # noqa: E402
 
 import keras_slt  # noqa: E402
 
@@ -91,9 +90,7 @@ def measure(name, freeze, jit, steps, warmup, batch, seed=0):
     x = keras.ops.convert_to_tensor(rng.standard_normal((batch,) + shape).astype("float32"))
     y = keras.ops.convert_to_tensor(rng.integers(0, 10, batch).astype("int32"))
     plain = compiled(build(), jit)
-    supermask = compiled(
-        keras_slt.supermaskify(build(), sparsity=0.5, freeze_ratio=freeze, seed=seed), jit
-    )
+    supermask = compiled(keras_slt.supermaskify(build(), sparsity=0.5, freeze_ratio=freeze, seed=seed), jit)
     timers = {"plain": step_timer(plain, x, y), "supermask": step_timer(supermask, x, y)}
     for _ in range(warmup):
         for timer in timers.values():
@@ -120,19 +117,20 @@ def main(argv=None):
     parser.add_argument("--batch", type=int, default=128)
     args = parser.parse_args(argv)
     print(f"backend={keras.backend.backend()} batch={args.batch} sparsity=0.5")
-    print(f"{'model':6} {'jit':>3} {'freeze':>6} {'plain ms':>9} {'slt ms':>9} "
-          f"{'ratio':>6} {'paired':>6} {'target':>6}")
+    print(
+        f"{'model':6} {'jit':>3} {'freeze':>6} {'plain ms':>9} {'slt ms':>9} {'ratio':>6} {'paired':>6} {'target':>6}"
+    )
     for name in args.models.split(","):
         steps = args.steps or (20 if name == "conv6" else 200)
         for jit in (bool(int(j)) for j in args.jit.split(",")):
             for freeze in (float(f) for f in args.freeze.split(",")):
-                plain_ms, mask_ms, ratio, paired = measure(
-                    name, freeze, jit, steps, args.warmup, args.batch
-                )
+                plain_ms, mask_ms, ratio, paired = measure(name, freeze, jit, steps, args.warmup, args.batch)
                 verdict = "ok" if ratio <= TARGETS[name] else "MISS"
-                print(f"{name:6} {int(jit):>3} {freeze:>6.2f} {plain_ms:>9.2f} {mask_ms:>9.2f} "
-                      f"{ratio:>5.2f}x {paired:>5.2f}x {TARGETS[name]:>5.2f}x {verdict}",
-                      flush=True)
+                print(
+                    f"{name:6} {int(jit):>3} {freeze:>6.2f} {plain_ms:>9.2f} {mask_ms:>9.2f} "
+                    f"{ratio:>5.2f}x {paired:>5.2f}x {TARGETS[name]:>5.2f}x {verdict}",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -32,15 +32,26 @@ import tempfile
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-RUNS = "dense:s0.5:w64,frozen:f0.5:s0.5:w64,pruned:f0.5:s0.7:w64,frozen:f0.7:s0.7:w64,pruned:f0.7:s0.9:w64," \
-       "dense:s0.7:w64,weights:w64"
+RUNS = (
+    "dense:s0.5:w64,frozen:f0.5:s0.5:w64,pruned:f0.5:s0.7:w64,frozen:f0.7:s0.7:w64,pruned:f0.7:s0.9:w64,"
+    "dense:s0.7:w64,weights:w64"
+)
 
 
 def sweep(output_dir, in_process, args):
     """Runs the sweep tool; returns (its wall time, the sum of its runs' wall_time_s, runs)."""
-    command = [sys.executable, str(ROOT / "tools" / "sweep.py"), f"--output_dir={output_dir}", "--models=fc",
-               f"--runs={RUNS}", "--seeds=0", "--search_flagfile=configs/fashion_mnist_fc.flags",
-               f"--epochs={args.epochs}", "--parallel=1", f"--in_process={str(in_process).lower()}"]
+    command = [
+        sys.executable,
+        str(ROOT / "tools" / "sweep.py"),
+        f"--output_dir={output_dir}",
+        "--models=fc",
+        f"--runs={RUNS}",
+        "--seeds=0",
+        "--search_flagfile=configs/fashion_mnist_fc.flags",
+        f"--epochs={args.epochs}",
+        "--parallel=1",
+        f"--in_process={str(in_process).lower()}",
+    ]
     if args.data_dir:
         command.append(f"--data_dir={args.data_dir}")
     env = dict(os.environ, PYTHONPATH=str(ROOT))  # this checkout's code, not an installed copy
@@ -63,10 +74,14 @@ def main():
         for name, in_process in (("a process per run", False), ("one process", True)):
             wall, runs_time, count = sweep(os.path.join(folder, name.replace(" ", "_")), in_process, args)
             walls[name] = wall
-            print(f"{name:18s}: {count} runs, sweep {wall:6.1f} s, runs {runs_time:6.1f} s, "
-                  f"sweep / runs {wall / runs_time:.2f}x")
-    print(f"one process against a process per run: {walls['one process'] / walls['a process per run']:.2f}x "
-          "the wall time (target for one process: sweep / runs <= 1.3x)")
+            print(
+                f"{name:18s}: {count} runs, sweep {wall:6.1f} s, runs {runs_time:6.1f} s, "
+                f"sweep / runs {wall / runs_time:.2f}x"
+            )
+    print(
+        f"one process against a process per run: {walls['one process'] / walls['a process per run']:.2f}x "
+        "the wall time (target for one process: sweep / runs <= 1.3x)"
+    )
 
 
 if __name__ == "__main__":

@@ -31,15 +31,14 @@ import os
 import tempfile
 
 import bench_setup  # noqa: F401  (first: the checkout's code, TensorFlow's start-up lines silenced)
-
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
+from keras_slt.deploy import latency, quantize, tflite
 from keras_slt.experiments import sources  # noqa: E402
-from keras_slt.ticket import materialize
 from keras_slt.search.supermask_model import SupermaskModel  # noqa: E402
-from keras_slt.deploy import tflite, latency, quantize
+from keras_slt.ticket import materialize
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model_path", None, "A .keras model or .slt ticket.")
@@ -55,7 +54,9 @@ def dynamic_range(plain, sparse):
     with tempfile.TemporaryDirectory() as directory:
         plain.export(directory, format="tf_saved_model", verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(directory)
-        converter.optimizations = [tf.lite.Optimize.DEFAULT] + ([tf.lite.Optimize.EXPERIMENTAL_SPARSITY] if sparse else [])
+        converter.optimizations = [tf.lite.Optimize.DEFAULT] + (
+            [tf.lite.Optimize.EXPERIMENTAL_SPARSITY] if sparse else []
+        )
         return converter.convert()
 
 
@@ -73,8 +74,13 @@ def keras_litert(plain):
     """Keras's own LiteRT export with `to_tflite`'s sparse settings."""
     with tempfile.TemporaryDirectory() as directory:
         path = os.path.join(directory, "model.tflite")
-        plain.export(path, format="litert", verbose=False, optimizations=[tf.lite.Optimize.EXPERIMENTAL_SPARSITY],
-                     target_spec={"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]})
+        plain.export(
+            path,
+            format="litert",
+            verbose=False,
+            optimizations=[tf.lite.Optimize.EXPERIMENTAL_SPARSITY],
+            target_spec={"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]},
+        )
         with open(path, "rb") as f:
             return f.read()
 
@@ -108,20 +114,28 @@ def main(argv):
     timings = {name: latency.measure(content, sample, FLAGS.latency_budget_s) for name, content in variants.items()}
     reference = timings["float32, dense (to_tflite)"].seconds
     width = max(map(len, variants))
-    print(f"{'':{width}}  {'bytes':>10}  {'x dense':>7}  {'x sparse':>8}  {'max |diff|':>10}  {'top-1 agr':>9}  "
-          f"{'LiteRT ms':>9}  {'x faster than dense':>19}")
+    print(
+        f"{'':{width}}  {'bytes':>10}  {'x dense':>7}  {'x sparse':>8}  {'max |diff|':>10}  {'top-1 agr':>9}  "
+        f"{'LiteRT ms':>9}  {'x faster than dense':>19}"
+    )
     for name, content in variants.items():
         found = tflite.predict(content, inputs)
         diff = float(np.max(np.abs(found - expected)))
         agreement = float(np.mean(found.argmax(-1) == expected.argmax(-1)))
-        print(f"{name:{width}}  {len(content):10,d}  {len(content) / len(dense):7.3f}  "
-              f"{len(content) / len(sparse):8.3f}  {diff:10.2e}  {agreement:9.4f}  "
-              f"{timings[name].seconds * 1e3:9.3f}  {reference / timings[name].seconds:19.2f}")
+        print(
+            f"{name:{width}}  {len(content):10,d}  {len(content) / len(dense):7.3f}  "
+            f"{len(content) / len(sparse):8.3f}  {diff:10.2e}  {agreement:9.4f}  "
+            f"{timings[name].seconds * 1e3:9.3f}  {reference / timings[name].seconds:19.2f}"
+        )
     keras_file = variants["Keras export(format='litert'), sparse"]
-    print(f"Keras export(format='litert') vs to_tflite, sparse: {len(keras_file):,} vs {len(sparse):,} bytes, "
-          f"outputs max |diff| {np.max(np.abs(tflite.predict(keras_file, inputs) - tflite.predict(sparse, inputs))):.2e}")
-    print(f"weight-only int8 kernels: max relative error to the float ones "
-          f"{quantize.weight_error(variants['ai-edge-quantizer weight-only int8, on dense (chosen)'], dense):.2e}")
+    print(
+        f"Keras export(format='litert') vs to_tflite, sparse: {len(keras_file):,} vs {len(sparse):,} bytes, "
+        f"outputs max |diff| {np.max(np.abs(tflite.predict(keras_file, inputs) - tflite.predict(sparse, inputs))):.2e}"
+    )
+    print(
+        f"weight-only int8 kernels: max relative error to the float ones "
+        f"{quantize.weight_error(variants['ai-edge-quantizer weight-only int8, on dense (chosen)'], dense):.2e}"
+    )
     return 0
 
 

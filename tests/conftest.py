@@ -73,8 +73,6 @@ def image_dir(tmp_path_factory):
     return str(folder)
 
 
-
-
 @pytest.fixture(scope="session")
 def ticket_path(tmp_path_factory):
     """The `.slt` file of a small FC ticket on 28x28 inputs (as Fashion-MNIST's)."""

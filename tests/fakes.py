@@ -16,6 +16,7 @@ from keras_slt import data
 from keras_slt.data.readers import cifar
 from keras_slt.ticket import slt_format
 
+
 def write_idx(path, array, magic=None):
     """Writes `array` as a gzipped IDX file of unsigned bytes (magic 0x0800 | ndim unless given)."""
     array = np.asarray(array, np.uint8)
@@ -28,8 +29,7 @@ def write_idx(path, array, magic=None):
 
 def write_cifar_batch(path, images, labels, label_key):
     flat = images.transpose(0, 3, 1, 2).reshape(len(images), 3072)
-    batch = {b"data": flat, label_key: [int(v) for v in labels],
-             b"batch_label": b"test"}
+    batch = {b"data": flat, label_key: [int(v) for v in labels], b"batch_label": b"test"}
     with open(path, "wb") as f:
         pickle.dump(batch, f, protocol=2)
 
@@ -79,9 +79,12 @@ def write_planetoid(folder, name="tiny", num_train=12, num_validation=500, num_t
     for a, b in edges:
         adjacency.setdefault(int(a), []).append(int(b))
     parts = {
-        "x": sparse.csr_matrix(features[:num_train]), "y": onehot[:num_train],
-        "allx": sparse.csr_matrix(features[:known]), "ally": onehot[:known],
-        "tx": sparse.csr_matrix(features[test_index]), "ty": onehot[test_index],
+        "x": sparse.csr_matrix(features[:num_train]),
+        "y": onehot[:num_train],
+        "allx": sparse.csr_matrix(features[:known]),
+        "ally": onehot[:known],
+        "tx": sparse.csr_matrix(features[test_index]),
+        "ty": onehot[test_index],
         "graph": __import__("collections").defaultdict(list, adjacency),
     }
     for part, value in parts.items():
@@ -117,7 +120,7 @@ def parts(data):
     """(config bytes, the payload after them) of a ticket."""
     payload = data[20:]
     (size,) = struct.unpack_from("<I", payload)
-    return payload[4:4 + size], payload[4 + size:]
+    return payload[4 : 4 + size], payload[4 + size :]
 
 
 def with_config_bytes(data, config_bytes):
@@ -126,11 +129,15 @@ def with_config_bytes(data, config_bytes):
 
 def png_header(path, width, height):
     """A PNG that declares `width` x `height` RGB pixels and holds none."""
+
     def chunk(kind, body):
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-                     + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IEND", b"")
+    )
 
 
 FAKE_SEARCH = textwrap.dedent(
@@ -147,9 +154,18 @@ FAKE_SEARCH = textwrap.dedent(
 
 def fake_results(folder, accuracy, size, **flags):
     folder.mkdir(parents=True)
-    (folder / "results.json").write_text(json.dumps({
-        "test_accuracy": accuracy, "val_accuracy": accuracy, "model_size_bits": size,
-        "dense_float32_bits": 32 * size, "actual_sparsity": flags.get("sparsity", 0), "seed": flags.get("seed", 0),
-        "wall_time_s": 1.0, "flags": {"model": "fc", "dataset": "fashion_mnist", **flags},
-        "layer_sparsity": {"dense": 0.5, "dense_1": 0.4},
-    }))
+    (folder / "results.json").write_text(
+        json.dumps(
+            {
+                "test_accuracy": accuracy,
+                "val_accuracy": accuracy,
+                "model_size_bits": size,
+                "dense_float32_bits": 32 * size,
+                "actual_sparsity": flags.get("sparsity", 0),
+                "seed": flags.get("seed", 0),
+                "wall_time_s": 1.0,
+                "flags": {"model": "fc", "dataset": "fashion_mnist", **flags},
+                "layer_sparsity": {"dense": 0.5, "dense_1": 0.4},
+            }
+        )
+    )

@@ -104,15 +104,25 @@ def run_tool(script, *args, timeout=600, env=None):
 
     changes = dict(env or {}, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     env = {key: value for key, value in dict(os.environ, **changes).items() if value is not None}
-    return subprocess.run([sys.executable, os.path.join(ROOT, script), *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, os.path.join(ROOT, script), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def tool_lines(stderr):
     """stderr without TensorFlow's import-time C++ log lines (glog format)."""
-    return [line for line in stderr.splitlines() if line.strip()
-            and not re.match(r"[IWEF]\d{4} \d\d:\d\d:\d\d", line)
-            and not line.startswith("WARNING: All log messages before absl::InitializeLog()")]
+    return [
+        line
+        for line in stderr.splitlines()
+        if line.strip()
+        and not re.match(r"[IWEF]\d{4} \d\d:\d\d:\d\d", line)
+        and not line.startswith("WARNING: All log messages before absl::InitializeLog()")
+    ]
 
 
 def one_error_line(result, status):
@@ -134,8 +144,16 @@ def tiny_config(data_dir, output_dir, **overrides):
     """A `SearchConfig` of a 2-epoch FC-16 search on `data_dir`."""
     from keras_slt.experiments import runner
 
-    settings = dict(model="fc", dataset="fashion_mnist", data_dir=data_dir, width=16,
-                    epochs=2, batch_size=32, output_dir=str(output_dir), sparsity=0.5)
+    settings = dict(
+        model="fc",
+        dataset="fashion_mnist",
+        data_dir=data_dir,
+        width=16,
+        epochs=2,
+        batch_size=32,
+        output_dir=str(output_dir),
+        sparsity=0.5,
+    )
     settings.update(overrides)
     return runner.SearchConfig(**settings)
 
@@ -158,6 +176,9 @@ def checkpoint_floats(path):
 
     arrays = []
     with h5py.File(path, "r") as f:
-        f.visititems(lambda name, item: arrays.append(np.ravel(item[()]))
-                     if isinstance(item, h5py.Dataset) and item.dtype.kind == "f" else None)
+        f.visititems(
+            lambda name, item: (
+                arrays.append(np.ravel(item[()])) if isinstance(item, h5py.Dataset) and item.dtype.kind == "f" else None
+            )
+        )
     return np.concatenate(arrays).tolist()

@@ -46,17 +46,24 @@ def main(argv):
     sources.check_dataset_options(FLAGS.dataset, FLAGS.data_dir, FLAGS.image_size)
     model = sources.load_model(FLAGS.model_path)
     if FLAGS.dataset:
-        calibration, inputs = sources.dataset_inputs(model, FLAGS.dataset, FLAGS.data_dir, max_samples=1,
-                                                     image_size=data.parse_image_size(FLAGS.image_size),
-                                                     image_formats=FLAGS.image_formats)
+        calibration, inputs = sources.dataset_inputs(
+            model,
+            FLAGS.dataset,
+            FLAGS.data_dir,
+            max_samples=1,
+            image_size=data.parse_image_size(FLAGS.image_size),
+            image_formats=FLAGS.image_formats,
+        )
     else:
         calibration, inputs = sources.random_inputs(model, max_samples=1)
     timing = {"runs": FLAGS.runs, "warmup": FLAGS.warmup, "num_threads": FLAGS.num_threads}
     sample = [x[0] for x in keras.tree.flatten(inputs)]
     for int8 in (False, True) if FLAGS.int8 else (False,):
         dense, sparse = tflite.dense_sparse_latency(model, sample, int8, calibration, **timing)
-        print(f"{'int8' if int8 else 'float32':8} dense {dense * 1e6:9.1f} us  sparse {sparse * 1e6:9.1f} us"
-              f"  sparse: {dense / sparse:.3f}x faster than dense")
+        print(
+            f"{'int8' if int8 else 'float32':8} dense {dense * 1e6:9.1f} us  sparse {sparse * 1e6:9.1f} us"
+            f"  sparse: {dense / sparse:.3f}x faster than dense"
+        )
 
 
 def run():

@@ -23,8 +23,8 @@ from absl import logging as absl_logging
 
 import keras_slt
 from keras_slt.cli import flagfiles, quiet
-from keras_slt.experiments.strategies import WorkerLostError
 from keras_slt.experiments import folder_lock
+from keras_slt.experiments.strategies import WorkerLostError
 
 FLAGS = flags.FLAGS
 # The exit status of a command stopped by Ctrl-C, as shells report it (128 + SIGINT).
@@ -72,8 +72,10 @@ def _keras_problem():
         backend = os.environ.get("KERAS_BACKEND")
         name = f"KERAS_BACKEND={backend}" if backend else "Keras's default backend (KERAS_BACKEND unset: tensorflow)"
         reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        return (f"{name} cannot start ({reason}); set KERAS_BACKEND to an installed backend: tensorflow "
-                "(pip install -e '.[tensorflow]') or jax")
+        return (
+            f"{name} cannot start ({reason}); set KERAS_BACKEND to an installed backend: tensorflow "
+            "(pip install -e '.[tensorflow,tools]') or jax"
+        )
     return None
 
 
@@ -103,8 +105,10 @@ def help_text():
     lines = [f"usage: {_program()} [flags]", "", (module.__doc__ or "").strip(), ""]
     for title, names in _tool["groups"]:
         lines += [f"{title}:", *(line for name in names for line in _flag_lines(name)), ""]
-    lines += ["Flags may also come from a file: --flagfile=PATH (one flag a line).",
-              "--version prints the version; --helpfull lists every flag, absl's and TensorFlow's too."]
+    lines += [
+        "Flags may also come from a file: --flagfile=PATH (one flag a line).",
+        "--version prints the version; --helpfull lists every flag, absl's and TensorFlow's too.",
+    ]
     return "\n".join(lines)
 
 

@@ -39,31 +39,57 @@ from absl import flags
 
 from keras_slt import data
 from keras_slt.cli import common
+from keras_slt.experiments import folder_lock, run_files
 from keras_slt.utils.validation import check_file_name, check_positive_int
-from keras_slt.experiments import run_files, folder_lock
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("output_dir", None, "A search run's output folder (holding best.keras, results.json).")
 flags.DEFINE_string("model_path", None, "A .keras model or .slt ticket to export, instead of --output_dir.")
-flags.DEFINE_list("format", None,
-                  "Formats to write: keras, slt, tflite, onnx (default keras,slt,tflite; slt only for "
-                  "supermask models; onnx needs pip install 'keras-slt[onnx]').")
-flags.DEFINE_bool("weight_int8", False, "Also write the weight-only int8 TFLite model: int8 kernels, float32 "
-                  "activations (ai-edge-quantizer); lossless for signed-constant tickets.")
-flags.DEFINE_bool("weight_int4", False, "Also write the weight-only int4 TFLite model (Dense and Conv2D "
-                  "kernels; a model with other weighted ops is refused).")
-flags.DEFINE_bool("int8", False, "Also write the full-integer (int8 weights and activations) TFLite model, "
-                  "densely stored: the fastest int8 layout on LiteRT's default CPU path (XNNPACK).")
-flags.DEFINE_bool("int8_sparse", False, "Also write the full-integer TFLite model with sparse encoding: "
-                  "smaller, but XNNPACK rejects it and it runs slower (see the latency column).")
-flags.DEFINE_bool("allow_unfinished", False, "Export a run folder whose search has not finished (no "
-                  "results.json): its best epoch so far.")
-flags.DEFINE_string("dataset", None, "Dataset for calibration and checks (a name, tfds:NAME or "
-                    "image_folder); default: the run's.")
+flags.DEFINE_list(
+    "format",
+    None,
+    "Formats to write: keras, slt, tflite, onnx (default keras,slt,tflite; slt only for "
+    "supermask models; onnx needs pip install 'keras-slt[onnx]').",
+)
+flags.DEFINE_bool(
+    "weight_int8",
+    False,
+    "Also write the weight-only int8 TFLite model: int8 kernels, float32 "
+    "activations (ai-edge-quantizer); lossless for signed-constant tickets.",
+)
+flags.DEFINE_bool(
+    "weight_int4",
+    False,
+    "Also write the weight-only int4 TFLite model (Dense and Conv2D "
+    "kernels; a model with other weighted ops is refused).",
+)
+flags.DEFINE_bool(
+    "int8",
+    False,
+    "Also write the full-integer (int8 weights and activations) TFLite model, "
+    "densely stored: the fastest int8 layout on LiteRT's default CPU path (XNNPACK).",
+)
+flags.DEFINE_bool(
+    "int8_sparse",
+    False,
+    "Also write the full-integer TFLite model with sparse encoding: "
+    "smaller, but XNNPACK rejects it and it runs slower (see the latency column).",
+)
+flags.DEFINE_bool(
+    "allow_unfinished",
+    False,
+    "Export a run folder whose search has not finished (no results.json): its best epoch so far.",
+)
+flags.DEFINE_string(
+    "dataset", None, "Dataset for calibration and checks (a name, tfds:NAME or image_folder); default: the run's."
+)
 flags.DEFINE_string("data_dir", None, "Dataset files; default: the run's, or keras_slt.data's default.")
 flags.DEFINE_string("image_size", None, "H,W for tfds:NAME and image_folder datasets; default: the run's.")
-flags.DEFINE_string("image_formats", None, "Formats an image_folder's files may have (jpeg, png, bmp, gif); "
-                    "default: the run's, else jpeg,png.")
+flags.DEFINE_string(
+    "image_formats",
+    None,
+    "Formats an image_folder's files may have (jpeg, png, bmp, gif); default: the run's, else jpeg,png.",
+)
 flags.DEFINE_float("latency_budget_s", 1.0, "About how many seconds to time each TFLite and ONNX model.")
 flags.DEFINE_string("export_dir", None, "Where to write; default: --output_dir or the model's folder.")
 flags.DEFINE_string("name", "ticket", "Base name of the files written.")
@@ -94,8 +120,11 @@ def main(argv):
         model_path, run_flags = FLAGS.model_path, {}
     check_file_name("--name", FLAGS.name)
     export_dir = FLAGS.export_dir or FLAGS.output_dir or os.path.dirname(os.path.abspath(model_path))
-    targets = [os.path.join(export_dir, FLAGS.name + ending + failed)
-               for ending in artifacts.ENDINGS.values() for failed in ("", artifacts.FAILED)]
+    targets = [
+        os.path.join(export_dir, FLAGS.name + ending + failed)
+        for ending in artifacts.ENDINGS.values()
+        for failed in ("", artifacts.FAILED)
+    ]
     # Real files, not names: a symlinked folder or a hard link is the same file.
     if any(os.path.exists(target) and os.path.samefile(target, model_path) for target in targets):
         raise ValueError(f"--name={FLAGS.name} would overwrite the model being exported, {model_path}")
@@ -124,9 +153,8 @@ def main(argv):
 
 def _export(model, formats, run_flags, export_dir, dataset, image_size):
     """Writes and checks the files, holding `export_dir`'s lock."""
+    from keras_slt.deploy import artifacts, report
     from keras_slt.experiments import sources
-    from keras_slt.deploy import artifacts
-    from keras_slt.deploy import report
     from keras_slt.search.supermask_model import SupermaskModel
 
     if FLAGS.format is None and not isinstance(model, SupermaskModel):
@@ -134,16 +162,29 @@ def _export(model, formats, run_flags, export_dir, dataset, image_size):
     print(f"loading {dataset or 'random'} inputs ...", flush=True)
     if dataset:
         calibration, inputs = sources.dataset_inputs(
-            model, dataset, FLAGS.data_dir or run_flags.get("data_dir"),
-            FLAGS.num_calibration, FLAGS.max_samples, image_size,
+            model,
+            dataset,
+            FLAGS.data_dir or run_flags.get("data_dir"),
+            FLAGS.num_calibration,
+            FLAGS.max_samples,
+            image_size,
             FLAGS.image_formats or run_flags.get("image_formats"),
         )
     else:
         calibration, inputs = sources.random_inputs(model, FLAGS.num_calibration, FLAGS.max_samples)
     result = artifacts.export_ticket(
-        model, export_dir, inputs, formats, int8=FLAGS.int8, calibration=calibration, name=FLAGS.name,
-        int8_sparse=FLAGS.int8_sparse, latency_budget_s=FLAGS.latency_budget_s, weight_int8=FLAGS.weight_int8,
-        weight_int4=FLAGS.weight_int4, progress=lambda line: print(f"{line} ...", flush=True),
+        model,
+        export_dir,
+        inputs,
+        formats,
+        int8=FLAGS.int8,
+        calibration=calibration,
+        name=FLAGS.name,
+        int8_sparse=FLAGS.int8_sparse,
+        latency_budget_s=FLAGS.latency_budget_s,
+        weight_int8=FLAGS.weight_int8,
+        weight_int4=FLAGS.weight_int4,
+        progress=lambda line: print(f"{line} ...", flush=True),
     )
     print()
     for check in result.checks:
@@ -151,8 +192,7 @@ def _export(model, formats, run_flags, export_dir, dataset, image_size):
     for key, layout in result.layouts.items():
         print(f"{key}: {layout}")
     print()
-    print(report.size_table(model, result.sizes, result.latencies, result.agreements, result.diffs,
-                            result.failed))
+    print(report.size_table(model, result.sizes, result.latencies, result.agreements, result.diffs, result.failed))
     return 0 if result.passed else 1
 
 

@@ -23,7 +23,7 @@ def _directive_file(arg):
     """The file named by a `--flagfile=FILE` argument or flagfile line, else None."""
     for directive in _DIRECTIVES:
         if arg.startswith(directive + "="):
-            return os.path.expanduser(arg[len(directive) + 1:].strip())
+            return os.path.expanduser(arg[len(directive) + 1 :].strip())
     return None
 
 
@@ -66,8 +66,9 @@ def _walk(path, including, read):
         raise ValueError(f"--flagfile={error}") from None
     read.append(len(data))
     if sum(read) > MAX_BYTES:
-        raise ValueError(f"--flagfile={path}: the flagfiles of one command line hold more than {MAX_BYTES} "
-                         "bytes in all")
+        raise ValueError(
+            f"--flagfile={path}: the flagfiles of one command line hold more than {MAX_BYTES} bytes in all"
+        )
     for line in data.decode("utf-8", "replace").splitlines():
         nested = _directive_file(line)
         if nested is not None:

@@ -18,7 +18,7 @@ import os
 from absl import flags
 
 from keras_slt.cli import common
-from keras_slt.experiments import pareto, plots, sweep_table, run_files
+from keras_slt.experiments import pareto, plots, run_files, sweep_table
 from keras_slt.utils import files
 
 FLAGS = flags.FLAGS
@@ -35,31 +35,41 @@ flags.mark_flag_as_required("output_dir")
 def frontier_table(rows):
     """The accuracy-size frontier as a Markdown table."""
     configs = pareto.aggregate([r for r in rows if r["source"] != sweep_table.WEIGHT_TRAINED])
-    lines = ["| source | width | sparsity | p | r | size (bits) | accuracy (%) | seeds |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        "| source | width | sparsity | p | r | size (bits) | accuracy (%) | seeds |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for c in pareto.frontier(configs):
-        lines.append(f"| {c['source']} | {plots.width_label(c['width'])} | {c['sparsity']:g} "
-                     f"| {c['prune_ratio']:g} | {c['lock_ratio']:g} "
-                     f"| {c['model_size_bits']:,.0f} | {100 * c['accuracy_mean']:.2f} "
-                     f"± {100 * c['accuracy_std']:.2f} | {c['seeds']} |")
+        lines.append(
+            f"| {c['source']} | {plots.width_label(c['width'])} | {c['sparsity']:g} "
+            f"| {c['prune_ratio']:g} | {c['lock_ratio']:g} "
+            f"| {c['model_size_bits']:,.0f} | {100 * c['accuracy_mean']:.2f} "
+            f"± {100 * c['accuracy_std']:.2f} | {c['seeds']} |"
+        )
     return "\n".join(lines)
 
 
 def configurations_table(rows):
     """Every configuration, largest first, as a Markdown table with each seed's accuracy."""
     keys = ("model", "source", "width", "sparsity", "freeze_ratio", "prune_ratio", "lock_ratio")
-    configs = sorted(pareto.aggregate(rows, keys),
-                     key=lambda c: (-c["model_size_bits"], sweep_table.SOURCES.index(c["source"]), str(c["sparsity"])))
-    lines = ["| source | width | sparsity | p | r | size (bits) | accuracy (%) | per seed (%) |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    configs = sorted(
+        pareto.aggregate(rows, keys),
+        key=lambda c: (-c["model_size_bits"], sweep_table.SOURCES.index(c["source"]), str(c["sparsity"])),
+    )
+    lines = [
+        "| source | width | sparsity | p | r | size (bits) | accuracy (%) | per seed (%) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for c in configs:
         runs = sorted((r for r in rows if all(r[k] == c[k] for k in keys)), key=lambda r: int(r["seed"]))
         per_seed = ", ".join(f"{100 * float(r['test_accuracy']):.2f} (seed {r['seed']})" for r in runs)
         sparsity = "-" if c["source"] == sweep_table.WEIGHT_TRAINED else f"{c['sparsity']:g}"
-        lines.append(f"| {c['source']} | {plots.width_label(c['width'])} | {sparsity} "
-                     f"| {c['prune_ratio']:g} | {c['lock_ratio']:g} "
-                     f"| {c['model_size_bits']:,.0f} | {100 * c['accuracy_mean']:.2f} "
-                     f"± {100 * c['accuracy_std']:.2f} | {per_seed} |")
+        lines.append(
+            f"| {c['source']} | {plots.width_label(c['width'])} | {sparsity} "
+            f"| {c['prune_ratio']:g} | {c['lock_ratio']:g} "
+            f"| {c['model_size_bits']:,.0f} | {100 * c['accuracy_mean']:.2f} "
+            f"± {100 * c['accuracy_std']:.2f} | {per_seed} |"
+        )
     return "\n".join(lines)
 
 
@@ -84,18 +94,24 @@ def main(argv):
         raise ValueError(f"{flag}: no runs{' of model ' + FLAGS.model if FLAGS.model else ''} in {source}")
     title = f"{FLAGS.title}: " if FLAGS.title else ""
     out = FLAGS.output_dir
-    paths = plots.accuracy_vs_size(rows, os.path.join(out, "accuracy_vs_size"),
-                                   f"{title}accuracy vs ticket size")
+    paths = plots.accuracy_vs_size(rows, os.path.join(out, "accuracy_vs_size"), f"{title}accuracy vs ticket size")
     for s in plots.sparsities_in(rows):
-        paths += plots.accuracy_vs_freeze_ratio(rows, s, os.path.join(out, f"accuracy_vs_freezing_s{s:g}"),
-                                                f"{title}accuracy vs freezing ratio, sparsity {s:g}")
+        paths += plots.accuracy_vs_freeze_ratio(
+            rows,
+            s,
+            os.path.join(out, f"accuracy_vs_freezing_s{s:g}"),
+            f"{title}accuracy vs freezing ratio, sparsity {s:g}",
+        )
     if FLAGS.ticket:
         results_path = os.path.join(FLAGS.ticket, run_files.RESULTS)
         layer_sparsity = sweep_table.read_results(results_path).get("layer_sparsity")
         if not isinstance(layer_sparsity, dict):
             raise files.damaged(results_path, "no layer_sparsity", sweep_table.RERUN)
-        paths += plots.layer_sparsity_bars(layer_sparsity, os.path.join(out, "layer_sparsity"),
-                                           f"{title}per-layer sparsity of {os.path.basename(FLAGS.ticket.rstrip('/'))}")
+        paths += plots.layer_sparsity_bars(
+            layer_sparsity,
+            os.path.join(out, "layer_sparsity"),
+            f"{title}per-layer sparsity of {os.path.basename(FLAGS.ticket.rstrip('/'))}",
+        )
     print(configurations_table(rows) if FLAGS.table == "all" else frontier_table(rows))
     print("\n".join(f"wrote {p}" for p in paths))
 

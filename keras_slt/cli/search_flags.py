@@ -14,8 +14,7 @@ from keras_slt.cli import flagfiles
 from keras_slt.experiments import config
 
 # absl's flag definer for each field type (Optional[X] uses X's).
-_DEFINERS = {str: flags.DEFINE_string, int: flags.DEFINE_integer,
-             float: flags.DEFINE_float, bool: flags.DEFINE_bool}
+_DEFINERS = {str: flags.DEFINE_string, int: flags.DEFINE_integer, float: flags.DEFINE_float, bool: flags.DEFINE_bool}
 
 
 def _value_type(annotation):

@@ -34,9 +34,9 @@ import shutil
 from absl import flags
 
 from keras_slt.cli import common, search_flags
-from keras_slt.experiments import sweep, sweep_table, folder_lock
-from keras_slt.utils.validation import check_positive_int
+from keras_slt.experiments import folder_lock, sweep, sweep_table
 from keras_slt.utils import seeding
+from keras_slt.utils.validation import check_positive_int
 
 # Search flags the sweep passes to every run, after the search flagfile.
 RUN_FLAGS = ("epochs", "batch_size", "data_dir")
@@ -48,25 +48,40 @@ flags.DEFINE_list("sparsities", ["0.3", "0.5", "0.7", "0.9"], "Ticket sparsities
 flags.DEFINE_list("freeze_ratios", ["0", "0.3", "0.5", "0.7", "0.9"], "Freezing ratios f (0: dense source).")
 flags.DEFINE_list("lock_shares", [], "Fractions of the frozen weights locked; empty: the paper's split r = f*(1-s).")
 flags.DEFINE_list("seeds", ["0"], "Seeds.")
-flags.DEFINE_list("widths", [], "Network widths: hidden units for fc and gin, the width factor for the conv nets, "
-                  "ResNets and MobileNets; empty: the search flags' width.")
+flags.DEFINE_list(
+    "widths",
+    [],
+    "Network widths: hidden units for fc and gin, the width factor for the conv nets, "
+    "ResNets and MobileNets; empty: the search flags' width.",
+)
 flags.DEFINE_bool("pruned_source", True, "Add the randomly pruned source at matching ticket sizes.")
 flags.DEFINE_bool("weight_trained", True, "Add the weight-trained baseline.")
-flags.DEFINE_list("runs", [], "Instead of the grid, these runs of it, per seed in this order: weights, dense:sS, "
-                  "frozen:fF:sS, pruned:fF:sS, each optionally with a width :wW (e.g. frozen:f0.5:s0.5,pruned:f0.5:s0.7,"
-                  "dense:s0.5:w0.354).")
+flags.DEFINE_list(
+    "runs",
+    [],
+    "Instead of the grid, these runs of it, per seed in this order: weights, dense:sS, "
+    "frozen:fF:sS, pruned:fF:sS, each optionally with a width :wW (e.g. frozen:f0.5:s0.5,pruned:f0.5:s0.7,"
+    "dense:s0.5:w0.354).",
+)
 flags.DEFINE_string("search_flagfile", None, "Flagfile with the search flags shared by every run.")
-flags.DEFINE_integer("parallel", max(1, (os.cpu_count() or 1) // 8),
-                     "Runs at a time; above 1, each in a process of its own.")
-flags.DEFINE_bool("in_process", True, "With --parallel=1, run the searches in this process, one start-up for "
-                  "all; false: each in a new process (isolated, each paying the start-up).")
+flags.DEFINE_integer(
+    "parallel", max(1, (os.cpu_count() or 1) // 8), "Runs at a time; above 1, each in a process of its own."
+)
+flags.DEFINE_bool(
+    "in_process",
+    True,
+    "With --parallel=1, run the searches in this process, one start-up for "
+    "all; false: each in a new process (isolated, each paying the start-up).",
+)
 flags.DEFINE_string("csv", None, "Where to write the table; default <output_dir>/results.csv.")
 flags.DEFINE_bool("dry_run", False, "Print the runs and exit.")
-flags.DEFINE_bool("rerun_changed", False, "Delete and run again the finished runs whose search flags "
-                  "changed since they ran (default: refuse them).")
+flags.DEFINE_bool(
+    "rerun_changed",
+    False,
+    "Delete and run again the finished runs whose search flags changed since they ran (default: refuse them).",
+)
 search_flags.define_flags(FLAGS, names=RUN_FLAGS, default=None)
 flags.mark_flag_as_required("output_dir")
-
 
 
 def _floats(name, values, low, high):
@@ -104,8 +119,16 @@ def main(argv):
             raise ValueError(f"--runs: {error}") from None
     else:
         try:
-            runs = sweep.grid(FLAGS.models, sparsities, freeze_ratios, seeds, lock_shares,
-                              FLAGS.pruned_source, FLAGS.weight_trained, widths)
+            runs = sweep.grid(
+                FLAGS.models,
+                sparsities,
+                freeze_ratios,
+                seeds,
+                lock_shares,
+                FLAGS.pruned_source,
+                FLAGS.weight_trained,
+                widths,
+            )
         except ValueError as error:
             raise ValueError(f"--widths: {error}") from None
     base_flags = [f"--flagfile={FLAGS.search_flagfile}"] if FLAGS.search_flagfile else []
@@ -128,10 +151,13 @@ def _sweep(runs, base_flags):
     """Runs and collects the sweep, holding --output_dir's lock."""
     root = FLAGS.output_dir
     for run, (name, before, now) in sweep.changed_runs(
-            runs, root, lambda run: search_flags.config_of_command(run.command(root, base_flags, program=()))):
+        runs, root, lambda run: search_flags.config_of_command(run.command(root, base_flags, program=()))
+    ):
         if not FLAGS.rerun_changed:
-            raise ValueError(f"{sweep.run_folder(root, run)} holds a finished run with {name}={before!r}, "
-                             f"not {now!r}; pass --rerun_changed to run it again, or use another --output_dir")
+            raise ValueError(
+                f"{sweep.run_folder(root, run)} holds a finished run with {name}={before!r}, "
+                f"not {now!r}; pass --rerun_changed to run it again, or use another --output_dir"
+            )
         shutil.rmtree(sweep.run_folder(root, run))
     here = FLAGS.in_process and FLAGS.parallel == 1
     if here:

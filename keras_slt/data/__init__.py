@@ -30,22 +30,12 @@ Example:
 ['accuracy', 'loss']
 """
 
-from keras_slt.data.catalog import IMAGE_FOLDER
-from keras_slt.data.catalog import NAMES
-from keras_slt.data.catalog import SPECS
-from keras_slt.data.catalog import TFDS_PREFIX
-from keras_slt.data.custom import is_custom
-from keras_slt.data.custom import parse_image_size
-from keras_slt.data.catalog import DatasetSpec
-from keras_slt.data.errors import DataError
-from keras_slt.data.dataset import Dataset
-from keras_slt.data.dataset import split_indices
-from keras_slt.data.loader import AUGMENTATIONS
-from keras_slt.data.loader import PIPELINES
-from keras_slt.data.loader import arrays_and_spec
-from keras_slt.data.loader import load
-from keras_slt.data.loader import load_arrays
 from keras_slt.data.batching.plan import normalize
+from keras_slt.data.catalog import IMAGE_FOLDER, NAMES, SPECS, TFDS_PREFIX, DatasetSpec
+from keras_slt.data.custom import is_custom, parse_image_size
+from keras_slt.data.dataset import Dataset, split_indices
+from keras_slt.data.errors import DataError
+from keras_slt.data.loader import AUGMENTATIONS, PIPELINES, arrays_and_spec, load, load_arrays
 
 __all__ = [
     "AUGMENTATIONS",

@@ -14,9 +14,7 @@ them (utils/dataset.py) where it has the dataset:
 
 import collections
 
-DatasetSpec = collections.namedtuple(
-    "DatasetSpec", ["input_shape", "num_classes", "mean", "std", "obtain"]
-)
+DatasetSpec = collections.namedtuple("DatasetSpec", ["input_shape", "num_classes", "mean", "std", "obtain"])
 DatasetSpec.__doc__ = """Static facts about one dataset.
 
 Attributes:
@@ -28,8 +26,7 @@ Attributes:
 """
 
 _IDX_FILES = (
-    "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
-    "t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz"
+    "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz"
 )
 
 SPECS = {

@@ -23,7 +23,7 @@ def is_custom(name):
 
 def check(name, data_dir):
     """Raises ValueError (one line) for a malformed custom dataset setting."""
-    if name.startswith(TFDS_PREFIX) and not name[len(TFDS_PREFIX):]:
+    if name.startswith(TFDS_PREFIX) and not name[len(TFDS_PREFIX) :]:
         raise ValueError("dataset tfds:NAME needs a TFDS dataset name, e.g. tfds:beans")
     if name == IMAGE_FOLDER and not data_dir:
         raise ValueError("dataset image_folder needs data_dir, the folder of class subfolders")
@@ -88,12 +88,13 @@ def load(name, data_dir=None, image_size=None, image_formats=image_folder.DEFAUL
         # Imported here: TFDS needs TensorFlow, which the JAX install lacks.
         from keras_slt.data.readers import tfds_named
 
-        tfds_name = name[len(TFDS_PREFIX):]
+        tfds_name = name[len(TFDS_PREFIX) :]
         x_train, y_train, x_test, y_test, num_classes = tfds_named.load(tfds_name, data_dir, image_size)
         obtain = f"see https://www.tensorflow.org/datasets/catalog/{tfds_name}"
     if not len(x_train) or not len(x_test):
         raise DataError(f"{name}: {len(x_train)} training and {len(x_test)} test images; both need some")
     mean, std = channel_statistics(x_train)
-    spec = DatasetSpec(input_shape=tuple(x_train.shape[1:]), num_classes=int(num_classes), mean=mean, std=std,
-                       obtain=obtain)
+    spec = DatasetSpec(
+        input_shape=tuple(x_train.shape[1:]), num_classes=int(num_classes), mean=mean, std=std, obtain=obtain
+    )
     return (x_train, y_train, x_test, y_test), spec

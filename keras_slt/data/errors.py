@@ -35,5 +35,4 @@ def require_tensorflow(what):
     >>> require_tensorflow("tfds:beans")  # silent where TensorFlow is installed
     """
     if importlib.util.find_spec("tensorflow") is None:
-        raise DataError(f"{what} is read with TensorFlow, which is not installed: "
-                        "pip install 'keras-slt[tensorflow]'")
+        raise DataError(f"{what} is read with TensorFlow, which is not installed: pip install 'keras-slt[tensorflow]'")

@@ -4,14 +4,12 @@ import importlib.util
 import os
 
 from keras_slt.data import custom
-from keras_slt.data.catalog import DEFAULT_DIRS
-from keras_slt.data.catalog import NAMES
-from keras_slt.data.catalog import SPECS
+from keras_slt.data.catalog import DEFAULT_DIRS, NAMES, SPECS
 from keras_slt.data.dataset import Dataset, split_indices
 from keras_slt.data.errors import DataError, require_tensorflow
-from keras_slt.utils.validation import check_one_of, check_positive_int
+from keras_slt.data.readers import cifar, cifar_folder, idx, image_folder, tfds_builtin
 from keras_slt.utils import seeding
-from keras_slt.data.readers import idx, cifar, cifar_folder, image_folder, tfds_builtin
+from keras_slt.utils.validation import check_one_of, check_positive_int
 
 # ImageNet examples are shuffled through a buffer; the other datasets are
 # fully shuffled in memory.
@@ -27,8 +25,7 @@ _READERS = {
     "mnist": idx.load_dir,
     "fashion_mnist": idx.load_dir,
     "cifar10": lambda data_dir: (
-        cifar_folder.load_dir(data_dir) if cifar_folder.is_folder(data_dir)
-        else cifar.load_dir(data_dir, "cifar10")
+        cifar_folder.load_dir(data_dir) if cifar_folder.is_folder(data_dir) else cifar.load_dir(data_dir, "cifar10")
     ),
     "cifar100": lambda data_dir: cifar.load_dir(data_dir, "cifar100"),
 }
@@ -95,9 +92,7 @@ def load_arrays(name, data_dir=None, image_size=None, image_formats=image_folder
     if custom.is_custom(name):
         return custom.load(name, data_dir, image_size, image_formats)[0]
     if name not in _READERS:
-        raise ValueError(
-            f"Dataset {name!r} is too large for numpy arrays; use load()"
-        )
+        raise ValueError(f"Dataset {name!r} is too large for numpy arrays; use load()")
     spec = SPECS[name]
     if data_dir is None and os.path.isdir(DEFAULT_DIRS.get(name, "")):
         data_dir = DEFAULT_DIRS[name]
@@ -110,9 +105,7 @@ def load_arrays(name, data_dir=None, image_size=None, image_formats=image_folder
         source = "no data_dir given and " if data_dir is None else ""
         raise DataError(f"{name}: {source}{e}; {spec.obtain}") from e
     for labels in (arrays[1], arrays[3]):
-        if labels.size and not 0 <= labels.min() <= labels.max() < (
-            spec.num_classes
-        ):
+        if labels.size and not 0 <= labels.min() <= labels.max() < (spec.num_classes):
             raise DataError(
                 f"{name}: labels in {data_dir or 'TFDS'} range from "
                 f"{labels.min()} to {labels.max()}, expected 0 to "
@@ -205,10 +198,7 @@ def load(
     """
     _check_name(name)
     if not 0 <= validation_fraction < 1:
-        raise ValueError(
-            "validation_fraction must be in [0, 1), got "
-            f"{validation_fraction}"
-        )
+        raise ValueError(f"validation_fraction must be in [0, 1), got {validation_fraction}")
     check_positive_int("batch_size", batch_size)
     seed = seeding.check_seed(seed)
     check_one_of(f"augment for {name}", augment, ("auto", "none") if name == "imagenet2012" else AUGMENTATIONS)
@@ -233,8 +223,7 @@ def load(
         from keras_slt.data.batching import numpy_batches as batches
 
         def train_from(epoch):
-            return batches.TrainingBatches(x_train, y_train, mean, std, batch_size, seed, crop_flip, epoch,
-                                           shard)
+            return batches.TrainingBatches(x_train, y_train, mean, std, batch_size, seed, crop_flip, epoch, shard)
 
         def evaluation(x, y):
             return batches.EvaluationBatches(x, y, mean, std, batch_size, shard)
@@ -249,7 +238,9 @@ def load(
         def evaluation(x, y):
             return tf_pipeline.evaluation_pipeline(
                 tf.data.Dataset.from_tensor_slices((x, y)),
-                lambda image: tf_pipeline.normalize(image, mean, std), batch_size)
+                lambda image: tf_pipeline.normalize(image, mean, std),
+                batch_size,
+            )
 
     return Dataset(
         train_from=train_from,
@@ -275,16 +266,14 @@ def _statistics(spec, normalize):
 def _imagenet(data_dir, batch_size, seed, validation_fraction, augment, normalize):
     """`load` for ImageNet: TFDS records, decoded and augmented in `tf.data`."""
     from keras_slt.data.batching import tf_batches as tf_pipeline
-    from keras_slt.data.readers import tfds_builtin
     from keras_slt.data.batching import transforms
+    from keras_slt.data.readers import tfds_builtin
 
     name = "imagenet2012"
     spec = SPECS[name]
     mean, std = _statistics(spec, normalize)
     try:
-        train, test, num_train, num_test = tfds_builtin.load_imagenet(
-            None if data_dir is None else os.fspath(data_dir)
-        )
+        train, test, num_train, num_test = tfds_builtin.load_imagenet(None if data_dir is None else os.fspath(data_dir))
     except DataError as e:
         raise DataError(f"{name}: {e}; {spec.obtain}") from e
 
@@ -292,9 +281,11 @@ def _imagenet(data_dir, batch_size, seed, validation_fraction, augment, normaliz
         return tf_pipeline.normalize(transforms.resize_center_crop(jpeg), mean, std)
 
     if augment == "auto":
+
         def train_transform(jpeg, s):
             return tf_pipeline.normalize(transforms.random_resized_crop_flip(jpeg, s), mean, std)
     else:
+
         def train_transform(jpeg, s):
             return decode(jpeg)
 
@@ -303,8 +294,7 @@ def _imagenet(data_dir, batch_size, seed, validation_fraction, augment, normaliz
     val_ds = tf_pipeline.select(train, val_idx, num_train)
 
     def train_from(epoch):
-        return tf_pipeline.shuffled_stream(train_ds, train_transform, batch_size, seed,
-                                           IMAGENET_SHUFFLE_BUFFER, epoch)
+        return tf_pipeline.shuffled_stream(train_ds, train_transform, batch_size, seed, IMAGENET_SHUFFLE_BUFFER, epoch)
 
     return Dataset(
         train_from=train_from,

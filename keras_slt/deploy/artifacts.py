@@ -37,18 +37,25 @@ import os
 import keras
 import numpy as np
 
-from keras_slt.ticket.materialize import materialize
-from keras_slt.ticket.slt_file import load_ticket, save_ticket
+from keras_slt.deploy import latency
 from keras_slt.deploy.formats import DEFAULT_FORMATS, FORMATS, check_formats, tflite_available  # noqa: F401  (part of this module's API)
 from keras_slt.search.supermask_model import SupermaskModel
-from keras_slt.utils.validation import check_file_name
+from keras_slt.ticket.materialize import materialize
+from keras_slt.ticket.slt_file import load_ticket, save_ticket
 from keras_slt.utils import files
-from keras_slt.deploy import latency
+from keras_slt.utils.validation import check_file_name
 
 # How each written file's name ends, after the base name.
-ENDINGS = {"keras": ".keras", "slt": ".slt", "tflite": ".tflite",
-           "tflite_weight_int8": "_weight_int8.tflite", "tflite_weight_int4": "_weight_int4.tflite",
-           "tflite_int8": "_int8.tflite", "tflite_int8_sparse": "_int8_sparse.tflite", "onnx": ".onnx"}
+ENDINGS = {
+    "keras": ".keras",
+    "slt": ".slt",
+    "tflite": ".tflite",
+    "tflite_weight_int8": "_weight_int8.tflite",
+    "tflite_weight_int4": "_weight_int4.tflite",
+    "tflite_int8": "_int8.tflite",
+    "tflite_int8_sparse": "_int8_sparse.tflite",
+    "onnx": ".onnx",
+}
 # Appended to a file that failed its check.
 FAILED = ".failed"
 FLOAT_TOLERANCE = 1e-4
@@ -56,11 +63,19 @@ MIN_AGREEMENT = 0.99
 # Dequantized weight-only kernels vs the float ones, for signed-constant tickets.
 LOSSLESS_TOLERANCE = 1e-6
 # The quantized TFLite files, by the `export_ticket` argument that asks for each.
-QUANTIZED = {"tflite_weight_int8": "weight_int8", "tflite_weight_int4": "weight_int4",
-             "tflite_int8": "int8", "tflite_int8_sparse": "int8_sparse"}
+QUANTIZED = {
+    "tflite_weight_int8": "weight_int8",
+    "tflite_weight_int4": "weight_int4",
+    "tflite_int8": "int8",
+    "tflite_int8_sparse": "int8_sparse",
+}
 # The less quantized mode tried when a quantized file fails its agreement check.
-_FALLBACK = {"tflite_weight_int4": "tflite_weight_int8", "tflite_int8": "tflite_weight_int8",
-             "tflite_int8_sparse": "tflite_weight_int8", "tflite_weight_int8": "tflite"}
+_FALLBACK = {
+    "tflite_weight_int4": "tflite_weight_int8",
+    "tflite_int8": "tflite_weight_int8",
+    "tflite_int8_sparse": "tflite_weight_int8",
+    "tflite_weight_int8": "tflite",
+}
 _DESCRIPTIONS = {"tflite": "float32 TFLite (tflite)", "tflite_weight_int8": "weight-only int8 (weight_int8)"}
 
 
@@ -125,9 +140,20 @@ class Export:
         return [key for key, path in self.paths.items() if path.endswith(FAILED)]
 
 
-def export_ticket(model, directory, inputs, formats=DEFAULT_FORMATS, int8=False, calibration=None, name="ticket",
-                  int8_sparse=False, latency_budget_s=latency.BUDGET_S, weight_int8=False, weight_int4=False,
-                  progress=None):
+def export_ticket(
+    model,
+    directory,
+    inputs,
+    formats=DEFAULT_FORMATS,
+    int8=False,
+    calibration=None,
+    name="ticket",
+    int8_sparse=False,
+    latency_budget_s=latency.BUDGET_S,
+    weight_int8=False,
+    weight_int4=False,
+    progress=None,
+):
     """Writes `model` in deployment formats and verifies every file.
 
     Args:
@@ -173,8 +199,12 @@ def export_ticket(model, directory, inputs, formats=DEFAULT_FORMATS, int8=False,
     >>> result.passed, sorted(os.listdir(directory))
     (True, ['ticket.keras', 'ticket.slt'])
     """
-    asked = {"tflite_weight_int8": weight_int8, "tflite_weight_int4": weight_int4, "tflite_int8": int8,
-             "tflite_int8_sparse": int8_sparse}
+    asked = {
+        "tflite_weight_int8": weight_int8,
+        "tflite_weight_int4": weight_int4,
+        "tflite_int8": int8,
+        "tflite_int8_sparse": int8_sparse,
+    }
     check_formats(formats, int8, int8_sparse, weight_int8, weight_int4)
     check_file_name("name", name)
     supermask = isinstance(model, SupermaskModel)
@@ -188,8 +218,15 @@ def export_ticket(model, directory, inputs, formats=DEFAULT_FORMATS, int8=False,
     plain = materialize(model) if supermask else model
     expected = plain.predict(inputs, batch_size=256, verbose=0)
     if supermask:
-        result.checks.append(_max_diff_check("materialized model", "the supermask model", expected,
-                                             model.predict(inputs, batch_size=256, verbose=0), FLOAT_TOLERANCE))
+        result.checks.append(
+            _max_diff_check(
+                "materialized model",
+                "the supermask model",
+                expected,
+                model.predict(inputs, batch_size=256, verbose=0),
+                FLOAT_TOLERANCE,
+            )
+        )
     # Converted before any file is written: a refused conversion leaves nothing.
     contents = _converted(plain, formats, asked, calibration, result, say)
     os.makedirs(directory, exist_ok=True)
@@ -204,15 +241,29 @@ def export_ticket(model, directory, inputs, formats=DEFAULT_FORMATS, int8=False,
         say(f"writing {path_of['slt']}")
         save_ticket(model, path_of["slt"])
         loaded = load_ticket(path_of["slt"])
-        _settle(result, "slt", path_of["slt"], None, [
-            _identical_weights_check(path_of["slt"], plain, loaded),
-            _max_diff_check(path_of["slt"], "the materialized model", expected,
-                            loaded.predict(inputs, batch_size=256, verbose=0), 0.0)])
+        _settle(
+            result,
+            "slt",
+            path_of["slt"],
+            None,
+            [
+                _identical_weights_check(path_of["slt"], plain, loaded),
+                _max_diff_check(
+                    path_of["slt"],
+                    "the materialized model",
+                    expected,
+                    loaded.predict(inputs, batch_size=256, verbose=0),
+                    0.0,
+                ),
+            ],
+        )
     lossless = supermask and all(layer.weight_init == "signed_kaiming_constant" for layer in model.supermask_layers)
     written = [key for key in ENDINGS if key in contents]
     for key in written:
-        say(f"checking {path_of[key]} on {len(keras.tree.flatten(inputs)[0])} inputs "
-            f"({'ONNX Runtime' if key == 'onnx' else 'LiteRT'})")
+        say(
+            f"checking {path_of[key]} on {len(keras.tree.flatten(inputs)[0])} inputs "
+            f"({'ONNX Runtime' if key == 'onnx' else 'LiteRT'})"
+        )
         checks = _file_checks(key, path_of[key], contents, expected, inputs, lossless, result)
         if key in QUANTIZED and not checks[0].passed:
             checks[0].note = _fallback_note(key, contents, expected, inputs, result)
@@ -257,8 +308,10 @@ def _converted(plain, formats, asked, calibration, result, say):
                 contents[key] = _weight_only(contents, bits)
         for key, sparse in (("tflite_int8", False), ("tflite_int8_sparse", True)):
             if asked[key]:
-                say(f"converting to full-integer int8{', sparse' if sparse else ''} "
-                    f"(calibrating on {len(keras.tree.flatten(calibration)[0])} inputs)")
+                say(
+                    f"converting to full-integer int8{', sparse' if sparse else ''} "
+                    f"(calibrating on {len(keras.tree.flatten(calibration)[0])} inputs)"
+                )
                 contents[key] = tflite.to_tflite(plain, int8=True, representative_data=calibration, sparse=sparse)
     if "onnx" in formats:
         from keras_slt.deploy import onnx
@@ -306,17 +359,28 @@ def _file_checks(key, path, contents, expected, inputs, lossless, result):
     result.diffs[key] = checks[0].value
     if key not in QUANTIZED:
         return checks
-    agreement = Check(path, f"top-1 agreement with Keras (min {MIN_AGREEMENT})", result.agreements[key],
-                      result.agreements[key] >= MIN_AGREEMENT)
+    agreement = Check(
+        path,
+        f"top-1 agreement with Keras (min {MIN_AGREEMENT})",
+        result.agreements[key],
+        result.agreements[key] >= MIN_AGREEMENT,
+    )
     if not (lossless and key.startswith("tflite_weight_")):
         return [agreement]
     # Signed-constant kernels hold +-c per output channel: int8 and int4 store them exactly.
     from keras_slt.deploy import quantize
 
     error = quantize.weight_error(contents[key], contents["tflite_dense"])
-    return [agreement, checks[0],
-            Check(path, f"weights: max relative error to the float kernels (limit {LOSSLESS_TOLERANCE:g})",
-                  error, error <= LOSSLESS_TOLERANCE)]
+    return [
+        agreement,
+        checks[0],
+        Check(
+            path,
+            f"weights: max relative error to the float kernels (limit {LOSSLESS_TOLERANCE:g})",
+            error,
+            error <= LOSSLESS_TOLERANCE,
+        ),
+    ]
 
 
 def _fallback_note(key, contents, expected, inputs, result):
@@ -360,13 +424,17 @@ def _unfixed_input(model):
 
 def _top1_agreement(found, expected):
     """Fraction of samples whose arg-max matches, the worst over the outputs."""
-    return min(float(np.mean(np.argmax(f, -1) == np.argmax(e, -1)))
-               for f, e in zip(keras.tree.flatten(found), keras.tree.flatten(expected)))
+    return min(
+        float(np.mean(np.argmax(f, -1) == np.argmax(e, -1)))
+        for f, e in zip(keras.tree.flatten(found), keras.tree.flatten(expected))
+    )
 
 
 def _max_diff_check(subject, reference, expected, found, tolerance):
-    diff = max((float(np.max(np.abs(np.asarray(f, np.float64) - e))) if e.size else 0.0)
-               for f, e in zip(keras.tree.flatten(found), keras.tree.flatten(expected)))
+    diff = max(
+        (float(np.max(np.abs(np.asarray(f, np.float64) - e))) if e.size else 0.0)
+        for f, e in zip(keras.tree.flatten(found), keras.tree.flatten(expected))
+    )
     return Check(subject, f"max |diff| to {reference} (limit {tolerance:g})", diff, diff <= tolerance)
 
 

@@ -17,8 +17,8 @@ import warnings
 import keras
 import numpy as np
 
-from keras_slt.ticket.materialize import materialize
 from keras_slt.search.supermask_model import SupermaskModel
+from keras_slt.ticket.materialize import materialize
 
 
 class OnnxError(RuntimeError):
@@ -120,7 +120,7 @@ def predict(content, inputs, batch_size=256):
         runner = session(content, num_threads=os.cpu_count() or 1)
         names = [x.name for x in runner.get_inputs()]
         for start in range(0, len(inputs[0]), batch_size):
-            outputs.append(runner.run(None, {n: x[start:start + batch_size] for n, x in zip(names, inputs)}))
+            outputs.append(runner.run(None, {n: x[start : start + batch_size] for n, x in zip(names, inputs)}))
     except Exception as error:
         if not type(error).__module__.startswith("onnxruntime"):
             raise
@@ -143,8 +143,9 @@ def latency(content, sample, runs=200, warmup=20, num_threads=1):
         The median wall time of `runs` runs.
     """
     runner = session(content, num_threads)
-    feed = {x.name: np.asarray(s, np.float32)[np.newaxis]
-            for x, s in zip(runner.get_inputs(), keras.tree.flatten(sample))}
+    feed = {
+        x.name: np.asarray(s, np.float32)[np.newaxis] for x, s in zip(runner.get_inputs(), keras.tree.flatten(sample))
+    }
     times = []
     for step in range(warmup + runs):
         start = time.perf_counter()

@@ -72,8 +72,10 @@ def weight_only(content, bits=8):
     left = float_weighted_ops(quantized)
     if left:
         names = ", ".join(sorted({op for op, _ in left}))
-        raise ValueError(f"weight_int4: LiteRT has no int4 weights for {names} (weights {', '.join(w for _, w in left)}); "
-                         "use int8 weights (weight_int8)")
+        raise ValueError(
+            f"weight_int4: LiteRT has no int4 weights for {names} (weights {', '.join(w for _, w in left)}); "
+            "use int8 weights (weight_int8)"
+        )
     return quantized
 
 

@@ -1,7 +1,7 @@
 """The size table: a ticket under the paper's accounting and as files, with latencies and agreement."""
 
-from keras_slt.ticket.size import model_size
 from keras_slt.search.supermask_model import SupermaskModel
+from keras_slt.ticket.size import model_size
 
 # File sizes reported by `export_ticket`, in table order.
 FILE_ROWS = (
@@ -119,7 +119,9 @@ def size_table(model, sizes, latencies=None, agreements=None, diffs=None, failed
             line += f"  {agreements[key]:15.4f}  {diffs[key]:10.2e}"
         lines.append(line.rstrip() + ("  FAILED" if key in failed else ""))
     if latencies:
-        lines.append("ms: median inference time at batch 1, one CPU thread (TFLite: LiteRT with its default "
-                     "delegates, XNNPACK; ONNX: ONNX Runtime's CPU provider); "
-                     f"{SPEED_HEADER}: the dense float32 TFLite file's time / this file's")
+        lines.append(
+            "ms: median inference time at batch 1, one CPU thread (TFLite: LiteRT with its default "
+            "delegates, XNNPACK; ONNX: ONNX Runtime's CPU provider); "
+            f"{SPEED_HEADER}: the dense float32 TFLite file's time / this file's"
+        )
     return "\n".join(lines)

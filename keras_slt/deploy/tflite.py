@@ -23,8 +23,8 @@ import numpy as np
 import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-from keras_slt.ticket.materialize import materialize
 from keras_slt.search.supermask_model import SupermaskModel
+from keras_slt.ticket.materialize import materialize
 
 
 def to_tflite(model, int8=False, representative_data=None, sparse=True):
@@ -76,10 +76,12 @@ def to_tflite(model, int8=False, representative_data=None, sparse=True):
         converter = tf.lite.TFLiteConverter.from_saved_model(saved_model)
         converter.optimizations = [tf.lite.Optimize.EXPERIMENTAL_SPARSITY] if sparse else []
         if int8:
-            samples = [np.asarray(x, dtype=spec.dtype.as_numpy_dtype)
-                       for x, spec in zip(keras.tree.flatten(representative_data), specs)]
+            samples = [
+                np.asarray(x, dtype=spec.dtype.as_numpy_dtype)
+                for x, spec in zip(keras.tree.flatten(representative_data), specs)
+            ]
             converter.representative_dataset = lambda: (
-                {spec.name: x[i:i + 1] for spec, x in zip(specs, samples)} for i in range(len(samples[0]))
+                {spec.name: x[i : i + 1] for spec, x in zip(specs, samples)} for i in range(len(samples[0]))
             )
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
             converter.optimizations.append(tf.lite.Optimize.DEFAULT)
@@ -130,6 +132,7 @@ def _ordered(details):
     output_0, output_1, ... by the converter, in the model's output order.
     Sorted by their number, not as text (output_10 after output_9).
     """
+
     def number(name):
         digits = name.rsplit("_", 1)[-1]
         return (int(digits), name) if digits.isdigit() else (-1, name)
@@ -139,8 +142,7 @@ def _ordered(details):
 
 def _prepared(content, batch_size, num_threads, resolver):
     """An interpreter with tensors allocated and one invocation done."""
-    runner = Interpreter(model_content=content, num_threads=num_threads,
-                         experimental_op_resolver_type=resolver)
+    runner = Interpreter(model_content=content, num_threads=num_threads, experimental_op_resolver_type=resolver)
     signature = runner.get_signature_runner()
     inputs, outputs = _ordered(signature.get_input_details()), _ordered(signature.get_output_details())
     del signature  # it holds views of the tensors, which would forbid resizing them
@@ -178,9 +180,9 @@ def predict(content, inputs, batch_size=256):
     outputs = [[] for _ in output_details]
     for start in range(0, len(inputs[0]), batch_size):
         for x, detail in zip(inputs, input_details):
-            batch = x[start:start + batch_size]
+            batch = x[start : start + batch_size]
             padded = np.zeros((batch_size,) + x.shape[1:], x.dtype)
-            padded[:len(batch)] = batch
+            padded[: len(batch)] = batch
             runner.set_tensor(detail["index"], padded)
         runner.invoke()
         count = min(batch_size, len(inputs[0]) - start)
@@ -248,6 +250,5 @@ def dense_sparse_latency(model, sample, int8=False, representative_data=None, **
     if isinstance(model, SupermaskModel):
         model = materialize(model)
     return tuple(
-        latency(to_tflite(model, int8, representative_data, sparse), sample, **timing)
-        for sparse in (False, True)
+        latency(to_tflite(model, int8, representative_data, sparse), sample, **timing) for sparse in (False, True)
     )

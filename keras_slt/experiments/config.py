@@ -13,18 +13,18 @@ import dataclasses
 import math
 import os
 
-from keras_slt import models
 from keras_slt import data as datasets
+from keras_slt import models
 from keras_slt.data import graphs
 from keras_slt.data.readers import image_folder
-from keras_slt.utils.defaults import BLOCK_SIZES, SCALES, SELECTIONS
 from keras_slt.experiments import model_names, processes
 from keras_slt.experiments.strategies import STRATEGIES
-from keras_slt.models.catalog import STEMS
-from keras_slt.utils.validation import check_one_of, check_positive_int
-from keras_slt.utils import defaults, seeding
-from keras_slt.layers import initializers
 from keras_slt.freezing import densities, pattern
+from keras_slt.layers import initializers
+from keras_slt.models.catalog import STEMS
+from keras_slt.utils import defaults, seeding
+from keras_slt.utils.defaults import BLOCK_SIZES, SCALES, SELECTIONS
+from keras_slt.utils.validation import check_one_of, check_positive_int
 
 ALGOS = ("ep", "dense")
 SCHEDULES = ("cosine", "step")
@@ -63,23 +63,45 @@ def _models_taking(option):
 # refused with algo "dense": a sweep shares one flagfile between its tickets
 # and their weight-trained baseline (`tools/sweep.py --search_flagfile`).
 APPLIES_ONLY_TO = (
-    ("image_size", "dataset", lambda c: datasets.is_custom(c.dataset),
-     f"{datasets.TFDS_PREFIX}NAME and {datasets.IMAGE_FOLDER} datasets (the others have a fixed image size)"),
-    ("image_formats", "dataset", lambda c: c.dataset == datasets.IMAGE_FOLDER,
-     f"{datasets.IMAGE_FOLDER} datasets (the others have files of one known format)"),
+    (
+        "image_size",
+        "dataset",
+        lambda c: datasets.is_custom(c.dataset),
+        f"{datasets.TFDS_PREFIX}NAME and {datasets.IMAGE_FOLDER} datasets (the others have a fixed image size)",
+    ),
+    (
+        "image_formats",
+        "dataset",
+        lambda c: c.dataset == datasets.IMAGE_FOLDER,
+        f"{datasets.IMAGE_FOLDER} datasets (the others have files of one known format)",
+    ),
     ("augment", "dataset", lambda c: not _graph(c), "image datasets (graphs train without augmentation)"),
     ("batch_size", "dataset", lambda c: not _graph(c), "image datasets (graphs train full batch)"),
     ("width", "model", _takes("width"), f"the models {_models_taking('width')}"),
-    ("width_factor", "model", _takes("width_factor"),
-     f"the models {_models_taking('width_factor')} and keras.applications with alpha (MobileNets)"),
+    (
+        "width_factor",
+        "model",
+        _takes("width_factor"),
+        f"the models {_models_taking('width_factor')} and keras.applications with alpha (MobileNets)",
+    ),
     ("stem", "model", _takes("stem"), f"the models {_models_taking('stem')}"),
-    ("keep_unsupported", "model", lambda c: c.model not in models.NAMES,
-     "PATH.keras and keras.applications models (built-in models convert entirely)"),
+    (
+        "keep_unsupported",
+        "model",
+        lambda c: c.model not in models.NAMES,
+        "PATH.keras and keras.applications models (built-in models convert entirely)",
+    ),
     ("momentum", "optimizer", lambda c: c.optimizer == "sgd", "optimizer sgd (adam has no momentum setting)"),
-    ("strategy", "dataset", lambda c: c.strategy != "data_parallel" or not _graph(c),
-     "image datasets when data_parallel (graphs train full batch, one batch of all nodes)"),
-    *((name, "strategy", lambda c: c.strategy == "data_parallel", "strategy data_parallel")
-      for name in PROCESS_SETTINGS),
+    (
+        "strategy",
+        "dataset",
+        lambda c: c.strategy != "data_parallel" or not _graph(c),
+        "image datasets when data_parallel (graphs train full batch, one batch of all nodes)",
+    ),
+    *(
+        (name, "strategy", lambda c: c.strategy == "data_parallel", "strategy data_parallel")
+        for name in PROCESS_SETTINGS
+    ),
 )
 
 
@@ -110,10 +132,26 @@ def setting(default, help, choices=None):
 HELP_GROUPS = (
     ("Model", ("model", "width", "width_factor", "stem", "keep_unsupported")),
     ("Data", ("dataset", "data_dir", "image_size", "image_formats", "augment")),
-    ("Ticket", ("algo", "sparsity", "freeze_ratio", "prune_ratio", "lock_ratio", "distribution",
-                "selection", "weight_init", "score_init", "scale", "block_size")),
-    ("Training", ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "schedule",
-                  "schedule_unit", "seed")),
+    (
+        "Ticket",
+        (
+            "algo",
+            "sparsity",
+            "freeze_ratio",
+            "prune_ratio",
+            "lock_ratio",
+            "distribution",
+            "selection",
+            "weight_init",
+            "score_init",
+            "scale",
+            "block_size",
+        ),
+    ),
+    (
+        "Training",
+        ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "schedule", "schedule_unit", "seed"),
+    ),
     ("Run", ("output_dir", "overwrite", "jit", "mixed_precision", "strategy")),
     ("Processes (data_parallel on several machines)", PROCESS_SETTINGS),
 )
@@ -142,19 +180,34 @@ class SearchConfig:
     """
 
     # Names, not choices: a model or dataset may also be named by the forms the help describes.
-    model: str = setting("conv6", "Network: a built-in one, PATH.keras (architecture only, fresh random "
-                         "weights) or keras.applications.NAME (weights=None)." + _choices(models.NAMES))
-    dataset: str = setting("cifar10", "Dataset; also tfds:NAME (TFDS image classification) or image_folder "
-                           "(--data_dir with one subfolder per class); graphs train full batch." + _choices(DATASETS))
-    data_dir: str | None = setting(None, "Folder of the dataset files (default: the data module's); the TFDS "
-                                   "data dir for tfds:NAME; the image folder for image_folder.")
+    model: str = setting(
+        "conv6",
+        "Network: a built-in one, PATH.keras (architecture only, fresh random "
+        "weights) or keras.applications.NAME (weights=None)." + _choices(models.NAMES),
+    )
+    dataset: str = setting(
+        "cifar10",
+        "Dataset; also tfds:NAME (TFDS image classification) or image_folder "
+        "(--data_dir with one subfolder per class); graphs train full batch." + _choices(DATASETS),
+    )
+    data_dir: str | None = setting(
+        None,
+        "Folder of the dataset files (default: the data module's); the TFDS "
+        "data dir for tfds:NAME; the image folder for image_folder.",
+    )
     image_size: str | None = setting(None, "H,W: resize tfds:NAME and image_folder images (default: their own size).")
-    image_formats: str = setting(",".join(image_folder.DEFAULT_FORMATS).lower(),
-                                 "image_folder: the formats its files may have, known by their first bytes; "
-                                 "others are refused unopened; a comma list of "
-                                 f"{', '.join(name.lower() for name in image_folder.FORMATS)}.")
-    augment: str = setting("auto", "Training augmentation; auto is the dataset's usual one (CIFAR: crop_flip, "
-                           "ImageNet: resized crop + flip, others: none).", datasets.AUGMENTATIONS)
+    image_formats: str = setting(
+        ",".join(image_folder.DEFAULT_FORMATS).lower(),
+        "image_folder: the formats its files may have, known by their first bytes; "
+        "others are refused unopened; a comma list of "
+        f"{', '.join(name.lower() for name in image_folder.FORMATS)}.",
+    )
+    augment: str = setting(
+        "auto",
+        "Training augmentation; auto is the dataset's usual one (CIFAR: crop_flip, "
+        "ImageNet: resized crop + flip, others: none).",
+        datasets.AUGMENTATIONS,
+    )
     algo: str = setting("ep", "ep: ticket search (Edge-Popup); dense: weight training.", ALGOS)
     selection: str = setting(defaults.SELECTION, "Mask selection.", SELECTIONS)
     sparsity: float = setting(defaults.SPARSITY, "Target ticket sparsity s, in [p, 1 - r].")
@@ -166,49 +219,76 @@ class SearchConfig:
     score_init: str = setting(defaults.SCORE_INIT, "Initial scores.", initializers.NAMES)
     scale: str = setting(defaults.SCALE, "Kernel scaling.", SCALES)
     block_size: int = setting(
-        defaults.BLOCK_SIZE, "Dense masks in blocks of this many consecutive inputs of one output (1: unblocked).",
+        defaults.BLOCK_SIZE,
+        "Dense masks in blocks of this many consecutive inputs of one output (1: unblocked).",
         BLOCK_SIZES,
     )
-    keep_unsupported: bool = setting(False, "PATH.keras and keras.applications models: keep layers "
-                                     "supermaskify cannot convert as ordinary trained layers (a warning), "
-                                     "instead of an error naming them.")
+    keep_unsupported: bool = setting(
+        False,
+        "PATH.keras and keras.applications models: keep layers "
+        "supermaskify cannot convert as ordinary trained layers (a warning), "
+        "instead of an error naming them.",
+    )
     width: int | None = setting(None, "fc: hidden units (default 1024); gin: hidden width (default 386).")
     width_factor: float | None = setting(None, "conv and ResNet models: channel multiplier (default 1).")
     stem: str | None = setting(None, "resnet18/34: stem; default by input size.", STEMS)
     epochs: int = setting(100, "Training epochs.")
     batch_size: int = setting(128, "Global batch size.")
-    optimizer: str = setting("sgd", "sgd: momentum, coupled weight decay; adam: decoupled weight decay "
-                                    "(PyTorch's AdamW), epsilon 1e-8.", OPTIMIZERS)
+    optimizer: str = setting(
+        "sgd",
+        "sgd: momentum, coupled weight decay; adam: decoupled weight decay (PyTorch's AdamW), epsilon 1e-8.",
+        OPTIMIZERS,
+    )
     lr: float = setting(0.1, "Initial learning rate.")
     momentum: float = setting(0.9, "SGD momentum.")
     weight_decay: float = setting(1e-4, "Weight decay: coupled (L2, PyTorch-style) with sgd, decoupled with adam.")
     schedule: str = setting("cosine", "Learning-rate schedule.", SCHEDULES)
     schedule_unit: str = setting(
-        "batch", "How often the schedule steps: every batch, or every epoch as the "
-        "official code does (PyTorch's CosineAnnealingLR, MultiStepLR).", SCHEDULE_UNITS)
+        "batch",
+        "How often the schedule steps: every batch, or every epoch as the "
+        "official code does (PyTorch's CosineAnnealingLR, MultiStepLR).",
+        SCHEDULE_UNITS,
+    )
     seed: int = setting(defaults.SEED, "Model seed; also fixes the split, data order and augmentation.")
     output_dir: str | None = setting(None, "Folder for checkpoints, logs and results.json (required).")
-    overwrite: bool = setting(False, "Delete the run files output_dir holds (results.json, best.keras, "
-                              "state.json, ckpt-*.weights.h5, logs/history.csv, TensorBoard logs) and start "
-                              "the run over; without it a folder holding another run's files is refused, and "
-                              "one holding this run's state.json resumes it.")
-    jit: bool = setting(False, "Compile the train step with XLA (it rounds differently, so a run resumes "
-                        "only with the setting it started with).")
+    overwrite: bool = setting(
+        False,
+        "Delete the run files output_dir holds (results.json, best.keras, "
+        "state.json, ckpt-*.weights.h5, logs/history.csv, TensorBoard logs) and start "
+        "the run over; without it a folder holding another run's files is refused, and "
+        "one holding this run's state.json resumes it.",
+    )
+    jit: bool = setting(
+        False,
+        "Compile the train step with XLA (it rounds differently, so a run resumes "
+        "only with the setting it started with).",
+    )
     mixed_precision: bool = setting(False, "Train under mixed_float16 (scores and random weights stay float32).")
-    strategy: str = setting("default", "Where the steps run: default, one device; mirrored, all local devices, "
-                            "and multi_worker, TF_CONFIG's machines (TensorFlow); data_parallel, every "
-                            "device of one or several processes (JAX).", STRATEGIES)
+    strategy: str = setting(
+        "default",
+        "Where the steps run: default, one device; mirrored, all local devices, "
+        "and multi_worker, TF_CONFIG's machines (TensorFlow); data_parallel, every "
+        "device of one or several processes (JAX).",
+        STRATEGIES,
+    )
     coordinator_address: str | None = setting(
-        None, "data_parallel over several processes: host:port of process 0, where the others meet "
-        "(default: $KERAS_DISTRIBUTION_JOB_ADDRESSES).")
+        None,
+        "data_parallel over several processes: host:port of process 0, where the others meet "
+        "(default: $KERAS_DISTRIBUTION_JOB_ADDRESSES).",
+    )
     num_processes: int | None = setting(
-        None, "data_parallel: the number of processes, one per machine (default: "
-        "$KERAS_DISTRIBUTION_NUM_PROCESSES, else 1).")
+        None,
+        "data_parallel: the number of processes, one per machine (default: $KERAS_DISTRIBUTION_NUM_PROCESSES, else 1).",
+    )
     process_id: int | None = setting(
-        None, "data_parallel: this process's id, 0 to num_processes - 1; 0 writes output_dir (default: "
-        "$KERAS_DISTRIBUTION_PROCESS_ID, else 0).")
+        None,
+        "data_parallel: this process's id, 0 to num_processes - 1; 0 writes output_dir (default: "
+        "$KERAS_DISTRIBUTION_PROCESS_ID, else 0).",
+    )
     coordinator_timeout: int = setting(
-        processes.DEFAULT_TIMEOUT_S, "data_parallel over several processes: seconds to wait for the coordinator and the others.")
+        processes.DEFAULT_TIMEOUT_S,
+        "data_parallel over several processes: seconds to wait for the coordinator and the others.",
+    )
 
     def validate(self, given=()):
         """Raises `ConfigError` naming the first invalid setting.
@@ -234,11 +314,18 @@ class SearchConfig:
             else:
                 check_one_of("dataset", self.dataset, DATASETS, forms=datasets.custom.FORMS)
             for name, choices in (
-                ("augment", datasets.AUGMENTATIONS), ("algo", ALGOS), ("optimizer", OPTIMIZERS),
-                ("selection", SELECTIONS), ("distribution", densities.METHODS),
-                ("weight_init", initializers.NAMES), ("score_init", initializers.NAMES),
-                ("scale", SCALES), ("schedule", SCHEDULES), ("schedule_unit", SCHEDULE_UNITS),
-                ("strategy", STRATEGIES), ("block_size", BLOCK_SIZES),
+                ("augment", datasets.AUGMENTATIONS),
+                ("algo", ALGOS),
+                ("optimizer", OPTIMIZERS),
+                ("selection", SELECTIONS),
+                ("distribution", densities.METHODS),
+                ("weight_init", initializers.NAMES),
+                ("score_init", initializers.NAMES),
+                ("scale", SCALES),
+                ("schedule", SCHEDULES),
+                ("schedule_unit", SCHEDULE_UNITS),
+                ("strategy", STRATEGIES),
+                ("block_size", BLOCK_SIZES),
             ):
                 check_one_of(name, getattr(self, name), choices)
             if self.stem is not None:
@@ -272,9 +359,7 @@ class SearchConfig:
         if self.algo == "dense":
             return 0.0, 0.0
         try:
-            return pattern.resolve_ratios(
-                self.sparsity, self.freeze_ratio, self.prune_ratio, self.lock_ratio
-            )
+            return pattern.resolve_ratios(self.sparsity, self.freeze_ratio, self.prune_ratio, self.lock_ratio)
         except ValueError as error:
             raise ConfigError(str(error)) from None
 
@@ -301,12 +386,15 @@ class SearchConfig:
         ...
         keras_slt.experiments.config.ConfigError: image_size=32,32 does not apply to dataset fashion_mnist: ...
         """
-        given = set(given) | {field.name for field in dataclasses.fields(self)
-                              if getattr(self, field.name) != field.default}
+        given = set(given) | {
+            field.name for field in dataclasses.fields(self) if getattr(self, field.name) != field.default
+        }
         for name, part, applies, where in APPLIES_ONLY_TO:
             if name in given and not applies(self):
-                raise ConfigError(f"{name}={getattr(self, name)} does not apply to {part} "
-                                  f"{getattr(self, part)}: it applies to {where}; leave it out")
+                raise ConfigError(
+                    f"{name}={getattr(self, name)} does not apply to {part} "
+                    f"{getattr(self, part)}: it applies to {where}; leave it out"
+                )
 
     def change_from(self, stored):
         """The first setting that differs from a stored run's flags, or None.

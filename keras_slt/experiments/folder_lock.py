@@ -41,13 +41,19 @@ def _open_lock(path):
         fd = os.open(path, flags, 0o666)
     except OSError as error:
         if error.errno == errno.ELOOP:
-            raise LockFileError(f"{path} is a symbolic link, which is never written through "
-                                "(it would overwrite the file it points to); remove it") from None
+            raise LockFileError(
+                f"{path} is a symbolic link, which is never written through "
+                "(it would overwrite the file it points to); remove it"
+            ) from None
         raise
     info = os.fstat(fd)
-    problem = ("is not a regular file" if not stat.S_ISREG(info.st_mode)
-               else f"has {info.st_nlink} hard links, so writing it would change another file"
-               if info.st_nlink != 1 else None)
+    problem = (
+        "is not a regular file"
+        if not stat.S_ISREG(info.st_mode)
+        else f"has {info.st_nlink} hard links, so writing it would change another file"
+        if info.st_nlink != 1
+        else None
+    )
     if problem:
         os.close(fd)
         raise LockFileError(f"{path} {problem}; remove it")

@@ -104,7 +104,8 @@ class GraphData:
         self.graph = graph
         inputs = graph.inputs()
         self.train, self.validation, self.test = (
-            GraphBatch((inputs, *graph.targets(split))) for split in ("train", "validation", "test"))
+            GraphBatch((inputs, *graph.targets(split))) for split in ("train", "validation", "test")
+        )
         self.num_train = len(graph.train)
         self.num_validation = len(graph.validation)
         self.num_test = len(graph.test)

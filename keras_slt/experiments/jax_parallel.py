@@ -58,14 +58,17 @@ def initialize(run_processes, timeout_s=DEFAULT_TIMEOUT_S):
             with socket.create_server(("", port)):
                 pass
         except OSError as error:
-            raise ValueError(f"coordinator_address {address}: process 0 cannot listen on port {port} "
-                             f"({error.strerror or error})") from None
+            raise ValueError(
+                f"coordinator_address {address}: process 0 cannot listen on port {port} ({error.strerror or error})"
+            ) from None
     else:
         _wait_for(host, port, address, timeout_s)
-    jax.distributed.initialize(coordinator_address=address,
-                               num_processes=run_processes.num_processes,
-                               process_id=run_processes.process_id,
-                               initialization_timeout=int(timeout_s))
+    jax.distributed.initialize(
+        coordinator_address=address,
+        num_processes=run_processes.num_processes,
+        process_id=run_processes.process_id,
+        initialization_timeout=int(timeout_s),
+    )
 
 
 def _wait_for(host, port, address, timeout_s):
@@ -77,9 +80,11 @@ def _wait_for(host, port, address, timeout_s):
                 return
         except OSError as error:
             if time.monotonic() >= deadline:
-                raise ValueError(f"coordinator_address {address}: no coordinator answered within "
-                                 f"{timeout_s:g} s ({error.strerror or error}); start process 0 "
-                                 "there first, or check the address") from None
+                raise ValueError(
+                    f"coordinator_address {address}: no coordinator answered within "
+                    f"{timeout_s:g} s ({error.strerror or error}); start process 0 "
+                    "there first, or check the address"
+                ) from None
             time.sleep(0.5)
 
 
@@ -120,8 +125,10 @@ class DataParallel:
         per_process = self.num_devices // self.num_processes
         first = self.process_id * per_process
         if held != list(range(first, first + per_process)):
-            raise ValueError(f"process {self.process_id} holds the rows {held} of a batch, not one "
-                             f"block of {per_process}: every process needs the same device count")
+            raise ValueError(
+                f"process {self.process_id} holds the rows {held} of a batch, not one "
+                f"block of {per_process}: every process needs the same device count"
+            )
         return self.process_id
 
     def scope(self):
@@ -131,8 +138,10 @@ class DataParallel:
     def check_batch_size(self, batch_size):
         """Raises ValueError unless a batch of `batch_size` rows divides among the devices."""
         if batch_size % self.num_devices:
-            raise ValueError(f"batch_size {batch_size} does not divide among the {self.num_devices} "
-                             f"devices of data_parallel; use a multiple of {self.num_devices}")
+            raise ValueError(
+                f"batch_size {batch_size} does not divide among the {self.num_devices} "
+                f"devices of data_parallel; use a multiple of {self.num_devices}"
+            )
 
     def place(self, arrays, rows):
         """This process's part of a batch of `rows` rows, as the batch's global arrays.
@@ -144,8 +153,9 @@ class DataParallel:
         """
         split = rows % self.num_devices == 0
         sharding = self._split if split else self._replicated
-        return jax.tree.map(lambda part: jax.make_array_from_process_local_data(
-            sharding, part, (rows,) + part.shape[1:]), arrays)
+        return jax.tree.map(
+            lambda part: jax.make_array_from_process_local_data(sharding, part, (rows,) + part.shape[1:]), arrays
+        )
 
 
 class HostShard:
@@ -182,8 +192,10 @@ class HostShard:
 def lost_process_message(error):
     """The one line of a run that lost contact with another process."""
     reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return (f"lost contact with another process: {reason}; start the same command in every process "
-            "to resume the run from its last complete epoch")
+    return (
+        f"lost contact with another process: {reason}; start the same command in every process "
+        "to resume the run from its last complete epoch"
+    )
 
 
 def is_lost_process(error):
@@ -193,6 +205,8 @@ def is_lost_process(error):
     all-reduce failed: ... Connection reset by peer" on CPU), raised as a
     `JaxRuntimeError` or, when a result is fetched, a ValueError.
     """
-    return (jax.process_count() > 1 and isinstance(error, (jax.errors.JaxRuntimeError, ValueError))
-            and re.match(r"[A-Z_]+: ", str(error)) is not None)
-
+    return (
+        jax.process_count() > 1
+        and isinstance(error, (jax.errors.JaxRuntimeError, ValueError))
+        and re.match(r"[A-Z_]+: ", str(error)) is not None
+    )

@@ -21,8 +21,10 @@ def applications():
     import keras  # only Keras knows its applications
 
     return tuple(
-        name for name in dir(keras.applications)
-        if name[:1].isupper() and callable(getattr(keras.applications, name))
+        name
+        for name in dir(keras.applications)
+        if name[:1].isupper()
+        and callable(getattr(keras.applications, name))
         and "classes" in inspect.signature(getattr(keras.applications, name)).parameters
     )
 
@@ -41,11 +43,10 @@ def check(name):
         if not os.path.isfile(name):
             raise ValueError(f"model file {name} does not exist")
     elif name.startswith(APPLICATIONS_PREFIX):
-        application = name[len(APPLICATIONS_PREFIX):]
+        application = name[len(APPLICATIONS_PREFIX) :]
         if application not in applications():
             raise ValueError(
-                f"model {name} is not a keras.applications architecture; "
-                f"one of {', '.join(applications())}"
+                f"model {name} is not a keras.applications architecture; one of {', '.join(applications())}"
             )
     else:
         check_one_of("model", name, models.NAMES, forms=("a PATH.keras model file", "keras.applications.NAME"))
@@ -64,6 +65,6 @@ def architecture_options(name):
     """
     if name in models.NAMES:
         return models.architecture_options(name)
-    if name.startswith(APPLICATIONS_PREFIX) and has_alpha(name[len(APPLICATIONS_PREFIX):]):
+    if name.startswith(APPLICATIONS_PREFIX) and has_alpha(name[len(APPLICATIONS_PREFIX) :]):
         return ("width_factor",)
     return ()

@@ -25,7 +25,6 @@ import zipfile
 import keras
 
 from keras_slt import models
-from keras_slt.models.convert import SUPERMASK_OPTIONS, supermaskify
 from keras_slt.experiments.model_names import (  # noqa: F401  (part of this module's API)
     APPLICATIONS_PREFIX,
     architecture_options,
@@ -33,8 +32,9 @@ from keras_slt.experiments.model_names import (  # noqa: F401  (part of this mod
     has_alpha,
 )
 from keras_slt.layers import SupermaskDense
+from keras_slt.models.convert import SUPERMASK_OPTIONS, supermaskify
 from keras_slt.search.supermask_model import SupermaskModel
-from keras_slt.utils import files, budget
+from keras_slt.utils import budget, files
 
 ARCHITECTURE_SETTINGS = ("width", "width_factor", "stem")
 # How keras.applications words a too small input; the numbers are the minimum.
@@ -68,18 +68,18 @@ def build(config, input_shape, num_classes):
     if config.algo == "ep":
         # The settings named as supermaskify's options; unset ones (the
         # ratios not given) keep its defaults.
-        supermask = {name: getattr(config, name) for name in SUPERMASK_OPTIONS
-                     if getattr(config, name) is not None}
-    architecture = {name: getattr(config, name) for name in ARCHITECTURE_SETTINGS
-                    if getattr(config, name) is not None}
+        supermask = {name: getattr(config, name) for name in SUPERMASK_OPTIONS if getattr(config, name) is not None}
+    architecture = {name: getattr(config, name) for name in ARCHITECTURE_SETTINGS if getattr(config, name) is not None}
     if config.model in models.NAMES:
-        return models.get(config.model, input_shape, num_classes, supermask=config.algo == "ep",
-                          **architecture, **supermask)
+        return models.get(
+            config.model, input_shape, num_classes, supermask=config.algo == "ep", **architecture, **supermask
+        )
     if config.model.endswith(".keras"):
         network = fresh_copy(config.model)
     else:
-        network = application(config.model[len(APPLICATIONS_PREFIX):], input_shape, num_classes,
-                              architecture.get("width_factor"))
+        network = application(
+            config.model[len(APPLICATIONS_PREFIX) :], input_shape, num_classes, architecture.get("width_factor")
+        )
     check_fits(network, config.model, input_shape, num_classes)
     if config.algo != "ep":
         return network
@@ -92,8 +92,10 @@ def build(config, input_shape, num_classes):
             message += "; pass --keep_unsupported to keep it as an ordinary trained layer"
         raise ValueError(message) from None
     if config.block_size != 1 and not any(isinstance(layer, SupermaskDense) for layer in model.supermask_layers):
-        raise ValueError(f"block_size={config.block_size} blocks Dense masks, and {config.model} has no Dense "
-                         "layer to convert; leave it out")
+        raise ValueError(
+            f"block_size={config.block_size} blocks Dense masks, and {config.model} has no Dense "
+            "layer to convert; leave it out"
+        )
     return model
 
 
@@ -124,8 +126,9 @@ def load_file(path):
         saved = keras.saving.load_model(path, compile=False)
     except Exception as error:  # Loading fails in many ways (format, custom objects).
         lines = str(error).strip().splitlines()
-        raise ValueError(f"model file {path} cannot be loaded ({type(error).__name__}: "
-                         f"{lines[0] if lines else ''})") from None
+        raise ValueError(
+            f"model file {path} cannot be loaded ({type(error).__name__}: {lines[0] if lines else ''})"
+        ) from None
     if not isinstance(saved, keras.Model) or not saved.built:
         raise ValueError(f"model file {path} holds no built Keras model")
     return saved
@@ -149,8 +152,10 @@ def _check_archive(path):
             if config_size is None:
                 return
             if config_size > files.MAX_TEXT_BYTES:
-                raise ValueError(f"model file {path}: its config.json inflates to {config_size} bytes, more than "
-                                 f"the {files.MAX_TEXT_BYTES} accepted")
+                raise ValueError(
+                    f"model file {path}: its config.json inflates to {config_size} bytes, more than "
+                    f"the {files.MAX_TEXT_BYTES} accepted"
+                )
             config = json.loads(archive.read("config.json"))
     except (zipfile.BadZipFile, OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return
@@ -160,17 +165,21 @@ def _check_archive(path):
         variables = budget.declared_variables(config)
     except Exception:  # the loader reports it, naming the file
         return
-    budget.check(f"model file {path}: its config declares {sum(math.prod(shape) for shape, _ in variables)} "
-                 "weights", budget.variables_bytes(variables))
+    budget.check(
+        f"model file {path}: its config declares {sum(math.prod(shape) for shape, _ in variables)} weights",
+        budget.variables_bytes(variables),
+    )
 
 
 def fresh_copy(path):
     """The architecture of a `.keras` file, with new randomly initialized weights."""
     saved = load_file(path)
     if isinstance(saved, SupermaskModel):
-        raise ValueError(f"model file {path} holds a searched ticket (a SupermaskModel, as a search's "
-                         "best.keras); give the Keras model it was searched in, or export the ticket "
-                         "with deploy/export.py --format=keras and give that file")
+        raise ValueError(
+            f"model file {path} holds a searched ticket (a SupermaskModel, as a search's "
+            "best.keras); give the Keras model it was searched in, or export the ticket "
+            "with deploy/export.py --format=keras and give that file"
+        )
     # clone_model makes new layers from their configs: weights come from the
     # initializers, never from the file.
     return keras.models.clone_model(saved)

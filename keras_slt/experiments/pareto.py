@@ -21,13 +21,15 @@ def aggregate(rows, keys=("model", "source", "width", "sparsity", "freeze_ratio"
     configs = []
     for key, members in groups.items():
         accuracies = [float(m["test_accuracy"]) for m in members]
-        configs.append({
-            **dict(zip(keys, key)),
-            "model_size_bits": statistics.mean(float(m["model_size_bits"]) for m in members),
-            "accuracy_mean": statistics.mean(accuracies),
-            "accuracy_std": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,
-            "seeds": len(members),
-        })
+        configs.append(
+            {
+                **dict(zip(keys, key)),
+                "model_size_bits": statistics.mean(float(m["model_size_bits"]) for m in members),
+                "accuracy_mean": statistics.mean(accuracies),
+                "accuracy_std": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,
+                "seeds": len(members),
+            }
+        )
     return configs
 
 
@@ -85,5 +87,7 @@ def source_curves(configs, dense_source="dense source"):
     curves = collections.defaultdict(list)
     for (source, model, width, _), config in best.items():
         curves[(source, model, None if source == dense_source else width)].append(config)
-    return [(source, width, sorted(points, key=lambda c: c["model_size_bits"]))
-            for (source, _, width), points in sorted(curves.items(), key=lambda item: str(item[0]))]
+    return [
+        (source, width, sorted(points, key=lambda c: c["model_size_bits"]))
+        for (source, _, width), points in sorted(curves.items(), key=lambda item: str(item[0]))
+    ]

@@ -53,8 +53,12 @@ def _weight_trained_line(axis, rows):
     configs = pareto.aggregate(trained, keys=("source", "width")) if trained else []
     for config, linestyle in zip(configs, ("--", ":", "-.", (0, (1, 3)))):
         width = "" if len(configs) == 1 else f", width {width_label(config['width'])}"
-        axis.axhline(100 * config["accuracy_mean"], color="black", linestyle=linestyle,
-                     label=f"weight-trained{width} ({config['model_size_bits'] / 8e6:.2f} MB float32)")
+        axis.axhline(
+            100 * config["accuracy_mean"],
+            color="black",
+            linestyle=linestyle,
+            label=f"weight-trained{width} ({config['model_size_bits'] / 8e6:.2f} MB float32)",
+        )
 
 
 def accuracy_vs_size(rows, stem, title):
@@ -71,8 +75,13 @@ def accuracy_vs_size(rows, stem, title):
     curves = pareto.source_curves(configs, sweep_table.DENSE_SOURCE)
     for source, style in _STYLE.items():
         members = [c for c in configs if c["source"] == source]
-        axis.scatter([c["model_size_bits"] for c in members],
-                     [100 * c["accuracy_mean"] for c in members], alpha=0.25, color=style["color"], s=14)
+        axis.scatter(
+            [c["model_size_bits"] for c in members],
+            [100 * c["accuracy_mean"] for c in members],
+            alpha=0.25,
+            color=style["color"],
+            s=14,
+        )
         own = [(width, points) for curve_source, width, points in curves if curve_source == source]
         for (width, points), linestyle in zip(own, ("-", "--", ":", "-.")):
             if source == sweep_table.DENSE_SOURCE:
@@ -80,9 +89,15 @@ def accuracy_vs_size(rows, stem, title):
                 label = f"SLT in {source} (over {over})" if len(points) > 1 else f"SLT in {source}"
             else:
                 label = f"SLT in {source}" + (f", width {width_label(width)}" if len(own) > 1 else "")
-            axis.errorbar([c["model_size_bits"] for c in points], [100 * c["accuracy_mean"] for c in points],
-                          yerr=[100 * c["accuracy_std"] for c in points], label=label,
-                          capsize=3, linestyle=linestyle, **style)
+            axis.errorbar(
+                [c["model_size_bits"] for c in points],
+                [100 * c["accuracy_mean"] for c in points],
+                yerr=[100 * c["accuracy_std"] for c in points],
+                label=label,
+                capsize=3,
+                linestyle=linestyle,
+                **style,
+            )
     _weight_trained_line(axis, rows)
     axis.set_xscale("log")
     axis.set_xlabel("model size (bits, paper's accounting; log scale)")
@@ -102,18 +117,28 @@ def accuracy_vs_freeze_ratio(rows, sparsity, stem, title):
     source at a width no other source has is left out).
     """
     figure, axis = _subplots(figsize=(7, 4.5))
-    configs = [c for c in pareto.aggregate([r for r in rows if r["source"] != sweep_table.WEIGHT_TRAINED])
-               if abs(float(c["sparsity"]) - sparsity) < 1e-9]
+    configs = [
+        c
+        for c in pareto.aggregate([r for r in rows if r["source"] != sweep_table.WEIGHT_TRAINED])
+        if abs(float(c["sparsity"]) - sparsity) < 1e-9
+    ]
     for source in (sweep_table.FROZEN_SOURCE, sweep_table.PRUNED_SOURCE):
         widths = sorted({c["width"] for c in configs if c["source"] == source}, key=str)
         for width, linestyle in zip(widths, ("-", "--", ":", "-.")):
-            points = sorted((c for c in configs if c["width"] == width
-                             and c["source"] in (source, sweep_table.DENSE_SOURCE)),
-                            key=lambda c: c["freeze_ratio"])
+            points = sorted(
+                (c for c in configs if c["width"] == width and c["source"] in (source, sweep_table.DENSE_SOURCE)),
+                key=lambda c: c["freeze_ratio"],
+            )
             label = f"SLT in {source}" + (f", width {width_label(width)}" if len(widths) > 1 else "")
-            axis.errorbar([c["freeze_ratio"] for c in points], [100 * c["accuracy_mean"] for c in points],
-                          yerr=[100 * c["accuracy_std"] for c in points], label=label,
-                          capsize=3, linestyle=linestyle, **_STYLE[source])
+            axis.errorbar(
+                [c["freeze_ratio"] for c in points],
+                [100 * c["accuracy_mean"] for c in points],
+                yerr=[100 * c["accuracy_std"] for c in points],
+                label=label,
+                capsize=3,
+                linestyle=linestyle,
+                **_STYLE[source],
+            )
     _weight_trained_line(axis, rows)
     axis.set_xlabel("freezing ratio f = p + r (pruned source: p)")
     axis.set_ylabel("test accuracy (%)")
@@ -142,6 +167,7 @@ def layer_sparsity_bars(layer_sparsity, stem, title):
 
 def sparsities_in(rows):
     """The ticket sparsities of the frozen and pruned sources, for one figure against the freezing ratio each."""
-    counts = collections.Counter(r["sparsity"] for r in rows
-                                 if r["source"] in (sweep_table.FROZEN_SOURCE, sweep_table.PRUNED_SOURCE))
+    counts = collections.Counter(
+        r["sparsity"] for r in rows if r["source"] in (sweep_table.FROZEN_SOURCE, sweep_table.PRUNED_SOURCE)
+    )
     return sorted(float(s) for s in counts)

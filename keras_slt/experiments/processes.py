@@ -63,8 +63,7 @@ def processes(coordinator_address=None, num_processes=None, process_id=None, env
     ValueError: process_id 2 is out of range: a run of 2 processes has ids 0 to 1
     """
     environ = os.environ if environ is None else environ
-    given = {"coordinator_address": coordinator_address, "num_processes": num_processes,
-             "process_id": process_id}
+    given = {"coordinator_address": coordinator_address, "num_processes": num_processes, "process_id": process_id}
     for name, variable in ENVIRONMENT.items():
         if given[name] is None and environ.get(variable):
             value = environ[variable].split(",")[0].strip()
@@ -80,12 +79,16 @@ def processes(coordinator_address=None, num_processes=None, process_id=None, env
     if count < 1:
         raise ValueError(f"num_processes must be >= 1, got {count}")
     if not 0 <= index < count:
-        raise ValueError(f"process_id {index} is out of range: a run of {count} process"
-                         f"{'es' if count > 1 else ''} has ids 0 to {count - 1}")
+        raise ValueError(
+            f"process_id {index} is out of range: a run of {count} process"
+            f"{'es' if count > 1 else ''} has ids 0 to {count - 1}"
+        )
     if count > 1:
         if not address:
-            raise ValueError(f"coordinator_address is required for {count} processes "
-                             f"(host:port of process 0; or {ENVIRONMENT['coordinator_address']})")
+            raise ValueError(
+                f"coordinator_address is required for {count} processes "
+                f"(host:port of process 0; or {ENVIRONMENT['coordinator_address']})"
+            )
         split_address(address)
     return Processes(count, index, address if count > 1 else None)
 

@@ -6,8 +6,8 @@ import time
 
 import keras
 
-from keras_slt.utils import files
 from keras_slt.experiments import run_files
+from keras_slt.utils import files
 
 # How to get past a damaged file of a run folder.
 START_OVER = "delete the run folder, or use another output folder, to start the run over"
@@ -161,22 +161,29 @@ class RunCheckpoint(keras.callbacks.Callback):
 
     def _well_formed(self, state):
         """Whether a stored `state` has this checkpoint's fields, types and file name."""
+
         def number(value):
             return isinstance(value, (int, float)) and not isinstance(value, bool)
 
         if not isinstance(state, dict) or set(state) != set(self.state):
             return False
         epoch, metadata = state["epoch"], state["metadata"]
-        return (isinstance(epoch, int) and not isinstance(epoch, bool) and epoch >= 0
-                # A plain file name: never a path out of the folder.
-                and state["weights"] == (run_files.checkpoint(epoch) if epoch else None)
-                and isinstance(state["checkpoints"], list)
-                and (not epoch or state["weights"] in state["checkpoints"])
-                and all(isinstance(name, str) and run_files.is_checkpoint(name) for name in state["checkpoints"])
-                and isinstance(state["history"], list) and number(state["elapsed_s"])
-                and (state["best_value"] is None or number(state["best_value"]))
-                and isinstance(metadata, dict) and set(metadata) == set(self.state["metadata"])
-                and all(isinstance(metadata[k], type(v)) for k, v in self.state["metadata"].items()))
+        return (
+            isinstance(epoch, int)
+            and not isinstance(epoch, bool)
+            and epoch >= 0
+            # A plain file name: never a path out of the folder.
+            and state["weights"] == (run_files.checkpoint(epoch) if epoch else None)
+            and isinstance(state["checkpoints"], list)
+            and (not epoch or state["weights"] in state["checkpoints"])
+            and all(isinstance(name, str) and run_files.is_checkpoint(name) for name in state["checkpoints"])
+            and isinstance(state["history"], list)
+            and number(state["elapsed_s"])
+            and (state["best_value"] is None or number(state["best_value"]))
+            and isinstance(metadata, dict)
+            and set(metadata) == set(self.state["metadata"])
+            and all(isinstance(metadata[k], type(v)) for k, v in self.state["metadata"].items())
+        )
 
     def restore(self, model):
         """Loads the stored state into `model` and returns the epochs done.
@@ -210,9 +217,7 @@ class RunCheckpoint(keras.callbacks.Callback):
         state = self.state
         state["history"].append({"epoch": epoch + 1, **jsonable(logs)})
         value = logs.get(self.monitor)
-        improved = value is not None and (
-            state["best_value"] is None or value > state["best_value"]
-        )
+        improved = value is not None and (state["best_value"] is None or value > state["best_value"])
         if improved:
             state["best_epoch"], state["best_value"] = epoch + 1, float(value)
         weights = run_files.checkpoint(epoch + 1)

@@ -124,13 +124,15 @@ def run_files_in(folder):
     """
     if not os.path.isdir(folder):
         return []
-    found = [name for name in os.listdir(folder)
-             if name in (RESULTS, BEST_MODEL, STATE) or is_checkpoint(name)]
+    found = [name for name in os.listdir(folder) if name in (RESULTS, BEST_MODEL, STATE) or is_checkpoint(name)]
     logs = os.path.join(folder, LOGS_DIR)
     if os.path.isdir(logs) and not os.path.islink(logs):
         for root, _, names in os.walk(logs):  # links to folders are not followed
-            found += [os.path.relpath(os.path.join(root, name), folder) for name in names
-                      if name.startswith(TENSORBOARD_PREFIX) or (root == logs and name == HISTORY_CSV)]
+            found += [
+                os.path.relpath(os.path.join(root, name), folder)
+                for name in names
+                if name.startswith(TENSORBOARD_PREFIX) or (root == logs and name == HISTORY_CSV)
+            ]
     return sorted(found)
 
 

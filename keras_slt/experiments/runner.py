@@ -59,15 +59,15 @@ import keras
 
 from keras_slt import data as datasets
 from keras_slt.data import graphs
-from keras_slt.experiments import strategies, full_batch, model_source, schedules, sweep_table, run_files, folder_lock
-from keras_slt.experiments.run_callbacks import EpochLog, MaskStatistics, RunCheckpoint, jsonable
-from keras_slt.experiments.strategies import WorkerLostError  # noqa: F401  (the API)
+from keras_slt.experiments import folder_lock, full_batch, model_source, run_files, schedules, strategies, sweep_table
 from keras_slt.experiments.config import (  # noqa: F401  (SearchConfig, ConfigError: the API)
     ADAM_EPSILON,
     VALIDATION_FRACTION,
     ConfigError,
     SearchConfig,
 )
+from keras_slt.experiments.run_callbacks import EpochLog, MaskStatistics, RunCheckpoint, jsonable
+from keras_slt.experiments.strategies import WorkerLostError  # noqa: F401  (the API)
 from keras_slt.experiments.summary import summary  # noqa: F401  (the run's one line: search.summary)
 from keras_slt.search.callbacks import NonFiniteTrainingError, StopOnNonFinite
 from keras_slt.search.optimizers import CoupledSGD
@@ -144,8 +144,9 @@ def _run_search(config, callbacks, verbose):
     ratios = config.validate()
     data_parallel = config.strategy == "data_parallel"
     try:
-        strategy = strategies.strategy(config.strategy, config.processes() if data_parallel else None,
-                                         config.coordinator_timeout)
+        strategy = strategies.strategy(
+            config.strategy, config.processes() if data_parallel else None, config.coordinator_timeout
+        )
         if data_parallel:
             strategy.check_batch_size(config.batch_size)
     except ValueError as error:
@@ -155,8 +156,7 @@ def _run_search(config, callbacks, verbose):
         try:
             held.enter_context(folder_lock.hold(directory))
         except OSError as error:  # checked before any data is loaded
-            raise ConfigError(f"output_dir {directory}: cannot write there "
-                              f"({error.strerror or error})") from None
+            raise ConfigError(f"output_dir {directory}: cannot write there ({error.strerror or error})") from None
         try:
             return _search(config, ratios, strategy, directory, callbacks, verbose)
         except KeyboardInterrupt:
@@ -172,8 +172,11 @@ def _interrupted(config, directory):
     """The `RunInterrupted` of a run stopped by Ctrl-C, from what its folder keeps."""
     state = _checkpoint(config, directory).saved_state()
     done = state["epoch"] if state else 0
-    where = (f"at epoch {done + 1} of {config.epochs}" if done < config.epochs
-             else f"after its {config.epochs} epochs, before its results were written")
+    where = (
+        f"at epoch {done + 1} of {config.epochs}"
+        if done < config.epochs
+        else f"after its {config.epochs} epochs, before its results were written"
+    )
     return RunInterrupted(f"interrupted {where}; rerun the same command to resume")
 
 
@@ -199,32 +202,41 @@ def _search(config, ratios, strategy, directory, callbacks, verbose):
     finished = _finished(checkpoint, state, config.epochs)
     if finished is not None:
         if verbose:
-            print(f"{config.output_dir} already finished its {config.epochs} epochs; results: "
-                  f"{os.path.join(checkpoint.directory, run_files.RESULTS)}")
+            print(
+                f"{config.output_dir} already finished its {config.epochs} epochs; results: "
+                f"{os.path.join(checkpoint.directory, run_files.RESULTS)}"
+            )
         return finished
     if state is not None and verbose:
         done = state["epoch"]
-        print(f"resuming {config.output_dir} at epoch {done + 1} of {config.epochs}" if done < config.epochs
-              else f"resuming {config.output_dir}: its {config.epochs} epochs are done, evaluating")
+        print(
+            f"resuming {config.output_dir} at epoch {done + 1} of {config.epochs}"
+            if done < config.epochs
+            else f"resuming {config.output_dir}: its {config.epochs} epochs are done, evaluating"
+        )
     keras.utils.set_random_seed(config.seed % 2**32)
     full = config.dataset in graphs.NAMES
     try:
         if full:
             data = full_batch.load(config.dataset, config.data_dir)
         else:
-            data = datasets.load(config.dataset, data_dir=config.data_dir,
-                                 batch_size=config.batch_size, seed=config.seed,
-                                 validation_fraction=VALIDATION_FRACTION, augment=config.augment,
-                                 image_size=datasets.parse_image_size(config.image_size),
-                                 shard=getattr(strategy, "shard", None),
-                                 image_formats=config.image_formats)
+            data = datasets.load(
+                config.dataset,
+                data_dir=config.data_dir,
+                batch_size=config.batch_size,
+                seed=config.seed,
+                validation_fraction=VALIDATION_FRACTION,
+                augment=config.augment,
+                image_size=datasets.parse_image_size(config.image_size),
+                shard=getattr(strategy, "shard", None),
+                image_formats=config.image_formats,
+            )
     except datasets.DataError as error:
         setting = "dataset" if datasets.is_custom(config.dataset) else "data_dir"
         raise ConfigError(f"{setting}: {error}") from None
     _check_splits(config, data)
     if not full and config.batch_size > data.num_train:
-        raise ConfigError(f"batch_size {config.batch_size} is larger than the {data.num_train} "
-                          "training examples")
+        raise ConfigError(f"batch_size {config.batch_size} is larger than the {data.num_train} training examples")
     steps_per_epoch = data.steps_per_epoch
 
     with strategies.scope(strategy):
@@ -253,8 +265,9 @@ def _search(config, ratios, strategy, directory, callbacks, verbose):
                 verbose=verbose,
             )
         except NonFiniteTrainingError as error:
-            raise NonFiniteTrainingError(f"{error}; {directory} keeps the checkpoint of the last "
-                                         f"complete epoch ({checkpoint.state['epoch']})") from None
+            raise NonFiniteTrainingError(
+                f"{error}; {directory} keeps the checkpoint of the last complete epoch ({checkpoint.state['epoch']})"
+            ) from None
     # The chief's: a worker stopped while writing may hold an older one.
     model.load_weights(os.path.join(config.output_dir, run_files.BEST_MODEL))
     test = model.evaluate(data.test, return_dict=True, verbose=0)
@@ -321,8 +334,9 @@ def _compiled_model(config, data, steps_per_epoch):
         model = _build_model(config, data)
     finally:
         keras.config.set_dtype_policy(policy)
-    learning_rate = schedules.learning_rate(config.lr, config.schedule, config.schedule_unit,
-                                            config.epochs, steps_per_epoch)
+    learning_rate = schedules.learning_rate(
+        config.lr, config.schedule, config.schedule_unit, config.epochs, steps_per_epoch
+    )
     model.compile(
         optimizer=_optimizer(config, learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=not model_source.ends_in_softmax(model)),
@@ -336,10 +350,8 @@ def _compiled_model(config, data, steps_per_epoch):
 
 def _optimizer(config, learning_rate):
     if config.optimizer == "adam":
-        return keras.optimizers.Adam(learning_rate, epsilon=ADAM_EPSILON,
-                                     weight_decay=config.weight_decay or None)
-    return CoupledSGD(learning_rate, momentum=config.momentum,
-                      coupled_weight_decay=config.weight_decay)
+        return keras.optimizers.Adam(learning_rate, epsilon=ADAM_EPSILON, weight_decay=config.weight_decay or None)
+    return CoupledSGD(learning_rate, momentum=config.momentum, coupled_weight_decay=config.weight_decay)
 
 
 def _build_model(config, data):
@@ -352,9 +364,15 @@ def _build_model(config, data):
 def _size_results(model, algo):
     if algo == "dense":
         bits = 32 * model.count_params()
-        return {"model_size_bits": bits, "dense_float32_bits": bits,
-                "entropy_model_bits": bits, "compression": 1.0,
-                "actual_sparsity": 0.0, "layer_sparsity": {}, "threshold": None}
+        return {
+            "model_size_bits": bits,
+            "dense_float32_bits": bits,
+            "entropy_model_bits": bits,
+            "compression": 1.0,
+            "actual_sparsity": 0.0,
+            "layer_sparsity": {},
+            "threshold": None,
+        }
     size = model_size(model)
     statistics = model.mask_statistics()
     return {
@@ -373,7 +391,8 @@ def _check_same_run(config, state, directory):
     found = run_files.run_files_in(directory) if state is None else []
     if found:
         listed = ", ".join(" ".join(name.split()) for name in found[:3]) + (
-            f" and {len(found) - 3} more" if len(found) > 3 else "")
+            f" and {len(found) - 3} more" if len(found) > 3 else ""
+        )
         raise ConfigError(
             f"output_dir {directory} holds another run's files ({listed}) and no "
             f"{run_files.STATE} to resume from; use another output_dir, or overwrite to delete them and start over"
@@ -385,5 +404,3 @@ def _check_same_run(config, state, directory):
             f"output_dir {config.output_dir} holds a run with {name}={before!r}, "
             f"not {value!r}; use the same flags to resume it, another output_dir, or overwrite to start over"
         )
-
-

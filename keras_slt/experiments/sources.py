@@ -8,11 +8,11 @@ import numpy as np
 
 from keras_slt import data
 from keras_slt.data import graphs
-from keras_slt.experiments import model_source, run_files
-from keras_slt.ticket.slt_file import load_ticket
-from keras_slt.search.supermask_model import SupermaskModel
-from keras_slt.utils import files
 from keras_slt.data.readers import image_folder
+from keras_slt.experiments import model_source, run_files
+from keras_slt.search.supermask_model import SupermaskModel
+from keras_slt.ticket.slt_file import load_ticket
+from keras_slt.utils import files
 
 RESULTS_REMEDY = "run the search again to rewrite it, or export with --model_path and --dataset"
 
@@ -97,8 +97,9 @@ def check_dataset_options(dataset, data_dir=None, image_size=None):
             if value:
                 raise ValueError(f"--{name} applies to the inputs of a dataset, and none is given (--dataset)")
     elif image_size and not data.is_custom(dataset):
-        raise ValueError(f"--image_size applies to {data.TFDS_PREFIX}NAME and {data.IMAGE_FOLDER} datasets, "
-                         f"not to {dataset}")
+        raise ValueError(
+            f"--image_size applies to {data.TFDS_PREFIX}NAME and {data.IMAGE_FOLDER} datasets, not to {dataset}"
+        )
 
 
 def load_model(path):
@@ -127,8 +128,9 @@ def load_model(path):
     raise ValueError(f"model file must end in .keras or .slt, got {path}")
 
 
-def dataset_inputs(model, dataset, data_dir=None, num_calibration=200, max_samples=10000, image_size=None,
-                   image_formats=None):
+def dataset_inputs(
+    model, dataset, data_dir=None, num_calibration=200, max_samples=10000, image_size=None, image_formats=None
+):
     """Real inputs for calibration and checks, preprocessed like the search.
 
     Images are scaled to [0, 1] and standardized with the dataset's mean
@@ -164,10 +166,13 @@ def dataset_inputs(model, dataset, data_dir=None, num_calibration=200, max_sampl
         return inputs, inputs
     shapes = _input_shapes(model)
     if len(shapes) != 1:
-        raise ValueError(f"dataset {dataset} feeds one input but the model takes {len(shapes)}; "
-                         "leave out the dataset to check on random inputs")
+        raise ValueError(
+            f"dataset {dataset} feeds one input but the model takes {len(shapes)}; "
+            "leave out the dataset to check on random inputs"
+        )
     (x_train, _, x_test, _), spec = data.arrays_and_spec(
-        dataset, data_dir, image_size, image_formats or image_folder.DEFAULT_FORMATS)
+        dataset, data_dir, image_size, image_formats or image_folder.DEFAULT_FORMATS
+    )
 
     def prepare(images):
         images = np.asarray(data.normalize(images, spec.mean, spec.std), dtype=np.float32)
@@ -183,8 +188,7 @@ def random_inputs(model, num_calibration=200, max_samples=1000, seed=0):
         (calibration inputs, test inputs): arrays for a one-input model,
         else lists with one array per input.
     """
-    warnings.warn("no dataset given: checking on random inputs; int8 calibration will be poor",
-                  stacklevel=2)
+    warnings.warn("no dataset given: checking on random inputs; int8 calibration will be poor", stacklevel=2)
     rng = np.random.default_rng(seed)
     calibration, inputs = (
         [rng.standard_normal((count,) + shape, dtype=np.float32) for shape in _input_shapes(model)]

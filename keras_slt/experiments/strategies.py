@@ -62,10 +62,15 @@ def strategy(name, processes=None, timeout_s=None):
     backend = keras.backend.backend()
     if backend != BACKENDS[name]:
         runs = ", ".join(["default"] + [other for other, needs in BACKENDS.items() if needs == backend])
-        setup = ("pip install tensorflow, KERAS_BACKEND=tensorflow" if BACKENDS[name] == "tensorflow"
-                 else "pip install jax, KERAS_BACKEND=jax")
-        raise ValueError(f"strategy {name} needs the {BACKENDS[name]} backend ({setup}); the "
-                         f"{backend} backend runs --strategy={runs.replace(', ', '|')}")
+        setup = (
+            "pip install tensorflow, KERAS_BACKEND=tensorflow"
+            if BACKENDS[name] == "tensorflow"
+            else "pip install jax, KERAS_BACKEND=jax"
+        )
+        raise ValueError(
+            f"strategy {name} needs the {BACKENDS[name]} backend ({setup}); the "
+            f"{backend} backend runs --strategy={runs.replace(', ', '|')}"
+        )
     if name == "data_parallel":
         from keras_slt.experiments import jax_parallel
 
@@ -129,8 +134,7 @@ def is_chief(strategy):
         return True
     if resolver.task_type == "chief":
         return True
-    return (resolver.task_type == "worker" and resolver.task_id == 0
-            and "chief" not in resolver.cluster_spec().as_dict())
+    return resolver.task_type == "worker" and resolver.task_id == 0 and "chief" not in resolver.cluster_spec().as_dict()
 
 
 def worker_dir(output_dir, strategy):
@@ -141,4 +145,3 @@ def worker_dir(output_dir, strategy):
     if task_id is None:
         task_id = strategy.cluster_resolver.task_id
     return os.path.join(output_dir, run_files.worker_dir(task_id))
-

@@ -16,10 +16,14 @@ def summary(results):
     flags = results["flags"]
     bits = results["model_size_bits"]
     if flags["algo"] == "ep":
-        what = (f"ep (sparsity s={flags['sparsity']:g}, prune ratio p={results['prune_ratio']:g}, "
-                f"lock ratio r={results['lock_ratio']:g})")
-        size = (f"{results['compression']:.1f}x smaller than dense float32, "
-                f"actual sparsity {results['actual_sparsity']:.4f}")
+        what = (
+            f"ep (sparsity s={flags['sparsity']:g}, prune ratio p={results['prune_ratio']:g}, "
+            f"lock ratio r={results['lock_ratio']:g})"
+        )
+        size = (
+            f"{results['compression']:.1f}x smaller than dense float32, "
+            f"actual sparsity {results['actual_sparsity']:.4f}"
+        )
     else:
         what, size = "dense weights", "float32"
     return (

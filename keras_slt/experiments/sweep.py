@@ -48,17 +48,23 @@ class Run:
     def command(self, output_root, base_flags=(), program=SEARCH_PROGRAM):
         """The command line of this run: `program`, then the flags."""
         output_dir = pathlib.Path(output_root) / self.name
-        return [*program, *base_flags,
-                *(f"--{key}={value}" for key, value in self.flags),
-                f"--output_dir={output_dir}"]
+        return [*program, *base_flags, *(f"--{key}={value}" for key, value in self.flags), f"--output_dir={output_dir}"]
 
 
 def _fmt(value):
     return f"{value:g}"
 
 
-def grid(models, sparsities, freeze_ratios, seeds, lock_shares=(None,),
-         pruned_source=True, weight_trained=True, widths=(None,)):
+def grid(
+    models,
+    sparsities,
+    freeze_ratios,
+    seeds,
+    lock_shares=(None,),
+    pruned_source=True,
+    weight_trained=True,
+    widths=(None,),
+):
     """The runs of an accuracy-versus-size study.
 
     For every model, width, sparsity s, freezing ratio f and seed:
@@ -154,8 +160,10 @@ def width_setting(model, width):
     if model in catalog.NAMES:
         layer, channels = _narrowest_layer(model)
         if round(channels * width) < 1:
-            raise ValueError(f"width factor {width:g} of {model}: its layer {layer} would have "
-                             f"{channels} x {width:g} = {channels * width:g} channels, which rounds to zero")
+            raise ValueError(
+                f"width factor {width:g} of {model}: its layer {layer} would have "
+                f"{channels} x {width:g} = {channels * width:g} channels, which rounds to zero"
+            )
     return "width_factor", _fmt(width)
 
 
@@ -166,8 +174,11 @@ def _narrowest_layer(model):
 
     network = registry.get(model, (32, 32, 3), 10, supermask=False)
     # Every conv and dense layer is scaled except the logits, the last layer.
-    widths = [(getattr(layer, "filters", None) or layer.units, layer.name) for layer in network.layers[:-1]
-              if hasattr(layer, "filters") or hasattr(layer, "units")]
+    widths = [
+        (getattr(layer, "filters", None) or layer.units, layer.name)
+        for layer in network.layers[:-1]
+        if hasattr(layer, "filters") or hasattr(layer, "units")
+    ]
     channels, name = min(widths, key=lambda width: width[0])  # the first of the narrowest
     return name, channels
 
@@ -370,7 +381,7 @@ def _error_in_log(path):
         lines = pathlib.Path(path).read_text(errors="replace").splitlines()
     except OSError:
         return None
-    return next((line[len("error: "):] for line in reversed(lines) if line.startswith("error: ")), None)
+    return next((line[len("error: ") :] for line in reversed(lines) if line.startswith("error: ")), None)
 
 
 def finished_line(output_root, run, code):
@@ -389,7 +400,7 @@ def finished_line(output_root, run, code):
     results = read_results(folder / run_files.RESULTS)
     settings = " ".join(f"{key}={value}" for key, value in run.flags)
     took = f", {results['wall_time_s']:.0f} s" if "wall_time_s" in results else ""
-    return (f"done: {run.name} ({settings}): test accuracy {100 * results['test_accuracy']:.2f}%, "
-            f"{results['model_size_bits']:,} bits{took}")
-
-
+    return (
+        f"done: {run.name} ({settings}): test accuracy {100 * results['test_accuracy']:.2f}%, "
+        f"{results['model_size_bits']:,} bits{took}"
+    )

@@ -17,9 +17,9 @@ import csv
 import io
 import pathlib
 
-from keras_slt.utils import files
-from keras_slt.freezing import pattern
 from keras_slt.experiments import run_files
+from keras_slt.freezing import pattern
+from keras_slt.utils import files
 
 WEIGHT_TRAINED = "weight-trained"
 DENSE_SOURCE = "dense source"
@@ -28,9 +28,23 @@ FROZEN_SOURCE = "frozen source"
 SOURCES = (DENSE_SOURCE, PRUNED_SOURCE, FROZEN_SOURCE, WEIGHT_TRAINED)
 
 COLUMNS = (
-    "run", "model", "dataset", "source", "algo", "sparsity", "freeze_ratio",
-    "prune_ratio", "lock_ratio", "seed", "test_accuracy", "val_accuracy",
-    "model_size_bits", "dense_float32_bits", "actual_sparsity", "wall_time_s", "width",
+    "run",
+    "model",
+    "dataset",
+    "source",
+    "algo",
+    "sparsity",
+    "freeze_ratio",
+    "prune_ratio",
+    "lock_ratio",
+    "seed",
+    "test_accuracy",
+    "val_accuracy",
+    "model_size_bits",
+    "dense_float32_bits",
+    "actual_sparsity",
+    "wall_time_s",
+    "width",
 )
 # The column a table written before widths were swept lacks; its runs had the
 # width of their search flags, which the table did not record.
@@ -48,8 +62,11 @@ def read_results(path):
             names the file.
     """
     results = files.read_json(path, RERUN)
-    if not (isinstance(results, dict) and isinstance(results.get("flags"), dict)
-            and all(key in results for key in ("test_accuracy", "model_size_bits"))):
+    if not (
+        isinstance(results, dict)
+        and isinstance(results.get("flags"), dict)
+        and all(key in results for key in ("test_accuracy", "model_size_bits"))
+    ):
         raise files.damaged(path, "not the results of a search", RERUN)
     return run_files.checked_results(path, results, RERUN)
 
@@ -132,25 +149,41 @@ def write_csv(rows, path):
 
 def read_csv(path):
     """Rows of a sweep CSV, numbers parsed."""
-    numeric = {"sparsity", "freeze_ratio", "prune_ratio", "lock_ratio", "test_accuracy",
-               "val_accuracy", "model_size_bits", "dense_float32_bits", "actual_sparsity",
-               "wall_time_s", "width"}
+    numeric = {
+        "sparsity",
+        "freeze_ratio",
+        "prune_ratio",
+        "lock_ratio",
+        "test_accuracy",
+        "val_accuracy",
+        "model_size_bits",
+        "dense_float32_bits",
+        "actual_sparsity",
+        "wall_time_s",
+        "width",
+    }
     rows = []
     try:
         with open(path, newline="", encoding="utf-8") as f:
             reader = csv.DictReader(f)
-            missing = [column for column in COLUMNS
-                       if column not in (reader.fieldnames or ()) and column not in OPTIONAL_COLUMNS]
+            missing = [
+                column
+                for column in COLUMNS
+                if column not in (reader.fieldnames or ()) and column not in OPTIONAL_COLUMNS
+            ]
             if missing:
                 raise files.damaged(path, f"not a sweep table: no column {', '.join(missing)}")
             for row in reader:
                 # DictReader files extra fields under None and fills missing ones with None.
                 fields = [v for k, v in row.items() if k is not None and v is not None] + row.get(None, [])
                 if len(fields) != len(reader.fieldnames):
-                    raise files.damaged(path, f"line {reader.line_num} has {len(fields)} fields, "
-                                              f"not {len(reader.fieldnames)}")
-                row = {k: (_number(path, reader.line_num, k, v) if k in numeric and v not in ("", "None")
-                           else v) for k, v in row.items()}
+                    raise files.damaged(
+                        path, f"line {reader.line_num} has {len(fields)} fields, not {len(reader.fieldnames)}"
+                    )
+                row = {
+                    k: (_number(path, reader.line_num, k, v) if k in numeric and v not in ("", "None") else v)
+                    for k, v in row.items()
+                }
                 rows.append({column: "" for column in OPTIONAL_COLUMNS} | row)
     except (UnicodeDecodeError, csv.Error) as error:
         raise files.damaged(path, error) from None

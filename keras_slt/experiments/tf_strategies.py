@@ -57,8 +57,10 @@ def check_cluster(tf_config):
     ValueError: --strategy=multi_worker needs TF_CONFIG, the JSON naming every worker and this one's task ...
     """
     if not tf_config:
-        raise ValueError("--strategy=multi_worker needs TF_CONFIG, the JSON naming every worker and this one's "
-                         "task (BUILD.md, 'Several devices and machines'); without it, use --strategy=default")
+        raise ValueError(
+            "--strategy=multi_worker needs TF_CONFIG, the JSON naming every worker and this one's "
+            "task (BUILD.md, 'Several devices and machines'); without it, use --strategy=default"
+        )
     try:
         config = json.loads(tf_config)
         cluster = {job: list(addresses) for job, addresses in config["cluster"].items()}
@@ -68,8 +70,9 @@ def check_cluster(tf_config):
             if not (isinstance(address, str) and address.rpartition(":")[0] and address.rpartition(":")[2].isdigit()):
                 raise ValueError(f"{address!r} is not host:port")
     except (ValueError, KeyError, TypeError, IndexError, AttributeError) as error:
-        raise ValueError(f"TF_CONFIG is not a cluster with this process's task in it "
-                         f"({type(error).__name__}: {str(error)[:200]})") from None
+        raise ValueError(
+            f"TF_CONFIG is not a cluster with this process's task in it ({type(error).__name__}: {str(error)[:200]})"
+        ) from None
     for job, addresses in cluster.items():
         for index, address in enumerate(addresses):
             host, _, port = address.rpartition(":")
@@ -77,8 +80,9 @@ def check_cluster(tf_config):
                 socket.getaddrinfo(host.strip("[]"), port)
             except (OSError, UnicodeError) as error:
                 reason = getattr(error, "strerror", None) or error
-                raise ValueError(f"TF_CONFIG: the host of {job} {index} ({address!r}) does not resolve "
-                                 f"({reason})") from None
+                raise ValueError(
+                    f"TF_CONFIG: the host of {job} {index} ({address!r}) does not resolve ({reason})"
+                ) from None
     return cluster, task
 
 
@@ -119,8 +123,12 @@ def wait_for_workers(cluster, task, timeout_s):
         listener = socket.create_server(("", port))
     except OSError as error:
         raise ValueError(f"TF_CONFIG: this worker's port {port} cannot be opened ({error.strerror})") from None
-    others = {(job, i): address for job in ("chief", "worker") for i, address in enumerate(cluster.get(job, ()))
-              if (job, i) != task}
+    others = {
+        (job, i): address
+        for job in ("chief", "worker")
+        for i, address in enumerate(cluster.get(job, ()))
+        if (job, i) != task
+    }
     deadline = time.monotonic() + timeout_s
     with listener:
         while others:
@@ -133,8 +141,10 @@ def wait_for_workers(cluster, task, timeout_s):
                     pass
             if others and time.monotonic() > deadline:
                 names = ", ".join(f"{job} {i} ({address})" for (job, i), address in others.items())
-                raise TimeoutError(f"{names} did not answer within {timeout_s:g} s; start the same command "
-                                      f"on every worker, or set {JOIN_TIMEOUT_VARIABLE} to wait longer")
+                raise TimeoutError(
+                    f"{names} did not answer within {timeout_s:g} s; start the same command "
+                    f"on every worker, or set {JOIN_TIMEOUT_VARIABLE} to wait longer"
+                )
             time.sleep(_POLL_S)
 
 
@@ -167,11 +177,12 @@ def lost_worker_message(error):
     resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
     cluster = resolver.cluster_spec().as_dict()
     tasks = re.findall(r"/job:(\w+)/(?:replica:\d+/)?task:(\d+)", error.message)
-    lost = sorted({(job, int(task)) for job, task in tasks if job in cluster}
-                  - {(resolver.task_type, resolver.task_id)})
+    lost = sorted(
+        {(job, int(task)) for job, task in tasks if job in cluster} - {(resolver.task_type, resolver.task_id)}
+    )
     names = ", ".join(f"{job} {task} ({cluster[job][task]})" for job, task in lost)
     reason = re.sub(r"\{\{.*?\}\}", "", error.message).strip().splitlines()[0].rstrip(":")
-    return (f"lost {names or 'contact with another worker'}: {reason}; start the same command "
-            "on every worker to resume the run from its last complete epoch")
-
-
+    return (
+        f"lost {names or 'contact with another worker'}: {reason}; start the same command "
+        "on every worker to resume the run from its last complete epoch"
+    )

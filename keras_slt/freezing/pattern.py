@@ -8,10 +8,10 @@ its seed.
 
 import numpy as np
 
+from keras_slt.freezing import densities
+from keras_slt.utils import seeding
 from keras_slt.utils.counting import float32_floor_count, floor_count
 from keras_slt.utils.validation import check_fraction
-from keras_slt.utils import seeding
-from keras_slt.freezing import densities
 
 PRUNED = -1
 FREE = 0
@@ -49,9 +49,7 @@ def resolve_ratios(sparsity, freeze_ratio=None, prune_ratio=None, lock_ratio=Non
     check_fraction("sparsity", sparsity, upper_open=True)
     if freeze_ratio is not None:
         if prune_ratio is not None or lock_ratio is not None:
-            raise ValueError(
-                "give either freeze_ratio or prune_ratio/lock_ratio, not both"
-            )
+            raise ValueError("give either freeze_ratio or prune_ratio/lock_ratio, not both")
         check_fraction("freeze_ratio", freeze_ratio)
         p, r = split_freeze_ratio(float(freeze_ratio), float(sparsity))
     else:
@@ -67,18 +65,13 @@ def resolve_ratios(sparsity, freeze_ratio=None, prune_ratio=None, lock_ratio=Non
 def check_sparsity(sparsity, p, r, tolerance=1e-9):
     """Raises unless p <= sparsity <= 1 - r, up to `tolerance`."""
     if not (p - tolerance <= sparsity <= 1.0 - r + tolerance):
-        raise ValueError(
-            f"sparsity must be in [prune_ratio, 1 - lock_ratio] = "
-            f"[{p:g}, {1.0 - r:g}], got {sparsity}"
-        )
+        raise ValueError(f"sparsity must be in [prune_ratio, 1 - lock_ratio] = [{p:g}, {1.0 - r:g}], got {sparsity}")
 
 
 def check_prune_lock(prune, lock, names=("prune_ratio", "lock_ratio")):
     """Raises unless prune + lock <= 1; `names` are the two arguments' names."""
     if prune + lock > 1.0:
-        raise ValueError(
-            f"{names[0]} + {names[1]} must be <= 1, got {prune} + {lock} = {prune + lock}"
-        )
+        raise ValueError(f"{names[0]} + {names[1]} must be <= 1, got {prune} + {lock} = {prune + lock}")
 
 
 def layer_ratios(shapes, prune_ratio, lock_ratio, distribution="uniform"):
@@ -104,9 +97,7 @@ def layer_ratios(shapes, prune_ratio, lock_ratio, distribution="uniform"):
     >>> layer_ratios([(10, 10)], 0.3, 0.2)
     [(0.30000000000000004, 0.19999999999999996)]
     """
-    frozen = densities.layer_sparsities(
-        shapes, 1.0 - (prune_ratio + lock_ratio), distribution
-    )
+    frozen = densities.layer_sparsities(shapes, 1.0 - (prune_ratio + lock_ratio), distribution)
     pruned = densities.layer_sparsities(shapes, 1.0 - prune_ratio, distribution)
     official = distribution in densities.OFFICIAL_METHODS
     ratios = []

@@ -16,14 +16,14 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from keras_slt.utils.counting import floor_count
 from keras_slt.freezing.pattern import FREE, LOCKED, PRUNED, check_prune_lock, freeze_pattern
-from keras_slt.layers import bits, blocks, compaction, threshold_context, initializers
+from keras_slt.layers import bits, blocks, compaction, initializers, threshold_context
 from keras_slt.layers.kernel import Layout, kept_mask, masked_weight, signed_constant
 from keras_slt.selection import threshold_of_scores
+from keras_slt.utils import defaults, seeding
+from keras_slt.utils.counting import floor_count
 from keras_slt.utils.defaults import SCALES, SELECTIONS
 from keras_slt.utils.validation import check_fraction, check_one_of
-from keras_slt.utils import defaults, seeding
 
 # The arguments a supermask layer takes besides those of the Keras layer it
 # stands for: how its random kernel and its mask are made. Every supermask
@@ -31,8 +31,16 @@ from keras_slt.utils import defaults, seeding
 # blocks (SupermaskDense). `supermaskify` adds them to the Keras layer's
 # configuration, `materialize` strips them off.
 SUPERMASK_ARGUMENTS = (
-    "sparsity", "prune_rate", "lock_rate", "weight_init", "score_init", "scale", "seed", "layer_index",
-    "selection", "block_size",
+    "sparsity",
+    "prune_rate",
+    "lock_rate",
+    "weight_init",
+    "score_init",
+    "scale",
+    "seed",
+    "layer_index",
+    "selection",
+    "block_size",
 )
 
 
@@ -134,16 +142,22 @@ class SupermaskLayer(layers.Layer):
         # Scores and freeze pattern have one entry per block of the mask.
         mask_shape = blocks.block_shape(shape, self.block_size, self.name)
         weight = initializers.generate(
-            self.weight_init, shape,
-            seeding.stream(self.seed, self.layer_index, seeding.WEIGHT), fan_in,
+            self.weight_init,
+            shape,
+            seeding.stream(self.seed, self.layer_index, seeding.WEIGHT),
+            fan_in,
         )
         freeze = freeze_pattern(
-            mask_shape, self.prune_rate, self.lock_rate,
+            mask_shape,
+            self.prune_rate,
+            self.lock_rate,
             seeding.stream(self.seed, self.layer_index, seeding.FREEZE),
         )
         scores = initializers.generate(
-            self.score_init, mask_shape,
-            seeding.stream(self.seed, self.layer_index, seeding.SCORE), fan_in,
+            self.score_init,
+            mask_shape,
+            seeding.stream(self.seed, self.layer_index, seeding.SCORE),
+            fan_in,
         )
         free = (freeze == FREE).ravel()
         # Counts are in weights (a block counts as block_size weights).
@@ -158,8 +172,11 @@ class SupermaskLayer(layers.Layer):
         # W) in float32 under mixed precision, so masks are selected from
         # full-precision scores.
         self.scores = self.add_weight(
-            name="scores", shape=(int(free.sum()),), initializer=_constant(scores.ravel()[free]),
-            trainable=True, autocast=False,
+            name="scores",
+            shape=(int(free.sum()),),
+            initializer=_constant(scores.ravel()[free]),
+            trainable=True,
+            autocast=False,
         )
         if self.weight_init == "signed_kaiming_constant":
             weight_scale = float(np.abs(weight.flat[0]))
@@ -169,8 +186,11 @@ class SupermaskLayer(layers.Layer):
             weight_scale = None
             self.sign_words = None
             self.weight = self.add_weight(
-                name="weight", shape=shape, initializer=_constant(weight),
-                trainable=False, autocast=False,
+                name="weight",
+                shape=shape,
+                initializer=_constant(weight),
+                trainable=False,
+                autocast=False,
             )
         position_shift = None
         self.free_index = None
@@ -181,7 +201,9 @@ class SupermaskLayer(layers.Layer):
         self.layout = Layout(shape, mask_shape, self.block_size, position_shift, weight_scale)
         if self.use_bias:
             self.bias = self.add_weight(
-                name="bias", shape=self.bias_shape(shape), initializer="zeros",
+                name="bias",
+                shape=self.bias_shape(shape),
+                initializer="zeros",
                 trainable=True,
             )
         else:
@@ -190,7 +212,11 @@ class SupermaskLayer(layers.Layer):
     def _add_index(self, name, array):
         """A non-trainable int32 variable holding `array` (flat)."""
         return self.add_weight(
-            name=name, shape=array.shape, dtype="int32", initializer=_constant(array), trainable=False,
+            name=name,
+            shape=array.shape,
+            dtype="int32",
+            initializer=_constant(array),
+            trainable=False,
         )
 
     @property
@@ -217,13 +243,13 @@ class SupermaskLayer(layers.Layer):
         if self.free_index is None:
             return np.zeros(mask_shape, np.int8)
         words = {name: ops.convert_to_numpy(v) for name, v in self.free_index.items()}
-        return compaction.freeze_of(words["free_words"], words["locked_words"], int(np.prod(mask_shape))).reshape(mask_shape)
+        return compaction.freeze_of(words["free_words"], words["locked_words"], int(np.prod(mask_shape))).reshape(
+            mask_shape
+        )
 
     def _checked_sparsity(self):
         if self.sparsity is None:
-            raise ValueError(
-                f"layer {self.name!r} has no sparsity: give it one, or put it in a SupermaskModel"
-            )
+            raise ValueError(f"layer {self.name!r} has no sparsity: give it one, or put it in a SupermaskModel")
         return self.sparsity
 
     def layerwise_threshold(self):

@@ -40,7 +40,7 @@ def pack(flags):
     """
     flags = np.asarray(flags, dtype=bool).ravel()
     padded = np.zeros(num_words(flags.size) * WORD, dtype=bool)
-    padded[:flags.size] = flags
+    padded[: flags.size] = flags
     # bitorder="little": bit b of each byte is entry 8i + b; four bytes in
     # little-endian order make the word.
     return np.packbits(padded, bitorder="little").view("<u4").astype(np.uint32).view(np.int32)
@@ -130,6 +130,7 @@ def deposit(x, mask):
         zeros_right = ops.bitwise_and(zeros_right, ops.bitwise_invert(suffix))
     for i in reversed(range(5)):
         move = moves[i]
-        x = ops.bitwise_or(ops.bitwise_and(x, ops.bitwise_invert(move)),
-                           ops.bitwise_and(ops.left_shift(x, 1 << i), move))
+        x = ops.bitwise_or(
+            ops.bitwise_and(x, ops.bitwise_invert(move)), ops.bitwise_and(ops.left_shift(x, 1 << i), move)
+        )
     return ops.bitwise_and(x, original)

@@ -84,7 +84,7 @@ class FreeIndex:
         freeze = np.asarray(freeze).ravel()
         free = freeze == FREE
         per_word = np.zeros(bits.num_words(free.size) * bits.WORD, np.int64)
-        per_word[:free.size] = free
+        per_word[: free.size] = free
         per_word = per_word.reshape(-1, bits.WORD).sum(axis=1)
         offsets = np.concatenate([[0], np.cumsum(per_word)[:-1]]).astype(np.int32)
         positions = np.flatnonzero(free)

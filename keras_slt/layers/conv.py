@@ -4,8 +4,8 @@ import keras
 from keras import ops
 
 from keras_slt.layers.base import SupermaskLayer
-from keras_slt.utils.validation import check_one_of, check_positive_int
 from keras_slt.utils import defaults
+from keras_slt.utils.validation import check_one_of, check_positive_int
 
 
 def _tuple(value, rank, name):
@@ -65,9 +65,18 @@ class SupermaskConv(SupermaskLayer):
         **kwargs,
     ):
         super().__init__(
-            activation=activation, use_bias=use_bias, sparsity=sparsity, prune_rate=prune_rate,
-            lock_rate=lock_rate, weight_init=weight_init, score_init=score_init, scale=scale, seed=seed,
-            layer_index=layer_index, selection=selection, **kwargs,
+            activation=activation,
+            use_bias=use_bias,
+            sparsity=sparsity,
+            prune_rate=prune_rate,
+            lock_rate=lock_rate,
+            weight_init=weight_init,
+            score_init=score_init,
+            scale=scale,
+            seed=seed,
+            layer_index=layer_index,
+            selection=selection,
+            **kwargs,
         )
         check_positive_int("filters", filters)
         self.rank = rank
@@ -77,12 +86,16 @@ class SupermaskConv(SupermaskLayer):
         self.dilation_rate = _tuple(dilation_rate, rank, "dilation_rate")
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
             # As Keras's convolutions: the backends' ops do not combine them.
-            raise ValueError(f"strides > 1 and dilation_rate > 1 do not combine; got strides={self.strides}, "
-                             f"dilation_rate={self.dilation_rate}")
-        self.padding = check_one_of("padding", padding.lower() if isinstance(padding, str) else padding,
-                                    ("valid", "same"))
-        self.data_format = check_one_of("data_format", data_format or keras.config.image_data_format(),
-                                        ("channels_last", "channels_first"))
+            raise ValueError(
+                f"strides > 1 and dilation_rate > 1 do not combine; got strides={self.strides}, "
+                f"dilation_rate={self.dilation_rate}"
+            )
+        self.padding = check_one_of(
+            "padding", padding.lower() if isinstance(padding, str) else padding, ("valid", "same")
+        )
+        self.data_format = check_one_of(
+            "data_format", data_format or keras.config.image_data_format(), ("channels_last", "channels_first")
+        )
         self.input_spec = keras.layers.InputSpec(ndim=rank + 2)
 
     def input_channels(self, input_shape):
@@ -99,8 +112,12 @@ class SupermaskConv(SupermaskLayer):
 
     def apply_kernel(self, inputs, kernel):
         return ops.conv(
-            inputs, kernel, strides=self.strides, padding=self.padding,
-            data_format=self.data_format, dilation_rate=self.dilation_rate,
+            inputs,
+            kernel,
+            strides=self.strides,
+            padding=self.padding,
+            data_format=self.data_format,
+            dilation_rate=self.dilation_rate,
         )
 
     def get_config(self):
@@ -152,10 +169,25 @@ class SupermaskConv1D(SupermaskConv):
         **kwargs,
     ):
         super().__init__(
-            1, filters, kernel_size, strides=strides, padding=padding, data_format=data_format,
-            dilation_rate=dilation_rate, activation=activation, use_bias=use_bias, sparsity=sparsity,
-            prune_rate=prune_rate, lock_rate=lock_rate, weight_init=weight_init, score_init=score_init,
-            scale=scale, seed=seed, layer_index=layer_index, selection=selection, **kwargs,
+            1,
+            filters,
+            kernel_size,
+            strides=strides,
+            padding=padding,
+            data_format=data_format,
+            dilation_rate=dilation_rate,
+            activation=activation,
+            use_bias=use_bias,
+            sparsity=sparsity,
+            prune_rate=prune_rate,
+            lock_rate=lock_rate,
+            weight_init=weight_init,
+            score_init=score_init,
+            scale=scale,
+            seed=seed,
+            layer_index=layer_index,
+            selection=selection,
+            **kwargs,
         )
 
 
@@ -196,10 +228,25 @@ class SupermaskConv2D(SupermaskConv):
         **kwargs,
     ):
         super().__init__(
-            2, filters, kernel_size, strides=strides, padding=padding, data_format=data_format,
-            dilation_rate=dilation_rate, activation=activation, use_bias=use_bias, sparsity=sparsity,
-            prune_rate=prune_rate, lock_rate=lock_rate, weight_init=weight_init, score_init=score_init,
-            scale=scale, seed=seed, layer_index=layer_index, selection=selection, **kwargs,
+            2,
+            filters,
+            kernel_size,
+            strides=strides,
+            padding=padding,
+            data_format=data_format,
+            dilation_rate=dilation_rate,
+            activation=activation,
+            use_bias=use_bias,
+            sparsity=sparsity,
+            prune_rate=prune_rate,
+            lock_rate=lock_rate,
+            weight_init=weight_init,
+            score_init=score_init,
+            scale=scale,
+            seed=seed,
+            layer_index=layer_index,
+            selection=selection,
+            **kwargs,
         )
 
 
@@ -252,10 +299,25 @@ class SupermaskDepthwiseConv2D(SupermaskConv):
         check_positive_int("depth_multiplier", depth_multiplier)
         # The kernel's last axis, `filters` of SupermaskConv, is the multiplier.
         super().__init__(
-            2, depth_multiplier, kernel_size, strides=strides, padding=padding, data_format=data_format,
-            dilation_rate=dilation_rate, activation=activation, use_bias=use_bias, sparsity=sparsity,
-            prune_rate=prune_rate, lock_rate=lock_rate, weight_init=weight_init, score_init=score_init,
-            scale=scale, seed=seed, layer_index=layer_index, selection=selection, **kwargs,
+            2,
+            depth_multiplier,
+            kernel_size,
+            strides=strides,
+            padding=padding,
+            data_format=data_format,
+            dilation_rate=dilation_rate,
+            activation=activation,
+            use_bias=use_bias,
+            sparsity=sparsity,
+            prune_rate=prune_rate,
+            lock_rate=lock_rate,
+            weight_init=weight_init,
+            score_init=score_init,
+            scale=scale,
+            seed=seed,
+            layer_index=layer_index,
+            selection=selection,
+            **kwargs,
         )
         self.depth_multiplier = depth_multiplier
 
@@ -267,8 +329,12 @@ class SupermaskDepthwiseConv2D(SupermaskConv):
 
     def apply_kernel(self, inputs, kernel):
         return ops.depthwise_conv(
-            inputs, kernel, strides=self.strides, padding=self.padding,
-            data_format=self.data_format, dilation_rate=self.dilation_rate,
+            inputs,
+            kernel,
+            strides=self.strides,
+            padding=self.padding,
+            data_format=self.data_format,
+            dilation_rate=self.dilation_rate,
         )
 
     def get_config(self):

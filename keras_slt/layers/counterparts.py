@@ -66,12 +66,14 @@ def register_supermask_layer(plain_class, supermask_class, accepts=None):
     >>> type(keras_slt.ticket.materialize(model).layers[0]).__name__
     'Conv3D'
     """
-    if not (inspect.isclass(plain_class) and issubclass(plain_class, keras.layers.Layer)) \
-            or issubclass(plain_class, SupermaskLayer):
+    if not (inspect.isclass(plain_class) and issubclass(plain_class, keras.layers.Layer)) or issubclass(
+        plain_class, SupermaskLayer
+    ):
         raise ValueError(f"plain_class must be a Keras layer class that is no supermask layer, got {plain_class!r}")
     if not (inspect.isclass(supermask_class) and issubclass(supermask_class, SupermaskLayer)):
-        raise ValueError(f"supermask_class must be a subclass of keras_slt.layers.SupermaskLayer, "
-                         f"got {supermask_class!r}")
+        raise ValueError(
+            f"supermask_class must be a subclass of keras_slt.layers.SupermaskLayer, got {supermask_class!r}"
+        )
     if accepts is not None and not callable(accepts):
         raise ValueError(f"accepts must be a function of a layer config or None, got {accepts!r}")
     # One counterpart each way: materialize must know which Keras class to build.
@@ -107,8 +109,11 @@ def arguments(supermask_class):
     names = set()
     for cls in supermask_class.__mro__:
         if issubclass(cls, SupermaskLayer):
-            names.update(name for name, parameter in inspect.signature(cls.__init__).parameters.items()
-                         if parameter.kind is not parameter.VAR_KEYWORD and name != "self")
+            names.update(
+                name
+                for name, parameter in inspect.signature(cls.__init__).parameters.items()
+                if parameter.kind is not parameter.VAR_KEYWORD and name != "self"
+            )
     return names
 
 
@@ -121,8 +126,11 @@ def architecture(layer, supermask_class):
     are left out.
     """
     takes = arguments(supermask_class) | set(_BASE_ARGUMENTS)
-    return {key: value for key, value in layer.get_config().items()
-            if key in takes and key != "use_bias" and key not in SUPERMASK_ARGUMENTS}
+    return {
+        key: value
+        for key, value in layer.get_config().items()
+        if key in takes and key != "use_bias" and key not in SUPERMASK_ARGUMENTS
+    }
 
 
 def plain_config(layer):
@@ -136,7 +144,8 @@ def _ungrouped(config):
 
 register_supermask_layer(keras.layers.Dense, SupermaskDense)
 # Grouped and causal convolutions compute something the supermask ones do not.
-register_supermask_layer(keras.layers.Conv1D, SupermaskConv1D,
-                         accepts=lambda config: _ungrouped(config) and config["padding"] != "causal")
+register_supermask_layer(
+    keras.layers.Conv1D, SupermaskConv1D, accepts=lambda config: _ungrouped(config) and config["padding"] != "causal"
+)
 register_supermask_layer(keras.layers.Conv2D, SupermaskConv2D, accepts=_ungrouped)
 register_supermask_layer(keras.layers.DepthwiseConv2D, SupermaskDepthwiseConv2D)

@@ -5,8 +5,8 @@ from keras import ops
 
 from keras_slt.layers import blocks
 from keras_slt.layers.base import SupermaskLayer
-from keras_slt.utils.validation import check_positive_int
 from keras_slt.utils import defaults
+from keras_slt.utils.validation import check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="keras_slt")
@@ -58,9 +58,18 @@ class SupermaskDense(SupermaskLayer):
         **kwargs,
     ):
         super().__init__(
-            activation=activation, use_bias=use_bias, sparsity=sparsity, prune_rate=prune_rate,
-            lock_rate=lock_rate, weight_init=weight_init, score_init=score_init, scale=scale, seed=seed,
-            layer_index=layer_index, selection=selection, **kwargs,
+            activation=activation,
+            use_bias=use_bias,
+            sparsity=sparsity,
+            prune_rate=prune_rate,
+            lock_rate=lock_rate,
+            weight_init=weight_init,
+            score_init=score_init,
+            scale=scale,
+            seed=seed,
+            layer_index=layer_index,
+            selection=selection,
+            **kwargs,
         )
         check_positive_int("units", units)
         blocks.check_block_size(block_size)

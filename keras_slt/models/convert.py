@@ -15,20 +15,29 @@ import warnings
 import keras
 import numpy as np
 
-from keras_slt.layers import SCALES, SELECTIONS, blocks, counterparts, initializers
-from keras_slt.search.supermask_model import SupermaskModel
-from keras_slt.utils.validation import check_one_of
-from keras_slt.layers.walk import walk
-from keras_slt.utils import defaults
 from keras_slt.freezing import densities, pattern
+from keras_slt.layers import SCALES, SELECTIONS, blocks, counterparts, initializers
+from keras_slt.layers.walk import walk
+from keras_slt.search.supermask_model import SupermaskModel
+from keras_slt.utils import defaults
+from keras_slt.utils.validation import check_one_of
 
 UNSUPPORTED_CHOICES = ("error", "keep")
 # The options of `supermaskify` that make the supermask network (ratios, how
 # they spread, selection, initialization, seed, mask blocks): what
 # `keras_slt.models.get` and a search hand on to it.
 SUPERMASK_OPTIONS = (
-    "sparsity", "freeze_ratio", "prune_ratio", "lock_ratio", "distribution",
-    "selection", "weight_init", "score_init", "scale", "seed", "block_size",
+    "sparsity",
+    "freeze_ratio",
+    "prune_ratio",
+    "lock_ratio",
+    "distribution",
+    "selection",
+    "weight_init",
+    "score_init",
+    "scale",
+    "seed",
+    "block_size",
 )
 
 
@@ -134,16 +143,19 @@ def supermaskify(
                     _check_initial_value(layer, name, value, "affine_batchnorm=True to train gamma and beta")
         elif layer.trainable_weights:
             message = (
-                f"layer {layer.name!r} ({type(layer).__name__}) has trainable weights "
-                "but no supermask counterpart"
+                f"layer {layer.name!r} ({type(layer).__name__}) has trainable weights but no supermask counterpart"
             )
             if unsupported == "error":
-                raise ValueError(message + "; pass unsupported='keep' to keep it as an ordinary trained layer, "
-                                 "or register a supermask version with keras_slt.layers.register_supermask_layer")
+                raise ValueError(
+                    message + "; pass unsupported='keep' to keep it as an ordinary trained layer, "
+                    "or register a supermask version with keras_slt.layers.register_supermask_layer"
+                )
             warnings.warn(message + "; kept as an ordinary trained layer", stacklevel=2)
     if not convertible:
-        raise ValueError("model has no layer with a supermask counterpart (Dense, Conv1D, Conv2D, "
-                         "DepthwiseConv2D or a class given to keras_slt.layers.register_supermask_layer)")
+        raise ValueError(
+            "model has no layer with a supermask counterpart (Dense, Conv1D, Conv2D, "
+            "DepthwiseConv2D or a class given to keras_slt.layers.register_supermask_layer)"
+        )
 
     shapes = [tuple(layer.kernel.shape) for layer in convertible]
     rates = pattern.layer_ratios(shapes, prune, lock, distribution)
@@ -186,8 +198,9 @@ def supermaskify(
         "block_size": block_size,
         "affine_batchnorm": affine_batchnorm,
     }
-    return SupermaskModel(network, sparsity=sparsity, selection=selection, metadata=metadata,
-                          name=f"supermask_{model.name}")
+    return SupermaskModel(
+        network, sparsity=sparsity, selection=selection, metadata=metadata, name=f"supermask_{model.name}"
+    )
 
 
 def _check_initial_value(layer, name, value, remedy):

@@ -49,10 +49,10 @@ def fc(input_shape, num_classes, width=1024):
     inputs = keras.Input(input_shape, name="image")
     x = layers.Flatten(name="flatten")(inputs)
     for index in range(2):
-        x = layers.Dense(width, activation="relu", use_bias=False,
-                         kernel_initializer=kaiming_uniform(), name=f"fc{index + 1}")(x)
-    outputs = layers.Dense(num_classes, use_bias=False, kernel_initializer=kaiming_uniform(),
-                           name="logits")(x)
+        x = layers.Dense(
+            width, activation="relu", use_bias=False, kernel_initializer=kaiming_uniform(), name=f"fc{index + 1}"
+        )(x)
+    outputs = layers.Dense(num_classes, use_bias=False, kernel_initializer=kaiming_uniform(), name="logits")(x)
     return keras.Model(inputs, outputs, name="fc")
 
 
@@ -82,18 +82,26 @@ def conv(input_shape, num_classes, depth, width_factor=1.0):
     x = inputs
     for pair, channels in enumerate(CONV_PAIRS[: depth // 2]):
         for half in range(2):
-            x = layers.Conv2D(scaled(channels, width_factor), 3, padding="same",
-                              activation="relu", use_bias=False,
-                              kernel_initializer=kaiming_uniform(),
-                              name=f"conv{2 * pair + half + 1}")(x)
+            x = layers.Conv2D(
+                scaled(channels, width_factor),
+                3,
+                padding="same",
+                activation="relu",
+                use_bias=False,
+                kernel_initializer=kaiming_uniform(),
+                name=f"conv{2 * pair + half + 1}",
+            )(x)
         x = layers.MaxPooling2D(2, name=f"pool{pair + 1}")(x)
     x = layers.Flatten(name="flatten")(x)
     for index, units in enumerate(HIDDEN_UNITS):
-        x = layers.Dense(scaled(units, width_factor), activation="relu",
-                         use_bias=False, kernel_initializer=kaiming_uniform(),
-                         name=f"fc{index + 1}")(x)
-    outputs = layers.Dense(num_classes, use_bias=False, kernel_initializer=kaiming_uniform(),
-                           name="logits")(x)
+        x = layers.Dense(
+            scaled(units, width_factor),
+            activation="relu",
+            use_bias=False,
+            kernel_initializer=kaiming_uniform(),
+            name=f"fc{index + 1}",
+        )(x)
+    outputs = layers.Dense(num_classes, use_bias=False, kernel_initializer=kaiming_uniform(), name="logits")(x)
     return keras.Model(inputs, outputs, name=f"conv{depth}")
 
 

@@ -34,8 +34,7 @@ def neighbour_mean(values, senders, receivers):
     """
     num_nodes = ops.shape(values)[0]
     total = ops.segment_sum(ops.take(values, senders, axis=0), receivers, num_segments=num_nodes)
-    degree = ops.segment_sum(ops.ones_like(receivers, dtype=values.dtype), receivers,
-                             num_segments=num_nodes)
+    degree = ops.segment_sum(ops.ones_like(receivers, dtype=values.dtype), receivers, num_segments=num_nodes)
     return total / ops.expand_dims(ops.maximum(degree, 1.0), -1)
 
 
@@ -101,14 +100,11 @@ def gin(input_shape, num_classes, width=HIDDEN_WIDTH):
     for index in range(NUM_LAYERS):
         units = num_classes if index == NUM_LAYERS - 1 else width
         h = GINAggregation(name=f"aggregate{index + 1}")([h, edges])
-        h = layers.Dense(units, use_bias=False, kernel_initializer="he_uniform",
-                         name=f"gin{index + 1}")(h)
+        h = layers.Dense(units, use_bias=False, kernel_initializer="he_uniform", name=f"gin{index + 1}")(h)
         # PyTorch's BatchNorm1d defaults: momentum 0.1 (0.9 in Keras terms), eps 1e-5.
-        h = layers.BatchNormalization(momentum=0.9, epsilon=1e-5, center=False, scale=False,
-                                      name=f"norm{index + 1}")(h)
+        h = layers.BatchNormalization(momentum=0.9, epsilon=1e-5, center=False, scale=False, name=f"norm{index + 1}")(h)
         h = layers.ReLU(name=f"relu{index + 1}")(h)
         outputs.append(h)
-    read_out = layers.Dense(num_classes, use_bias=False, kernel_initializer="he_uniform",
-                            name="readout")(outputs[-2])
+    read_out = layers.Dense(num_classes, use_bias=False, kernel_initializer="he_uniform", name="readout")(outputs[-2])
     logits = layers.Average(name="logits")([read_out, outputs[-1]])
     return keras.Model({"features": features, "edges": edges}, logits, name="gin")

@@ -2,11 +2,11 @@
 
 import functools
 
-from keras_slt.models.convert import SUPERMASK_OPTIONS, supermaskify
 from keras_slt.models import catalog, convnets, gin, resnet
 from keras_slt.models.catalog import NAMES, architecture_options  # noqa: F401  (part of this module's API)
-from keras_slt.utils.validation import check_one_of, check_positive_int
+from keras_slt.models.convert import SUPERMASK_OPTIONS, supermaskify
 from keras_slt.utils import defaults
+from keras_slt.utils.validation import check_one_of, check_positive_int
 
 # Builder family (see `catalog.NETWORKS`) -> builder(input_shape, num_classes,
 # **architecture options), with depth= for the families that have depths.

@@ -60,8 +60,7 @@ def basic_resnet(input_shape, num_classes, depth, stem=None, width_factor=1.0):
     for stage, (blocks, channels) in enumerate(zip(BASIC_BLOCKS[depth], STAGE_CHANNELS)):
         for block in range(blocks):
             stride = 2 if stage > 0 and block == 0 else 1
-            x = _basic_block(x, scaled(channels, width_factor), stride,
-                             name=f"stage{stage + 1}_block{block + 1}")
+            x = _basic_block(x, scaled(channels, width_factor), stride, name=f"stage{stage + 1}_block{block + 1}")
     return _classifier(inputs, x, num_classes, f"{stem}_resnet{depth}")
 
 
@@ -93,9 +92,13 @@ def bottleneck_resnet(input_shape, num_classes, depth, width_factor=1.0, inner_f
     for stage, (blocks, channels) in enumerate(zip(BOTTLENECK_BLOCKS[depth], STAGE_CHANNELS)):
         for block in range(blocks):
             stride = 2 if stage > 0 and block == 0 else 1
-            x = _bottleneck(x, scaled(inner_factor * channels, width_factor),
-                            scaled(BOTTLENECK_EXPANSION * channels, width_factor), stride,
-                            name=f"stage{stage + 1}_block{block + 1}")
+            x = _bottleneck(
+                x,
+                scaled(inner_factor * channels, width_factor),
+                scaled(BOTTLENECK_EXPANSION * channels, width_factor),
+                stride,
+                name=f"stage{stage + 1}_block{block + 1}",
+            )
     name = f"wide_resnet{depth}_{inner_factor}" if inner_factor != 1 else f"resnet{depth}"
     return _classifier(inputs, x, num_classes, name)
 
@@ -117,14 +120,20 @@ def _conv(x, filters, kernel_size, stride, name):
         padding = "valid"
     else:
         padding = "same"
-    return layers.Conv2D(filters, kernel_size, strides=stride, padding=padding,
-                         use_bias=False, kernel_initializer=kaiming_uniform(), name=name)(x)
+    return layers.Conv2D(
+        filters,
+        kernel_size,
+        strides=stride,
+        padding=padding,
+        use_bias=False,
+        kernel_initializer=kaiming_uniform(),
+        name=name,
+    )(x)
 
 
 def _batchnorm(x, name):
     # PyTorch's BatchNorm2d(momentum=0.1, eps=1e-5, affine=False).
-    return layers.BatchNormalization(momentum=0.9, epsilon=1e-5, center=False, scale=False,
-                                     name=name)(x)
+    return layers.BatchNormalization(momentum=0.9, epsilon=1e-5, center=False, scale=False, name=name)(x)
 
 
 def _stem(x, stem, channels):
@@ -166,6 +175,5 @@ def _bottleneck(x, inner, channels, stride, name):
 
 def _classifier(inputs, x, num_classes, name):
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    outputs = layers.Dense(num_classes, use_bias=False, kernel_initializer=kaiming_uniform(),
-                           name="logits")(x)
+    outputs = layers.Dense(num_classes, use_bias=False, kernel_initializer=kaiming_uniform(), name="logits")(x)
     return keras.Model(inputs, outputs, name=name)

@@ -39,14 +39,12 @@ class CoupledSGD(keras.optimizers.SGD):
     [[0.95]]
     """
 
-    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False,
-                 coupled_weight_decay=0.0, **kwargs):
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, coupled_weight_decay=0.0, **kwargs):
         if kwargs.get("weight_decay") is not None:
             raise ValueError("CoupledSGD takes coupled_weight_decay, not weight_decay")
         if coupled_weight_decay < 0:
             raise ValueError(f"coupled_weight_decay must be >= 0, got {coupled_weight_decay}")
-        super().__init__(learning_rate=learning_rate, momentum=float(momentum),
-                         nesterov=nesterov, **kwargs)
+        super().__init__(learning_rate=learning_rate, momentum=float(momentum), nesterov=nesterov, **kwargs)
         self.coupled_weight_decay = float(coupled_weight_decay)
 
     def update_step(self, gradient, variable, learning_rate):

@@ -4,14 +4,14 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_slt.utils.counting import floor_count
 from keras_slt.freezing.pattern import check_sparsity
 from keras_slt.layers import threshold_context
 from keras_slt.layers.base import SELECTIONS
-from keras_slt.selection import threshold_of_scores
-from keras_slt.utils.validation import check_fraction, check_one_of
 from keras_slt.layers.walk import supermask_layers
+from keras_slt.selection import threshold_of_scores
 from keras_slt.utils import defaults
+from keras_slt.utils.counting import floor_count
+from keras_slt.utils.validation import check_fraction, check_one_of
 
 
 @keras.saving.register_keras_serializable(package="keras_slt")
@@ -72,8 +72,12 @@ class SupermaskModel(keras.Model):
         # passes; the result is exact whatever this holds (0: start cold).
         # int32, so it is no model float (size accounting, tickets).
         self.threshold_hint = self.add_weight(
-            name="threshold_hint", shape=(), dtype="int32", initializer="zeros",
-            trainable=False, aggregation="only_first_replica",
+            name="threshold_hint",
+            shape=(),
+            dtype="int32",
+            initializer="zeros",
+            trainable=False,
+            aggregation="only_first_replica",
         )
         self._adopt_layers()
         if network.built:
@@ -88,7 +92,7 @@ class SupermaskModel(keras.Model):
 
     @property
     def selection(self):
-        """"global" or "layerwise", shared by all supermask layers."""
+        """ "global" or "layerwise", shared by all supermask layers."""
         return self._selection
 
     def build(self, input_shape):
@@ -211,10 +215,7 @@ class SupermaskModel(keras.Model):
             threshold = float(ops.convert_to_numpy(threshold))
         return {
             "actual_sparsity": 1.0 - kept / total,
-            "layer_sparsity": {
-                layer.name: 1.0 - float(m.mean())
-                for layer, m in zip(self.supermask_layers, masks)
-            },
+            "layer_sparsity": {layer.name: 1.0 - float(m.mean()) for layer, m in zip(self.supermask_layers, masks)},
             "threshold": threshold,
         }
 
@@ -233,7 +234,5 @@ class SupermaskModel(keras.Model):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         config = dict(config)
-        network = keras.saving.deserialize_keras_object(
-            config.pop("network"), custom_objects=custom_objects
-        )
+        network = keras.saving.deserialize_keras_object(config.pop("network"), custom_objects=custom_objects)
         return cls(network=network, **config)

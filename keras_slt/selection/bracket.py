@@ -98,9 +98,7 @@ def kth_key(keys, k, num_free, hint, count):
 
     def first_probes():
         # Around the hint, or the cold-start ladder.
-        warm = ops.stack(
-            [hint + sign * offset for offset in _WARM_OFFSETS for sign in (-1, 1)]
-        )
+        warm = ops.stack([hint + sign * offset for offset in _WARM_OFFSETS for sign in (-1, 1)])
         ladder = [int(np.float32(2.0**e).view(np.int32)) for e in _LADDER_EXPONENTS]
         cold = ops.convert_to_tensor(ladder, "int32")
         return ops.clip(ops.where((hint > 0) & (hint < INF_BITS), warm, cold), 1, END - 1)

@@ -7,8 +7,8 @@ threshold with frozen positions forced.
 
 import numpy as np
 
-from keras_slt.utils.counting import floor_count
 from keras_slt.freezing.pattern import LOCKED, PRUNED
+from keras_slt.utils.counting import floor_count
 
 
 def modified_scores(scores, freeze):

@@ -24,8 +24,11 @@ def count_variadic(keys, probes):
     reducer = _reducer()
 
     def where(c, x, y):
-        return tf.where(c, tf.constant(x, tf.int32) if isinstance(x, int) else x,
-                        tf.constant(y, tf.int32) if isinstance(y, int) else y)
+        return tf.where(
+            c,
+            tf.constant(x, tf.int32) if isinstance(x, int) else x,
+            tf.constant(y, tf.int32) if isinstance(y, int) else y,
+        )
 
     per_tensor = []
     for key in keys:

@@ -62,9 +62,7 @@ def decode_bits(data, size, ones):
         return np.full(size, 1 if ones else 0, dtype=np.uint8)
     if not data or len(data) % 4:
         raise ValueError(f"coded mask must be a nonzero multiple of 4 bytes, got {len(data)}")
-    decoder = constriction.stream.queue.RangeDecoder(
-        np.frombuffer(data, dtype="<u4").astype(np.uint32)
-    )
+    decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(data, dtype="<u4").astype(np.uint32))
     bits = np.asarray(decoder.decode(_model(size, ones), size), dtype=np.uint8)
     if int(bits.sum()) != ones:
         raise ValueError(f"coded mask decodes to {int(bits.sum())} ones, expected {ones}")

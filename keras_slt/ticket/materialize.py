@@ -67,8 +67,10 @@ def plain_layer(layer):
     """
     plain_class = counterparts.plain_class_of(layer)
     if plain_class is None:
-        raise ValueError(f"layer {layer.name!r} ({type(layer).__name__}) has no plain Keras counterpart; "
-                         "register one with keras_slt.layers.register_supermask_layer")
+        raise ValueError(
+            f"layer {layer.name!r} ({type(layer).__name__}) has no plain Keras counterpart; "
+            "register one with keras_slt.layers.register_supermask_layer"
+        )
     return plain_class.from_config(counterparts.plain_config(layer))
 
 

@@ -13,6 +13,7 @@ import dataclasses
 import math
 
 import numpy as np
+
 from keras_slt.freezing.pattern import FREE
 from keras_slt.layers import blocks
 from keras_slt.layers.walk import supermask_layers
@@ -229,13 +230,25 @@ def mask_summary(model, print_fn=print):
         [row.name, str(row.shape), row.weights, row.kept, row.pruned, row.locked, row.free, f"{row.sparsity:.4f}"]
         for row in rows
     ]
-    lines.append(["total", "", weights, kept, sum(row.pruned for row in rows), sum(row.locked for row in rows),
-                  sum(row.free for row in rows), f"{1.0 - kept / weights:.4f}"])
+    lines.append(
+        [
+            "total",
+            "",
+            weights,
+            kept,
+            sum(row.pruned for row in rows),
+            sum(row.locked for row in rows),
+            sum(row.free for row in rows),
+            f"{1.0 - kept / weights:.4f}",
+        ]
+    )
     table = [list(_SUMMARY_COLUMNS)] + [[str(cell) for cell in line] for line in lines]
     widths = [max(len(line[column]) for line in table) for column in range(len(_SUMMARY_COLUMNS))]
     for line in table:
         # Names and shapes read left to right, numbers line up on the right.
-        cells = [cell.ljust(width) if column < 2 else cell.rjust(width)
-                 for column, (cell, width) in enumerate(zip(line, widths))]
+        cells = [
+            cell.ljust(width) if column < 2 else cell.rjust(width)
+            for column, (cell, width) in enumerate(zip(line, widths))
+        ]
         print_fn("  ".join(cells).rstrip())
     return rows

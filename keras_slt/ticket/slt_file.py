@@ -26,14 +26,14 @@ import zlib
 import keras
 import numpy as np
 
-from keras_slt.utils.counting import floor_count
-from keras_slt.ticket import coding, slt_format
-from keras_slt.ticket.materialize import check_supermask_model, materialize
-from keras_slt.ticket.slt_format import CodedMask, TicketError
 from keras_slt.freezing.pattern import FREE
 from keras_slt.layers import SupermaskLayer, blocks
+from keras_slt.ticket import coding, slt_format
+from keras_slt.ticket.materialize import check_supermask_model, materialize
 from keras_slt.ticket.size import stored_variables
-from keras_slt.utils import files, budget
+from keras_slt.ticket.slt_format import CodedMask, TicketError
+from keras_slt.utils import budget, files
+from keras_slt.utils.counting import floor_count
 
 # Most weights the supermask layers of a ticket may have in all. They are
 # regenerated from the seeds, so the file's size does not bound them: a few
@@ -153,7 +153,7 @@ def load_ticket(path, supermask=False):
     offset = 0
     for variable in variables:
         size = int(np.prod(variable.shape))
-        variable.assign(floats[offset:offset + size].reshape(variable.shape).astype(variable.dtype))
+        variable.assign(floats[offset : offset + size].reshape(variable.shape).astype(variable.dtype))
         offset += size
     return model if supermask else materialize(model)
 
@@ -248,8 +248,9 @@ def _check_architecture(path, config, coded_masks):
         except (TypeError, ValueError) as error:
             raise TicketError(f"{path}: layer {name!r} has a damaged build_config ({_first_line(error)})") from None
         if values > MAX_WEIGHTS:
-            raise TicketError(f"{path}: layer {name!r} declares inputs of {values} values per example, "
-                              f"more than {MAX_WEIGHTS}")
+            raise TicketError(
+                f"{path}: layer {name!r} declares inputs of {values} values per example, more than {MAX_WEIGHTS}"
+            )
         # Keras resolves a class by its registered name, else by its class name.
         names = (layer_config.get("registered_name"), layer_config["class_name"])
         cls = next((classes[n] for n in names if isinstance(n, str) and n in classes), None)
@@ -263,8 +264,11 @@ def _check_architecture(path, config, coded_masks):
         try:
             layer = cls.from_config(layer_config["config"])  # not built: nothing generated yet
             input_shape = layer_config["build_config"]["input_shape"]
-            if not (isinstance(input_shape, list) and input_shape
-                    and all(d is None or (type(d) is int and d > 0) for d in input_shape)):
+            if not (
+                isinstance(input_shape, list)
+                and input_shape
+                and all(d is None or (type(d) is int and d > 0) for d in input_shape)
+            ):
                 raise ValueError(f"input shape {input_shape!r}")
             shape = tuple(layer.kernel_shape(tuple(input_shape)))
             if not all(type(d) is int and d > 0 for d in shape):
@@ -282,8 +286,10 @@ def _check_architecture(path, config, coded_masks):
                 f"has a kernel of shape {shape}); refused before generating them"
             )
         if index in indices or not 0 <= index < len(coded_masks):
-            raise TicketError(f"{path}: supermask layer {name!r} has layer_index {index}, expected 0 to "
-                              f"{len(coded_masks) - 1} once each")
+            raise TicketError(
+                f"{path}: supermask layer {name!r} has layer_index {index}, expected 0 to "
+                f"{len(coded_masks) - 1} once each"
+            )
         indices.add(index)
         free = entries - floor_count(entries, layer.prune_rate) - floor_count(entries, layer.lock_rate)
         coded = coded_masks[index]
@@ -309,8 +315,10 @@ def _check_stored_floats(path, config, num_floats):
         raise TicketError(f"{path}: its network config cannot be rebuilt ({_first_line(error)})") from None
     expected = sum(math.prod(shape) for shape, _ in declared)
     if expected != num_floats:
-        raise TicketError(f"{path}: ticket holds {num_floats} floats, its network config declares {expected}; "
-                          "refused before building it")
+        raise TicketError(
+            f"{path}: ticket holds {num_floats} floats, its network config declares {expected}; "
+            "refused before building it"
+        )
 
 
 def _decoded(path, layer, coded_mask):

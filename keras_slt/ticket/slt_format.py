@@ -142,7 +142,7 @@ def _read_payload(path):
     """Checks the header and splits the payload: (config, masks, floats)."""
     data = files.read_bytes(path, MAX_FILE_BYTES, TicketError)
     if len(data) < _HEADER.size:
-        if MAGIC.startswith(data[:len(MAGIC)]) and data:
+        if MAGIC.startswith(data[: len(MAGIC)]) and data:
             raise TicketError(f"{path}: truncated ticket ({len(data)} bytes, shorter than its header)")
         raise TicketError(f"{path}: not a keras-slt ticket (no {MAGIC!r} header)")
     magic, version, payload_size, crc = _HEADER.unpack_from(data)
@@ -155,7 +155,7 @@ def _read_payload(path):
         )
     if version < 1:
         raise TicketError(f"{path}: ticket format version {version} does not exist (versions start at 1)")
-    payload = data[_HEADER.size:]
+    payload = data[_HEADER.size :]
     if len(payload) < payload_size:
         raise TicketError(f"{path}: truncated ticket ({len(data)} of {_HEADER.size + payload_size} bytes)")
     if len(payload) > payload_size:
@@ -176,7 +176,7 @@ def _split_payload(payload):
         if offset + size > len(payload):
             raise ValueError(f"field at byte {offset} runs past the payload")
         offset += size
-        return payload[offset - size:offset]
+        return payload[offset - size : offset]
 
     (config_size,) = _UINT32.unpack(take(_UINT32.size))
     config_bytes = take(config_size)

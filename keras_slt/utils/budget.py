@@ -82,8 +82,10 @@ def check(what, num_bytes, error=ValueError):
     """
     budget = limit()
     if num_bytes > budget:
-        raise error(f"{what} ({size_text(num_bytes)}), more than the memory budget of {size_text(budget)}; "
-                    f"set {VARIABLE} (e.g. {VARIABLE}=16G) to raise it")
+        raise error(
+            f"{what} ({size_text(num_bytes)}), more than the memory budget of {size_text(budget)}; "
+            f"set {VARIABLE} (e.g. {VARIABLE}=16G) to raise it"
+        )
 
 
 def declared_variables(config, select=None):

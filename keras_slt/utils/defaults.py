@@ -11,6 +11,7 @@ Example:
 >>> defaults.SPARSITY, defaults.SELECTION, defaults.WEIGHT_INIT
 (0.5, 'global', 'signed_kaiming_constant')
 """
+
 SPARSITY = 0.5  # where a sparsity may be left out: the search tool, keras_slt.models.get
 DISTRIBUTION = "uniform"
 SELECTION = "global"

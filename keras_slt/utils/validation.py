@@ -95,8 +95,12 @@ def check_file_name(name, value):
     Traceback (most recent call last):
     ValueError: name must be a plain file name (no folder, no '..'), got '../../ticket'
     """
-    plain = (isinstance(value, str) and value not in ("", ".", "..") and "/" not in value
-             and not any(ord(char) < 32 or ord(char) == 127 for char in value))
+    plain = (
+        isinstance(value, str)
+        and value not in ("", ".", "..")
+        and "/" not in value
+        and not any(ord(char) < 32 or ord(char) == 127 for char in value)
+    )
     if not plain:
         raise ValueError(f"{name} must be a plain file name (no folder, no '..'), got {value!r}")
     return value

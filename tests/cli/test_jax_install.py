@@ -15,11 +15,11 @@ import time
 import keras
 import numpy as np
 import pytest
+from helpers import ROOT, WITHOUT_TENSORFLOW, tool_lines
 
 import keras_slt
 from keras_slt import ticket
 from keras_slt.experiments import run_files
-from helpers import ROOT, WITHOUT_TENSORFLOW, tool_lines
 
 pytestmark = pytest.mark.slow
 
@@ -36,8 +36,16 @@ def jax_tool(script, *args, wait=True):
 
 
 def search_flags(data_dir, output_dir, epochs):
-    return ["--model=fc", "--dataset=fashion_mnist", f"--data_dir={data_dir}", "--width=16",
-            "--batch_size=32", "--sparsity=0.5", f"--epochs={epochs}", f"--output_dir={output_dir}"]
+    return [
+        "--model=fc",
+        "--dataset=fashion_mnist",
+        f"--data_dir={data_dir}",
+        "--width=16",
+        "--batch_size=32",
+        "--sparsity=0.5",
+        f"--epochs={epochs}",
+        f"--output_dir={output_dir}",
+    ]
 
 
 def outcome(folder):
@@ -68,9 +76,18 @@ def test_search_runs_without_tensorflow(straight_run):
 
 
 def test_image_folder_search_runs_without_tensorflow(image_dir, tmp_path):
-    done = jax_tool("tools/search.py", "--model=fc", "--dataset=image_folder", f"--data_dir={image_dir}",
-                    "--image_size=12,10", "--augment=crop_flip", "--width=16", "--batch_size=8", "--epochs=1",
-                    f"--output_dir={tmp_path}")
+    done = jax_tool(
+        "tools/search.py",
+        "--model=fc",
+        "--dataset=image_folder",
+        f"--data_dir={image_dir}",
+        "--image_size=12,10",
+        "--augment=crop_flip",
+        "--width=16",
+        "--batch_size=8",
+        "--epochs=1",
+        f"--output_dir={tmp_path}",
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     summary = [line for line in done.stdout.splitlines() if line.startswith("fc on image_folder")]
     assert len(summary) == 1 and "test accuracy" in summary[0]
@@ -105,17 +122,22 @@ def test_files_written_without_tensorflow_load_on_tensorflow(straight_run):
         np.testing.assert_array_equal(found, expected)
     plain = keras.saving.load_model(os.path.join(folder, "ticket.keras"))
     x = np.random.default_rng(0).standard_normal((4, 28, 28, 1)).astype("float32")
-    np.testing.assert_allclose(plain.predict(x, verbose=0), ticket.materialize(best).predict(x, verbose=0),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        plain.predict(x, verbose=0), ticket.materialize(best).predict(x, verbose=0), rtol=1e-5, atol=1e-5
+    )
 
 
 def first_step_masks(path=None):
     """The masks of a small FC ticket after one SGD step on fixed data (saved to `path`)."""
-    network = keras.Sequential([keras.Input((20,)), keras.layers.Dense(64, activation="relu", use_bias=False),
-                                keras.layers.Dense(10, use_bias=False)])
+    network = keras.Sequential(
+        [
+            keras.Input((20,)),
+            keras.layers.Dense(64, activation="relu", use_bias=False),
+            keras.layers.Dense(10, use_bias=False),
+        ]
+    )
     model = keras_slt.supermaskify(network, sparsity=0.5, freeze_ratio=0.5, seed=3)
-    model.compile(keras.optimizers.SGD(0.1, momentum=0.9),
-                  keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(keras.optimizers.SGD(0.1, momentum=0.9), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     rng = np.random.default_rng(1)
     model.train_on_batch(rng.standard_normal((32, 20)).astype("float32"), rng.integers(0, 10, 32))
     masks = model.masks()
@@ -129,8 +151,12 @@ def test_first_step_gives_the_same_masks_on_jax(tmp_path):
     done = subprocess.run(
         [sys.executable, "-c", f"import test_jax_install as t; t.first_step_masks({str(path)!r})"],
         # Run from tests/, so that `conftest` is the tests' and not the root's.
-        cwd=TESTS, env=dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=os.pathsep.join([ROOT, TESTS])),
-        capture_output=True, text=True, timeout=300)
+        cwd=TESTS,
+        env=dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=os.pathsep.join([ROOT, TESTS])),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     on_jax = np.load(path)
     for i, mask in enumerate(first_step_masks()):

@@ -12,12 +12,12 @@ import urllib.request
 
 import numpy as np
 import pytest
+from helpers import ROOT, one_error_line, run_tool, tiny_config
 
 from keras_slt.data import DataError, custom, graphs
 from keras_slt.data.graphs import planetoid
+from keras_slt.data.readers import downloads, tfds_builtin
 from keras_slt.experiments import runner, sources, sweep
-from keras_slt.data.readers import tfds_builtin, downloads
-from helpers import ROOT, one_error_line, run_tool, tiny_config
 
 SEARCH = ["--model=fc", "--width=16", "--dataset=fashion_mnist", "--batch_size=32"]
 
@@ -26,9 +26,20 @@ SEARCH = ["--model=fc", "--width=16", "--dataset=fashion_mnist", "--batch_size=3
 def test_search_on_a_terminal_keeps_the_live_progress_bar(data_dir, tmp_path):
     controller, terminal = pty.openpty()
     env = dict(os.environ, PYTHONPATH=ROOT)
-    process = subprocess.Popen([sys.executable, "tools/search.py", *SEARCH, f"--data_dir={data_dir}", "--epochs=1",
-                                f"--output_dir={tmp_path / 'run'}"], cwd=ROOT, env=env, stdout=terminal,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "tools/search.py",
+            *SEARCH,
+            f"--data_dir={data_dir}",
+            "--epochs=1",
+            f"--output_dir={tmp_path / 'run'}",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=terminal,
+        stderr=subprocess.DEVNULL,
+    )
     os.close(terminal)
     output = b""
     deadline = time.monotonic() + 300
@@ -58,12 +69,19 @@ def test_tfds_dataset_not_in_data_dir_fails_in_seconds(tmp_path):
         custom.load("tfds:beans", str(tmp_path))
     assert time.monotonic() - start < 10
     # TFDS would retry its download for minutes: the timeout catches a regression.
-    result = run_tool("tools/search.py", "--model=conv4", "--dataset=tfds:beans", f"--data_dir={tmp_path}",
-                      f"--output_dir={tmp_path / 'out'}", timeout=90)
+    result = run_tool(
+        "tools/search.py",
+        "--model=conv4",
+        "--dataset=tfds:beans",
+        f"--data_dir={tmp_path}",
+        f"--output_dir={tmp_path / 'out'}",
+        timeout=90,
+    )
     assert one_error_line(result, 2) == (
         f"error: dataset: tfds:beans is not prepared in data_dir {tmp_path}: a download is needed; "
         "`tfds build beans --data_dir=DIR` downloads and prepares it in DIR on a machine with network; "
-        "then pass data_dir=DIR, the folder holding beans/")
+        "then pass data_dir=DIR, the folder holding beans/"
+    )
 
 
 class FakeTfds:
@@ -86,9 +104,11 @@ def test_tfds_without_data_dir_needs_its_storage_to_answer(monkeypatch):
     with pytest.raises(DataError) as error:
         tfds_builtin.require_prepared(FakeTfds(prepared=False), "beans", "tfds:beans", advice="do this")
     assert probed == [tfds_builtin.TFDS_STORAGE]
-    assert str(error.value) == ("tfds:beans is not prepared in TFDS's data dir (TFDS_DATA_DIR, default "
-                                "~/tensorflow_datasets) and a download is needed, but storage cannot be "
-                                "reached (x); do this")
+    assert str(error.value) == (
+        "tfds:beans is not prepared in TFDS's data dir (TFDS_DATA_DIR, default "
+        "~/tensorflow_datasets) and a download is needed, but storage cannot be "
+        "reached (x); do this"
+    )
     monkeypatch.setattr(downloads, "unreachable", lambda url: None)
     tfds_builtin.require_prepared(FakeTfds(prepared=False), "beans", "tfds:beans")  # TFDS downloads it
 
@@ -135,7 +155,8 @@ def test_export_refuses_an_unfinished_run(tmp_path):
     result = run_tool("deploy/export.py", f"--output_dir={tmp_path}", timeout=120)
     assert one_error_line(result, 2) == (
         f"error: output_dir {tmp_path} holds no results.json: its search has not finished; run the same "
-        "search command to finish it, or pass --allow_unfinished to export its best epoch so far")
+        "search command to finish it, or pass --allow_unfinished to export its best epoch so far"
+    )
     assert sorted(os.listdir(tmp_path)) == ["best.keras"]
 
 
@@ -151,12 +172,19 @@ def test_unfinished_run_exports_with_its_stored_flags(tmp_path):
     assert sources.search_run(str(tmp_path)) == (str(tmp_path / "best.keras"), {"dataset": "mnist"})
 
 
-@pytest.mark.parametrize("dataset, data_dir, image_size, message", [
-    (None, "data", None, "--data_dir applies to the inputs of a dataset, and none is given (--dataset)"),
-    (None, None, "32,32", "--image_size applies to the inputs of a dataset, and none is given (--dataset)"),
-    ("fashion_mnist", None, "32,32", "--image_size applies to tfds:NAME and image_folder datasets, "
-                                     "not to fashion_mnist"),
-])
+@pytest.mark.parametrize(
+    "dataset, data_dir, image_size, message",
+    [
+        (None, "data", None, "--data_dir applies to the inputs of a dataset, and none is given (--dataset)"),
+        (None, None, "32,32", "--image_size applies to the inputs of a dataset, and none is given (--dataset)"),
+        (
+            "fashion_mnist",
+            None,
+            "32,32",
+            "--image_size applies to tfds:NAME and image_folder datasets, not to fashion_mnist",
+        ),
+    ],
+)
 def test_export_and_benchmark_refuse_dataset_options_without_use(dataset, data_dir, image_size, message):
     with pytest.raises(ValueError) as error:
         sources.check_dataset_options(dataset, data_dir, image_size)
@@ -183,7 +211,8 @@ def test_an_empty_split_is_named(tmp_path):
         runner.run_search(config)
     assert str(error.value) == (
         "dataset image_folder: its training split is empty (0 training, 1 validation, 1 test examples; "
-        "validation is 20% of the training set); every split needs at least one example")
+        "validation is 20% of the training set); every split needs at least one example"
+    )
     assert not (tmp_path / "out" / "results.json").exists()
 
 
@@ -191,10 +220,13 @@ def test_sweep_line_per_finished_run(tmp_path):
     run = sweep.grid(["fc"], [0.5], [0.5], [0], pruned_source=False, weight_trained=False)[0]
     folder = tmp_path / run.name
     folder.mkdir()
-    (folder / "results.json").write_text(json.dumps({"test_accuracy": 0.8412, "model_size_bits": 1234567,
-                                                     "wall_time_s": 35.4, "flags": {}}))
+    (folder / "results.json").write_text(
+        json.dumps({"test_accuracy": 0.8412, "model_size_bits": 1234567, "wall_time_s": 35.4, "flags": {}})
+    )
     assert sweep.finished_line(tmp_path, run, 0) == (
         "done: fc_s0.5_f0.5_frozen_seed0 (model=fc algo=ep sparsity=0.5 prune_ratio=0.25 lock_ratio=0.25 "
-        "seed=0): test accuracy 84.12%, 1,234,567 bits, 35 s")
+        "seed=0): test accuracy 84.12%, 1,234,567 bits, 35 s"
+    )
     assert sweep.finished_line(tmp_path, run, 3) == (
-        f"FAILED (3): fc_s0.5_f0.5_frozen_seed0; its log: {folder / 'log.txt'}")
+        f"FAILED (3): fc_s0.5_f0.5_frozen_seed0; its log: {folder / 'log.txt'}"
+    )

@@ -5,23 +5,40 @@ import os
 
 import keras
 import pytest
+from helpers import one_error_line, run_tool
 
 import keras_slt  # noqa: F401  (registers the classes best.keras names, for load_model below)
-from helpers import one_error_line, run_tool
 
 pytestmark = pytest.mark.slow  # every test starts the tool
 
 REQUIRED_KEYS = {
-    "test_accuracy", "val_accuracy", "best_epoch", "model_size_bits", "dense_float32_bits",
-    "actual_sparsity", "layer_sparsity", "flags", "seed", "wall_time_s", "history",
+    "test_accuracy",
+    "val_accuracy",
+    "best_epoch",
+    "model_size_bits",
+    "dense_float32_bits",
+    "actual_sparsity",
+    "layer_sparsity",
+    "flags",
+    "seed",
+    "wall_time_s",
+    "history",
 }
 
 
 def test_cli_writes_results_and_ends_with_a_summary(data_dir, tmp_path):
     out = tmp_path / "run"
-    result = run_tool("tools/search.py", "--model=fc", "--width=16", "--dataset=fashion_mnist",
-                      f"--data_dir={data_dir}", "--epochs=2", "--batch_size=32",
-                      "--freeze_ratio=0.5", f"--output_dir={out}")
+    result = run_tool(
+        "tools/search.py",
+        "--model=fc",
+        "--width=16",
+        "--dataset=fashion_mnist",
+        f"--data_dir={data_dir}",
+        "--epochs=2",
+        "--batch_size=32",
+        "--freeze_ratio=0.5",
+        f"--output_dir={out}",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     # Off a terminal: one line per epoch, no progress-bar redraws or escape codes.
     assert "\x1b" not in result.stdout and "\r" not in result.stdout and "\b" not in result.stdout
@@ -29,10 +46,14 @@ def test_cli_writes_results_and_ends_with_a_summary(data_dir, tmp_path):
     assert lines[0:4:2] == ["Epoch 1/2", "Epoch 2/2"] and len(lines) == 9
     assert all(line.startswith("5/5 - ") and "val_accuracy" in line for line in lines[1:4:2])
     assert lines[4].startswith(
-        "fc on fashion_mnist, ep (sparsity s=0.5, prune ratio p=0.25, lock ratio r=0.25): test accuracy")
-    assert lines[5:] == [f"results: {out / 'results.json'}", f"best model: {out / 'best.keras'}",
-                         f"epoch log: {out / 'logs' / 'history.csv'}",
-                         f"TensorBoard logs: {out / 'logs'} (view them: tensorboard --logdir={out / 'logs'})"]
+        "fc on fashion_mnist, ep (sparsity s=0.5, prune ratio p=0.25, lock ratio r=0.25): test accuracy"
+    )
+    assert lines[5:] == [
+        f"results: {out / 'results.json'}",
+        f"best model: {out / 'best.keras'}",
+        f"epoch log: {out / 'logs' / 'history.csv'}",
+        f"TensorBoard logs: {out / 'logs'} (view them: tensorboard --logdir={out / 'logs'})",
+    ]
     results = json.loads((out / "results.json").read_text())
     assert REQUIRED_KEYS <= set(results)
     assert 0.0 <= results["test_accuracy"] <= 1.0
@@ -48,16 +69,24 @@ def test_cli_writes_results_and_ends_with_a_summary(data_dir, tmp_path):
     assert keras.saving.load_model(out / "best.keras").sparsity == 0.5
 
 
-@pytest.mark.parametrize("flags, message", [
-    (["--sparsity=0.2", "--prune_ratio=0.3"], "error: sparsity must be in [prune_ratio, 1 - lock_ratio]"),
-    (["--model=vgg"], "error: model must be one of"),
-    (["--data_dir=EMPTY"], "error: data_dir: fashion_mnist: missing train-images-idx3-ubyte.gz"),
-    (["--epochs=0"], "error: epochs must be a positive integer"),
-])
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--sparsity=0.2", "--prune_ratio=0.3"], "error: sparsity must be in [prune_ratio, 1 - lock_ratio]"),
+        (["--model=vgg"], "error: model must be one of"),
+        (["--data_dir=EMPTY"], "error: data_dir: fashion_mnist: missing train-images-idx3-ubyte.gz"),
+        (["--epochs=0"], "error: epochs must be a positive integer"),
+    ],
+)
 def test_invalid_flags_exit_at_once_with_one_line(data_dir, tmp_path, flags, message):
     flags = [flag.replace("EMPTY", str(tmp_path)) for flag in flags]
-    base = ["--model=fc", "--width=8", "--dataset=fashion_mnist", f"--data_dir={data_dir}",
-            f"--output_dir={tmp_path / 'out'}"]
+    base = [
+        "--model=fc",
+        "--width=8",
+        "--dataset=fashion_mnist",
+        f"--data_dir={data_dir}",
+        f"--output_dir={tmp_path / 'out'}",
+    ]
     result = run_tool("tools/search.py", *base, *flags, timeout=120)
     assert one_error_line(result, 2).startswith(message)
     assert not (tmp_path / "out" / "results.json").exists()

@@ -1,28 +1,44 @@
 """The tools answer at once: flags are parsed and checked before Keras is imported."""
 
 import os
-import re
 import subprocess
 import sys
 import textwrap
 import warnings
 
 import pytest
+from helpers import ROOT, run_tool, tiny_config, tool_lines
 
 from keras_slt.cli import common
 from keras_slt.experiments import model_source
-from helpers import ROOT, run_tool, tiny_config, tool_lines
 
 # tool module -> (its shell in a checkout, a bad value, a run that needs only the flags to fail)
 TOOLS = {
-    "search": ("tools/search.py", ["--sparsity=2", "--output_dir=unused"], "error: sparsity must be in [0, 1), got 2.0"),
-    "sweep": ("tools/sweep.py", ["--parallel=0", "--output_dir=unused"], "error: --parallel must be a positive integer, got 0"),
-    "plot": ("tools/plot.py", ["--table=some", "--output_dir=unused"],
-             "error: flag --table=some: value should be one of <frontier|all>"),
-    "export": ("deploy/export.py", ["--max_samples=0", "--output_dir=unused"],
-               "error: --max_samples must be a positive integer, got 0"),
-    "benchmark_tflite": ("deploy/benchmark_tflite.py", ["--runs=0", "--model_path=unused"],
-                         "error: --runs must be a positive integer, got 0"),
+    "search": (
+        "tools/search.py",
+        ["--sparsity=2", "--output_dir=unused"],
+        "error: sparsity must be in [0, 1), got 2.0",
+    ),
+    "sweep": (
+        "tools/sweep.py",
+        ["--parallel=0", "--output_dir=unused"],
+        "error: --parallel must be a positive integer, got 0",
+    ),
+    "plot": (
+        "tools/plot.py",
+        ["--table=some", "--output_dir=unused"],
+        "error: flag --table=some: value should be one of <frontier|all>",
+    ),
+    "export": (
+        "deploy/export.py",
+        ["--max_samples=0", "--output_dir=unused"],
+        "error: --max_samples must be a positive integer, got 0",
+    ),
+    "benchmark_tflite": (
+        "deploy/benchmark_tflite.py",
+        ["--runs=0", "--model_path=unused"],
+        "error: --runs must be a positive integer, got 0",
+    ),
 }
 HEAVY = ("keras", "tensorflow", "jax", "matplotlib")
 
@@ -47,15 +63,25 @@ def test_help_version_and_bad_flags_need_no_keras(tool):
 
     _, bad_value, error = TOOLS[tool]
     command_lines = [["--help"], ["--version"], ["--no_such_flag=1"], bad_value]
-    done = subprocess.run([sys.executable, "-c", _PROBE, tool, json.dumps(command_lines)], cwd=ROOT,
-                          env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, tool, json.dumps(command_lines)],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=ROOT),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert "Traceback" not in done.stderr, done.stderr
     lines = done.stdout.splitlines()
     assert [line for line in lines if line.startswith(("exit", "loaded"))] == [
-        "exit 0", "exit 0", "exit 2", "exit 2", "loaded"]
+        "exit 0",
+        "exit 0",
+        "exit 2",
+        "exit 2",
+        "loaded",
+    ]
     assert "keras-slt 0.1.0" in lines
-    assert tool_lines(done.stderr) == [
-        "error: Unknown command line flag 'no_such_flag'", error]
+    assert tool_lines(done.stderr) == ["error: Unknown command line flag 'no_such_flag'", error]
 
 
 @pytest.mark.slow
@@ -66,8 +92,15 @@ def test_the_shells_run_the_tools(tool):
 
 
 def test_console_scripts_run_the_same_tools():
-    with open(os.path.join(ROOT, "setup.py"), encoding="utf-8") as f:
-        scripts = dict(re.findall(r'"keras-slt-([a-z-]+)=keras_slt\.cli\.(\w+):run"', f.read()))
+    import tomllib
+
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+        declared = tomllib.load(f)["project"]["scripts"]
+    scripts = {}
+    for script, target in declared.items():
+        module, _, function = target.partition(":")
+        assert script.startswith("keras-slt-") and module.startswith("keras_slt.cli.") and function == "run"
+        scripts[script.removeprefix("keras-slt-")] = module.removeprefix("keras_slt.cli.")
     assert scripts == {name.replace("_", "-"): name for name in TOOLS}
     for name, (shell, _, _) in TOOLS.items():
         with open(os.path.join(ROOT, shell), encoding="utf-8") as f:
@@ -80,8 +113,14 @@ def test_help_lists_the_search_flags_by_group_with_defaults():
     from keras_slt.experiments import config
 
     groups = search_flags.help_groups()
-    assert [title for title, _ in groups] == ["Model", "Data", "Ticket", "Training", "Run",
-                                                 "Processes (data_parallel on several machines)"]
+    assert [title for title, _ in groups] == [
+        "Model",
+        "Data",
+        "Ticket",
+        "Training",
+        "Run",
+        "Processes (data_parallel on several machines)",
+    ]
     fields = [name for _, names in groups for name in names]
     assert sorted(fields) == sorted(config.SearchConfig.__dataclass_fields__)  # each once
     done = run_tool("tools/search.py", "--help", timeout=120)
@@ -89,7 +128,14 @@ def test_help_lists_the_search_flags_by_group_with_defaults():
     text = done.stdout
     assert text.startswith("usage: search.py [flags]\n\nSearches a strong lottery ticket")
     assert [line[:-1] for line in text.splitlines() if line.endswith(":") and not line.startswith(" ")] == [
-        "Example", "Model", "Data", "Ticket", "Training", "Run", "Processes (data_parallel on several machines)"]
+        "Example",
+        "Model",
+        "Data",
+        "Ticket",
+        "Training",
+        "Run",
+        "Processes (data_parallel on several machines)",
+    ]
     assert "  --sparsity (default: 0.5)\n      Target ticket sparsity s" in text
     assert "  --algo (default: ep)\n      <ep|dense>: ep: ticket search" in text
     assert "  --[no]jit (default: false)\n" in text and "  --output_dir (default: none)\n" in text
@@ -104,8 +150,20 @@ def test_fixed_choices_are_enum_flags():
     flag_values = flags.FlagValues()
     search_flags.define_flags(flag_values)
     enums = sorted(name for name in flag_values if isinstance(flag_values[name], flags.EnumFlag))
-    assert enums == ["algo", "augment", "distribution", "optimizer", "scale", "schedule", "schedule_unit",
-                     "score_init", "selection", "stem", "strategy", "weight_init"]
+    assert enums == [
+        "algo",
+        "augment",
+        "distribution",
+        "optimizer",
+        "scale",
+        "schedule",
+        "schedule_unit",
+        "score_init",
+        "selection",
+        "stem",
+        "strategy",
+        "weight_init",
+    ]
     with pytest.raises(ValueError, match=r"^flag --selection=best: value should be one of <global\|layerwise>$"):
         search_flags.config_of_command(["--selection=best"])
 
@@ -132,5 +190,7 @@ def test_unsupported_layer_error_names_the_flag(data_dir, tmp_path):
     config = tiny_config(data_dir, tmp_path, model=str(path))
     with pytest.raises(ValueError) as error:
         model_source.build(config, (28, 28, 1), 10)
-    assert str(error.value) == ("layer 'norm' (LayerNormalization) has trainable weights but no supermask "
-                                "counterpart; pass --keep_unsupported to keep it as an ordinary trained layer")
+    assert str(error.value) == (
+        "layer 'norm' (LayerNormalization) has trainable weights but no supermask "
+        "counterpart; pass --keep_unsupported to keep it as an ordinary trained layer"
+    )

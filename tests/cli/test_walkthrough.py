@@ -66,8 +66,14 @@ def quick_start_steps():
 
 def test_quick_start_is_what_the_walk_runs():
     tools = [tool for tool, _, _ in quick_start_steps()]
-    assert tools == ["tools/search.py", "deploy/export.py", "python", "deploy/benchmark_tflite.py",
-                     "tools/sweep.py", "tools/plot.py"]
+    assert tools == [
+        "tools/search.py",
+        "deploy/export.py",
+        "python",
+        "deploy/benchmark_tflite.py",
+        "tools/sweep.py",
+        "tools/plot.py",
+    ]
 
 
 def copy_checkout(destination):
@@ -91,8 +97,9 @@ def test_newcomer_walks_the_quick_start(tmp_path):
     env.pop("KERAS_BACKEND", None)
 
     def run(argv, stdin=None):
-        done = subprocess.run(argv, cwd=checkout, env=env, input=stdin, capture_output=True, text=True,
-                              timeout=600, check=False)
+        done = subprocess.run(
+            argv, cwd=checkout, env=env, input=stdin, capture_output=True, text=True, timeout=600, check=False
+        )
         assert done.returncode == 0, (argv, done.stdout[-3000:], done.stderr[-3000:])
         assert "Traceback" not in done.stderr, done.stderr[-3000:]
         return done.stdout + done.stderr
@@ -127,8 +134,10 @@ def test_newcomer_walks_the_quick_start(tmp_path):
     assert "[FAILED]" not in output and "[ok]" in output
 
     # Plain Keras loads the exported model without keras_slt; then README's block evaluates it.
-    load = ("import sys, keras; keras.saving.load_model('runs/quickstart/ticket.keras'); "
-            "assert 'keras_slt' not in sys.modules, 'keras_slt imported'")
+    load = (
+        "import sys, keras; keras.saving.load_model('runs/quickstart/ticket.keras'); "
+        "assert 'keras_slt' not in sys.modules, 'keras_slt imported'"
+    )
     run([sys.executable, "-c", load])
     _, python, code = next(steps)
     output = run(python, stdin=code)

@@ -11,14 +11,14 @@ import os
 
 import numpy as np
 import pytest
-
-from keras_slt import data
-
-from keras_slt.data.readers import cifar_folder
 from helpers import ROOT, run_tool
 
+from keras_slt import data
+from keras_slt.data.readers import cifar_folder
+
 FOLDER = os.environ.get("CIFAR10_JPEG_DIR") or os.path.normpath(
-    os.path.join(ROOT, "..", "shared", "data", "cifar10-jpeg"))
+    os.path.join(ROOT, "..", "shared", "data", "cifar10-jpeg")
+)
 PER_CLASS = {"train": 200, "test": 100}
 
 pytestmark = pytest.mark.skipif(
@@ -101,9 +101,15 @@ def test_batches_follow_the_recipe(subset):
 
 @pytest.mark.slow
 def test_paper_flagfile_learns(subset, tmp_path):
-    result = run_tool("tools/search.py", "--flagfile=configs/cifar10_conv6_frozen_source.flags",
-                      f"--data_dir={subset}", "--epochs=8", "--width_factor=0.5", "--batch_size=32",
-                      f"--output_dir={tmp_path / 'run'}")
+    result = run_tool(
+        "tools/search.py",
+        "--flagfile=configs/cifar10_conv6_frozen_source.flags",
+        f"--data_dir={subset}",
+        "--epochs=8",
+        "--width_factor=0.5",
+        "--batch_size=32",
+        f"--output_dir={tmp_path / 'run'}",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     with open(tmp_path / "run" / "results.json") as f:
         results = json.load(f)

@@ -44,19 +44,30 @@ def test_load_gives_the_recipe_split(tmp_path):
     assert (dataset.num_train, dataset.num_validation, dataset.num_test) == (40, 10, 50)
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda root: os.rename(root / "train" / "cat", root / "train" / "kitten"),
-     "train has class folders airplane, automobile, bird, deer, dog, frog, horse, kitten"),
-    (lambda root: (root / "test" / "lion").mkdir(), "test has class folders"),
-    (lambda root: os.rename(root / "test", root / "tests"), "has no test/ folder"),
-    (lambda root: [p.unlink() for p in (root / "test" / "dog").iterdir()], "dog holds no .jpg/.jpeg images"),
-    (lambda root: write_jpeg(root / "train" / "frog" / "0000.jpg", np.zeros((28, 28, 3), np.uint8)),
-     "frog/0000.jpg is 28x28x3; CIFAR-10 images are 32x32x3"),
-    (lambda root: write_jpeg(root / "test" / "ship" / "0001.jpg", np.zeros((32, 32, 1), np.uint8)),
-     "ship/0001.jpg is 32x32x1"),
-    (lambda root: (root / "test" / "truck" / "0001.jpg").write_bytes(b"\xff\xd8 not a jpeg"),
-     "cannot read image .*truck/0001.jpg: it is not a JPEG file"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            lambda root: os.rename(root / "train" / "cat", root / "train" / "kitten"),
+            "train has class folders airplane, automobile, bird, deer, dog, frog, horse, kitten",
+        ),
+        (lambda root: (root / "test" / "lion").mkdir(), "test has class folders"),
+        (lambda root: os.rename(root / "test", root / "tests"), "has no test/ folder"),
+        (lambda root: [p.unlink() for p in (root / "test" / "dog").iterdir()], "dog holds no .jpg/.jpeg images"),
+        (
+            lambda root: write_jpeg(root / "train" / "frog" / "0000.jpg", np.zeros((28, 28, 3), np.uint8)),
+            "frog/0000.jpg is 28x28x3; CIFAR-10 images are 32x32x3",
+        ),
+        (
+            lambda root: write_jpeg(root / "test" / "ship" / "0001.jpg", np.zeros((32, 32, 1), np.uint8)),
+            "ship/0001.jpg is 32x32x1",
+        ),
+        (
+            lambda root: (root / "test" / "truck" / "0001.jpg").write_bytes(b"\xff\xd8 not a jpeg"),
+            "cannot read image .*truck/0001.jpg: it is not a JPEG file",
+        ),
+    ],
+)
 def test_refuses_a_folder_that_is_not_cifar10(tmp_path, change, message):
     root = write_folder(tmp_path / "cifar", per_class=2)
     change(root)

@@ -8,14 +8,14 @@ import re
 import keras
 import numpy as np
 import pytest
+from fakes import random_graph, write_planetoid
+from helpers import ROOT, StopAfterEpoch, run_tool
 
 import keras_slt
 from keras_slt.data import DataError
 from keras_slt.data.graphs import load_graph, ogb, planetoid
-from keras_slt.models.gin import GINAggregation, neighbour_mean
 from keras_slt.data.readers import safe_pickle
-from fakes import random_graph, write_planetoid
-from helpers import ROOT, StopAfterEpoch, run_tool
+from keras_slt.models.gin import GINAggregation, neighbour_mean
 
 # The real Cora files: PLANETOID_DIR, or where CI keeps them beside the repository.
 CORA_DIR = os.environ.get("PLANETOID_DIR") or os.path.normpath(os.path.join(ROOT, "..", "shared", "data", "planetoid"))
@@ -29,6 +29,8 @@ def reference_mean(values, senders, receivers):
         if len(incoming):
             out[node] = values[incoming].mean(axis=0)
     return out
+
+
 def test_aggregation_matches_numpy_reference():
     rng = np.random.default_rng(0)
     values = rng.normal(size=(9, 5)).astype(np.float32)
@@ -43,12 +45,19 @@ def test_aggregation_matches_numpy_reference():
     edges = np.stack([senders, receivers])[None]
     got = keras.ops.convert_to_numpy(layer([values[None], edges]))
     np.testing.assert_allclose(got[0], values + expected, rtol=1e-6, atol=1e-6)
+
+
 def test_gin_has_the_papers_shape_and_weight_count():
     model = keras_slt.models.get("gin", (128,), 40, sparsity=0.7)
     layers = model.supermask_layers
     assert [layer.name for layer in layers] == ["gin1", "gin2", "gin3", "gin4", "readout"]
     assert [layer.kernel_weights().shape for layer in layers] == [
-        (128, 386), (386, 386), (386, 386), (386, 40), (386, 40)]
+        (128, 386),
+        (386, 386),
+        (386, 386),
+        (386, 40),
+        (386, 40),
+    ]
     assert sum(layer.num_weights for layer in layers) == 378_280
     dense = keras_slt.models.get("gin", (128,), 40, supermask=False)
     kernels = [w for w in dense.trainable_weights]
@@ -71,8 +80,10 @@ def test_planetoid_reader_rebuilds_the_graph(tmp_path, monkeypatch):
     np.testing.assert_array_equal(graph.test, np.arange(512, 522))
 
 
-@pytest.mark.skipif(not os.path.isfile(os.path.join(CORA_DIR, "ind.cora.x")),
-                    reason=f"no Cora files in {CORA_DIR} (PLANETOID_DIR names another folder)")
+@pytest.mark.skipif(
+    not os.path.isfile(os.path.join(CORA_DIR, "ind.cora.x")),
+    reason=f"no Cora files in {CORA_DIR} (PLANETOID_DIR names another folder)",
+)
 def test_real_cora_has_the_public_split():
     graph = load_graph("cora", CORA_DIR)
     assert (graph.num_nodes, graph.num_features, graph.num_classes) == (2708, 1433, 7)
@@ -142,10 +153,13 @@ def test_ogb_reader_makes_edges_undirected(tmp_path):
     assert (len(graph.train), len(graph.validation), len(graph.test)) == (18, 6, 6)
 
 
-@pytest.mark.parametrize("labels, extra_edge, message", [
-    (np.full(30, 40), None, r"node-label\.csv\.gz: label 40 is outside \[0, 40\)"),
-    (None, [2, 30], r"edge\.csv\.gz: edge end 30 is not a node index in \[0, 30\)"),
-])
+@pytest.mark.parametrize(
+    "labels, extra_edge, message",
+    [
+        (np.full(30, 40), None, r"node-label\.csv\.gz: label 40 is outside \[0, 40\)"),
+        (None, [2, 30], r"edge\.csv\.gz: edge end 30 is not a node index in \[0, 30\)"),
+    ],
+)
 def test_ogb_reader_refuses_bad_files(tmp_path, labels, extra_edge, message):
     write_ogb(tmp_path, labels=labels, extra_edge=extra_edge)
     with pytest.raises(DataError, match=message):
@@ -155,9 +169,21 @@ def test_ogb_reader_refuses_bad_files(tmp_path, labels, extra_edge, message):
 def tiny_config(data_dir, output_dir, **overrides):
     from keras_slt.experiments import runner
 
-    settings = dict(model="gin", dataset="cora", data_dir=str(data_dir), width=16, epochs=6,
-                    output_dir=str(output_dir), sparsity=0.5, freeze_ratio=0.5, optimizer="adam",
-                    lr=0.01, weight_decay=0.0, weight_init="kaiming_uniform", jit=True)
+    settings = dict(
+        model="gin",
+        dataset="cora",
+        data_dir=str(data_dir),
+        width=16,
+        epochs=6,
+        output_dir=str(output_dir),
+        sparsity=0.5,
+        freeze_ratio=0.5,
+        optimizer="adam",
+        lr=0.01,
+        weight_decay=0.0,
+        weight_init="kaiming_uniform",
+        jit=True,
+    )
     settings.update(overrides)
     return runner.SearchConfig(**settings)
 
@@ -180,21 +206,22 @@ def test_full_batch_search_lowers_the_loss_and_changes_the_mask(cora_like, tmp_p
     assert (results["num_train"], results["num_validation"], results["num_test"]) == (12, 500, 10)
     assert results["actual_sparsity"] == pytest.approx(0.5, abs=1e-3)
     best = keras.saving.load_model(tmp_path / "best.keras")
-    start = keras_slt.models.get("gin", (12,), 3, width=16, sparsity=0.5, freeze_ratio=0.5,
-                                 weight_init="kaiming_uniform")
+    start = keras_slt.models.get(
+        "gin", (12,), 3, width=16, sparsity=0.5, freeze_ratio=0.5, weight_init="kaiming_uniform"
+    )
     start(load_graph("cora", str(cora_like)).inputs())
     assert any(not np.array_equal(a, b) for a, b in zip(best.masks(), start.masks()))
     # The test accuracy reported is that of the best validation epoch.
     assert results["test_accuracy"] == results["history"][results["best_epoch"] - 1]["test_accuracy"]
     # Export: .keras and .slt written and checked; TFLite declined, in the table too.
-    from keras_slt.deploy import artifacts
-    from keras_slt.deploy import report
+    from keras_slt.deploy import artifacts, report
 
     inputs = load_graph("cora", str(cora_like)).inputs()
     exported = artifacts.export_ticket(best, tmp_path / "export", inputs)
     assert exported.passed and set(exported.paths) == {"keras", "slt"}
     assert [str(c) for c in exported.checks if c.value is None] == [
-        "[skipped] TFLite: not written: TFLite needs fixed input shapes, input edges (None, 2, None)"]
+        "[skipped] TFLite: not written: TFLite needs fixed input shapes, input edges (None, 2, None)"
+    ]
     assert re.search(r"TFLite float32, sparse +not written", report.size_table(best, exported.sizes))
 
 
@@ -210,12 +237,15 @@ def test_resumed_full_batch_run_ends_like_an_uninterrupted_one(cora_like, tmp_pa
         assert resumed[key] == straight[key], key
     masks = [keras.saving.load_model(tmp_path / run / "best.keras").masks() for run in ("straight", "resumed")]
     assert all(np.array_equal(a, b) for a, b in zip(*masks))
+
+
 def test_gin_fits_saves_and_loads_with_xla(tmp_path):
     features, labels, edges = random_graph()
     graph_inputs = {"features": features[None], "edges": np.stack([edges[:, 0], edges[:, 1]]).astype(np.int32)[None]}
     model = keras_slt.models.get("gin", (12,), 3, width=8, sparsity=0.5, freeze_ratio=0.5)
-    model.compile(keras.optimizers.Adam(0.01), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  jit_compile=True)
+    model.compile(
+        keras.optimizers.Adam(0.01), keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=True
+    )
     weights = np.ones((1, len(labels)), np.float32)
     history = model.fit(graph_inputs, labels[None], sample_weight=weights, batch_size=1, epochs=3, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
@@ -228,11 +258,17 @@ def test_gin_fits_saves_and_loads_with_xla(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("flags, message", [
-    (["--model=gin", "--dataset=fashion_mnist"], "model gin does not fit dataset fashion_mnist"),
-    (["--model=gin", "--dataset=cora", "--data_dir=/"], "data_dir: /ind.cora.x does not exist"),
-    (["--model=gin", "--dataset=cora", "--optimizer=rmsprop"], "flag --optimizer=rmsprop: value should be one of <sgd|adam>"),
-])
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--model=gin", "--dataset=fashion_mnist"], "model gin does not fit dataset fashion_mnist"),
+        (["--model=gin", "--dataset=cora", "--data_dir=/"], "data_dir: /ind.cora.x does not exist"),
+        (
+            ["--model=gin", "--dataset=cora", "--optimizer=rmsprop"],
+            "flag --optimizer=rmsprop: value should be one of <sgd|adam>",
+        ),
+    ],
+)
 def test_bad_graph_flags_exit_with_one_line(tmp_path, flags, message):
     result = run_tool("tools/search.py", *flags, f"--output_dir={tmp_path}")
     assert result.returncode == 2

@@ -7,12 +7,12 @@ import PIL.Image
 import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
-
-from keras_slt import data
-from keras_slt.experiments import runner
-from keras_slt.data.readers import image_folder
 from fakes import CLASSES, write_folder
 from helpers import collect
+
+from keras_slt import data
+from keras_slt.data.readers import image_folder
+from keras_slt.experiments import runner
 
 # Imports TensorFlow (tf.data, TFDS or TFLite) at the top.
 pytestmark = pytest.mark.requires_tensorflow
@@ -80,15 +80,22 @@ def test_image_folder_reads_every_image_in_the_first_ones_mode(tmp_path):
     np.testing.assert_array_equal(x_test[..., 0], [luma, luma])
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda root: None, "has no class subfolders"),
-    (lambda root: (root / "cat").mkdir() or (root / "dog").mkdir(), "class folder cat holds no"),
-    (lambda root: write_folder(root, 2, classes=("cat",)), "has a single class \\(cat\\)"),
-    (lambda root: write_folder(root, 2) and (root / "dog" / "001.png").write_bytes(b"not a png"),
-     "cannot read image .*dog/001.png"),
-    (lambda root: write_folder(root / "train", 2) and write_folder(root / "test", 2, classes=("cat", "emu")),
-     "train/ has classes cat, dog, owl but test/ has cat, emu"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda root: None, "has no class subfolders"),
+        (lambda root: (root / "cat").mkdir() or (root / "dog").mkdir(), "class folder cat holds no"),
+        (lambda root: write_folder(root, 2, classes=("cat",)), "has a single class \\(cat\\)"),
+        (
+            lambda root: write_folder(root, 2) and (root / "dog" / "001.png").write_bytes(b"not a png"),
+            "cannot read image .*dog/001.png",
+        ),
+        (
+            lambda root: write_folder(root / "train", 2) and write_folder(root / "test", 2, classes=("cat", "emu")),
+            "train/ has classes cat, dog, owl but test/ has cat, emu",
+        ),
+    ],
+)
 def test_bad_image_folders_are_one_line_errors(tmp_path, make, message):
     make(tmp_path)
     with pytest.raises(data.DataError, match=message) as error:
@@ -107,31 +114,38 @@ def test_tfds_dataset_by_name():
         assert x_train.shape == (10, 7, 9, 1) and x_train.dtype == np.uint8
 
 
-@pytest.mark.parametrize("name, message", [
-    ("tfds:no_such_dataset_here", "tfds:no_such_dataset_here: TFDS cannot open it"),
-    ("tfds:imdb_reviews", "needs an Image feature 'image' and a ClassLabel feature 'label'"),
-    ("tfds:oxford_flowers102", "has images of varying size; give image_size"),
-])
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("tfds:no_such_dataset_here", "tfds:no_such_dataset_here: TFDS cannot open it"),
+        ("tfds:imdb_reviews", "needs an Image feature 'image' and a ClassLabel feature 'label'"),
+        ("tfds:oxford_flowers102", "has images of varying size; give image_size"),
+    ],
+)
 def test_bad_tfds_datasets_are_one_line_errors(name, message):
     with pytest.raises(data.DataError, match=message) as error:
         data.load_arrays(name)
     assert "\n" not in str(error.value)
 
 
-@pytest.mark.parametrize("settings, message", [
-    ({"dataset": "tfds:"}, "dataset tfds:NAME needs a TFDS dataset name"),
-    ({"dataset": "image_folder"}, "dataset image_folder needs data_dir"),
-    ({"dataset": "svhn"}, "dataset must be one of mnist, .*, tfds:NAME or image_folder; got 'svhn'"),
-    ({"dataset": "image_folder", "data_dir": "EMPTY"}, "dataset: image folder .* has no class subfolders"),
-    ({"image_size": "32"}, "image_size must be two positive integers H,W; got '32'"),
-    ({"image_size": "0,4"}, "image_size must be two positive integers H,W"),
-    ({"augment": "mixup"}, "augment must be one of auto, none, crop_flip"),
-])
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"dataset": "tfds:"}, "dataset tfds:NAME needs a TFDS dataset name"),
+        ({"dataset": "image_folder"}, "dataset image_folder needs data_dir"),
+        ({"dataset": "svhn"}, "dataset must be one of mnist, .*, tfds:NAME or image_folder; got 'svhn'"),
+        ({"dataset": "image_folder", "data_dir": "EMPTY"}, "dataset: image folder .* has no class subfolders"),
+        ({"image_size": "32"}, "image_size must be two positive integers H,W; got '32'"),
+        ({"image_size": "0,4"}, "image_size must be two positive integers H,W"),
+        ({"augment": "mixup"}, "augment must be one of auto, none, crop_flip"),
+    ],
+)
 def test_bad_data_settings_are_one_line_config_errors(tmp_path, settings, message):
     (tmp_path / "empty").mkdir()
     settings = {key: str(tmp_path / "empty") if value == "EMPTY" else value for key, value in settings.items()}
-    config = runner.SearchConfig(**dict(dict(model="fc", dataset="fashion_mnist", output_dir=str(tmp_path / "o")),
-                                        **settings))
+    config = runner.SearchConfig(
+        **dict(dict(model="fc", dataset="fashion_mnist", output_dir=str(tmp_path / "o")), **settings)
+    )
     with pytest.raises(runner.ConfigError, match=message) as error:
         runner.run_search(config)
     assert "\n" not in str(error.value)

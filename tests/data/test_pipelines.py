@@ -5,7 +5,7 @@ import pytest
 
 from keras_slt import data
 from keras_slt.data import custom
-from keras_slt.data.batching import plan, numpy_batches
+from keras_slt.data.batching import numpy_batches, plan
 
 MEAN, STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 
@@ -13,6 +13,8 @@ MEAN, STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 def images_and_labels(n=50, shape=(32, 32, 3)):
     rng = np.random.default_rng(0)
     return rng.integers(0, 256, (n, *shape), dtype=np.uint8), rng.integers(0, 10, n).astype(np.int32)
+
+
 def test_epoch_plan_is_keyed_by_seed_and_epoch():
     order = plan.epoch_order(3, 0, 100)
     assert sorted(order.tolist()) == list(range(100))
@@ -23,14 +25,18 @@ def test_epoch_plan_is_keyed_by_seed_and_epoch():
     # Every offset of the 9 x 9 window positions, and both flips, occur.
     assert set(rows.tolist()) == set(cols.tolist()) == set(range(9))
     assert 0.45 < flips.mean() < 0.55
+
+
 def test_numpy_crop_flip_is_the_padded_window():
     images, _ = images_and_labels(8)
     rows, cols, flips = plan.crop_flip_draws(1, 2, 8)
     out = plan.crop_flip(images, rows, cols, flips)
     padded = np.pad(images, [(0, 0), (4, 4), (4, 4), (0, 0)])
     for i in range(8):
-        window = padded[i, rows[i]:rows[i] + 32, cols[i]:cols[i] + 32]
+        window = padded[i, rows[i] : rows[i] + 32, cols[i] : cols[i] + 32]
         np.testing.assert_array_equal(out[i], window[:, ::-1] if flips[i] else window)
+
+
 def test_numpy_stream_visits_every_example_once_per_epoch():
     images, labels = images_and_labels(50)
     labels = np.arange(50, dtype=np.int32)  # a label per example: which one was visited
@@ -62,14 +68,26 @@ def test_tf_and_numpy_streams_are_equal(augment):
 
 
 @pytest.mark.parametrize("augment", ["auto", "crop_flip"])
-@pytest.mark.parametrize("dataset, folder, image_size, steps", [
-    ("fashion_mnist", "data_dir", None, 3),  # 160 training examples
-    ("image_folder", "image_dir", (12, 10), 3),  # 36 images: 8 test, 22 training, 6 validation
-])
+@pytest.mark.parametrize(
+    "dataset, folder, image_size, steps",
+    [
+        ("fashion_mnist", "data_dir", None, 3),  # 160 training examples
+        ("image_folder", "image_dir", (12, 10), 3),  # 36 images: 8 test, 22 training, 6 validation
+    ],
+)
 def test_load_gives_the_same_batches_on_both_pipelines(request, dataset, folder, image_size, steps, augment):
-    loads = [data.load(dataset, data_dir=request.getfixturevalue(folder), batch_size=10 if image_size else 64,
-                       seed=4, augment=augment, image_size=image_size, pipeline=kind)
-             for kind in ("tf.data", "numpy")]
+    loads = [
+        data.load(
+            dataset,
+            data_dir=request.getfixturevalue(folder),
+            batch_size=10 if image_size else 64,
+            seed=4,
+            augment=augment,
+            image_size=image_size,
+            pipeline=kind,
+        )
+        for kind in ("tf.data", "numpy")
+    ]
     tf_data, numpy_data = loads
     assert tf_data.steps_per_epoch == numpy_data.steps_per_epoch == steps
     # Three epochs from epoch 1 on.
@@ -84,6 +102,8 @@ def test_load_gives_the_same_batches_on_both_pipelines(request, dataset, folder,
         for k, (x, y) in enumerate(tf_batches):
             np.testing.assert_array_equal(x, numpy_batches[k][0])
             np.testing.assert_array_equal(y, numpy_batches[k][1])
+
+
 def test_image_folder_batches_without_tf_data(image_dir):
     ds = data.load("image_folder", data_dir=image_dir, batch_size=10, seed=4, image_size=(12, 10), pipeline="numpy")
     assert (ds.num_train, ds.num_validation, ds.num_test, ds.input_shape) == (22, 6, 8, (12, 10, 3))

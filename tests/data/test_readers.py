@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
-
-from keras_slt import data
-from keras_slt.utils import seeding
-from keras_slt.data.readers import idx, cifar
-from keras_slt.data.batching import plan, transforms
 from fakes import write_cifar_dir, write_idx
 from helpers import assert_one_line, collect
+
+from keras_slt import data
+from keras_slt.data.batching import plan, transforms
+from keras_slt.data.readers import cifar, idx
+from keras_slt.utils import seeding
 
 # Imports TensorFlow (tf.data, TFDS or TFLite) at the top.
 pytestmark = pytest.mark.requires_tensorflow
@@ -112,13 +112,13 @@ def test_idx_missing_files(tmp_path):
     with pytest.raises(data.DataError) as e:
         data.load_arrays("fashion_mnist", tmp_path)
     assert isinstance(e.value, ValueError)
-    assert_one_line(
-        e.value, idx.TEST_LABELS, tmp_path, "apt-get install dataset-fashion-mnist"
-    )
+    assert_one_line(e.value, idx.TEST_LABELS, tmp_path, "apt-get install dataset-fashion-mnist")
     with pytest.raises(data.DataError) as e:
         data.load("mnist", data_dir=tmp_path / "nowhere")
     assert_one_line(
-        e.value, tmp_path / "nowhere", *idx.FILES,
+        e.value,
+        tmp_path / "nowhere",
+        *idx.FILES,
         "https://storage.googleapis.com/cvdf-datasets/mnist/",
     )
 
@@ -144,8 +144,7 @@ def test_cifar_round_trip(tmp_path, name):
             np.testing.assert_array_equal(got, want)
     x_train, y_train, x_test, _ = loaded
     per_file = 3
-    assert x_train.shape == (per_file * len(cifar.LAYOUTS[name].train_files),
-                             32, 32, 3)
+    assert x_train.shape == (per_file * len(cifar.LAYOUTS[name].train_files), 32, 32, 3)
     assert x_test.shape == (per_file, 32, 32, 3)
     assert x_train.dtype == np.uint8 and y_train.dtype == np.int32
 
@@ -176,8 +175,7 @@ def test_cifar_malformed(tmp_path):
         data.load_arrays("cifar10", tmp_path)
     assert_one_line(e.value, bad, "b'labels'")
     with open(bad, "wb") as f:
-        pickle.dump({b"data": np.zeros((2, 100), np.uint8),
-                     b"labels": [0, 1]}, f)
+        pickle.dump({b"data": np.zeros((2, 100), np.uint8), b"labels": [0, 1]}, f)
     with pytest.raises(data.DataError) as e:
         data.load_arrays("cifar10", tmp_path)
     assert_one_line(e.value, bad, "(N, 3072)")
@@ -194,9 +192,7 @@ def test_split_deterministic():
     train, val = data.split_indices(60000, 0.2, seed=3)
     assert (len(train), len(val)) == (48000, 12000)
     assert len(np.intersect1d(train, val)) == 0
-    np.testing.assert_array_equal(
-        np.sort(np.concatenate([train, val])), np.arange(60000)
-    )
+    np.testing.assert_array_equal(np.sort(np.concatenate([train, val])), np.arange(60000))
     again_train, again_val = data.split_indices(60000, 0.2, seed=3)
     np.testing.assert_array_equal(train, again_train)
     np.testing.assert_array_equal(val, again_val)
@@ -227,8 +223,7 @@ def test_normalize():
 
 
 def test_crop_flip_windows():
-    image = tf.constant(np.random.default_rng(0).integers(
-        0, 256, (32, 32, 3), np.uint8))
+    image = tf.constant(np.random.default_rng(0).integers(0, 256, (32, 32, 3), np.uint8))
     rows, cols, flips = plan.crop_flip_draws(seed=5, epoch=0, num_examples=8)
     outputs = transforms.crop_flip(tf.stack([image] * 8), rows, cols, flips).numpy()
     assert all(o.shape == (32, 32, 3) and o.dtype == np.uint8 for o in outputs)
@@ -237,7 +232,7 @@ def test_crop_flip_windows():
     # offset, flipped where its draw says so.
     padded = np.pad(image.numpy(), [(4, 4), (4, 4), (0, 0)])
     for o, r, c, f in zip(outputs, rows, cols, flips):
-        window = padded[r:r + 32, c:c + 32]
+        window = padded[r : r + 32, c : c + 32]
         np.testing.assert_array_equal(o, window[:, ::-1] if f else window)
 
 
@@ -248,8 +243,7 @@ def test_imagenet_transforms():
         seed = tf.constant([1, 2], tf.int64)
         out = transforms.random_resized_crop_flip(jpeg, seed)
         assert out.shape == (224, 224, 3) and out.dtype == tf.float32
-        np.testing.assert_array_equal(
-            out, transforms.random_resized_crop_flip(jpeg, seed))
+        np.testing.assert_array_equal(out, transforms.random_resized_crop_flip(jpeg, seed))
         center = transforms.resize_center_crop(jpeg)
         assert center.shape == (224, 224, 3)
         assert 0 <= float(tf.reduce_min(center))
@@ -260,20 +254,20 @@ def test_imagenet_transforms():
 
 
 def test_load_arguments():
-    with pytest.raises(ValueError, match="dataset must be one of mnist, .*imagenet2012, tfds:NAME or image_folder; got 'svhn'"):
+    with pytest.raises(
+        ValueError, match="dataset must be one of mnist, .*imagenet2012, tfds:NAME or image_folder; got 'svhn'"
+    ):
         data.load("svhn")
     for fraction in (1.0, -0.1):
         with pytest.raises(ValueError, match="validation_fraction"):
             data.load("mnist", validation_fraction=fraction)
     with pytest.raises(ValueError, match="load()"):
         data.load_arrays("imagenet2012")
-    assert data.NAMES == (
-        "mnist", "fashion_mnist", "cifar10", "cifar100", "imagenet2012")
+    assert data.NAMES == ("mnist", "fashion_mnist", "cifar10", "cifar100", "imagenet2012")
 
 
 def test_load_mnist_pipeline(tmp_path):
-    x_train, y_train, x_test, y_test = write_mnist_dir(
-        tmp_path, num_train=20, num_test=6)
+    x_train, y_train, x_test, y_test = write_mnist_dir(tmp_path, num_train=20, num_test=6)
     ds = data.load("mnist", data_dir=tmp_path, batch_size=4, seed=2)
     assert (ds.num_train, ds.num_validation, ds.num_test) == (16, 4, 6)
     assert ds.input_shape == (28, 28, 1) and ds.num_classes == 10
@@ -284,8 +278,7 @@ def test_load_mnist_pipeline(tmp_path):
     assert x.dtype == np.float32 and y.dtype == np.int32
     assert x.shape == (4, 28, 28, 1)
     np.testing.assert_array_equal(y, y_train[val_idx])
-    np.testing.assert_allclose(
-        x, data.normalize(x_train[val_idx, ..., None], mean, std), atol=1e-6)
+    np.testing.assert_allclose(x, data.normalize(x_train[val_idx, ..., None], mean, std), atol=1e-6)
     x, y = collect(ds.test)
     np.testing.assert_array_equal(y, y_test)
     np.testing.assert_array_equal(collect(ds.test)[0], x)
@@ -303,9 +296,8 @@ def test_load_mnist_pipeline(tmp_path):
     raw = data.load("mnist", data_dir=tmp_path, normalize=False, seed=2)
     x, _ = collect(raw.train.take(raw.steps_per_epoch))
     np.testing.assert_allclose(
-        np.sort(x.reshape(16, -1), axis=0),
-        np.sort(x_train[train_idx].reshape(16, -1) / 255.0, axis=0),
-        atol=1e-6)
+        np.sort(x.reshape(16, -1), axis=0), np.sort(x_train[train_idx].reshape(16, -1) / 255.0, axis=0), atol=1e-6
+    )
 
 
 def test_load_without_validation(tmp_path):
@@ -359,17 +351,14 @@ def test_tfds_failure_is_one_line_data_error(monkeypatch, tmp_path):
     monkeypatch.setattr(tfds, "load", offline)
     with pytest.raises(data.DataError) as e:
         data.load("mnist")
-    assert_one_line(e.value, "ConnectionError: no network", "TFDS",
-                               "cvdf-datasets/mnist")
+    assert_one_line(e.value, "ConnectionError: no network", "TFDS", "cvdf-datasets/mnist")
     assert "second line" not in str(e.value)
     with pytest.raises(data.DataError) as e:
         data.load("imagenet2012", data_dir=tmp_path)
-    assert_one_line(e.value, "ILSVRC2012_img_train.tar", tmp_path,
-                               "https://image-net.org/download-images")
+    assert_one_line(e.value, "ILSVRC2012_img_train.tar", tmp_path, "https://image-net.org/download-images")
 
 
-@pytest.mark.skipif(not os.path.isdir(DEBIAN_FASHION_MNIST),
-                    reason="Debian's dataset-fashion-mnist is not installed")
+@pytest.mark.skipif(not os.path.isdir(DEBIAN_FASHION_MNIST), reason="Debian's dataset-fashion-mnist is not installed")
 def test_debian_fashion_mnist():
     x_train, y_train, x_test, y_test = data.load_arrays("fashion_mnist")
     assert x_train.shape == (60000, 28, 28, 1)
@@ -377,13 +366,10 @@ def test_debian_fashion_mnist():
     for labels in (y_train, y_test):
         assert set(np.unique(labels)) == set(range(10))
     scaled = x_train / 255.0
-    np.testing.assert_allclose(scaled.mean(), data.SPECS["fashion_mnist"].mean,
-                               atol=1e-4)
-    np.testing.assert_allclose(scaled.std(), data.SPECS["fashion_mnist"].std,
-                               atol=1e-4)
+    np.testing.assert_allclose(scaled.mean(), data.SPECS["fashion_mnist"].mean, atol=1e-4)
+    np.testing.assert_allclose(scaled.std(), data.SPECS["fashion_mnist"].std, atol=1e-4)
     ds = data.load("fashion_mnist", batch_size=1000)
-    assert (ds.num_train, ds.num_validation, ds.num_test) == (48000, 12000,
-                                                              10000)
+    assert (ds.num_train, ds.num_validation, ds.num_test) == (48000, 12000, 10000)
     x, y = next(iter(ds.validation))
     assert x.shape == (1000, 28, 28, 1)
     assert 0 <= int(tf.reduce_min(y)) and int(tf.reduce_max(y)) <= 9

@@ -5,20 +5,25 @@ import numpy as np
 import pytest
 
 import keras_slt
+from keras_slt.deploy import block_sparse, tflite
 from keras_slt.ticket import load_ticket, materialize, save_ticket, slt_format
-from keras_slt.deploy import tflite, block_sparse
 
 # Imports TensorFlow (tf.data, TFDS or TFLite) at the top.
 pytestmark = pytest.mark.requires_tensorflow
 
 
 def blocked_ticket(block_size, sparsity=0.9, freeze_ratio=0.5, seed=1):
-    base = keras.Sequential([
-        keras.Input((64,)), keras.layers.Dense(48, activation="relu"),
-        keras.layers.Dense(32, activation="relu"), keras.layers.Dense(4),
-    ])
-    return keras_slt.supermaskify(base, sparsity=sparsity, freeze_ratio=freeze_ratio, seed=seed,
-                                  block_size=block_size)
+    base = keras.Sequential(
+        [
+            keras.Input((64,)),
+            keras.layers.Dense(48, activation="relu"),
+            keras.layers.Dense(32, activation="relu"),
+            keras.layers.Dense(4),
+        ]
+    )
+    return keras_slt.supermaskify(base, sparsity=sparsity, freeze_ratio=freeze_ratio, seed=seed, block_size=block_size)
+
+
 def test_ticket_stores_one_bit_per_free_block(tmp_path):
     model = blocked_ticket(4, sparsity=0.7)
     save_ticket(model, tmp_path / "t.slt")
@@ -39,7 +44,10 @@ def test_float_1x4_blocks_run_on_the_block_kernel():
     content = tflite.to_tflite(model)
     found = block_sparse.layouts(content)
     assert [(layout.kind, layout.block, layout.shape) for layout in found] == [
-        (block_sparse.BLOCK, 4, (48, 64)), (block_sparse.BLOCK, 4, (32, 48)), (block_sparse.BLOCK, 4, (4, 32))]
+        (block_sparse.BLOCK, 4, (48, 64)),
+        (block_sparse.BLOCK, 4, (32, 48)),
+        (block_sparse.BLOCK, 4, (4, 32)),
+    ]
     assert block_sparse.summary(content) == "FULLY_CONNECTED: 3 block-sparse 1x4"
     np.testing.assert_allclose(tflite.predict(content, x), materialize(model).predict(x, verbose=0), atol=1e-4)
     # The same sparsity without blocks is stored as CSR and densified at load.

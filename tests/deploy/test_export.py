@@ -8,13 +8,13 @@ import zlib
 import keras
 import numpy as np
 import pytest
+from helpers import one_error_line, run_tool
 
 import keras_slt
-from keras_slt.ticket import coding, materialize, save_ticket, load_ticket, slt_format, slt_file
+from keras_slt.deploy import tflite
+from keras_slt.ticket import coding, load_ticket, materialize, save_ticket, slt_file, slt_format
 from keras_slt.ticket.size import binary_entropy
 from keras_slt.utils import files
-from keras_slt.deploy import tflite
-from helpers import one_error_line, run_tool
 
 # Imports TensorFlow (tf.data, TFDS or TFLite) at the top.
 pytestmark = pytest.mark.requires_tensorflow
@@ -33,10 +33,14 @@ def conv_net():
 
 
 def fc_net(inputs=16, hidden=32, classes=4):
-    return keras.Sequential([
-        keras.Input((inputs,)), keras.layers.Dense(hidden, activation="relu"),
-        keras.layers.BatchNormalization(), keras.layers.Dense(classes),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input((inputs,)),
+            keras.layers.Dense(hidden, activation="relu"),
+            keras.layers.BatchNormalization(),
+            keras.layers.Dense(classes),
+        ]
+    )
 
 
 def randomize_floats(model, seed=0):
@@ -75,6 +79,8 @@ def test_coder_round_trip(size, density):
     np.testing.assert_array_equal(coding.decode_bits(data, size, int(bits.sum())), bits)
     if bits.sum() in (0, size):
         assert data == b""
+
+
 @pytest.mark.parametrize("density", [0.01, 0.1, 0.3, 0.5])
 def test_coded_size_close_to_entropy(density):
     size = 200_000
@@ -82,6 +88,8 @@ def test_coded_size_close_to_entropy(density):
     entropy = size * binary_entropy(bits.mean())
     coded_bits = 8 * len(coding.encode_bits(bits))
     assert entropy <= coded_bits <= entropy * 1.001 + 96
+
+
 def test_decoder_refuses_wrong_counts():
     data = coding.encode_bits(np.array([0, 1, 0, 0, 1, 0, 0, 0]))
     with pytest.raises(ValueError, match="ones"):
@@ -93,9 +101,17 @@ def test_decoder_refuses_wrong_counts():
 # --- materialize ------------------------------------------------------------
 @pytest.mark.parametrize("scale,selection", [("none", "global"), ("static", "layerwise"), ("dynamic", "global")])
 def test_materialize_matches_the_supermask_model(scale, selection):
-    model = randomize_floats(keras_slt.supermaskify(
-        conv_net(), sparsity=0.6, freeze_ratio=0.5, seed=2, scale=scale, selection=selection, use_bias=True,
-    ))
+    model = randomize_floats(
+        keras_slt.supermaskify(
+            conv_net(),
+            sparsity=0.6,
+            freeze_ratio=0.5,
+            seed=2,
+            scale=scale,
+            selection=selection,
+            use_bias=True,
+        )
+    )
     plain = materialize(model)
     kinds = {type(layer).__name__ for layer in plain.layers}
     assert {"Conv2D", "DepthwiseConv2D", "Conv1D", "Dense", "BatchNormalization"} <= kinds
@@ -114,6 +130,8 @@ def test_materialize_refuses_other_models():
 
 def weights_identical(a, b):
     return all(x.tobytes() == y.tobytes() for x, y in zip(a.get_weights(), b.get_weights()))
+
+
 def test_ticket_round_trip_is_bit_exact(fc_ticket, tmp_path):
     path = tmp_path / "fc.slt"
     save_ticket(fc_ticket, path)
@@ -121,6 +139,8 @@ def test_ticket_round_trip_is_bit_exact(fc_ticket, tmp_path):
     assert len(plain.get_weights()) == len(loaded.get_weights()) and weights_identical(plain, loaded)
     x = np.random.default_rng(0).standard_normal((8, 16)).astype("float32")
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), plain.predict(x, verbose=0))
+
+
 def test_ticket_as_supermask_model_gives_the_same_masks(fc_ticket, tmp_path):
     save_ticket(fc_ticket, tmp_path / "fc.slt")
     model = load_ticket(tmp_path / "fc.slt", supermask=True)
@@ -162,14 +182,17 @@ def newer_version(data):
     return data
 
 
-@pytest.mark.parametrize("edit,message", [
-    (lambda d: d[:-5], "truncated"),
-    (lambda d: d[:10], "truncated"),
-    (flip_last_byte, "checksum"),
-    (newer_version, "newer"),
-    (lambda d: b"PK" + d[2:], "not a keras-slt ticket"),
-    (lambda d: d + b"\0", "past its end"),
-])
+@pytest.mark.parametrize(
+    "edit,message",
+    [
+        (lambda d: d[:-5], "truncated"),
+        (lambda d: d[:10], "truncated"),
+        (flip_last_byte, "checksum"),
+        (newer_version, "newer"),
+        (lambda d: b"PK" + d[2:], "not a keras-slt ticket"),
+        (lambda d: d + b"\0", "past its end"),
+    ],
+)
 def test_damaged_tickets_are_refused(fc_ticket, tmp_path, edit, message):
     path = tmp_path / "t.slt"
     save_ticket(fc_ticket, path)
@@ -192,7 +215,7 @@ def test_ticket_format_header(fc_ticket, tmp_path):
     magic, version, size, crc = struct.unpack_from("<4sIQI", data)
     assert (magic, version, size) == (b"KSLT", 1, len(data) - 20) and crc == zlib.crc32(data[20:])
     (config_size,) = struct.unpack_from("<I", data, 20)
-    config = json.loads(zlib.decompress(data[24:24 + config_size]))
+    config = json.loads(zlib.decompress(data[24 : 24 + config_size]))
     assert config["class_name"] == "SupermaskModel" and "compile_config" not in config
 
 
@@ -240,35 +263,70 @@ def test_int8_needs_representative_data(fc_ticket):
 
 @pytest.mark.slow
 def test_export_cli_writes_and_verifies(tmp_path):
-    base = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
-                             keras.layers.Dense(32, activation="relu"), keras.layers.Dense(10)])
+    base = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(32, activation="relu"),
+            keras.layers.Dense(10),
+        ]
+    )
     # 1x16 blocks: LiteRT's block-sparse kernels run both TFLite files.
     model = keras_slt.supermaskify(base, sparsity=0.9, freeze_ratio=0.5, seed=1, block_size=16)
     model.save(tmp_path / "best.keras")
     (tmp_path / "results.json").write_text(json.dumps({"flags": {"dataset": "fashion_mnist"}}))
-    result = run_tool("deploy/export.py", f"--output_dir={tmp_path}", "--max_samples=500",
-                      "--int8", "--int8_sparse", "--weight_int8")
+    result = run_tool(
+        "deploy/export.py", f"--output_dir={tmp_path}", "--max_samples=500", "--int8", "--int8_sparse", "--weight_int8"
+    )
     assert result.returncode == 0, result.stderr[-2000:]
-    for name in ("ticket.keras", "ticket.slt", "ticket.tflite", "ticket_int8.tflite",
-                 "ticket_int8_sparse.tflite", "ticket_weight_int8.tflite"):
+    for name in (
+        "ticket.keras",
+        "ticket.slt",
+        "ticket.tflite",
+        "ticket_int8.tflite",
+        "ticket_int8_sparse.tflite",
+        "ticket_weight_int8.tflite",
+    ):
         assert (tmp_path / name).is_file()
     assert not (tmp_path / ".lock").exists()  # an export folder holds the files only
     assert "FAILED" not in result.stdout and ".slt file" in result.stdout
     lines = result.stdout.splitlines()
     # A line per stage, before the checks.
-    assert lines[:3] == ["loading fashion_mnist inputs ...", "materializing the ticket ...",
-                         "converting to TFLite, float32 dense and sparse ..."]
+    assert lines[:3] == [
+        "loading fashion_mnist inputs ...",
+        "materializing the ticket ...",
+        "converting to TFLite, float32 dense and sparse ...",
+    ]
     assert "quantizing the weights to int8 (ai-edge-quantizer) ..." in lines
     assert "tflite: FULLY_CONNECTED: 2 block-sparse 1x4" in lines
     assert "tflite_int8_sparse: FULLY_CONNECTED: 2 block-sparse 1x16" in lines
     assert "tflite_int8: FULLY_CONNECTED: 2 dense" in lines
     assert "tflite_dense: FULLY_CONNECTED: 2 dense" in lines
     header = next(line for line in lines if "bits/weight" in line)
-    assert header.split() == ["bytes", "bits/weight", "x", "first", "ms", "runs", "x", "faster", "than", "dense",
-                              "top-1", "agreement", "max", "|diff|"]
-    labels = ("TFLite float32, dense", "TFLite float32, sparse", "TFLite int8 weights, float32 act.",
-              "TFLite full int8, dense", "TFLite full int8, sparse")
-    rows = {label: line[len(label):].split() for label in labels for line in lines if line.startswith(label + " ")}
+    assert header.split() == [
+        "bytes",
+        "bits/weight",
+        "x",
+        "first",
+        "ms",
+        "runs",
+        "x",
+        "faster",
+        "than",
+        "dense",
+        "top-1",
+        "agreement",
+        "max",
+        "|diff|",
+    ]
+    labels = (
+        "TFLite float32, dense",
+        "TFLite float32, sparse",
+        "TFLite int8 weights, float32 act.",
+        "TFLite full int8, dense",
+        "TFLite full int8, sparse",
+    )
+    rows = {label: line[len(label) :].split() for label in labels for line in lines if line.startswith(label + " ")}
     assert sorted(rows) == sorted(labels)
     # The dense float32 file is the speed reference; the others are checked against Keras.
     assert rows["TFLite float32, dense"][-1] == "1.00" and len(rows["TFLite float32, dense"]) == 6
@@ -277,12 +335,24 @@ def test_export_cli_writes_and_verifies(tmp_path):
 
 @pytest.mark.slow
 def test_export_cli_refuses_int4_where_litert_has_none_and_writes_nothing(tmp_path):
-    base = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.DepthwiseConv2D(3, strides=3),
-                             keras.layers.Flatten(), keras.layers.Dense(10)])
+    base = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.DepthwiseConv2D(3, strides=3),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10),
+        ]
+    )
     keras_slt.supermaskify(base, sparsity=0.5, seed=1).save(tmp_path / "m.keras")
-    result = run_tool("deploy/export.py", f"--model_path={tmp_path / 'm.keras'}", "--weight_int4",
-                      "--dataset=fashion_mnist", f"--export_dir={tmp_path / 'out'}", "--max_samples=8",
-                      "--num_calibration=8")
+    result = run_tool(
+        "deploy/export.py",
+        f"--model_path={tmp_path / 'm.keras'}",
+        "--weight_int4",
+        "--dataset=fashion_mnist",
+        f"--export_dir={tmp_path / 'out'}",
+        "--max_samples=8",
+        "--num_calibration=8",
+    )
     line = one_error_line(result, 2)
     assert line.startswith("error: weight_int4: LiteRT has no int4 weights for DEPTHWISE_CONV_2D (weights ")
     assert line.endswith("; use int8 weights (weight_int8)")

@@ -14,10 +14,18 @@ from keras_slt.deploy import artifacts, onnx
 def conv_bn_net():
     """Conv2D, BatchNorm, Dense: what a Conv ticket materializes to (no pooling: jax2onnx's
     MaxPool is one ONNX Runtime refuses, see test_a_model_onnx_runtime_cannot_run_fails_its_check)."""
-    return keras.Sequential([
-        keras.Input((8, 8, 3)), keras.layers.Conv2D(6, 3, strides=2), keras.layers.BatchNormalization(),
-        keras.layers.ReLU(), keras.layers.Flatten(), keras.layers.Dense(5),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input((8, 8, 3)),
+            keras.layers.Conv2D(6, 3, strides=2),
+            keras.layers.BatchNormalization(),
+            keras.layers.ReLU(),
+            keras.layers.Flatten(),
+            keras.layers.Dense(5),
+        ]
+    )
+
+
 def test_onnx_runtime_answers_as_keras(tmp_path):
     if onnx.missing_packages():
         pytest.skip(f"not installed: {', '.join(onnx.missing_packages())}")
@@ -30,8 +38,9 @@ def test_onnx_runtime_answers_as_keras(tmp_path):
     assert result.latencies["onnx"].seconds > 0
     content = (tmp_path / "ticket.onnx").read_bytes()
     assert len(content) == result.sizes["onnx"]
-    np.testing.assert_allclose(onnx.predict(content, x[:7], batch_size=3), model.predict(x[:7], verbose=0),
-                               atol=1e-4)
+    np.testing.assert_allclose(onnx.predict(content, x[:7], batch_size=3), model.predict(x[:7], verbose=0), atol=1e-4)
+
+
 def test_onnx_without_its_packages_is_refused_in_one_line(monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else real(name, *a))
@@ -39,6 +48,8 @@ def test_onnx_without_its_packages_is_refused_in_one_line(monkeypatch):
         artifacts.check_formats(("keras", "onnx"))
     assert str(error.value).startswith("format onnx needs onnxruntime, not installed: ")
     assert "\n" not in str(error.value) and "keras-slt[onnx]" in str(error.value)
+
+
 def test_a_model_onnx_runtime_cannot_run_fails_its_check(tmp_path, monkeypatch):
     def refuse(content, inputs, batch_size=256):
         raise onnx.OnnxError("ONNX Runtime cannot run the model: InvalidArgument: Unsupported pooling size.")
@@ -50,9 +61,13 @@ def test_a_model_onnx_runtime_cannot_run_fails_its_check(tmp_path, monkeypatch):
     x = np.random.default_rng(0).standard_normal((4, 8, 8, 3)).astype("float32")
     result = artifacts.export_ticket(model, tmp_path, x, formats=("onnx",), latency_budget_s=0.01)
     (check,) = [c for c in result.checks if c.subject.endswith(".onnx")]
-    assert str(check) == (f"[FAILED] {tmp_path / 'ticket.onnx'}: ONNX Runtime cannot run the model: InvalidArgument: "
-                          f"Unsupported pooling size.; kept as {tmp_path / 'ticket.onnx'}.failed")
+    assert str(check) == (
+        f"[FAILED] {tmp_path / 'ticket.onnx'}: ONNX Runtime cannot run the model: InvalidArgument: "
+        f"Unsupported pooling size.; kept as {tmp_path / 'ticket.onnx'}.failed"
+    )
     assert os.listdir(tmp_path) == ["ticket.onnx.failed"] and result.latencies == {}  # not timed either
+
+
 def test_weights_over_a_megabyte_stay_in_the_one_file():
     # jax2onnx writes tensors over 1 MB beside the file (external data); `to_onnx` returns one file.
     if onnx.missing_packages():

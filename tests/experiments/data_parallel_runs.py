@@ -15,8 +15,9 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-from keras_slt.experiments import runner  # noqa: E402
 from helpers import StopAfterEpoch, tiny_config
+
+from keras_slt.experiments import runner  # noqa: E402
 
 
 def main(runs):
@@ -24,8 +25,7 @@ def main(runs):
         stop_after = run.pop("stop_after", 0)
         config = tiny_config(run.pop("data_dir"), run.pop("output_dir"), **run)
         try:
-            results = runner.run_search(config, callbacks=[StopAfterEpoch(stop_after)] if stop_after else [],
-                                        verbose=0)
+            results = runner.run_search(config, callbacks=[StopAfterEpoch(stop_after)] if stop_after else [], verbose=0)
         except KeyboardInterrupt:
             print(json.dumps(None))
         else:

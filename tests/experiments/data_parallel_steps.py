@@ -15,10 +15,10 @@ import jax
 import keras
 import numpy as np
 
-from keras_slt.experiments import strategies, model_source
+from keras_slt.data.batching import numpy_batches
+from keras_slt.experiments import model_source, strategies
 from keras_slt.experiments.config import SearchConfig
 from keras_slt.search.optimizers import CoupledSGD
-from keras_slt.data.batching import numpy_batches
 
 STEPS = 3
 BATCH = 8
@@ -28,12 +28,19 @@ TOLERANCE = 1e-5
 
 def build(model, input_shape):
     keras.utils.set_random_seed(0)
-    config = SearchConfig(model=model, dataset="cifar10" if model == "conv6" else "fashion_mnist",
-                          width=16 if model == "fc" else None,
-                          width_factor=0.125 if model == "conv6" else None, output_dir="unused")
+    config = SearchConfig(
+        model=model,
+        dataset="cifar10" if model == "conv6" else "fashion_mnist",
+        width=16 if model == "fc" else None,
+        width_factor=0.125 if model == "conv6" else None,
+        output_dir="unused",
+    )
     network = model_source.build(config, input_shape, 10)
-    network.compile(CoupledSGD(0.1, momentum=0.9, coupled_weight_decay=1e-4),
-                    keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=True)
+    network.compile(
+        CoupledSGD(0.1, momentum=0.9, coupled_weight_decay=1e-4),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=True,
+    )
     network.optimizer.build(network.trainable_variables)
     return network
 
@@ -43,8 +50,7 @@ def steps(model, input_shape, shard):
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (BATCH * STEPS + 3,) + input_shape, dtype=np.uint8)
     labels = rng.integers(0, 10, len(images)).astype(np.int32)
-    batches = numpy_batches.TrainingBatches(images, labels, [0.5], [0.25], BATCH, seed=0,
-                                             augment=False, shard=shard)
+    batches = numpy_batches.TrainingBatches(images, labels, [0.5], [0.25], BATCH, seed=0, augment=False, shard=shard)
     network = build(model, input_shape)
     first = [np.asarray(mask) for mask in network.masks()]
     losses = []

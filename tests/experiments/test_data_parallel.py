@@ -15,67 +15,88 @@ import sys
 import keras
 import numpy as np
 import pytest
+from helpers import ROOT, assert_one_line, one_error_line, run_tool, tiny_config
 
-
+from keras_slt.data.batching import numpy_batches
 from keras_slt.experiments import strategies
 from keras_slt.experiments.config import ConfigError
 from keras_slt.experiments.jax_parallel import HostShard
 from keras_slt.experiments.processes import Processes, processes
-from keras_slt.data.batching import numpy_batches
-from helpers import ROOT, assert_one_line, one_error_line, run_tool, tiny_config
 
-needs_jax = pytest.mark.skipif(keras.backend.backend() != "jax",
-                               reason="data_parallel needs the JAX backend")
+needs_jax = pytest.mark.skipif(keras.backend.backend() != "jax", reason="data_parallel needs the JAX backend")
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOLERANCE = 1e-5
 
 
 def jax_env(devices):
-    return {"KERAS_BACKEND": "jax", "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}",
-            "PYTHONPATH": ROOT}
+    return {
+        "KERAS_BACKEND": "jax",
+        "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}",
+        "PYTHONPATH": ROOT,
+    }
 
 
 def run_script(script, *args, devices=1, timeout=600):
     env = dict(os.environ, **jax_env(devices))
-    result = subprocess.run([sys.executable, os.path.join(HERE, script), *args], env=env, cwd=ROOT,
-                            capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run(
+        [sys.executable, os.path.join(HERE, script), *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return [json.loads(line) for line in result.stdout.splitlines() if line.startswith(("{", "[", "null"))]
 
 
 # Settings and environment.
 
+
 def test_processes_come_from_settings_then_keras_environment():
-    environ = {"KERAS_DISTRIBUTION_JOB_ADDRESSES": "10.0.0.1:1234,10.0.0.2:1234",
-               "KERAS_DISTRIBUTION_NUM_PROCESSES": "2", "KERAS_DISTRIBUTION_PROCESS_ID": "1"}
+    environ = {
+        "KERAS_DISTRIBUTION_JOB_ADDRESSES": "10.0.0.1:1234,10.0.0.2:1234",
+        "KERAS_DISTRIBUTION_NUM_PROCESSES": "2",
+        "KERAS_DISTRIBUTION_PROCESS_ID": "1",
+    }
     assert processes(environ=environ) == Processes(2, 1, "10.0.0.1:1234")
     assert processes("h:9", 3, 2, environ=environ) == Processes(3, 2, "h:9")
     assert processes(environ={}) == Processes(1, 0, None)
     assert processes(num_processes=1, environ={}) == Processes(1, 0, None)
 
 
-@pytest.mark.parametrize("settings, environ, fragments", [
-    (dict(coordinator_address="h:9", num_processes=2, process_id=2), {}, ["process_id 2", "ids 0 to 1"]),
-    (dict(num_processes=2, process_id=-1), {}, ["process_id -1"]),
-    (dict(num_processes=0), {}, ["num_processes", "got 0"]),
-    (dict(num_processes=2, process_id=1), {}, ["coordinator_address is required"]),
-    (dict(coordinator_address="nohost", num_processes=2), {}, ["coordinator_address 'nohost'", "host:port"]),
-    ({}, {"KERAS_DISTRIBUTION_NUM_PROCESSES": "two"}, ["num_processes", "KERAS_DISTRIBUTION_NUM_PROCESSES"]),
-])
+@pytest.mark.parametrize(
+    "settings, environ, fragments",
+    [
+        (dict(coordinator_address="h:9", num_processes=2, process_id=2), {}, ["process_id 2", "ids 0 to 1"]),
+        (dict(num_processes=2, process_id=-1), {}, ["process_id -1"]),
+        (dict(num_processes=0), {}, ["num_processes", "got 0"]),
+        (dict(num_processes=2, process_id=1), {}, ["coordinator_address is required"]),
+        (dict(coordinator_address="nohost", num_processes=2), {}, ["coordinator_address 'nohost'", "host:port"]),
+        ({}, {"KERAS_DISTRIBUTION_NUM_PROCESSES": "two"}, ["num_processes", "KERAS_DISTRIBUTION_NUM_PROCESSES"]),
+    ],
+)
 def test_bad_process_settings_are_refused_in_one_line(settings, environ, fragments):
     with pytest.raises(ValueError) as error:
         processes(**settings, environ=environ)
     assert_one_line(error.value, *fragments)
 
 
-@pytest.mark.parametrize("overrides, fragments", [
-    (dict(strategy="data_parallel", num_processes=2, process_id=5, coordinator_address="h:9"),
-     ["process_id 5 is out of range"]),
-    (dict(coordinator_address="h:9"), ["coordinator_address=h:9 does not apply to strategy default"]),
-    (dict(process_id=0), ["process_id=0 does not apply to strategy default"]),
-    (dict(strategy="data_parallel", model="gin", dataset="cora", batch_size=128),
-     ["strategy=data_parallel does not apply to dataset cora"]),
-])
+@pytest.mark.parametrize(
+    "overrides, fragments",
+    [
+        (
+            dict(strategy="data_parallel", num_processes=2, process_id=5, coordinator_address="h:9"),
+            ["process_id 5 is out of range"],
+        ),
+        (dict(coordinator_address="h:9"), ["coordinator_address=h:9 does not apply to strategy default"]),
+        (dict(process_id=0), ["process_id=0 does not apply to strategy default"]),
+        (
+            dict(strategy="data_parallel", model="gin", dataset="cora", batch_size=128),
+            ["strategy=data_parallel does not apply to dataset cora"],
+        ),
+    ],
+)
 def test_config_refuses_bad_data_parallel_settings(tmp_path, overrides, fragments):
     config = tiny_config(None, tmp_path, **overrides)
     with pytest.raises(ConfigError) as error:
@@ -87,11 +108,15 @@ def test_strategies_name_the_backend_they_need():
     other = "mirrored" if keras.backend.backend() == "jax" else "data_parallel"
     with pytest.raises(ValueError) as error:
         strategies.strategy(other)
-    assert_one_line(error.value, f"strategy {other} needs the {strategies.BACKENDS[other]} backend",
-                    f"the {keras.backend.backend()} backend runs --strategy=default")
+    assert_one_line(
+        error.value,
+        f"strategy {other} needs the {strategies.BACKENDS[other]} backend",
+        f"the {keras.backend.backend()} backend runs --strategy=default",
+    )
 
 
 # The host shards of the NumPy pipeline.
+
 
 class Placement:
     """A stand-in for `jax_parallel.DataParallel`: keeps a process's rows as they are."""
@@ -110,9 +135,10 @@ def test_the_hosts_read_together_the_batches_of_one_host(num_devices, num_proces
     labels = rng.integers(0, 10, 45).astype(np.int32)
     arguments = (images, labels, [0.4] * 3, [0.2] * 3, 8)
     placement = Placement(num_devices, num_processes)
-    for make in (lambda shard: numpy_batches.TrainingBatches(*arguments, seed=3, augment=True,
-                                                              first_epoch=1, shard=shard),
-                 lambda shard: numpy_batches.EvaluationBatches(*arguments, shard=shard)):
+    for make in (
+        lambda shard: numpy_batches.TrainingBatches(*arguments, seed=3, augment=True, first_epoch=1, shard=shard),
+        lambda shard: numpy_batches.EvaluationBatches(*arguments, shard=shard),
+    ):
         whole = make(None)
         hosts = [make(HostShard(placement, index)) for index in range(num_processes)]
         for k in range(12 if isinstance(whole, numpy_batches.TrainingBatches) else len(whole)):
@@ -128,14 +154,16 @@ def test_the_hosts_read_together_the_batches_of_one_host(num_devices, num_proces
 
 # Several devices (virtual CPU devices, processes of their own).
 
+
 @needs_jax
 @pytest.mark.slow
 @pytest.mark.parametrize("devices", [2, 4])
 def test_steps_on_several_devices_match_one_device(devices):
     (report,) = run_script("data_parallel_steps.py", devices=devices)
     assert report["devices"] == devices
-    assert report["refusal"] == (f"batch_size 9 does not divide among the {devices} devices of "
-                                 f"data_parallel; use a multiple of {devices}")
+    assert report["refusal"] == (
+        f"batch_size 9 does not divide among the {devices} devices of data_parallel; use a multiple of {devices}"
+    )
     for model in ("fc", "conv6"):
         result = report[model]
         assert f"'batch': {devices}" in result["sharding"] and "P('batch',)" in result["sharding"]
@@ -150,15 +178,21 @@ def test_checkpoints_move_between_device_counts(data_dir, tmp_path):
     """Stopped after epoch 1 on 2 devices and resumed on 1, or on 1 and resumed on 4: as uninterrupted."""
 
     def run(folder, strategy, stop_after=0):
-        return dict(data_dir=data_dir, output_dir=str(tmp_path / folder), strategy=strategy,
-                    stop_after=stop_after, batch_size=8, epochs=2)
+        return dict(
+            data_dir=data_dir,
+            output_dir=str(tmp_path / folder),
+            strategy=strategy,
+            stop_after=stop_after,
+            batch_size=8,
+            epochs=2,
+        )
 
     assert run_script("data_parallel_runs.py", json.dumps([run("a", "data_parallel", 1)]), devices=2) == [None]
-    reference, resumed, stopped = run_script("data_parallel_runs.py", json.dumps(
-        [run("ref", "default"), run("a", "default"), run("b", "default", 1)]))
+    reference, resumed, stopped = run_script(
+        "data_parallel_runs.py", json.dumps([run("ref", "default"), run("a", "default"), run("b", "default", 1)])
+    )
     assert stopped is None
-    (resumed_on_4,) = run_script("data_parallel_runs.py", json.dumps([run("b", "data_parallel")]),
-                                 devices=4)
+    (resumed_on_4,) = run_script("data_parallel_runs.py", json.dumps([run("b", "data_parallel")]), devices=4)
     for history in (resumed, resumed_on_4):
         assert [entry["epoch"] for entry in history] == [1, 2]
         for entry, expected in zip(history, reference):
@@ -169,19 +203,46 @@ def test_checkpoints_move_between_device_counts(data_dir, tmp_path):
 @needs_jax
 @pytest.mark.slow
 def test_bad_settings_end_the_tool_in_one_line(data_dir, tmp_path):
-    base = ["--model=fc", "--width=16", "--dataset=fashion_mnist", f"--data_dir={data_dir}",
-            "--epochs=1", "--strategy=data_parallel", f"--output_dir={tmp_path}"]
+    base = [
+        "--model=fc",
+        "--width=16",
+        "--dataset=fashion_mnist",
+        f"--data_dir={data_dir}",
+        "--epochs=1",
+        "--strategy=data_parallel",
+        f"--output_dir={tmp_path}",
+    ]
     line = one_error_line(run_tool("tools/search.py", *base, "--batch_size=7", env=jax_env(2), timeout=300), 2)
     assert line == "error: batch_size 7 does not divide among the 2 devices of data_parallel; use a multiple of 2"
     with socket.socket() as free:  # a port nothing listens on
         free.bind(("127.0.0.1", 0))
         port = free.getsockname()[1]
-    line = one_error_line(run_tool("tools/search.py", *base, "--num_processes=2", "--process_id=1",
-                                   f"--coordinator_address=127.0.0.1:{port}", "--coordinator_timeout=1",
-                                   env=jax_env(1), timeout=300), 2)
+    line = one_error_line(
+        run_tool(
+            "tools/search.py",
+            *base,
+            "--num_processes=2",
+            "--process_id=1",
+            f"--coordinator_address=127.0.0.1:{port}",
+            "--coordinator_timeout=1",
+            env=jax_env(1),
+            timeout=300,
+        ),
+        2,
+    )
     assert line.startswith(f"error: coordinator_address 127.0.0.1:{port}: no coordinator answered within 1 s")
-    line = one_error_line(run_tool("tools/search.py", *base, "--num_processes=2", "--process_id=2",
-                                   "--coordinator_address=127.0.0.1:1", env=jax_env(1), timeout=300), 2)
+    line = one_error_line(
+        run_tool(
+            "tools/search.py",
+            *base,
+            "--num_processes=2",
+            "--process_id=2",
+            "--coordinator_address=127.0.0.1:1",
+            env=jax_env(1),
+            timeout=300,
+        ),
+        2,
+    )
     assert line == "error: process_id 2 is out of range: a run of 2 processes has ids 0 to 1"
 
 
@@ -191,14 +252,37 @@ def test_two_processes_on_localhost_run_as_one(data_dir, tmp_path):
     with socket.socket() as free:
         free.bind(("127.0.0.1", 0))
         port = free.getsockname()[1]
-    flags = ["--model=fc", "--width=16", "--dataset=fashion_mnist", f"--data_dir={data_dir}",
-             "--epochs=1", "--batch_size=8", "--sparsity=0.5"]
+    flags = [
+        "--model=fc",
+        "--width=16",
+        "--dataset=fashion_mnist",
+        f"--data_dir={data_dir}",
+        "--epochs=1",
+        "--batch_size=8",
+        "--sparsity=0.5",
+    ]
     env = dict(os.environ, **jax_env(1))
-    several = [subprocess.Popen(
-        [sys.executable, "tools/search.py", *flags, "--strategy=data_parallel", "--num_processes=2",
-         f"--process_id={index}", f"--coordinator_address=127.0.0.1:{port}", "--coordinator_timeout=120",
-         f"--output_dir={tmp_path / 'two'}"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True) for index in (0, 1)]
+    several = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "tools/search.py",
+                *flags,
+                "--strategy=data_parallel",
+                "--num_processes=2",
+                f"--process_id={index}",
+                f"--coordinator_address=127.0.0.1:{port}",
+                "--coordinator_timeout=120",
+                f"--output_dir={tmp_path / 'two'}",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for index in (0, 1)
+    ]
     outputs = [process.communicate(timeout=600) for process in several]
     for process, (_, stderr) in zip(several, outputs):
         assert process.returncode == 0, stderr[-3000:]
@@ -210,8 +294,13 @@ def test_two_processes_on_localhost_run_as_one(data_dir, tmp_path):
             return json.load(f)
 
     two, one = results(tmp_path / "two"), results(tmp_path / "one")
-    assert sorted(os.listdir(tmp_path / "two" / "worker-1")) == [".lock", "best.keras", "ckpt-1.weights.h5",
-                                                                  "results.json", "state.json"]
+    assert sorted(os.listdir(tmp_path / "two" / "worker-1")) == [
+        ".lock",
+        "best.keras",
+        "ckpt-1.weights.h5",
+        "results.json",
+        "state.json",
+    ]
     assert not os.path.exists(tmp_path / "two" / "worker-1" / "logs")  # process 0 alone logs
     assert two["num_train"] == one["num_train"]
     for key in ("loss", "accuracy", "val_loss", "threshold"):

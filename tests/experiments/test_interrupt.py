@@ -9,9 +9,9 @@ import sys
 import time
 
 import pytest
-
-from keras_slt.experiments import runner, run_files
 from helpers import ROOT, StopAfterEpoch, tiny_config, tool_lines
+
+from keras_slt.experiments import run_files, runner
 
 
 def test_interrupted_run_says_where_resumes_saying_so_and_is_not_rerun(data_dir, tmp_path, capsys):
@@ -33,7 +33,8 @@ def test_interrupted_run_says_where_resumes_saying_so_and_is_not_rerun(data_dir,
     modified = os.stat(tmp_path / run_files.RESULTS).st_mtime_ns
     again = runner.run_search(config, verbose=2)
     assert capsys.readouterr().out.splitlines() == [
-        f"{tmp_path} already finished its 3 epochs; results: {tmp_path / run_files.RESULTS}"]
+        f"{tmp_path} already finished its 3 epochs; results: {tmp_path / run_files.RESULTS}"
+    ]
     assert again == json.loads(stored)  # wall_time_s included: nothing ran again
     assert (tmp_path / run_files.RESULTS).read_bytes() == stored
     assert os.stat(tmp_path / run_files.RESULTS).st_mtime_ns == modified
@@ -51,21 +52,33 @@ def test_refused_run_leaves_no_folder(data_dir, tmp_path):
 
 
 def search_command(data_dir, out, epochs):
-    return [sys.executable, os.path.join(ROOT, "tools/search.py"), "--model=fc", "--width=16",
-            "--dataset=fashion_mnist", f"--data_dir={data_dir}", "--batch_size=32", f"--epochs={epochs}",
-            f"--output_dir={out}"]
+    return [
+        sys.executable,
+        os.path.join(ROOT, "tools/search.py"),
+        "--model=fc",
+        "--width=16",
+        "--dataset=fashion_mnist",
+        f"--data_dir={data_dir}",
+        "--batch_size=32",
+        f"--epochs={epochs}",
+        f"--output_dir={out}",
+    ]
 
 
 @pytest.mark.slow
 def test_ctrl_c_ends_with_one_line_and_status_130(data_dir, tmp_path):
     out, epochs = tmp_path / "run", 40
     state = out / run_files.STATE
-    process = subprocess.Popen(search_command(data_dir, out, epochs), cwd=ROOT, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        search_command(data_dir, out, epochs), cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     deadline = time.monotonic() + 300
     # A fresh run writes its state.json before its first epoch: wait for an epoch done.
-    while not (state.exists() and json.loads(state.read_text())["epoch"] >= 1) and process.poll() is None \
-            and time.monotonic() < deadline:
+    while (
+        not (state.exists() and json.loads(state.read_text())["epoch"] >= 1)
+        and process.poll() is None
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.05)
     assert process.poll() is None, process.communicate()
     process.send_signal(signal.SIGINT)

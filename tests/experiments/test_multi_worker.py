@@ -22,9 +22,9 @@ import time
 import keras
 import numpy as np
 import pytest
-
-from keras_slt.experiments import runner, run_files
 from helpers import ROOT, checkpoint_floats, tiny_config, tool_lines
+
+from keras_slt.experiments import run_files, runner
 
 pytestmark = pytest.mark.slow
 
@@ -55,8 +55,16 @@ def _assert_same_run(out, one_process):
     results, masks, floats = _outcome(out)
     expected_results, expected_masks, expected_floats = one_process
     print("two workers:", results["history"], "\none process:", expected_results["history"])
-    for key in ("test_accuracy", "val_accuracy", "best_epoch", "epochs_done", "actual_sparsity",
-                "model_size_bits", "num_train", "num_test"):
+    for key in (
+        "test_accuracy",
+        "val_accuracy",
+        "best_epoch",
+        "epochs_done",
+        "actual_sparsity",
+        "model_size_bits",
+        "num_train",
+        "num_test",
+    ):
         assert results[key] == expected_results[key], key
     for epoch, expected in zip(results["history"], expected_results["history"], strict=True):
         assert epoch["accuracy"] == expected["accuracy"]
@@ -94,9 +102,17 @@ class Cluster:
         self.folder = folder
         self.output_dir = folder / "run"
         self.ports = _free_ports(2)
-        self.flags = ["--model=fc", "--width=16", "--dataset=fashion_mnist",
-                      f"--data_dir={data_dir}", f"--epochs={EPOCHS}", "--batch_size=32",
-                      "--sparsity=0.5", "--strategy=multi_worker", f"--output_dir={self.output_dir}"]
+        self.flags = [
+            "--model=fc",
+            "--width=16",
+            "--dataset=fashion_mnist",
+            f"--data_dir={data_dir}",
+            f"--epochs={EPOCHS}",
+            "--batch_size=32",
+            "--sparsity=0.5",
+            "--strategy=multi_worker",
+            f"--output_dir={self.output_dir}",
+        ]
         self.workers = []
 
     def start(self, session):
@@ -107,9 +123,15 @@ class Cluster:
             tf_config = {"cluster": {"worker": addresses}, "task": {"type": "worker", "index": index}}
             env = dict(os.environ, TF_CONFIG=json.dumps(tf_config), PYTHONPATH=ROOT)
             with open(self._log(index, "out"), "w") as out, open(self._log(index, "err"), "w") as err:
-                self.workers.append(subprocess.Popen(
-                    [sys.executable, os.path.join(ROOT, "tools", "search.py"), *self.flags],
-                    cwd=ROOT, env=env, stdout=out, stderr=err))
+                self.workers.append(
+                    subprocess.Popen(
+                        [sys.executable, os.path.join(ROOT, "tools", "search.py"), *self.flags],
+                        cwd=ROOT,
+                        env=env,
+                        stdout=out,
+                        stderr=err,
+                    )
+                )
 
     def wait(self, index, timeout):
         """Worker `index`'s exit status; fails the test if it still runs after `timeout` s."""
@@ -166,8 +188,7 @@ def test_killed_worker_stops_the_run_and_the_same_command_resumes_it(cluster, on
     errors = [line for line in tool_lines(stderr) if line.startswith("error:")]
     assert len(errors) == 1, stderr[-3000:]
     assert errors[0].startswith(f"error: lost worker 1 (127.0.0.1:{cluster.ports[1]}): ")
-    assert errors[0].endswith("start the same command on every worker to resume the run "
-                              "from its last complete epoch")
+    assert errors[0].endswith("start the same command on every worker to resume the run from its last complete epoch")
     stopped_at = _epochs_done(cluster.output_dir)
     assert 1 <= stopped_at < EPOCHS
 

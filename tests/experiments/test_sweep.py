@@ -3,11 +3,10 @@
 import sys
 
 import pytest
-
-from keras_slt.experiments import pareto, plots, sweep, sweep_table
 from fakes import FAKE_SEARCH, fake_results
 from helpers import ROOT, run_tool
 
+from keras_slt.experiments import pareto, plots, sweep, sweep_table
 
 
 def test_grid_contents():
@@ -36,7 +35,8 @@ def test_listed_runs_are_grid_runs_in_entry_order():
     assert entries[3] == (sweep_table.WEIGHT_TRAINED, None, None, None)
     runs = sweep.listed(["conv6"], entries, [0, 1])
     assert [r.name for r in runs] == [
-        f"conv6_{name}_seed{seed}" for seed in (0, 1)
+        f"conv6_{name}_seed{seed}"
+        for seed in (0, 1)
         for name in ("s0.5_f0.5_frozen", "s0.7_f0.5_pruned", "s0.5_dense", "weights")
     ]
     # the same flags as the grid's runs of those names
@@ -47,9 +47,22 @@ def test_listed_runs_are_grid_runs_in_entry_order():
         sweep.listed(["fc"], [sweep.parse_listed("pruned:f0.7:s0.5")], [0])
 
 
-@pytest.mark.parametrize("text", ["frozen:s0.5", "dense:f0.5:s0.5", "pruned:f0:s0.5", "frozen:fx:s0.5",
-                                  "dense:s1", "weights:s0.5", "tickets", "dense:w0.5:s0.5", "dense:s0.5:w0",
-                                  "dense:s0.5:wx", "dense:s0.5:w1:w2"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "frozen:s0.5",
+        "dense:f0.5:s0.5",
+        "pruned:f0:s0.5",
+        "frozen:fx:s0.5",
+        "dense:s1",
+        "weights:s0.5",
+        "tickets",
+        "dense:w0.5:s0.5",
+        "dense:s0.5:w0",
+        "dense:s0.5:wx",
+        "dense:s0.5:w1:w2",
+    ],
+)
 def test_parse_listed_rejects(text):
     with pytest.raises(ValueError, match=f"run '{text}'"):
         sweep.parse_listed(text)
@@ -57,8 +70,14 @@ def test_parse_listed_rejects(text):
 
 @pytest.mark.slow
 def test_sweep_cli_runs_flag(tmp_path):
-    result = run_tool("tools/sweep.py", f"--output_dir={tmp_path}", "--models=fc", "--seeds=3",
-                      "--runs=pruned:f0.5:s0.7,weights", "--dry_run")
+    result = run_tool(
+        "tools/sweep.py",
+        f"--output_dir={tmp_path}",
+        "--models=fc",
+        "--seeds=3",
+        "--runs=pruned:f0.5:s0.7,weights",
+        "--dry_run",
+    )
     assert result.returncode == 0, result.stderr
     names = [line.split("--output_dir=")[1] for line in result.stdout.strip().splitlines()]
     assert names == [str(tmp_path / "fc_s0.7_f0.5_pruned_seed3"), str(tmp_path / "fc_weights_seed3")]
@@ -82,8 +101,13 @@ def test_collect_csv_frontier_and_plots(tmp_path):
     fake_results(root / "d", 0.70, 1500, algo="ep", sparsity=0.5, prune_ratio=0.25, lock_ratio=0, seed=0)
     fake_results(root / "e", 0.90, 64000, algo="dense", seed=0)
     rows = sweep_table.collect(root)
-    assert [r["source"] for r in rows] == [sweep_table.FROZEN_SOURCE, sweep_table.FROZEN_SOURCE, sweep_table.DENSE_SOURCE,
-                                           sweep_table.PRUNED_SOURCE, sweep_table.WEIGHT_TRAINED]
+    assert [r["source"] for r in rows] == [
+        sweep_table.FROZEN_SOURCE,
+        sweep_table.FROZEN_SOURCE,
+        sweep_table.DENSE_SOURCE,
+        sweep_table.PRUNED_SOURCE,
+        sweep_table.WEIGHT_TRAINED,
+    ]
     assert rows[0]["prune_ratio"] == 0.25 and rows[0]["lock_ratio"] == 0.25
     sweep_table.write_csv(rows, tmp_path / "r.csv")
     back = sweep_table.read_csv(tmp_path / "r.csv")
@@ -119,12 +143,18 @@ def test_plot_reads_a_sweep_folder_and_tables_every_configuration(tmp_path):
     ]
     assert (tmp_path / "fig" / "accuracy_vs_size.png").is_file()
     result = run_tool("tools/plot.py", f"--output_dir={tmp_path / 'fig'}")
-    assert result.returncode == 2 and result.stderr.strip().splitlines()[-1] == "error: give one of --csv and --sweep_dir"
+    assert (
+        result.returncode == 2 and result.stderr.strip().splitlines()[-1] == "error: give one of --csv and --sweep_dir"
+    )
 
 
 def test_frontier_ties_and_order():
-    configs = [{"model_size_bits": 2, "accuracy_mean": 0.5}, {"model_size_bits": 1, "accuracy_mean": 0.5},
-               {"model_size_bits": 3, "accuracy_mean": 0.6}, {"model_size_bits": 3, "accuracy_mean": 0.7}]
+    configs = [
+        {"model_size_bits": 2, "accuracy_mean": 0.5},
+        {"model_size_bits": 1, "accuracy_mean": 0.5},
+        {"model_size_bits": 3, "accuracy_mean": 0.6},
+        {"model_size_bits": 3, "accuracy_mean": 0.7},
+    ]
     assert pareto.frontier(configs) == [configs[1], configs[3]]
 
 
@@ -144,7 +174,9 @@ def test_execute_skips_finished_runs(tmp_path):
 def test_sweep_cli_rejects_bad_flags(tmp_path):
     result = run_tool("tools/sweep.py", f"--output_dir={tmp_path}", "--sparsities=0.5,1.5")
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1] == "error: --sparsities values must be in [0.0, 0.999999], got 0.5,1.5"
+    assert (
+        result.stderr.strip().splitlines()[-1] == "error: --sparsities values must be in [0.0, 0.999999], got 0.5,1.5"
+    )
     assert "Traceback" not in result.stderr
 
 

@@ -5,19 +5,23 @@ import json
 import sys
 
 import pytest
-
-from keras_slt.cli import search_flags
-from keras_slt.experiments import pareto, plots, sweep, sweep_table
 from fakes import FAKE_SEARCH, fake_results
 from helpers import one_error_line, run_tool
 
+from keras_slt.cli import search_flags
+from keras_slt.experiments import pareto, plots, sweep, sweep_table
 
 
 def test_grid_widths_name_and_set_each_run():
     runs = sweep.grid(["fc"], [0.5], [0.0, 0.5], [0], widths=[None, 646])
     assert [r.name for r in runs] == [
-        "fc_weights_seed0", "fc_s0.5_dense_seed0", "fc_s0.5_f0.5_frozen_seed0", "fc_s0.5_f0.5_pruned_seed0",
-        "fc_w646_weights_seed0", "fc_w646_s0.5_dense_seed0", "fc_w646_s0.5_f0.5_frozen_seed0",
+        "fc_weights_seed0",
+        "fc_s0.5_dense_seed0",
+        "fc_s0.5_f0.5_frozen_seed0",
+        "fc_s0.5_f0.5_pruned_seed0",
+        "fc_w646_weights_seed0",
+        "fc_w646_s0.5_dense_seed0",
+        "fc_w646_s0.5_f0.5_frozen_seed0",
         "fc_w646_s0.5_f0.5_pruned_seed0",
     ]
     flags = {r.name: dict(r.flags) for r in runs}
@@ -29,20 +33,36 @@ def test_grid_widths_name_and_set_each_run():
     assert conv.command("out", program=())[:2] == ["--model=conv6", "--width_factor=0.354"]
     # the search reads the width the sweep gives, after the shared flagfile's
     config = search_flags.config_of_command(
-        conv.command("out", ["--flagfile=configs/cifar10_conv6_short.flags"], program=()))
+        conv.command("out", ["--flagfile=configs/cifar10_conv6_short.flags"], program=())
+    )
     assert config.width_factor == 0.354 and config.sparsity == 0.7 and config.seed == 2
 
 
-@pytest.mark.parametrize("model, width, message", [
-    ("fc", 0.5, "width 0.5 of fc: fc takes a whole number of hidden units"),
-    ("fc", 0, "width 0 of fc: widths must be positive"),
-    # conv1 has 64 channels at width factor 1: 64 x 0.0078 = 0.4992 rounds to 0
-    ("conv6", 0.0078, ("width factor 0.0078 of conv6: its layer conv1 would have 64 x 0.0078 = 0.4992 channels, "
-                       "which rounds to zero")),
-    ("resnet18", 0.007, ("width factor 0.007 of resnet18: its layer stem_conv would have 64 x 0.007 = 0.448 "
-                         "channels, which rounds to zero")),
-    ("keras.applications.ResNet50", 0.5, "model keras.applications.ResNet50 takes no width"),
-])
+@pytest.mark.parametrize(
+    "model, width, message",
+    [
+        ("fc", 0.5, "width 0.5 of fc: fc takes a whole number of hidden units"),
+        ("fc", 0, "width 0 of fc: widths must be positive"),
+        # conv1 has 64 channels at width factor 1: 64 x 0.0078 = 0.4992 rounds to 0
+        (
+            "conv6",
+            0.0078,
+            (
+                "width factor 0.0078 of conv6: its layer conv1 would have 64 x 0.0078 = 0.4992 channels, "
+                "which rounds to zero"
+            ),
+        ),
+        (
+            "resnet18",
+            0.007,
+            (
+                "width factor 0.007 of resnet18: its layer stem_conv would have 64 x 0.007 = 0.448 "
+                "channels, which rounds to zero"
+            ),
+        ),
+        ("keras.applications.ResNet50", 0.5, "model keras.applications.ResNet50 takes no width"),
+    ],
+)
 def test_widths_a_model_cannot_take_are_refused(model, width, message):
     with pytest.raises(ValueError) as error:
         sweep.grid([model], [0.5], [0.0], [0], widths=[width])
@@ -58,8 +78,11 @@ def test_listed_runs_with_widths_are_grid_runs():
     entries = [sweep.parse_listed(t) for t in ("dense:s0.5:w0.354", "frozen:f0.5:s0.5", "weights:w0.354")]
     assert entries[0] == (sweep_table.DENSE_SOURCE, 0.5, None, 0.354)
     runs = sweep.listed(["conv6"], entries, [0, 1])
-    assert [r.name for r in runs] == [f"conv6_{name}_seed{seed}" for seed in (0, 1)
-                                      for name in ("w0.354_s0.5_dense", "s0.5_f0.5_frozen", "w0.354_weights")]
+    assert [r.name for r in runs] == [
+        f"conv6_{name}_seed{seed}"
+        for seed in (0, 1)
+        for name in ("w0.354_s0.5_dense", "s0.5_f0.5_frozen", "w0.354_weights")
+    ]
     grid = {r.name: r for r in sweep.grid(["conv6"], [0.5], [0.0, 0.5], [0, 1], widths=[None, 0.354])}
     assert all(grid[r.name] == r for r in runs)
     with pytest.raises(ValueError, match="takes a whole number"):
@@ -70,16 +93,28 @@ def test_table_carries_the_width(tmp_path):
     root = tmp_path / "sweep"
     fake_results(root / "a", 0.80, 1000, algo="ep", sparsity=0.5, prune_ratio=0, lock_ratio=0, width=646, seed=0)
     fake_results(root / "b", 0.84, 2000, algo="ep", sparsity=0.5, prune_ratio=0, lock_ratio=0, seed=0)
-    fake_results(root / "c", 0.70, 1500, algo="ep", sparsity=0.5, prune_ratio=0, lock_ratio=0,
-                 width=None, width_factor=0.354, seed=0)
+    fake_results(
+        root / "c",
+        0.70,
+        1500,
+        algo="ep",
+        sparsity=0.5,
+        prune_ratio=0,
+        lock_ratio=0,
+        width=None,
+        width_factor=0.354,
+        seed=0,
+    )
     rows = sweep_table.collect(root)
     assert [r["width"] for r in rows] == [646.0, "", 0.354]
     sweep_table.write_csv(rows, tmp_path / "r.csv")
     assert (tmp_path / "r.csv").read_text().splitlines()[0].endswith(",width")
     assert [r["width"] for r in sweep_table.read_csv(tmp_path / "r.csv")] == [646.0, "", 0.354]
     # a table written before widths were swept reads with the search flags' width
-    old = [",".join(c for c in sweep_table.COLUMNS if c != "width"),
-           "a,fc,fashion_mnist,dense source,ep,0.5,0,0,0,0,0.8,0.8,1000,32000,0.5,3"]
+    old = [
+        ",".join(c for c in sweep_table.COLUMNS if c != "width"),
+        "a,fc,fashion_mnist,dense source,ep,0.5,0,0,0,0,0.8,0.8,1000,32000,0.5,3",
+    ]
     (tmp_path / "old.csv").write_text("\n".join(old) + "\n")
     (row,) = sweep_table.read_csv(tmp_path / "old.csv")
     assert row["width"] == "" and row["test_accuracy"] == 0.8
@@ -113,16 +148,27 @@ def test_sweep_resumes_by_width_and_refuses_a_changed_width(tmp_path):
     for other in others:
         if other is not run:
             finished = root / other.name / "results.json"
-            finished.write_text(json.dumps({"test_accuracy": 0.5, "model_size_bits": 10,
-                                            "flags": dataclasses.asdict(config_of(other))}))
+            finished.write_text(
+                json.dumps({"test_accuracy": 0.5, "model_size_bits": 10, "flags": dataclasses.asdict(config_of(other))})
+            )
     assert sweep.changed_runs(others, root, config_of) == [(run, ("width", 512, 646))]
 
 
 def dense_and_frozen_configs():
     def config(source, width, f, s, bits, accuracy, std=0.0):
-        return {"model": "fc", "source": source, "width": width, "sparsity": s, "freeze_ratio": f,
-                "prune_ratio": f, "lock_ratio": 0, "model_size_bits": bits, "accuracy_mean": accuracy,
-                "accuracy_std": std, "seeds": 3}
+        return {
+            "model": "fc",
+            "source": source,
+            "width": width,
+            "sparsity": s,
+            "freeze_ratio": f,
+            "prune_ratio": f,
+            "lock_ratio": 0,
+            "model_size_bits": bits,
+            "accuracy_mean": accuracy,
+            "accuracy_std": std,
+            "seeds": 3,
+        }
 
     return [
         config(sweep_table.DENSE_SOURCE, "", 0, 0.5, 2000, 0.86),
@@ -139,8 +185,10 @@ def dense_and_frozen_configs():
 
 def test_source_curves_dense_over_widths_frozen_per_width():
     curves = pareto.source_curves(dense_and_frozen_configs(), sweep_table.DENSE_SOURCE)
-    summary = {(source, width): [(c["width"], c["freeze_ratio"], c["sparsity"]) for c in points]
-               for source, width, points in curves}
+    summary = {
+        (source, width): [(c["width"], c["freeze_ratio"], c["sparsity"]) for c in points]
+        for source, width, points in curves
+    }
     assert summary == {
         # the best sparsity at each width, smallest ticket first
         (sweep_table.DENSE_SOURCE, None): [(477, 0, 0.5), (646, 0, 0.5), ("", 0, 0.7)],
@@ -153,24 +201,50 @@ def test_source_curves_dense_over_widths_frozen_per_width():
 def test_figures_of_a_sweep_with_widths(tmp_path):
     rows = []
     for c in dense_and_frozen_configs():
-        rows += [{**c, "test_accuracy": c["accuracy_mean"] + d, "seed": seed}
-                 for seed, d in enumerate((-0.01, 0.0, 0.01))]
-    rows.append({"model": "fc", "source": sweep_table.WEIGHT_TRAINED, "width": "", "sparsity": "", "freeze_ratio": 0,
-                 "prune_ratio": 0, "lock_ratio": 0, "model_size_bits": 64000, "test_accuracy": 0.88, "seed": 0})
+        rows += [
+            {**c, "test_accuracy": c["accuracy_mean"] + d, "seed": seed} for seed, d in enumerate((-0.01, 0.0, 0.01))
+        ]
+    rows.append(
+        {
+            "model": "fc",
+            "source": sweep_table.WEIGHT_TRAINED,
+            "width": "",
+            "sparsity": "",
+            "freeze_ratio": 0,
+            "prune_ratio": 0,
+            "lock_ratio": 0,
+            "model_size_bits": 64000,
+            "test_accuracy": 0.88,
+            "seed": 0,
+        }
+    )
     paths = plots.accuracy_vs_size(rows, tmp_path / "size", "t")
     paths += plots.accuracy_vs_freeze_ratio(rows, 0.5, tmp_path / "freeze", "t")
     assert [p.name for p in paths] == ["size.png", "size.svg", "freeze.png", "freeze.svg"]
     svg = (tmp_path / "size.svg").read_text()
     # the legend names each curve (matplotlib writes text as paths, with the text in a comment)
-    for label in ("SLT in dense source (over widths 477, 646, default)", "SLT in frozen source, width default",
-                  "SLT in frozen source, width 646", "SLT in pruned source", "weight-trained"):
+    for label in (
+        "SLT in dense source (over widths 477, 646, default)",
+        "SLT in frozen source, width default",
+        "SLT in frozen source, width 646",
+        "SLT in pruned source",
+        "weight-trained",
+    ):
         assert f"<!-- {label}" in svg, label
 
 
 @pytest.mark.slow
 def test_sweep_cli_widths(tmp_path):
-    result = run_tool("tools/sweep.py", f"--output_dir={tmp_path}", "--models=fc", "--sparsities=0.5",
-                      "--freeze_ratios=0", "--widths=1024,646", "--noweight_trained", "--dry_run")
+    result = run_tool(
+        "tools/sweep.py",
+        f"--output_dir={tmp_path}",
+        "--models=fc",
+        "--sparsities=0.5",
+        "--freeze_ratios=0",
+        "--widths=1024,646",
+        "--noweight_trained",
+        "--dry_run",
+    )
     assert result.returncode == 0, result.stderr
     assert [line.split(" --")[-2:] for line in result.stdout.strip().splitlines()] == [
         ["seed=0", f"output_dir={tmp_path / 'fc_w1024_s0.5_dense_seed0'}"],
@@ -180,6 +254,7 @@ def test_sweep_cli_widths(tmp_path):
     result = run_tool("tools/sweep.py", f"--output_dir={tmp_path}", "--models=conv6", "--widths=0.5,0.001")
     assert one_error_line(result, 2) == (
         "error: --widths: width factor 0.001 of conv6: its layer conv1 would have 64 x 0.001 = 0.064 channels, "
-        "which rounds to zero")
+        "which rounds to zero"
+    )
     result = run_tool("tools/sweep.py", f"--output_dir={tmp_path}", "--runs=dense:s0.5:w0.5", "--widths=1")
     assert one_error_line(result, 2) == "error: --widths applies to the grid; give the widths of --runs as :wW"

@@ -22,6 +22,7 @@ DENSITIES = [round(0.05 * i, 2) for i in range(1, 19)]  # 0.05, 0.1, ..., 0.9
 
 # --- The official code, restated -------------------------------------------
 
+
 def official_erk(torch_shapes, density):
     dense_layers = set()
     while True:
@@ -90,8 +91,10 @@ def official_counts(torch_shapes, method, p_ratio, r_ratio):
     frozen = np.float32(OFFICIAL[method](torch_shapes, 1 - (p_ratio + r_ratio)))
     p_dist = np.float32(OFFICIAL[method](torch_shapes, 1 - p_ratio))
     r_dist = frozen - p_dist
-    return [(int(np.float32(math.prod(s)) * p), int(np.float32(math.prod(s)) * r))
-            for s, p, r in zip(torch_shapes, p_dist, r_dist)]
+    return [
+        (int(np.float32(math.prod(s)) * p), int(np.float32(math.prod(s)) * r))
+        for s, p, r in zip(torch_shapes, p_dist, r_dist)
+    ]
 
 
 # The official networks' masked weights, PyTorch shapes in module order.
@@ -151,8 +154,9 @@ def test_kept_counts_equal_the_official_code(networks, name, method):
     by_shape = {}
     for density in DENSITIES:
         # One distribution at density d: the weights outside its pruned part.
-        reference = {s: math.prod(s) - p for s, (p, _) in
-                     zip(official, official_counts(official, method, 1 - density, 0.0))}
+        reference = {
+            s: math.prod(s) - p for s, (p, _) in zip(official, official_counts(official, method, 1 - density, 0.0))
+        }
         ratios = pattern.layer_ratios(ours, 1 - density, 0.0, method)
         for shape, (p_l, r_l) in zip(ours, ratios):
             n = math.prod(shape)
@@ -177,8 +181,9 @@ def test_frozen_counts_equal_the_official_code(networks, method, p, r):
 
 
 def test_drawn_patterns_have_the_official_counts():
-    model = models.get("conv6", (32, 32, 3), 10, sparsity=0.5, prune_ratio=0.25,
-                       lock_ratio=0.25, distribution="erk", seed=0)
+    model = models.get(
+        "conv6", (32, 32, 3), 10, sparsity=0.5, prune_ratio=0.25, lock_ratio=0.25, distribution="erk", seed=0
+    )
     reference = dict(zip(official_conv6(), official_counts(official_conv6(), "erk", 0.25, 0.25)))
     for layer in model.supermask_layers:
         assert (layer.num_pruned, layer.num_locked) == reference[to_torch(layer.freeze_pattern().shape)]

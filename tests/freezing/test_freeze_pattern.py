@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from keras_slt.utils import seeding
 from keras_slt.freezing import pattern as freezing
+from keras_slt.utils import seeding
 
 
 def test_split_freeze_ratio():

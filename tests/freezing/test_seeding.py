@@ -8,8 +8,8 @@ import textwrap
 import numpy as np
 import pytest
 
-from keras_slt.utils import seeding
 from keras_slt.layers import initializers
+from keras_slt.utils import seeding
 
 DIGEST_SCRIPT = textwrap.dedent(
     """

@@ -17,14 +17,14 @@ import zlib
 import keras
 import numpy as np
 import pytest
+from fakes import parts, png_header, with_config_bytes, with_payload, write_cifar_dir, write_folder, write_planetoid
+from helpers import ROOT, assert_one_line, run_tool, tool_lines
 
 import keras_slt
 from keras_slt.data import DataError
 from keras_slt.data.graphs import planetoid
-from keras_slt.ticket import TicketError, coding, load_ticket, save_ticket, slt_format, slt_file
 from keras_slt.data.readers import cifar, cifar_folder, image_folder, safe_pickle
-from fakes import parts, png_header, with_config_bytes, with_payload, write_cifar_dir, write_folder, write_planetoid
-from helpers import ROOT, assert_one_line, run_tool, tool_lines
+from keras_slt.ticket import TicketError, coding, load_ticket, save_ticket, slt_file, slt_format
 
 
 def assert_cli_refused(result, *fragments):
@@ -66,8 +66,14 @@ def test_search_refuses_a_cifar_batch_that_runs_code(tmp_path):
     batch = tmp_path / "cifar-10-batches-py" / "data_batch_1"
     with open(batch, "wb") as f:
         pickle.dump({b"data": _Runs(os.system, f"touch {marker}"), b"labels": [0, 1]}, f, protocol=2)
-    result = run_tool("tools/search.py", "--dataset=cifar10", f"--data_dir={tmp_path}", "--model=conv2",
-                      "--epochs=1", f"--output_dir={tmp_path / 'run'}")
+    result = run_tool(
+        "tools/search.py",
+        "--dataset=cifar10",
+        f"--data_dir={tmp_path}",
+        "--model=conv2",
+        "--epochs=1",
+        f"--output_dir={tmp_path / 'run'}",
+    )
     assert_cli_refused(result, batch, "refusing to load posix.system")
     assert not marker.exists()
 
@@ -90,11 +96,16 @@ def test_cifar_batches_that_run_code_are_refused_before_anything_is_built(tmp_pa
 def python2_batch(images, labels):
     """A batch as the official archive holds it: Python 2 strings, NumPy 1 globals."""
     raw = images.transpose(0, 3, 1, 2).reshape(len(images), 3072).tobytes()
-    return (b"\x80\x02}q\x01(U\x04dataq\x02cnumpy.core.multiarray\n_reconstruct\nq\x03cnumpy\nndarray\nq\x04"
-            b"K\x00\x85U\x01b\x87Rq\x05(K\x01" + b"K" + bytes([len(images)]) + b"M\x00\x0c\x86cnumpy\ndtype\nq\x06"
-            b"U\x02u1K\x00K\x01\x87Rq\x07(K\x03U\x01|NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb\x89T"
-            + struct.pack("<I", len(raw)) + raw + b"tbU\x06labelsq\x08]q\t("
-            + b"".join(b"K" + bytes([int(v)]) for v in labels) + b"eu.")
+    return (
+        b"\x80\x02}q\x01(U\x04dataq\x02cnumpy.core.multiarray\n_reconstruct\nq\x03cnumpy\nndarray\nq\x04"
+        b"K\x00\x85U\x01b\x87Rq\x05(K\x01" + b"K" + bytes([len(images)]) + b"M\x00\x0c\x86cnumpy\ndtype\nq\x06"
+        b"U\x02u1K\x00K\x01\x87Rq\x07(K\x03U\x01|NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb\x89T"
+        + struct.pack("<I", len(raw))
+        + raw
+        + b"tbU\x06labelsq\x08]q\t("
+        + b"".join(b"K" + bytes([int(v)]) for v in labels)
+        + b"eu."
+    )
 
 
 def test_genuine_cifar_batches_load_in_every_form(tmp_path):
@@ -126,6 +137,7 @@ class _Reduces:
 
 def numpy_reconstruct(shape, dtype, raw):
     from numpy._core.multiarray import _reconstruct
+
     return _Reduces(_reconstruct, (np.ndarray, (0,), b"b"), (1, shape, dtype, False, raw))
 
 
@@ -139,13 +151,16 @@ def structured_uint8():
     return _Reduces(np.dtype, ("u1", False, True), (3, "|", None, ("a",), {"a": (np.dtype("u1"), 0)}, 1, 1, 0))
 
 
-@pytest.mark.parametrize("array,message", [
-    (lambda: numpy_reconstruct((10**10,), np.dtype("O"), [1, 2]), "not a plain number type"),
-    (lambda: numpy_reconstruct((10**6, 3072), np.dtype("u1"), b"\0" * 3072), "in 3072 bytes"),
-    (lambda: numpy_reconstruct((-1,), np.dtype("u1"), b""), "shape (-1,)"),
-    (lambda: numpy_reconstruct((1, 3072), np.dtype([("a", "u1")]), b"\0" * 3072), "'V1' is not a plain number"),
-    (lambda: numpy_reconstruct((1, 3072), structured_uint8(), b"\0" * 3072), "structured or malformed state"),
-])
+@pytest.mark.parametrize(
+    "array,message",
+    [
+        (lambda: numpy_reconstruct((10**10,), np.dtype("O"), [1, 2]), "not a plain number type"),
+        (lambda: numpy_reconstruct((10**6, 3072), np.dtype("u1"), b"\0" * 3072), "in 3072 bytes"),
+        (lambda: numpy_reconstruct((-1,), np.dtype("u1"), b""), "shape (-1,)"),
+        (lambda: numpy_reconstruct((1, 3072), np.dtype([("a", "u1")]), b"\0" * 3072), "'V1' is not a plain number"),
+        (lambda: numpy_reconstruct((1, 3072), structured_uint8(), b"\0" * 3072), "structured or malformed state"),
+    ],
+)
 def test_numpy_state_from_the_file_never_reaches_numpy(tmp_path, array, message):
     # NumPy's own hooks would allocate 80 GB of object pointers, or accept
     # any shape for the bytes: the stand-ins refuse them.
@@ -221,8 +236,14 @@ def test_planetoid_test_index_past_the_graph_is_refused(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def genuine(tmp_path_factory):
     """The bytes of a small valid ticket."""
-    base = keras.Sequential([keras.Input((16,)), keras.layers.Dense(32, activation="relu", name="dense"),
-                             keras.layers.BatchNormalization(), keras.layers.Dense(4, name="logits")])
+    base = keras.Sequential(
+        [
+            keras.Input((16,)),
+            keras.layers.Dense(32, activation="relu", name="dense"),
+            keras.layers.BatchNormalization(),
+            keras.layers.Dense(4, name="logits"),
+        ]
+    )
     path = tmp_path_factory.mktemp("ticket") / "fc.slt"
     save_ticket(keras_slt.supermaskify(base, sparsity=0.7, freeze_ratio=0.5, seed=3), path)
     return path.read_bytes()
@@ -263,9 +284,11 @@ def second_layer_index_zero(config):
 
 def set_everywhere(field, value):
     """Sets `field` (sparsity, selection) on the SupermaskModel and each of its layers, as one would by hand."""
+
     def edit(config):
         for layer_config in [config, layer(config, 1), layer(config, 3)]:
             layer_config["config"][field] = value
+
     return edit
 
 
@@ -276,44 +299,66 @@ def with_version(data, version):
 DAMAGED = {
     "not zlib": (lambda d: with_config_bytes(d, b"not a zlib stream"), "damaged config (zlib"),
     "zlib cut short": (lambda d: with_config_bytes(d, parts(d)[0][:-6]), "does not end"),
-    "zlib bomb": (lambda d: with_config_bytes(d, zlib.compress(b" " * (slt_format.MAX_CONFIG_BYTES + 1), 9)),
-                  f"inflates past {slt_format.MAX_CONFIG_BYTES}"),
+    "zlib bomb": (
+        lambda d: with_config_bytes(d, zlib.compress(b" " * (slt_format.MAX_CONFIG_BYTES + 1), 9)),
+        f"inflates past {slt_format.MAX_CONFIG_BYTES}",
+    ),
     "not JSON": (lambda d: with_config_bytes(d, zlib.compress(b'{"class_name": ')), "not JSON"),
     "JSON list": (lambda d: with_config_bytes(d, zlib.compress(b"[1, 2]")), "a list, not an object"),
     "not UTF-8": (lambda d: with_config_bytes(d, zlib.compress(b"\xff\xfe{}")), "not JSON"),
-    "unknown class": (lambda d: with_config(d, lambda c: layer(c, 2).update(class_name="NoSuchLayer")),
-                      "cannot be rebuilt"),
+    "unknown class": (
+        lambda d: with_config(d, lambda c: layer(c, 2).update(class_name="NoSuchLayer")),
+        "cannot be rebuilt",
+    ),
     "negative units": (lambda d: with_config(d, set_units(-5)), "supermask layer 'dense' has a damaged config"),
     "units a string": (lambda d: with_config(d, set_units("32")), "supermask layer 'dense' has a damaged config"),
-    "no build_config": (lambda d: with_config(d, lambda c: first_dense(c).pop("build_config")),
-                        "has a damaged config (KeyError"),
-    "3,000,000 units": (lambda d: with_config(d, set_units(3_000_000)),
-                        "declares 24000000 free mask entries, the ticket codes 256"),
-    "beyond MAX_WEIGHTS": (lambda d: with_config(d, set_units(30_000_000)),
-                           f"declare more than {slt_file.MAX_WEIGHTS} weights"),
+    "no build_config": (
+        lambda d: with_config(d, lambda c: first_dense(c).pop("build_config")),
+        "has a damaged config (KeyError",
+    ),
+    "3,000,000 units": (
+        lambda d: with_config(d, set_units(3_000_000)),
+        "declares 24000000 free mask entries, the ticket codes 256",
+    ),
+    "beyond MAX_WEIGHTS": (
+        lambda d: with_config(d, set_units(30_000_000)),
+        f"declare more than {slt_file.MAX_WEIGHTS} weights",
+    ),
     "BatchNormalization of 10**9 features": (
         lambda d: with_config(d, lambda c: layer(c, 2)["build_config"].update(input_shape=[None, 10**9])),
-        "declares inputs of 1000000000 values per example, more than"),
+        "declares inputs of 1000000000 values per example, more than",
+    ),
     "class_name a list": (
         lambda d: with_config(d, lambda c: first_dense(c).update(class_name=[1], registered_name=None)),
-        "ticket holds 2 masks for 1 supermask layers"),
-    "build_config a string": (lambda d: with_config(d, lambda c: first_dense(c).update(build_config="x")),
-                              "layer 'dense' has a damaged build_config"),
+        "ticket holds 2 masks for 1 supermask layers",
+    ),
+    "build_config a string": (
+        lambda d: with_config(d, lambda c: first_dense(c).update(build_config="x")),
+        "layer 'dense' has a damaged build_config",
+    ),
     "layer_index twice": (lambda d: with_config(d, second_layer_index_zero), "layer_index 0"),
     "num_free off by one": (lambda d: with_first_layer_field(d, "num_free", 255), "the ticket codes 255"),
     "ones past num_free": (lambda d: with_first_layer_field(d, "ones", 257), "with 257 kept"),
     "coded size past the payload": (lambda d: with_first_layer_field(d, "coded_size", 2**32 - 1), "runs past"),
     "config size past the payload": (lambda d: with_payload(struct.pack("<I", 2**32 - 1) + d[24:]), "runs past"),
     # The config's own claims, each against the masks it codes.
-    "sparsity raised": (lambda d: with_config(d, set_everywhere("sparsity", 0.8)),
-                        "its sparsity 0.8 and global selection do not select the masks it stores"),
-    "selection changed": (lambda d: with_config(d, set_everywhere("selection", "layerwise")),
-                          "its sparsity 0.7 and layerwise selection do not select the masks it stores"),
+    "sparsity raised": (
+        lambda d: with_config(d, set_everywhere("sparsity", 0.8)),
+        "its sparsity 0.8 and global selection do not select the masks it stores",
+    ),
+    "selection changed": (
+        lambda d: with_config(d, set_everywhere("selection", "layerwise")),
+        "its sparsity 0.7 and layerwise selection do not select the masks it stores",
+    ),
     "format version 0": (lambda d: with_version(d, 0), "ticket format version 0 does not exist"),
-    "layer_index a float": (lambda d: with_config(d, lambda c: layer(c, 3)["config"].update(layer_index=1.0)),
-                            "supermask layer 'logits' has a damaged config (ValueError: layer_index 1.0 is not"),
-    "layer_index a bool": (lambda d: with_config(d, lambda c: layer(c, 3)["config"].update(layer_index=True)),
-                           "layer_index True is not an integer"),
+    "layer_index a float": (
+        lambda d: with_config(d, lambda c: layer(c, 3)["config"].update(layer_index=1.0)),
+        "supermask layer 'logits' has a damaged config (ValueError: layer_index 1.0 is not",
+    ),
+    "layer_index a bool": (
+        lambda d: with_config(d, lambda c: layer(c, 3)["config"].update(layer_index=True)),
+        "layer_index True is not an integer",
+    ),
 }
 
 
@@ -330,7 +375,7 @@ def test_tickets_damaged_behind_a_valid_checksum_are_refused(genuine, tmp_path, 
 def test_a_flipped_mask_byte_is_a_one_line_error(genuine, tmp_path):
     config_bytes, rest = parts(genuine)
     num_free, ones, _, coded_size = struct.unpack_from("<QQII", rest, 4)
-    coded = rest[28:28 + coded_size]
+    coded = rest[28 : 28 + coded_size]
     # A flip the decoder notices (others decode to another mask of as many
     # ones, which only the checksum catches).
     for position in range(len(coded) * 8):
@@ -343,8 +388,11 @@ def test_a_flipped_mask_byte_is_a_one_line_error(genuine, tmp_path):
     else:
         pytest.fail("no flip trips the decoder")
     path = tmp_path / "t.slt"
-    path.write_bytes(with_payload(struct.pack("<I", len(config_bytes)) + config_bytes + rest[:28]
-                                  + bytes(flipped) + rest[28 + coded_size:]))
+    path.write_bytes(
+        with_payload(
+            struct.pack("<I", len(config_bytes)) + config_bytes + rest[:28] + bytes(flipped) + rest[28 + coded_size :]
+        )
+    )
     with pytest.raises(TicketError, match="damaged mask of layer 'dense'") as error:
         load_ticket(path)
     assert_one_line(error.value, path)
@@ -353,8 +401,9 @@ def test_a_flipped_mask_byte_is_a_one_line_error(genuine, tmp_path):
 def peak_rss_mb(*args):
     """(result with returncode and stderr, peak resident MB) of a child `python *args`."""
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    child = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, *args], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     stderr = child.stderr.read()
     _, status, usage = os.wait4(child.pid, 0)  # this child's own peak, not all children's
     child.returncode = os.waitstatus_to_exitcode(status)
@@ -368,8 +417,9 @@ def test_export_refuses_a_huge_layer_ticket_in_little_memory(genuine, tmp_path):
     export = os.path.join(ROOT, "deploy", "export.py")
     runs = {}
     for name in ("start", "huge"):
-        runs[name] = peak_rss_mb(export, f"--model_path={tmp_path / name}.slt", "--format=slt",
-                                 f"--export_dir={tmp_path / 'out'}")
+        runs[name] = peak_rss_mb(
+            export, f"--model_path={tmp_path / name}.slt", "--format=slt", f"--export_dir={tmp_path / 'out'}"
+        )
     assert_cli_refused(runs["start"][0], tmp_path / "start.slt", "truncated ticket")
     assert_cli_refused(runs["huge"][0], tmp_path / "huge.slt", "declares 24000000 free mask entries")
     # Building the layer, 3,000,000 x 16 weights with their scores and
@@ -385,16 +435,26 @@ def test_export_refuses_a_huge_layer_ticket_in_little_memory(genuine, tmp_path):
 def test_search_refuses_a_pipe_named_like_an_image_without_hanging(tmp_path):
     write_folder(tmp_path / "images", per_class=2)
     os.mkfifo(tmp_path / "images" / "dog" / "x.png")
-    result = run_tool("tools/search.py", "--dataset=image_folder", f"--data_dir={tmp_path / 'images'}",
-                      "--model=fc", "--epochs=1", f"--output_dir={tmp_path / 'run'}", timeout=300)
+    result = run_tool(
+        "tools/search.py",
+        "--dataset=image_folder",
+        f"--data_dir={tmp_path / 'images'}",
+        "--model=fc",
+        "--epochs=1",
+        f"--output_dir={tmp_path / 'run'}",
+        timeout=300,
+    )
     assert_cli_refused(result, tmp_path / "images" / "dog" / "x.png", "not a regular file")
 
 
 @pytest.mark.parametrize("make", ["device", "broken link", "nested pipe"])
 def test_image_folder_entries_that_are_not_files_are_refused(tmp_path, make):
     write_folder(tmp_path, per_class=2)
-    entry = {"device": tmp_path / "cat" / "zero.jpg", "broken link": tmp_path / "owl" / "gone.jpeg",
-             "nested pipe": tmp_path / "cat" / "more" / "p.bmp"}[make]
+    entry = {
+        "device": tmp_path / "cat" / "zero.jpg",
+        "broken link": tmp_path / "owl" / "gone.jpeg",
+        "nested pipe": tmp_path / "cat" / "more" / "p.bmp",
+    }[make]
     if make == "device":
         os.symlink("/dev/zero", entry)
     elif make == "broken link":
@@ -438,8 +498,15 @@ def jpeg_header(path, width, height):
     """A baseline JPEG that declares `width` x `height` RGB pixels and holds none."""
     frame = struct.pack(">BHHB", 8, height, width, 3) + b"".join(bytes([i, 0x11, 0]) for i in (1, 2, 3))
     scan = b"\x03" + b"".join(bytes([i, 0]) for i in (1, 2, 3)) + b"\x00\x3f\x00"
-    path.write_bytes(b"\xff\xd8\xff\xc0" + struct.pack(">H", len(frame) + 2) + frame
-                     + b"\xff\xda" + struct.pack(">H", len(scan) + 2) + scan + b"\xff\xd9")
+    path.write_bytes(
+        b"\xff\xd8\xff\xc0"
+        + struct.pack(">H", len(frame) + 2)
+        + frame
+        + b"\xff\xda"
+        + struct.pack(">H", len(scan) + 2)
+        + scan
+        + b"\xff\xd9"
+    )
 
 
 def test_cifar_jpeg_declaring_gigapixels_is_refused_unread(tmp_path):

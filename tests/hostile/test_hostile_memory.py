@@ -24,17 +24,17 @@ import zlib
 import keras
 import numpy as np
 import pytest
+from fakes import parts, png_header, with_config_bytes, write_folder, write_planetoid
+from helpers import ROOT, StopAfterEpoch, assert_one_line, tiny_config
 
 import keras_slt
 from keras_slt.cli import flagfiles
 from keras_slt.data import DataError
 from keras_slt.data.graphs import planetoid
+from keras_slt.data.readers import cifar_folder, idx, image_folder
 from keras_slt.experiments import config, model_source
 from keras_slt.ticket import TicketError, load_ticket, save_ticket
-from keras_slt.utils import files, budget
-from keras_slt.data.readers import idx, cifar_folder, image_folder
-from fakes import parts, png_header, with_config_bytes, write_folder, write_planetoid
-from helpers import ROOT, StopAfterEpoch, assert_one_line, tiny_config
+from keras_slt.utils import budget, files
 
 
 def traced_peak(function, *args):
@@ -70,8 +70,14 @@ def images_header(count):
 
 def kept_embedding_ticket(path, rows):
     """A ticket whose kept Embedding declares `rows` rows (16 stored)."""
-    network = keras.Sequential([keras.Input((4,), dtype="int32"), keras.layers.Embedding(16, 8, name="embed"),
-                                keras.layers.Flatten(), keras.layers.Dense(4)])
+    network = keras.Sequential(
+        [
+            keras.Input((4,), dtype="int32"),
+            keras.layers.Embedding(16, 8, name="embed"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(4),
+        ]
+    )
     with pytest.warns(UserWarning, match="kept as an ordinary trained layer"):
         model = keras_slt.supermaskify(network, sparsity=0.5, seed=1, unsupported="keep")
     save_ticket(model, path)
@@ -105,7 +111,7 @@ def jpeg_header(path, width, height):
     PIL.Image.new("RGB", (8, 8), "white").save(buffer, "JPEG")
     data = bytearray(buffer.getvalue())
     frame = data.index(b"\xff\xc0")
-    data[frame + 5:frame + 9] = struct.pack(">HH", height, width)
+    data[frame + 5 : frame + 9] = struct.pack(">HH", height, width)
     path.write_bytes(bytes(data))
 
 
@@ -150,8 +156,11 @@ def test_idx_stream_longer_than_its_header_is_refused_unread(tmp_path):
 def test_idx_header_beyond_the_budget_is_refused_before_reading(tmp_path, monkeypatch):
     path = tmp_path / idx.TRAIN_IMAGES
     idx_stream(path, images_header(2**32 - 1), 0)
-    with pytest.raises(DataError, match="declares 4294967295x28x28 bytes of data .3.1 TiB., more than the memory "
-                       "budget of 1.0 GiB; set KERAS_SLT_MEMORY_BUDGET") as error:
+    with pytest.raises(
+        DataError,
+        match="declares 4294967295x28x28 bytes of data .3.1 TiB., more than the memory "
+        "budget of 1.0 GiB; set KERAS_SLT_MEMORY_BUDGET",
+    ) as error:
         idx.read_idx(path, idx.IMAGES_MAGIC)
     assert_one_line(error.value, path)
     monkeypatch.setenv(budget.VARIABLE, "100K")  # 300 images of 28x28 are 235 KB
@@ -177,8 +186,12 @@ def test_planetoid_features_beyond_the_budget_are_refused_before_densifying(tmp_
     path = planetoid_features(tmp_path, 8000, 65536)  # 2 GiB dense, from a 32 KB file
     error, peak = traced_peak(planetoid.read, "tiny", str(tmp_path))
     assert isinstance(error, DataError)
-    assert_one_line(error, path, "(8000, 65536) read as dense float32 features (2.0 GiB), more than the memory "
-                    "budget of 1.0 GiB; set KERAS_SLT_MEMORY_BUDGET")
+    assert_one_line(
+        error,
+        path,
+        "(8000, 65536) read as dense float32 features (2.0 GiB), more than the memory "
+        "budget of 1.0 GiB; set KERAS_SLT_MEMORY_BUDGET",
+    )
     assert "batch_size" not in str(error)
     assert peak < 16 << 20, peak
 
@@ -189,8 +202,9 @@ def test_planetoid_features_beyond_the_budget_are_refused_before_densifying(tmp_
 def test_ticket_whose_kept_layer_declares_more_than_it_stores_is_refused_unbuilt(tmp_path):
     path = tmp_path / "embedding.slt"
     kept_embedding_ticket(path, 1 << 20)  # 32 MiB of embeddings; the ticket stores 16 rows
-    with pytest.raises(TicketError, match="ticket holds 128 floats, its network config declares 8388608; refused "
-                       "before building it") as error:
+    with pytest.raises(
+        TicketError, match="ticket holds 128 floats, its network config declares 8388608; refused before building it"
+    ) as error:
         load_ticket(path)
     assert_one_line(error.value, path)
 
@@ -202,8 +216,9 @@ def test_keras_file_declaring_weights_beyond_the_budget_is_refused_unbuilt(tmp_p
     path = tmp_path / "wide.keras"
     keras_file(path, units=100_000)  # 314 MB of weights declared in a few bytes
     monkeypatch.setenv(budget.VARIABLE, "64M")
-    with pytest.raises(ValueError, match="its config declares 78500000 weights .299.5 MiB., more than the memory "
-                       "budget of 64.0 MiB") as error:
+    with pytest.raises(
+        ValueError, match="its config declares 78500000 weights .299.5 MiB., more than the memory budget of 64.0 MiB"
+    ) as error:
         model_source.load_file(str(path))
     assert_one_line(error.value, path)
     keras_file(path, units=10)
@@ -215,7 +230,9 @@ def test_keras_archive_inflating_beyond_the_budget_is_refused_uninflated(tmp_pat
     keras_file(path, extra=("assets/blob", bytes(40 << 20)))
     monkeypatch.setenv(budget.VARIABLE, "32M")
     error, peak = traced_peak(model_source.load_file, str(path))
-    assert isinstance(error, ValueError) and "archive members inflate (40.0 MiB), more than the memory budget" in str(error)
+    assert isinstance(error, ValueError) and "archive members inflate (40.0 MiB), more than the memory budget" in str(
+        error
+    )
     assert_one_line(error, path)
     assert peak < 8 << 20, peak
 
@@ -230,8 +247,11 @@ def test_image_beyond_the_budget_is_refused_from_its_header(tmp_path, kind):
     large = tmp_path / "cat" / f"001.{kind}"  # 160M pixels, under Pillow's limit of 179M
     os.remove(tmp_path / "cat" / "001.png")
     (png_header if kind == "png" else jpeg_header)(large, 20000, 8000)
-    with pytest.raises(DataError, match="image .* of 20000x8000 pixels, decoded 4 at a time at up to 4 bytes a pixel "
-                       r"\(2.4 GiB\), more than the memory budget") as error:
+    with pytest.raises(
+        DataError,
+        match="image .* of 20000x8000 pixels, decoded 4 at a time at up to 4 bytes a pixel "
+        r"\(2.4 GiB\), more than the memory budget",
+    ) as error:
         image_folder.load_dir(str(tmp_path), (8, 8))
     assert_one_line(error.value, large)
 
@@ -380,8 +400,9 @@ def test_refusals_stay_near_the_start(tmp_path):
     os.mkfifo(tmp_path / "fifo.json")
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     env.pop(budget.VARIABLE, None)
-    result = subprocess.run([sys.executable, "-c", PROBE.format(folder=str(tmp_path))], env=env,
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE.format(folder=str(tmp_path))], env=env, capture_output=True, text=True, timeout=600
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     start = report.pop("start")

@@ -18,26 +18,27 @@ import numpy as np
 import PIL.EpsImagePlugin
 import PIL.Image
 import pytest
+from fakes import write_cifar_dir, write_folder, write_planetoid
+from helpers import StopAfterEpoch, assert_one_line, one_error_line, run_tool, tiny_config
 
 from keras_slt import data, models
 from keras_slt.data import DataError
 from keras_slt.data.graphs import planetoid
-from keras_slt.experiments import runner, sweep_table, run_files, folder_lock
+from keras_slt.data.readers import cifar, cifar_folder, image_folder
+from keras_slt.deploy import artifacts
+from keras_slt.experiments import folder_lock, run_files, runner, sweep_table
 from keras_slt.ticket import load_ticket
 from keras_slt.utils import files
-from keras_slt.deploy import artifacts
-from keras_slt.data.readers import cifar, cifar_folder, image_folder
-from fakes import write_cifar_dir, write_folder, write_planetoid
-from helpers import ROOT, StopAfterEpoch, assert_one_line, one_error_line, run_tool, tiny_config
-
 
 # --- code from image files ----------------------------------------------------------
 
 
 def postscript(marker):
     """An EPS file whose PostScript writes `marker` when Ghostscript renders it."""
-    return (f"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 32 32\n"
-            f"/f ({marker}) (w) file def f (ran) writestring f closefile\nshowpage\n").encode()
+    return (
+        f"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 32 32\n"
+        f"/f ({marker}) (w) file def f (ran) writestring f closefile\nshowpage\n"
+    ).encode()
 
 
 @pytest.fixture
@@ -45,8 +46,7 @@ def pillow_never_parses_eps(monkeypatch):
     """Fails the test if Pillow's EPS plugin parses a file (with Ghostscript installed or not)."""
     parsed = []
     real = PIL.EpsImagePlugin.EpsImageFile._open
-    monkeypatch.setattr(PIL.EpsImagePlugin.EpsImageFile, "_open",
-                        lambda image: parsed.append(image.fp) or real(image))
+    monkeypatch.setattr(PIL.EpsImagePlugin.EpsImageFile, "_open", lambda image: parsed.append(image.fp) or real(image))
     yield
     assert not parsed
 
@@ -102,8 +102,15 @@ def test_search_refuses_postscript_in_the_cifar10_jpeg_folder(tmp_path):
             PIL.Image.new("RGB", (32, 32)).save(root / split / name / "0000.jpg")
     crafted = root / "train" / "airplane" / "0001.jpg"
     crafted.write_bytes(postscript(tmp_path / "marker"))
-    result = run_tool("tools/search.py", "--dataset=cifar10", f"--data_dir={root}", "--model=fc",
-                      "--epochs=1", f"--output_dir={tmp_path / 'run'}", timeout=300)
+    result = run_tool(
+        "tools/search.py",
+        "--dataset=cifar10",
+        f"--data_dir={root}",
+        "--model=fc",
+        "--epochs=1",
+        f"--output_dir={tmp_path / 'run'}",
+        timeout=300,
+    )
     assert_one_line(one_error_line(result, 2), crafted, "it is not a JPEG file")
     assert not (tmp_path / "marker").exists()
 
@@ -123,15 +130,27 @@ def test_bmp_and_gif_are_read_only_when_asked_for(tmp_path):
     assert len(image_folder.load_dir(str(tmp_path))[0]) == 8
 
 
-@pytest.mark.parametrize("settings, message", [
-    ({"image_formats": "png,eps"}, "image_formats must be some of JPEG, PNG, BMP, GIF; got 'png,eps'"),
-    ({"image_formats": ""}, "image_formats must be some of"),
-    ({"image_formats": "png", "dataset": "fashion_mnist", "data_dir": None},
-     "image_formats=png does not apply to dataset fashion_mnist"),
-])
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"image_formats": "png,eps"}, "image_formats must be some of JPEG, PNG, BMP, GIF; got 'png,eps'"),
+        ({"image_formats": ""}, "image_formats must be some of"),
+        (
+            {"image_formats": "png", "dataset": "fashion_mnist", "data_dir": None},
+            "image_formats=png does not apply to dataset fashion_mnist",
+        ),
+    ],
+)
 def test_image_formats_setting_is_checked(tmp_path, settings, message):
-    config = runner.SearchConfig(**{"model": "fc", "dataset": "image_folder", "data_dir": str(tmp_path),
-                                    "output_dir": str(tmp_path / "run"), **settings})
+    config = runner.SearchConfig(
+        **{
+            "model": "fc",
+            "dataset": "image_folder",
+            "data_dir": str(tmp_path),
+            "output_dir": str(tmp_path / "run"),
+            **settings,
+        }
+    )
     with pytest.raises(runner.ConfigError, match=message) as error:
         config.validate()
     assert "\n" not in str(error.value)
@@ -153,8 +172,10 @@ def test_a_lock_that_is_a_link_is_refused_unwritten(tmp_path, link):
     target = victim(tmp_path)
     (tmp_path / "run").mkdir()
     (os.symlink if link == "symbolic" else os.link)(target, tmp_path / "run" / run_files.LOCK)
-    with pytest.raises(folder_lock.LockFileError, match="symbolic link" if link == "symbolic" else "2 hard links"), \
-            folder_lock.hold(tmp_path / "run"):
+    with (
+        pytest.raises(folder_lock.LockFileError, match="symbolic link" if link == "symbolic" else "2 hard links"),
+        folder_lock.hold(tmp_path / "run"),
+    ):
         pass
     assert target.read_bytes() == VICTIM
 
@@ -167,10 +188,16 @@ def test_tools_never_write_a_lock_through_a_link(data_dir, ticket_path, tmp_path
     folder.mkdir()
     os.symlink(target, folder / run_files.LOCK)
     script, *args = {
-        "search": ["tools/search.py", "--model=fc", "--width=8", "--dataset=fashion_mnist", f"--data_dir={data_dir}",
-                   "--epochs=1", f"--output_dir={folder}"],
-        "export": ["deploy/export.py", f"--model_path={ticket_path}",
-                   "--format=slt", f"--export_dir={folder}"],
+        "search": [
+            "tools/search.py",
+            "--model=fc",
+            "--width=8",
+            "--dataset=fashion_mnist",
+            f"--data_dir={data_dir}",
+            "--epochs=1",
+            f"--output_dir={folder}",
+        ],
+        "export": ["deploy/export.py", f"--model_path={ticket_path}", "--format=slt", f"--export_dir={folder}"],
         "sweep": ["tools/sweep.py", f"--output_dir={folder}", "--runs=weights"],
     }[tool]
     line = one_error_line(run_tool(script, *args, timeout=300), 2)
@@ -195,13 +222,19 @@ def test_a_users_own_checkpoint_is_never_deleted(data_dir, tmp_path):
     results = runner.run_search(tiny_config(data_dir, tmp_path, epochs=3), verbose=0)
     assert results["epochs_done"] == 3 and own.read_bytes() == VICTIM
     assert sorted(name for name in os.listdir(tmp_path) if run_files.is_checkpoint(name)) == [
-        own.name, run_files.checkpoint(3)]
+        own.name,
+        run_files.checkpoint(3),
+    ]
     assert json.loads((tmp_path / run_files.STATE).read_text())["checkpoints"] == [run_files.checkpoint(3)]
 
 
 def folder_bytes(folder):
-    return {os.path.relpath(os.path.join(root, name), folder): open(os.path.join(root, name), "rb").read()
-            for root, _, names in os.walk(folder) for name in names if name != run_files.LOCK}
+    return {
+        os.path.relpath(os.path.join(root, name), folder): open(os.path.join(root, name), "rb").read()
+        for root, _, names in os.walk(folder)
+        for name in names
+        if name != run_files.LOCK
+    }
 
 
 def test_a_folder_of_another_run_is_refused_unless_started_over(data_dir, tmp_path):
@@ -242,12 +275,14 @@ def test_a_run_stopped_in_its_first_epoch_starts_again(data_dir, tmp_path):
     assert [h["epoch"] for h in results["history"]] == [1, 2]
     assert not (tmp_path / run_files.checkpoint(1)).exists()
 
+
 def test_export_names_are_plain_file_names(ticket_path, tmp_path):
     model = load_ticket(ticket_path, supermask=True)
     for name in ("../../x", "/tmp/x", "..", "", "a/b", "x\ny"):
         with pytest.raises(ValueError, match="name must be a plain file name") as error:
-            artifacts.export_ticket(model, str(tmp_path / "out"), np.zeros((1, 28, 28, 1), "float32"),
-                                    formats=("slt",), name=name)
+            artifacts.export_ticket(
+                model, str(tmp_path / "out"), np.zeros((1, 28, 28, 1), "float32"), formats=("slt",), name=name
+            )
         assert "\n" not in str(error.value)
     assert not (tmp_path / "out").exists()
 
@@ -255,8 +290,9 @@ def test_export_names_are_plain_file_names(ticket_path, tmp_path):
 @pytest.mark.slow
 def test_export_refuses_a_name_leaving_the_export_dir(ticket_path, tmp_path):
     out = tmp_path / "a" / "b" / "out"
-    result = run_tool("deploy/export.py", f"--model_path={ticket_path}",
-                      "--format=slt", f"--export_dir={out}", "--name=../../x")
+    result = run_tool(
+        "deploy/export.py", f"--model_path={ticket_path}", "--format=slt", f"--export_dir={out}", "--name=../../x"
+    )
     assert_one_line(one_error_line(result, 2), "--name must be a plain file name", "'../../x'")
     assert list(tmp_path.rglob("x.*")) == [] and not out.exists()
 
@@ -269,8 +305,9 @@ def initial_weights(name, seed, **options):
     return [keras.ops.convert_to_numpy(w) for w in models.get(name, (16, 16, 3), 3, supermask=False, **options).weights]
 
 
-@pytest.mark.parametrize("name, options", [("fc", {"width": 8}), ("conv4", {"width_factor": 0.125}),
-                                           ("resnet18", {"width_factor": 0.125})])
+@pytest.mark.parametrize(
+    "name, options", [("fc", {"width": 8}), ("conv4", {"width_factor": 0.125}), ("resnet18", {"width_factor": 0.125})]
+)
 def test_weight_trained_networks_start_from_the_runs_seed(name, options):
     # The kernels (BatchNorm's statistics start as constants).
     first, again, other = ([w for w in initial_weights(name, seed, **options) if w.ndim > 1] for seed in (0, 0, 1))
@@ -278,22 +315,31 @@ def test_weight_trained_networks_start_from_the_runs_seed(name, options):
     assert not any(np.array_equal(a, b) for a, b in zip(first, other))
     # Each layer draws its own values: no two kernels of one shape are equal.
     kernels = first
-    assert not any(np.array_equal(a, b) for i, a in enumerate(kernels) for b in kernels[i + 1:] if a.shape == b.shape)
+    assert not any(np.array_equal(a, b) for i, a in enumerate(kernels) for b in kernels[i + 1 :] if a.shape == b.shape)
 
 
 @pytest.mark.slow
 def test_a_weight_trained_baseline_reproduces_across_processes(data_dir, tmp_path):
     runs = []
     for folder in ("a", "b"):
-        result = run_tool("tools/search.py", "--algo=dense", "--seed=0", "--model=fc", "--width=16",
-                          "--dataset=fashion_mnist", f"--data_dir={data_dir}", "--epochs=2", "--batch_size=32",
-                          f"--output_dir={tmp_path / folder}", timeout=300)
+        result = run_tool(
+            "tools/search.py",
+            "--algo=dense",
+            "--seed=0",
+            "--model=fc",
+            "--width=16",
+            "--dataset=fashion_mnist",
+            f"--data_dir={data_dir}",
+            "--epochs=2",
+            "--batch_size=32",
+            f"--output_dir={tmp_path / folder}",
+            timeout=300,
+        )
         assert result.returncode == 0, result.stderr[-2000:]
         runs.append(json.loads((tmp_path / folder / run_files.RESULTS).read_text()))
     first, second = runs
     assert first["test_accuracy"] == second["test_accuracy"]
-    np.testing.assert_allclose([h["loss"] for h in first["history"]], [h["loss"] for h in second["history"]],
-                               rtol=1e-6)
+    np.testing.assert_allclose([h["loss"] for h in first["history"]], [h["loss"] for h in second["history"]], rtol=1e-6)
 
 
 def test_jit_cannot_change_on_resume(data_dir, tmp_path):
@@ -309,33 +355,49 @@ def test_jit_cannot_change_on_resume(data_dir, tmp_path):
 def write_results(folder, **changes):
     """A finished run's results.json (the values a run writes), with `changes`."""
     flags = dataclasses.asdict(tiny_config("unused", folder, sparsity=0.5, freeze_ratio=0.5))
-    results = {"test_accuracy": 0.84, "val_accuracy": 0.85, "model_size_bits": 1372352,
-               "dense_float32_bits": 43785216, "entropy_model_bits": 1372352, "compression": 31.9,
-               "actual_sparsity": 0.5, "layer_sparsity": {"fc1": 0.5}, "prune_ratio": 0.25, "lock_ratio": 0.25,
-               "seed": 0, "wall_time_s": 35.2, "flags": flags, **changes}
+    results = {
+        "test_accuracy": 0.84,
+        "val_accuracy": 0.85,
+        "model_size_bits": 1372352,
+        "dense_float32_bits": 43785216,
+        "entropy_model_bits": 1372352,
+        "compression": 31.9,
+        "actual_sparsity": 0.5,
+        "layer_sparsity": {"fc1": 0.5},
+        "prune_ratio": 0.25,
+        "lock_ratio": 0.25,
+        "seed": 0,
+        "wall_time_s": 35.2,
+        "flags": flags,
+        **changes,
+    }
     folder.mkdir(parents=True)
     (folder / run_files.RESULTS).write_text(json.dumps(results))
 
 
-@pytest.mark.parametrize("key, value, reason", [
-    ("test_accuracy", "95%", "test_accuracy '95%' is not a fraction in [0, 1]"),
-    ("test_accuracy", 7.5, "test_accuracy 7.5 is not a fraction in [0, 1]"),
-    ("val_accuracy", -0.1, "val_accuracy -0.1 is not a fraction in [0, 1]"),
-    ("model_size_bits", -3, "model_size_bits -3 is not a whole number of bits"),
-    ("model_size_bits", 1e400, "model_size_bits inf is not a whole number of bits"),  # JSON's Infinity
-    ("dense_float32_bits", 2.5, "dense_float32_bits 2.5 is not a whole number of bits"),
-    ("actual_sparsity", True, "actual_sparsity True is not a fraction in [0, 1]"),
-    ("wall_time_s", -1, "wall_time_s -1 is not a non-negative number"),
-    ("seed", 1.5, "seed 1.5 is not a non-negative integer"),
-    ("layer_sparsity", {"fc1": 4}, "layer_sparsity is not fractions in [0, 1] by layer"),
-])
+@pytest.mark.parametrize(
+    "key, value, reason",
+    [
+        ("test_accuracy", "95%", "test_accuracy '95%' is not a fraction in [0, 1]"),
+        ("test_accuracy", 7.5, "test_accuracy 7.5 is not a fraction in [0, 1]"),
+        ("val_accuracy", -0.1, "val_accuracy -0.1 is not a fraction in [0, 1]"),
+        ("model_size_bits", -3, "model_size_bits -3 is not a whole number of bits"),
+        ("model_size_bits", 1e400, "model_size_bits inf is not a whole number of bits"),  # JSON's Infinity
+        ("dense_float32_bits", 2.5, "dense_float32_bits 2.5 is not a whole number of bits"),
+        ("actual_sparsity", True, "actual_sparsity True is not a fraction in [0, 1]"),
+        ("wall_time_s", -1, "wall_time_s -1 is not a non-negative number"),
+        ("seed", 1.5, "seed 1.5 is not a non-negative integer"),
+        ("layer_sparsity", {"fc1": 4}, "layer_sparsity is not fractions in [0, 1] by layer"),
+    ],
+)
 def test_damaged_result_values_never_reach_a_table(tmp_path, key, value, reason):
     write_results(tmp_path / "good")
     write_results(tmp_path / "bad", **{key: value})
     with pytest.raises(files.DamagedFileError) as error:
         sweep_table.collect(tmp_path)
-    assert str(error.value) == (f"{tmp_path / 'bad' / run_files.RESULTS} is damaged ({reason}); "
-                                "delete that run's folder to run it again")
+    assert str(error.value) == (
+        f"{tmp_path / 'bad' / run_files.RESULTS} is damaged ({reason}); delete that run's folder to run it again"
+    )
     shutil.rmtree(tmp_path / "bad")
     assert [row["test_accuracy"] for row in sweep_table.collect(tmp_path)] == [0.84]
 
@@ -345,8 +407,11 @@ def test_plot_refuses_a_sweep_with_a_damaged_accuracy(tmp_path):
     write_results(tmp_path / "sweep" / "good")
     write_results(tmp_path / "sweep" / "bad", test_accuracy=7.5)
     result = run_tool("tools/plot.py", f"--sweep_dir={tmp_path / 'sweep'}", f"--output_dir={tmp_path / 'figures'}")
-    assert_one_line(one_error_line(result, 2), tmp_path / "sweep" / "bad" / run_files.RESULTS,
-                    "test_accuracy 7.5 is not a fraction in [0, 1]")
+    assert_one_line(
+        one_error_line(result, 2),
+        tmp_path / "sweep" / "bad" / run_files.RESULTS,
+        "test_accuracy 7.5 is not a fraction in [0, 1]",
+    )
     assert not (tmp_path / "figures").exists()
 
 
@@ -367,8 +432,12 @@ def test_planetoid_validation_overlapping_the_test_nodes_is_refused(tmp_path, mo
     write_planetoid(tmp_path, num_validation=400)
     with pytest.raises(DataError) as error:
         planetoid.read("tiny", str(tmp_path))
-    assert_one_line(error.value, tmp_path / "ind.tiny.allx", "412 rows, fewer than the 12 training and 500 "
-                    "validation nodes of the public split (they would overlap the test nodes)")
+    assert_one_line(
+        error.value,
+        tmp_path / "ind.tiny.allx",
+        "412 rows, fewer than the 12 training and 500 "
+        "validation nodes of the public split (they would overlap the test nodes)",
+    )
 
 
 def test_planetoid_test_node_listed_twice_is_refused(tmp_path, monkeypatch):
@@ -380,4 +449,3 @@ def test_planetoid_test_node_listed_twice_is_refused(tmp_path, monkeypatch):
     with pytest.raises(DataError) as error:
         planetoid.read("tiny", str(tmp_path))
     assert_one_line(error.value, index, f"test index {nodes[0]} is listed twice")
-

@@ -22,13 +22,13 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import ROOT, one_error_line, run_tool, tiny_config
 
 import keras_slt
 from keras_slt.cli import common
-from keras_slt.experiments import runner, sources, sweep, sweep_table, run_files, folder_lock
-from keras_slt.utils import files
+from keras_slt.experiments import folder_lock, run_files, runner, sources, sweep, sweep_table
 from keras_slt.search import callbacks
-from helpers import ROOT, one_error_line, run_tool, tiny_config
+from keras_slt.utils import files
 
 # Imports TensorFlow (tf.data, TFDS or TFLite) at the top.
 pytestmark = pytest.mark.requires_tensorflow
@@ -69,8 +69,14 @@ def test_second_search_on_a_busy_folder_is_refused_and_a_killed_run_resumes(data
     out = tmp_path / "run"
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     stalled = tmp_path / "stalled"
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER_SCRIPT, data_dir, str(out), str(stalled)], cwd=ROOT,
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER_SCRIPT, data_dir, str(out), str(stalled)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 300
         while not stalled.exists():  # the first epoch is saved, the holder stalls
@@ -85,9 +91,17 @@ def test_second_search_on_a_busy_folder_is_refused_and_a_killed_run_resumes(data
         lock_text = (out / run_files.LOCK).read_text()
         assert lock_text.startswith(f"pid {holder.pid} on ")
         before = snapshot(out)
-        second = run_tool("tools/search.py", "--model=fc", "--width=16", "--dataset=fashion_mnist",
-                          f"--data_dir={data_dir}", "--epochs=3", "--batch_size=32", f"--output_dir={out}",
-                          timeout=300)
+        second = run_tool(
+            "tools/search.py",
+            "--model=fc",
+            "--width=16",
+            "--dataset=fashion_mnist",
+            f"--data_dir={data_dir}",
+            "--epochs=3",
+            "--batch_size=32",
+            f"--output_dir={out}",
+            timeout=300,
+        )
         line = one_error_line(second, 1)
         assert line == f"error: {out} is in use by {lock_text.strip()}; wait for that run to end, or use another folder"
         assert snapshot(out) == before and (out / run_files.LOCK).read_text() == lock_text
@@ -112,10 +126,19 @@ def test_lock_is_exclusive_within_one_process_too(tmp_path):
 
 # --- non-finite settings and losses -------------------------------------------
 
-@pytest.mark.parametrize("setting, value", [
-    ("lr", float("inf")), ("lr", float("nan")), ("momentum", float("nan")), ("weight_decay", float("inf")),
-    ("sparsity", float("nan")), ("freeze_ratio", float("-inf")), ("width_factor", float("nan")),
-])
+
+@pytest.mark.parametrize(
+    "setting, value",
+    [
+        ("lr", float("inf")),
+        ("lr", float("nan")),
+        ("momentum", float("nan")),
+        ("weight_decay", float("inf")),
+        ("sparsity", float("nan")),
+        ("freeze_ratio", float("-inf")),
+        ("width_factor", float("nan")),
+    ],
+)
 def test_non_finite_settings_are_refused(data_dir, tmp_path, setting, value):
     with pytest.raises(runner.ConfigError) as error:
         runner.run_search(tiny_config(data_dir, tmp_path / "out", **{setting: value}))
@@ -125,8 +148,15 @@ def test_non_finite_settings_are_refused(data_dir, tmp_path, setting, value):
 
 @pytest.mark.slow
 def test_non_finite_flag_exits_with_one_line(data_dir, tmp_path):
-    result = run_tool("tools/search.py", "--model=fc", "--dataset=fashion_mnist", f"--data_dir={data_dir}",
-                      "--lr=inf", f"--output_dir={tmp_path / 'out'}", timeout=120)
+    result = run_tool(
+        "tools/search.py",
+        "--model=fc",
+        "--dataset=fashion_mnist",
+        f"--data_dir={data_dir}",
+        "--lr=inf",
+        f"--output_dir={tmp_path / 'out'}",
+        timeout=120,
+    )
     assert one_error_line(result, 2) == "error: lr must be a finite number, got inf"
     assert not (tmp_path / "out").exists()
 
@@ -157,6 +187,8 @@ def test_nan_during_a_run_stops_it_keeping_the_last_good_checkpoint(data_dir, tm
     assert all(np.isfinite(keras.ops.convert_to_numpy(v)).all() for v in best.trainable_variables)
     resumed = runner.run_search(tiny_config(data_dir, tmp_path, epochs=3))
     assert resumed["epochs_done"] == 3 and all(np.isfinite(h["loss"]) for h in resumed["history"])
+
+
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 def test_supermask_fit_refuses_non_finite_inputs(bad):
     base = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8), keras.layers.Dense(2)])
@@ -165,11 +197,19 @@ def test_supermask_fit_refuses_non_finite_inputs(bad):
     x = np.ones((8, 4), "float32")
     x[5, 1] = bad
     with pytest.raises(callbacks.NonFiniteTrainingError, match="training loss became (nan|inf) in epoch 1, batch 2"):
-        model.fit(x, np.zeros(8, "int32"), batch_size=4, epochs=2, shuffle=False, verbose=0,
-                  callbacks=[callbacks.StopOnNonFinite()])
+        model.fit(
+            x,
+            np.zeros(8, "int32"),
+            batch_size=4,
+            epochs=2,
+            shuffle=False,
+            verbose=0,
+            callbacks=[callbacks.StopOnNonFinite()],
+        )
 
 
 # --- folders that cannot be written --------------------------------------------
+
 
 def test_output_dir_under_a_file_is_refused_before_data_is_loaded(tmp_path):
     blocker = tmp_path / "a_file"
@@ -182,10 +222,13 @@ def test_output_dir_under_a_file_is_refused_before_data_is_loaded(tmp_path):
     assert blocker.read_bytes() == b"user data"
 
 
-@pytest.mark.parametrize("call, failure, reason", [
-    ("open", PermissionError(errno.EACCES, "Permission denied"), "Permission denied"),
-    ("pwrite", OSError(errno.ENOSPC, "No space left on device"), "No space left on device"),
-])
+@pytest.mark.parametrize(
+    "call, failure, reason",
+    [
+        ("open", PermissionError(errno.EACCES, "Permission denied"), "Permission denied"),
+        ("pwrite", OSError(errno.ENOSPC, "No space left on device"), "No space left on device"),
+    ],
+)
 def test_read_only_or_full_output_dir_is_refused(data_dir, tmp_path, monkeypatch, call, failure, reason):
     def refuse(*args, **kwargs):
         raise failure
@@ -196,24 +239,46 @@ def test_read_only_or_full_output_dir_is_refused(data_dir, tmp_path, monkeypatch
     assert str(error.value) == f"output_dir {tmp_path / 'run'}: cannot write there ({reason})"
 
 
-@pytest.mark.parametrize("error, line", [
-    (OSError(errno.ENOSPC, "No space left on device", "runs/a/ckpt-1.weights.h5"),
-     "error: runs/a/ckpt-1.weights.h5: no space left on device"),
-    (PermissionError(errno.EACCES, "Permission denied", "out/ticket.slt"), "error: out/ticket.slt: Permission denied"),
-    (MemoryError(), "error: out of memory; lower --batch_size or use a smaller model"),
-    (tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor"),
-     "error: out of memory; lower --batch_size or use a smaller model"),
-    (tf.errors.InvalidArgumentError(None, None, "Input is not finite\n\t [[node x]]"),
-     "error: InvalidArgumentError: Input is not finite"),
-    (zlib.error("Error -3 while decompressing data"), "error: damaged compressed data (Error -3 while decompressing data)"),
-    (KeyError("layer_sparsity"), "error: KeyError: 'layer_sparsity'"),
-    (folder_lock.FolderInUseError("runs/a is in use by pid 1 on h; wait"), "error: runs/a is in use by pid 1 on h; wait"),
-    (files.DamagedFileError("runs/a/state.json is damaged (x)"), "error: runs/a/state.json is damaged (x)"),
-    (callbacks.NonFiniteTrainingError("training loss became nan in epoch 2, batch 1; lower the learning rate"),
-     "error: training loss became nan in epoch 2, batch 1; lower the learning rate"),
-    (runner.WorkerLostError("lost worker 1 (host1:12345): x; start the same command on every worker"),
-     "error: lost worker 1 (host1:12345): x; start the same command on every worker"),
-])
+@pytest.mark.parametrize(
+    "error, line",
+    [
+        (
+            OSError(errno.ENOSPC, "No space left on device", "runs/a/ckpt-1.weights.h5"),
+            "error: runs/a/ckpt-1.weights.h5: no space left on device",
+        ),
+        (
+            PermissionError(errno.EACCES, "Permission denied", "out/ticket.slt"),
+            "error: out/ticket.slt: Permission denied",
+        ),
+        (MemoryError(), "error: out of memory; lower --batch_size or use a smaller model"),
+        (
+            tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor"),
+            "error: out of memory; lower --batch_size or use a smaller model",
+        ),
+        (
+            tf.errors.InvalidArgumentError(None, None, "Input is not finite\n\t [[node x]]"),
+            "error: InvalidArgumentError: Input is not finite",
+        ),
+        (
+            zlib.error("Error -3 while decompressing data"),
+            "error: damaged compressed data (Error -3 while decompressing data)",
+        ),
+        (KeyError("layer_sparsity"), "error: KeyError: 'layer_sparsity'"),
+        (
+            folder_lock.FolderInUseError("runs/a is in use by pid 1 on h; wait"),
+            "error: runs/a is in use by pid 1 on h; wait",
+        ),
+        (files.DamagedFileError("runs/a/state.json is damaged (x)"), "error: runs/a/state.json is damaged (x)"),
+        (
+            callbacks.NonFiniteTrainingError("training loss became nan in epoch 2, batch 1; lower the learning rate"),
+            "error: training loss became nan in epoch 2, batch 1; lower the learning rate",
+        ),
+        (
+            runner.WorkerLostError("lost worker 1 (host1:12345): x; start the same command on every worker"),
+            "error: lost worker 1 (host1:12345): x; start the same command on every worker",
+        ),
+    ],
+)
 def test_error_families_become_one_line_at_the_command_line(monkeypatch, capsys, error, line):
     def main(argv):
         raise error
@@ -236,6 +301,7 @@ def test_a_bug_keeps_its_traceback(monkeypatch):
 
 # --- damaged files in a run folder -----------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def finished_run(data_dir, tmp_path_factory):
     """A finished 1-epoch run's folder (copy it before damaging it)."""
@@ -252,13 +318,37 @@ def damaged_copy(run, tmp_path, name, content):
 
 
 STATE_DAMAGE = [
-    (b"{\"epoch\": 1,", "Expecting"),
+    (b'{"epoch": 1,', "Expecting"),
     (b"\xff\xfe garbage", "invalid start byte"),
     (b"[1, 2]", "not the state of a run"),
-    (json.dumps({"epoch": 1, "weights": "../../elsewhere.weights.h5", "best_epoch": 1, "best_value": 0.1,
-                 "history": [], "elapsed_s": 1.0, "metadata": {"flags": {}}}).encode(), "not the state of a run"),
-    (json.dumps({"epoch": "1", "weights": "ckpt-1.weights.h5", "best_epoch": 1, "best_value": 0.1,
-                 "history": [], "elapsed_s": 1.0, "metadata": {"flags": {}}}).encode(), "not the state of a run"),
+    (
+        json.dumps(
+            {
+                "epoch": 1,
+                "weights": "../../elsewhere.weights.h5",
+                "best_epoch": 1,
+                "best_value": 0.1,
+                "history": [],
+                "elapsed_s": 1.0,
+                "metadata": {"flags": {}},
+            }
+        ).encode(),
+        "not the state of a run",
+    ),
+    (
+        json.dumps(
+            {
+                "epoch": "1",
+                "weights": "ckpt-1.weights.h5",
+                "best_epoch": 1,
+                "best_value": 0.1,
+                "history": [],
+                "elapsed_s": 1.0,
+                "metadata": {"flags": {}},
+            }
+        ).encode(),
+        "not the state of a run",
+    ),
 ]
 
 
@@ -287,22 +377,28 @@ def test_damaged_checkpoint_is_refused_naming_it(finished_run, data_dir, tmp_pat
     assert snapshot(folder) == before
 
 
-@pytest.mark.parametrize("content, reason", [
-    (b"{\"flags\": ", "Expecting value: line 1 column 11 (char 10)"),
-    (b"[]", "not the results of a search"),
-    (b"{\"flags\": 3, \"test_accuracy\": 0.5, \"model_size_bits\": 1}", "not the results of a search"),
-    (b"{\"flags\": {\"sparsity\": \"half\"}, \"test_accuracy\": 0.5, \"model_size_bits\": 1}",
-     "could not convert string to float: 'half'"),
-])
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        (b'{"flags": ', "Expecting value: line 1 column 11 (char 10)"),
+        (b"[]", "not the results of a search"),
+        (b'{"flags": 3, "test_accuracy": 0.5, "model_size_bits": 1}', "not the results of a search"),
+        (
+            b'{"flags": {"sparsity": "half"}, "test_accuracy": 0.5, "model_size_bits": 1}',
+            "could not convert string to float: 'half'",
+        ),
+    ],
+)
 def test_damaged_results_are_refused_by_the_sweep(finished_run, tmp_path, content, reason):
     folder = damaged_copy(finished_run, tmp_path, run_files.RESULTS, content)
     with pytest.raises(files.DamagedFileError) as error:
         sweep_table.collect(tmp_path)
-    assert str(error.value) == (f"{folder / run_files.RESULTS} is damaged ({reason}); "
-                                "delete that run's folder to run it again")
+    assert str(error.value) == (
+        f"{folder / run_files.RESULTS} is damaged ({reason}); delete that run's folder to run it again"
+    )
 
 
-@pytest.mark.parametrize("content", [b"\x00\x01", b"{\"flags\": [1]}"])
+@pytest.mark.parametrize("content", [b"\x00\x01", b'{"flags": [1]}'])
 def test_damaged_results_are_refused_by_the_export(finished_run, tmp_path, content):
     folder = damaged_copy(finished_run, tmp_path, run_files.RESULTS, content)
     with pytest.raises(files.DamagedFileError, match=f"^{folder / run_files.RESULTS} is damaged"):
@@ -316,14 +412,21 @@ def csv_text(rows):
     return "\n".join([",".join(REQUIRED_COLUMNS)] + rows) + "\n"
 
 
-@pytest.mark.parametrize("text, reason", [
-    ("run,model\nx,fc\n", f"not a sweep table: no column {', '.join(REQUIRED_COLUMNS[2:])}"),
-    (csv_text(["a,fc,fashion_mnist,frozen source,ep,0.5,0.5,0.25,0.25,0,high,0.8,100,200,0.5,3"]),
-     "line 2: test_accuracy 'high' is not a number"),
-    (csv_text(["a,fc,fashion_mnist,frozen source,ep,0.5"]), "line 2 has 6 fields, not 16"),
-    (csv_text(["a,fc,fashion_mnist,frozen source,ep,0.5,0.5,0.25,0.25,0,0.8,0.8,100,200,0.5,3,extra"]),
-     "line 2 has 17 fields, not 16"),
-])
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("run,model\nx,fc\n", f"not a sweep table: no column {', '.join(REQUIRED_COLUMNS[2:])}"),
+        (
+            csv_text(["a,fc,fashion_mnist,frozen source,ep,0.5,0.5,0.25,0.25,0,high,0.8,100,200,0.5,3"]),
+            "line 2: test_accuracy 'high' is not a number",
+        ),
+        (csv_text(["a,fc,fashion_mnist,frozen source,ep,0.5"]), "line 2 has 6 fields, not 16"),
+        (
+            csv_text(["a,fc,fashion_mnist,frozen source,ep,0.5,0.5,0.25,0.25,0,0.8,0.8,100,200,0.5,3,extra"]),
+            "line 2 has 17 fields, not 16",
+        ),
+    ],
+)
 def test_garbled_sweep_table_is_refused_naming_it(tmp_path, text, reason):
     path = tmp_path / "results.csv"
     path.write_text(text)
@@ -343,6 +446,7 @@ def test_garbled_table_through_the_plot_tool(tmp_path):
 
 # --- model files ------------------------------------------------------------------
 
+
 def unknown_class_model(path):
     """A .keras file whose first Dense layer names a class Keras does not know."""
     model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10)])
@@ -359,15 +463,20 @@ def unknown_class_model(path):
 
 def test_unknown_class_is_refused_naming_the_file(tmp_path):
     path = unknown_class_model(tmp_path / "odd.keras")
-    with pytest.raises(ValueError, match=f"^model file {path} cannot be loaded \\(ValueError: .*'keras.layers.NoSuchLayer'"):
+    with pytest.raises(
+        ValueError, match=f"^model file {path} cannot be loaded \\(ValueError: .*'keras.layers.NoSuchLayer'"
+    ):
         sources.load_model(str(path))
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("tool, flags", [
-    ("deploy/export.py", ["--format=keras"]),
-    ("deploy/benchmark_tflite.py", ["--runs=1"]),
-])
+@pytest.mark.parametrize(
+    "tool, flags",
+    [
+        ("deploy/export.py", ["--format=keras"]),
+        ("deploy/benchmark_tflite.py", ["--runs=1"]),
+    ],
+)
 def test_unknown_class_through_the_deploy_tools(tmp_path, tool, flags):
     path = unknown_class_model(tmp_path / "odd.keras")
     before = snapshot(tmp_path)
@@ -393,10 +502,12 @@ def test_export_into_a_symlink_of_the_run_folder_keeps_best_keras(finished_run, 
     link = tmp_path / "link"
     link.symlink_to(finished_run)
     before = snapshot(finished_run)
-    result = run_tool("deploy/export.py", f"--output_dir={finished_run}", f"--export_dir={link}", "--name=best",
-                      timeout=120)
-    assert one_error_line(result, 2) == (f"error: --name=best would overwrite the model being exported, "
-                                         f"{finished_run / run_files.BEST_MODEL}")
+    result = run_tool(
+        "deploy/export.py", f"--output_dir={finished_run}", f"--export_dir={link}", "--name=best", timeout=120
+    )
+    assert one_error_line(result, 2) == (
+        f"error: --name=best would overwrite the model being exported, {finished_run / run_files.BEST_MODEL}"
+    )
     assert snapshot(finished_run) == before
 
 
@@ -411,23 +522,33 @@ def test_export_dir_that_is_a_file_is_refused(finished_run, tmp_path):
 
 # --- sweeps --------------------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_sweep_refuses_a_finished_run_whose_flags_changed(finished_run, tmp_path):
     root = tmp_path / "sweep"
     flagfile = tmp_path / "search.flags"
-    flagfile.write_text("--dataset=fashion_mnist\n--width=16\n--epochs=1\n--batch_size=32\n--sparsity=0.5\n"
-                        "--lr=0.2\n")
+    flagfile.write_text("--dataset=fashion_mnist\n--width=16\n--epochs=1\n--batch_size=32\n--sparsity=0.5\n--lr=0.2\n")
     (run,) = sweep.grid(["fc"], [0.5], [0.0], [0], weight_trained=False)
     shutil.copytree(finished_run, root / run.name)  # ran with lr=0.1
     results = json.loads((root / run.name / run_files.RESULTS).read_text())
     results["flags"].update(prune_ratio=0.0, lock_ratio=0.0)  # as the sweep's run gives them
     (root / run.name / run_files.RESULTS).write_text(json.dumps(results))
     before = snapshot(root)
-    result = run_tool("tools/sweep.py", f"--output_dir={root}", "--models=fc", "--sparsities=0.5",
-                      "--freeze_ratios=0", "--seeds=0", "--noweight_trained", f"--search_flagfile={flagfile}",
-                      timeout=120)
-    assert one_error_line(result, 2) == (f"error: {root / run.name} holds a finished run with lr=0.1, not 0.2; "
-                                         "pass --rerun_changed to run it again, or use another --output_dir")
+    result = run_tool(
+        "tools/sweep.py",
+        f"--output_dir={root}",
+        "--models=fc",
+        "--sparsities=0.5",
+        "--freeze_ratios=0",
+        "--seeds=0",
+        "--noweight_trained",
+        f"--search_flagfile={flagfile}",
+        timeout=120,
+    )
+    assert one_error_line(result, 2) == (
+        f"error: {root / run.name} holds a finished run with lr=0.1, not 0.2; "
+        "pass --rerun_changed to run it again, or use another --output_dir"
+    )
     assert snapshot(root) == before and not (root / "results.csv").exists()
 
 

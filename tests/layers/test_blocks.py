@@ -5,15 +5,15 @@ import math
 import keras
 import numpy as np
 import pytest
+from helpers import free_part, full_scores, gradient, kernel_weights, numpy
 from keras import ops
 
 import keras_slt
 from keras_slt import selection
-from keras_slt.utils.counting import floor_count
 from keras_slt.experiments.config import ConfigError, SearchConfig
 from keras_slt.freezing.pattern import LOCKED, PRUNED
 from keras_slt.layers import SupermaskConv2D, SupermaskDense, blocks
-from helpers import free_part, full_scores, gradient, kernel_weights, numpy
+from keras_slt.utils.counting import floor_count
 
 
 def per_weight(layer, name):
@@ -91,8 +91,9 @@ def test_threshold_of_scores_counts_weighted_ranks(counting):
     repeated = np.concatenate([np.repeat(s.ravel(), w) for s, w in zip(scores, weights)])
     total = repeated.size
     for k in (1, 2, 5, 47, 48, 49, total // 2, total - 16, total - 1, total):
-        value, _ = selection.threshold_of_scores([ops.convert_to_tensor(s) for s in scores],
-                                                 k, total, counting=counting, weights=weights)
+        value, _ = selection.threshold_of_scores(
+            [ops.convert_to_tensor(s) for s in scores], k, total, counting=counting, weights=weights
+        )
         assert np.float32(numpy(value)) == np.sort(repeated)[k - 1], k
 
 

@@ -34,10 +34,24 @@ class LayerTestCase(testing.TestCase):
         ("dense", SupermaskDense, {"units": 4, "use_bias": True}, (2, 3, 8), (2, 3, 4), 2, 6),
         ("dense_blocked", SupermaskDense, {"units": 4, "block_size": 4}, (2, 8), (2, 4), 1, 6),
         ("conv1d", SupermaskConv1D, {"filters": 4, "kernel_size": 3, "padding": "same"}, (2, 7, 3), (2, 7, 4), 1, 6),
-        ("conv2d", SupermaskConv2D, {"filters": 4, "kernel_size": 3, "strides": 2, "use_bias": True,
-                                     "activation": "relu"}, (2, 7, 7, 3), (2, 3, 3, 4), 2, 6),
-        ("depthwise", SupermaskDepthwiseConv2D, {"kernel_size": 3, "depth_multiplier": 2, "dilation_rate": 2,
-                                                 "weight_init": "kaiming_normal"}, (2, 7, 7, 3), (2, 3, 3, 6), 1, 6),
+        (
+            "conv2d",
+            SupermaskConv2D,
+            {"filters": 4, "kernel_size": 3, "strides": 2, "use_bias": True, "activation": "relu"},
+            (2, 7, 7, 3),
+            (2, 3, 3, 4),
+            2,
+            6,
+        ),
+        (
+            "depthwise",
+            SupermaskDepthwiseConv2D,
+            {"kernel_size": 3, "depth_multiplier": 2, "dilation_rate": 2, "weight_init": "kaiming_normal"},
+            (2, 7, 7, 3),
+            (2, 3, 3, 6),
+            1,
+            6,
+        ),
     )
     def test_run_layer_test(self, layer_cls, kwargs, input_shape, output_shape, trainable, non_trainable):
         self.run_layer_test(
@@ -65,14 +79,21 @@ def test_time_distributed_applies_the_layer_to_every_frame():
 
 
 def test_layers_of_a_nested_model_select_with_their_supermask_model():
-    inner = keras.Sequential([keras.Input((8, 8, 3)), SupermaskConv2D(4, 3, activation="relu", layer_index=0),
-                              SupermaskDepthwiseConv2D(3, layer_index=1)], name="features")
+    inner = keras.Sequential(
+        [
+            keras.Input((8, 8, 3)),
+            SupermaskConv2D(4, 3, activation="relu", layer_index=0),
+            SupermaskDepthwiseConv2D(3, layer_index=1),
+        ],
+        name="features",
+    )
     inputs = keras.Input((8, 8, 3))
     h = keras.layers.Flatten()(inner(inputs))
     network = keras.Model(inputs, SupermaskDense(3, layer_index=2)(h))
     model = keras_slt.SupermaskModel(network, sparsity=0.6)
     assert [layer.name for layer in model.supermask_layers] == [layer.name for layer in inner.layers] + [
-        network.layers[-1].name]
+        network.layers[-1].name
+    ]
     assert model.compute_output_shape((None, 8, 8, 3)) == (None, 3)
     total = sum(layer.num_weights for layer in model.supermask_layers)
     assert sum(int(mask.sum()) for mask in model.masks()) == total - int(np.floor(total * 0.6 + 1e-6))
@@ -81,8 +102,9 @@ def test_layers_of_a_nested_model_select_with_their_supermask_model():
     threshold = model.global_threshold()
     h = inner.layers[1](inner.layers[0](x, threshold=threshold), threshold=threshold)
     expected = network.layers[-1](keras.ops.reshape(h, (2, -1)), threshold=threshold)
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(model(x)), keras.ops.convert_to_numpy(expected),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(model(x)), keras.ops.convert_to_numpy(expected), rtol=1e-5, atol=1e-6
+    )
 
 
 # (supermask layer, the Keras layer it stands for, input shape), across
@@ -90,14 +112,26 @@ def test_layers_of_a_nested_model_select_with_their_supermask_model():
 SHAPE_CASES = [
     (SupermaskDense(5), keras.layers.Dense(5), (None, 4, 3)),
     (SupermaskConv1D(4, 3, strides=2), keras.layers.Conv1D(4, 3, strides=2), (None, None, 3)),
-    (SupermaskConv1D(4, 5, padding="same", dilation_rate=2), keras.layers.Conv1D(4, 5, padding="same", dilation_rate=2),
-     (2, 11, 3)),
-    (SupermaskConv2D(6, (3, 2), strides=(2, 1), padding="same"),
-     keras.layers.Conv2D(6, (3, 2), strides=(2, 1), padding="same"), (None, 9, 7, 3)),
-    (SupermaskConv2D(6, 3, data_format="channels_first"), keras.layers.Conv2D(6, 3, data_format="channels_first"),
-     (1, 3, 9, 8)),
-    (SupermaskDepthwiseConv2D(3, strides=2, depth_multiplier=3),
-     keras.layers.DepthwiseConv2D(3, strides=2, depth_multiplier=3), (None, 10, 10, 2)),
+    (
+        SupermaskConv1D(4, 5, padding="same", dilation_rate=2),
+        keras.layers.Conv1D(4, 5, padding="same", dilation_rate=2),
+        (2, 11, 3),
+    ),
+    (
+        SupermaskConv2D(6, (3, 2), strides=(2, 1), padding="same"),
+        keras.layers.Conv2D(6, (3, 2), strides=(2, 1), padding="same"),
+        (None, 9, 7, 3),
+    ),
+    (
+        SupermaskConv2D(6, 3, data_format="channels_first"),
+        keras.layers.Conv2D(6, 3, data_format="channels_first"),
+        (1, 3, 9, 8),
+    ),
+    (
+        SupermaskDepthwiseConv2D(3, strides=2, depth_multiplier=3),
+        keras.layers.DepthwiseConv2D(3, strides=2, depth_multiplier=3),
+        (None, 10, 10, 2),
+    ),
 ]
 
 
@@ -123,17 +157,25 @@ def test_signatures_name_every_argument(layer_cls):
             layer_cls(*REQUIRED[layer_cls], **{name: 2})
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda: SupermaskConv2D(4, 3, strides=2, dilation_rate=2),
-     r"strides > 1 and dilation_rate > 1 do not combine; got strides=\(2, 2\), dilation_rate=\(2, 2\)"),
-    (lambda: SupermaskDepthwiseConv2D(3, strides=(1, 2), dilation_rate=(2, 1)), "strides > 1 and dilation_rate > 1"),
-    (lambda: SupermaskConv1D(4, 0), r"kernel_size must be a positive int or 1 positive ints, got \(0,\)"),
-    (lambda: SupermaskConv2D(0, 3), "filters must be a positive integer, got 0"),
-    (lambda: SupermaskDepthwiseConv2D(3, depth_multiplier=0), "depth_multiplier must be a positive integer, got 0"),
-    (lambda: SupermaskConv1D(4, 3, padding="causal"), "padding must be one of valid, same; got 'causal'"),
-    (lambda: SupermaskConv2D(4, 3, data_format="nhwc"), "data_format must be one of channels_last, channels_first"),
-    (lambda: SupermaskDense(0), "units must be a positive integer, got 0"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (
+            lambda: SupermaskConv2D(4, 3, strides=2, dilation_rate=2),
+            r"strides > 1 and dilation_rate > 1 do not combine; got strides=\(2, 2\), dilation_rate=\(2, 2\)",
+        ),
+        (
+            lambda: SupermaskDepthwiseConv2D(3, strides=(1, 2), dilation_rate=(2, 1)),
+            "strides > 1 and dilation_rate > 1",
+        ),
+        (lambda: SupermaskConv1D(4, 0), r"kernel_size must be a positive int or 1 positive ints, got \(0,\)"),
+        (lambda: SupermaskConv2D(0, 3), "filters must be a positive integer, got 0"),
+        (lambda: SupermaskDepthwiseConv2D(3, depth_multiplier=0), "depth_multiplier must be a positive integer, got 0"),
+        (lambda: SupermaskConv1D(4, 3, padding="causal"), "padding must be one of valid, same; got 'causal'"),
+        (lambda: SupermaskConv2D(4, 3, data_format="nhwc"), "data_format must be one of channels_last, channels_first"),
+        (lambda: SupermaskDense(0), "units must be a positive integer, got 0"),
+    ],
+)
 def test_arguments_are_refused_at_construction(make, message):
     with pytest.raises(ValueError, match=message):
         make()

@@ -4,12 +4,11 @@ import math
 
 import numpy as np
 import pytest
+from helpers import free_part, full_scores, gradient, kernel_weights
 from keras import ops
 
 from keras_slt import selection
 from keras_slt.layers import SupermaskConv1D, SupermaskConv2D, SupermaskDense, SupermaskDepthwiseConv2D, initializers
-from helpers import free_part, full_scores, gradient, kernel_weights
-
 
 
 def built(layer, shape):
@@ -140,17 +139,65 @@ def test_conv1d_and_bias():
 
 # Every setting away from its default, so that a setting the config drops fails.
 CONFIG_CASES = [
-    (lambda: SupermaskDense(6, sparsity=0.6, prune_rate=0.25, lock_rate=0.125, weight_init="kaiming_normal",
-                            score_init="kaiming_uniform", scale="static", seed=3, layer_index=1, use_bias=True,
-                            activation="relu", selection="global", block_size=4, name="dense",
-                            trainable=False, dtype="mixed_bfloat16"), (2, 8)),
-    (lambda: SupermaskConv1D(4, 3, strides=2, padding="same", sparsity=0.5, prune_rate=0.1,
-                             weight_init="kaiming_uniform", scale="dynamic", seed=4, layer_index=2), (2, 9, 3)),
-    (lambda: SupermaskConv2D(8, (3, 3), strides=2, padding="same", sparsity=0.7, prune_rate=0.3, lock_rate=0.1,
-                             weight_init="kaiming_uniform", scale="dynamic", seed=11, layer_index=4,
-                             activation="relu"), (2, 8, 8, 3)),
-    (lambda: SupermaskDepthwiseConv2D(3, depth_multiplier=2, dilation_rate=2, sparsity=0.4, lock_rate=0.2,
-                                      seed=5, layer_index=3, use_bias=True), (2, 9, 9, 2)),
+    (
+        lambda: SupermaskDense(
+            6,
+            sparsity=0.6,
+            prune_rate=0.25,
+            lock_rate=0.125,
+            weight_init="kaiming_normal",
+            score_init="kaiming_uniform",
+            scale="static",
+            seed=3,
+            layer_index=1,
+            use_bias=True,
+            activation="relu",
+            selection="global",
+            block_size=4,
+            name="dense",
+            trainable=False,
+            dtype="mixed_bfloat16",
+        ),
+        (2, 8),
+    ),
+    (
+        lambda: SupermaskConv1D(
+            4,
+            3,
+            strides=2,
+            padding="same",
+            sparsity=0.5,
+            prune_rate=0.1,
+            weight_init="kaiming_uniform",
+            scale="dynamic",
+            seed=4,
+            layer_index=2,
+        ),
+        (2, 9, 3),
+    ),
+    (
+        lambda: SupermaskConv2D(
+            8,
+            (3, 3),
+            strides=2,
+            padding="same",
+            sparsity=0.7,
+            prune_rate=0.3,
+            lock_rate=0.1,
+            weight_init="kaiming_uniform",
+            scale="dynamic",
+            seed=11,
+            layer_index=4,
+            activation="relu",
+        ),
+        (2, 8, 8, 3),
+    ),
+    (
+        lambda: SupermaskDepthwiseConv2D(
+            3, depth_multiplier=2, dilation_rate=2, sparsity=0.4, lock_rate=0.2, seed=5, layer_index=3, use_bias=True
+        ),
+        (2, 9, 9, 2),
+    ),
 ]
 
 
@@ -166,8 +213,9 @@ def test_config_round_trip(make, shape):
     for each in (layer, clone):
         each.build(shape)
     threshold = layer.layerwise_threshold()  # given, as a model gives a globally selected layer its threshold
-    np.testing.assert_array_equal(ops.convert_to_numpy(layer(x, threshold=threshold)),
-                                  ops.convert_to_numpy(clone(x, threshold=threshold)))
+    np.testing.assert_array_equal(
+        ops.convert_to_numpy(layer(x, threshold=threshold)), ops.convert_to_numpy(clone(x, threshold=threshold))
+    )
     for tensor in (kernel_weights, lambda l: l.freeze_pattern(), full_scores):
         np.testing.assert_array_equal(tensor(layer), tensor(clone))
 
@@ -188,7 +236,10 @@ def test_same_seed_same_tensors_other_seed_differs():
         ({"prune_rate": -0.5}, r"prune_rate must be in \[0, 1\]"),
         ({"lock_rate": 1.5}, r"lock_rate must be in \[0, 1\]"),
         ({"prune_rate": 0.6, "lock_rate": 0.6}, r"prune_rate \+ lock_rate must be <= 1"),
-        ({"weight_init": "xavier"}, "weight_init must be one of signed_kaiming_constant, kaiming_normal, kaiming_uniform"),
+        (
+            {"weight_init": "xavier"},
+            "weight_init must be one of signed_kaiming_constant, kaiming_normal, kaiming_uniform",
+        ),
         ({"score_init": "zeros"}, "score_init must be one of"),
         ({"scale": "huge"}, "scale must be one of none, static, dynamic"),
         ({"selection": "both"}, "selection must be one of global, layerwise"),

@@ -10,13 +10,13 @@ import math
 import keras
 import numpy as np
 import pytest
+from helpers import full_scores
 from keras import ops
 
 import keras_slt
 from keras_slt import selection
 from keras_slt.selection import threshold
 from keras_slt.utils.counting import floor_count
-from helpers import full_scores
 
 INF_BITS = 0x7F800000
 
@@ -63,8 +63,7 @@ def random_case(rng, shapes, kind):
     elif kind == "ties":  # few distinct values, zeros among them
         values = [(rng.integers(0, 4, s) * np.float32(scale)).astype(np.float32) for s in shapes]
     elif kind == "zeros":
-        values = [np.where(rng.random(s) < 0.6, 0.0, np.abs(rng.standard_normal(s))).astype(np.float32)
-                  for s in shapes]
+        values = [np.where(rng.random(s) < 0.6, 0.0, np.abs(rng.standard_normal(s))).astype(np.float32) for s in shapes]
     elif kind == "extreme":  # denormals to near float32's max, and +inf
         exponents = [rng.uniform(-44, 38, s) for s in shapes]
         values = [np.float32(10.0) ** e.astype(np.float32) for e in exponents]
@@ -146,7 +145,9 @@ def test_unusable_hints_are_ignored(counting, hint):
     rng = np.random.default_rng(8)
     values = [np.abs(rng.standard_normal(1000)).astype(np.float32)]
     free = [np.ones(1000, bool)]
-    assert select(values, free, 400, hint=ops.convert_to_tensor(hint, "int32"), counting=counting) == expected(values, free, 400)
+    assert select(values, free, 400, hint=ops.convert_to_tensor(hint, "int32"), counting=counting) == expected(
+        values, free, 400
+    )
 
 
 def test_threshold_of_scores_uses_magnitudes(counting):
@@ -157,8 +158,9 @@ def test_threshold_of_scores_uses_magnitudes(counting):
     n = sum(s.size for s in scores)
     for k in (1, n // 3, n):
         want = expected([np.abs(s) for s in scores], free, k)
-        threshold, key = selection.threshold_of_scores([ops.convert_to_tensor(s) for s in scores], k, n,
-                                                       counting=counting)
+        threshold, key = selection.threshold_of_scores(
+            [ops.convert_to_tensor(s) for s in scores], k, n, counting=counting
+        )
         assert np.float32(ops.convert_to_numpy(threshold)) == want
         assert int(ops.convert_to_numpy(key)) == bits(want)
     threshold, key = selection.threshold_of_scores([ops.convert_to_tensor(scores[0])], 0, 700, counting=counting)

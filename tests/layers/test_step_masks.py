@@ -37,14 +37,16 @@ CASES = {
 
 
 def network():
-    return keras.Sequential([
-        keras.Input((8, 8, 3)),
-        keras.layers.Conv2D(8, 3, activation="relu", use_bias=False),
-        keras.layers.BatchNormalization(),
-        keras.layers.Flatten(),
-        keras.layers.Dense(32, activation="relu", use_bias=False),
-        keras.layers.Dense(10, use_bias=False),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input((8, 8, 3)),
+            keras.layers.Conv2D(8, 3, activation="relu", use_bias=False),
+            keras.layers.BatchNormalization(),
+            keras.layers.Flatten(),
+            keras.layers.Dense(32, activation="relu", use_bias=False),
+            keras.layers.Dense(10, use_bias=False),
+        ]
+    )
 
 
 def data():
@@ -56,8 +58,10 @@ def data():
 
 def free_scores(model, case):
     """The free scores of every layer, in row-major order of the free positions."""
-    return {f"{case}/free_scores{i}": keras.ops.convert_to_numpy(layer.scores)
-            for i, layer in enumerate(model.supermask_layers)}
+    return {
+        f"{case}/free_scores{i}": keras.ops.convert_to_numpy(layer.scores)
+        for i, layer in enumerate(model.supermask_layers)
+    }
 
 
 def run(case):
@@ -67,8 +71,7 @@ def run(case):
     scores one step before the end.
     """
     model = keras_slt.supermaskify(network(), sparsity=0.6, seed=11, **CASES[case])
-    model.compile(keras.optimizers.SGD(0.5, momentum=0.9),
-                  keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(keras.optimizers.SGD(0.5, momentum=0.9), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     x, y = data()
     result = {}
     for step in range(STEPS):

@@ -20,18 +20,21 @@ def trainable_count(model):
 # counts of Ramanujan et al., and the torchvision (ImageNet) and kuangliu
 # (CIFAR) ResNets minus their classifier bias. BatchNorm is non-affine: its two
 # statistics per channel take the place of gamma/beta in the total.
-@pytest.mark.parametrize("name, shape, classes, expected", [
-    ("fc", (28, 28, 1), 10, 784 * 1024 + 1024 * 1024 + 1024 * 10),
-    ("conv2", CIFAR, 10, 4_300_992),
-    ("conv4", CIFAR, 10, 2_425_024),
-    ("conv6", CIFAR, 10, 2_261_184),
-    ("conv8", CIFAR, 10, 5_275_840),
-    ("resnet18", CIFAR, 10, 11_173_962 - 10),
-    ("resnet34", CIFAR, 10, 21_282_122 - 10),
-    ("resnet18", IMAGENET, 1000, 11_689_512 - 1000),
-    ("resnet34", IMAGENET, 1000, 21_797_672 - 1000),
-    ("wide_resnet50_2", IMAGENET, 1000, 68_883_240 - 1000),
-])
+@pytest.mark.parametrize(
+    "name, shape, classes, expected",
+    [
+        ("fc", (28, 28, 1), 10, 784 * 1024 + 1024 * 1024 + 1024 * 10),
+        ("conv2", CIFAR, 10, 4_300_992),
+        ("conv4", CIFAR, 10, 2_425_024),
+        ("conv6", CIFAR, 10, 2_261_184),
+        ("conv8", CIFAR, 10, 5_275_840),
+        ("resnet18", CIFAR, 10, 11_173_962 - 10),
+        ("resnet34", CIFAR, 10, 21_282_122 - 10),
+        ("resnet18", IMAGENET, 1000, 11_689_512 - 1000),
+        ("resnet34", IMAGENET, 1000, 21_797_672 - 1000),
+        ("wide_resnet50_2", IMAGENET, 1000, 68_883_240 - 1000),
+    ],
+)
 def test_parameter_counts_match_the_reference(name, shape, classes, expected):
     model = models.get(name, shape, classes, supermask=False)
     assert model.count_params() == expected
@@ -85,11 +88,14 @@ def test_resnet50_is_torchvision_v1_5(resnet50):
     assert all((l.momentum, l.epsilon, l.center, l.scale) == (0.9, 1e-5, False, False) for l in norms)
 
 
-@pytest.mark.parametrize("name, options", [
-    ("fc", {"width": 32}),
-    ("conv6", {"width_factor": 0.125}),
-    ("resnet18", {"width_factor": 0.125}),
-])
+@pytest.mark.parametrize(
+    "name, options",
+    [
+        ("fc", {"width": 32}),
+        ("conv6", {"width_factor": 0.125}),
+        ("resnet18", {"width_factor": 0.125}),
+    ],
+)
 def test_supermask_true_has_only_supermask_layers(name, options):
     shape = (28, 28, 1) if name == "fc" else CIFAR
     model = models.get(name, shape, 10, **options)
@@ -100,14 +106,26 @@ def test_supermask_true_has_only_supermask_layers(name, options):
     assert all("scores" in v.path for v in model.trainable_weights)
     plain = models.get(name, shape, 10, supermask=False, **options)
     assert sum(l.num_weights for l in model.supermask_layers) == sum(
-        int(np.prod(l.kernel.shape)) for l in walk(plain) if hasattr(l, "kernel"))
+        int(np.prod(l.kernel.shape)) for l in walk(plain) if hasattr(l, "kernel")
+    )
     assert model(np.zeros((2,) + shape, "float32")).shape == (2, 10)
 
 
 def test_supermask_options_pass_through():
-    model = models.get("fc", (28, 28, 1), 10, width=64, sparsity=0.7, freeze_ratio=0.5,
-                       distribution="erk", selection="layerwise", weight_init="kaiming_normal",
-                       score_init="kaiming_uniform", scale="static", seed=3)
+    model = models.get(
+        "fc",
+        (28, 28, 1),
+        10,
+        width=64,
+        sparsity=0.7,
+        freeze_ratio=0.5,
+        distribution="erk",
+        selection="layerwise",
+        weight_init="kaiming_normal",
+        score_init="kaiming_uniform",
+        scale="static",
+        seed=3,
+    )
     assert model.sparsity == 0.7 and model.selection == "layerwise"
     assert model.metadata["prune_ratio"] == pytest.approx(0.35)
     assert model.metadata["lock_ratio"] == pytest.approx(0.15)
@@ -117,10 +135,16 @@ def test_supermask_options_pass_through():
     assert models.get("fc", (28, 28, 1), 10, width=64).sparsity == 0.5
 
 
-@pytest.mark.parametrize("shape, stem, kernel", [
-    (CIFAR, None, (3, 3)), ((64, 64, 3), None, (3, 3)), ((128, 128, 3), None, (7, 7)),
-    (CIFAR, "imagenet", (7, 7)), ((128, 128, 3), "cifar", (3, 3)),
-])
+@pytest.mark.parametrize(
+    "shape, stem, kernel",
+    [
+        (CIFAR, None, (3, 3)),
+        ((64, 64, 3), None, (3, 3)),
+        ((128, 128, 3), None, (7, 7)),
+        (CIFAR, "imagenet", (7, 7)),
+        ((128, 128, 3), "cifar", (3, 3)),
+    ],
+)
 def test_resnet_stem_follows_input_size_unless_given(shape, stem, kernel):
     options = {} if stem is None else {"stem": stem}
     model = models.get("resnet18", shape, 10, supermask=False, width_factor=0.125, **options)
@@ -132,14 +156,17 @@ def test_unknown_model_names_the_argument_and_lists_valid_names():
         models.get("vgg16", CIFAR, 10)
 
 
-@pytest.mark.parametrize("name, options, message", [
-    ("fc", {"width_factor": 2.0}, "takes no option 'width_factor'"),
-    ("resnet50", {"stem": "cifar"}, "takes no option 'stem'"),
-    ("conv6", {"sparsity": 0.5}, None),
-    ("fc", {"width": 0}, "width must be a positive integer"),
-    ("conv6", {"width_factor": -1.0}, "width_factor must be a positive number"),
-    ("resnet18", {"stem": "tiny"}, "stem must be one of cifar, imagenet"),
-])
+@pytest.mark.parametrize(
+    "name, options, message",
+    [
+        ("fc", {"width_factor": 2.0}, "takes no option 'width_factor'"),
+        ("resnet50", {"stem": "cifar"}, "takes no option 'stem'"),
+        ("conv6", {"sparsity": 0.5}, None),
+        ("fc", {"width": 0}, "width must be a positive integer"),
+        ("conv6", {"width_factor": -1.0}, "width_factor must be a positive number"),
+        ("resnet18", {"stem": "tiny"}, "stem must be one of cifar, imagenet"),
+    ],
+)
 def test_invalid_options(name, options, message):
     if message is None:  # supermask options need supermask=True
         with pytest.raises(ValueError, match="sparsity applies only to supermask models"):

@@ -28,6 +28,8 @@ def nested(kind):
     inputs = keras.Input((4,))
     outputs = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"), head(kind)])(inputs)
     return keras.Model(inputs, outputs)
+
+
 @pytest.mark.parametrize("kind", ["sequential", "functional", "softmax layer"])
 def test_a_softmax_inside_a_nested_model_is_trained_as_probabilities(kind):
     keras.utils.set_random_seed(0)
@@ -39,6 +41,8 @@ def test_a_softmax_inside_a_nested_model_is_trained_as_probabilities(kind):
     probabilities = keras.ops.convert_to_numpy(model(x))
     expected = -np.mean(np.log(probabilities[np.arange(16), y]))
     np.testing.assert_allclose(float(keras.ops.convert_to_numpy(loss(y, model(x)))), expected, rtol=1e-5)
+
+
 def test_logits_inside_a_nested_model_stay_logits():
     inputs = keras.Input((4,))
     outputs = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])(inputs)

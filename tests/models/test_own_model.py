@@ -8,12 +8,12 @@ import warnings
 import keras
 import numpy as np
 import pytest
+from helpers import run_tool
 
 import keras_slt
+from keras_slt.deploy import artifacts, tflite
 from keras_slt.experiments import model_source, runner
 from keras_slt.ticket import materialize
-from keras_slt.deploy import tflite, artifacts
-from helpers import run_tool
 
 # Imports TensorFlow (tf.data, TFDS or TFLite) at the top.
 pytestmark = pytest.mark.requires_tensorflow
@@ -54,9 +54,17 @@ def test_saved_model_searches_and_exports_quietly(data_dir, user_file, tmp_path)
     out = tmp_path / "run"
     # No TF_CPP_MIN_LOG_LEVEL: the tools themselves must keep TensorFlow quiet.
     env = {"TF_CPP_MIN_LOG_LEVEL": None}
-    result = run_tool("tools/search.py", f"--model={user_file}", "--dataset=fashion_mnist",
-                      f"--data_dir={data_dir}", "--epochs=1", "--batch_size=32", "--freeze_ratio=0.5",
-                      f"--output_dir={out}", env=env)
+    result = run_tool(
+        "tools/search.py",
+        f"--model={user_file}",
+        "--dataset=fashion_mnist",
+        f"--data_dir={data_dir}",
+        "--epochs=1",
+        "--batch_size=32",
+        "--freeze_ratio=0.5",
+        f"--output_dir={out}",
+        env=env,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     summary = result.stdout.strip().splitlines()[-5]  # then the four files written
     assert summary.startswith(f"{user_file} on fashion_mnist, ep (sparsity s=0.5")
@@ -64,8 +72,15 @@ def test_saved_model_searches_and_exports_quietly(data_dir, user_file, tmp_path)
     results = json.loads((out / "results.json").read_text())
     assert set(results["layer_sparsity"]) == {"conv_a", "depthwise", "conv_b", "logits"}
 
-    result = run_tool("deploy/export.py", f"--output_dir={out}", "--int8", "--max_samples=100",
-                      "--num_calibration=50", "--latency_budget_s=0.05", env=env)
+    result = run_tool(
+        "deploy/export.py",
+        f"--output_dir={out}",
+        "--int8",
+        "--max_samples=100",
+        "--num_calibration=50",
+        "--latency_budget_s=0.05",
+        env=env,
+    )
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     assert not log_lines(result.stderr + result.stdout), log_lines(result.stderr + result.stdout)
     checks = [line for line in result.stdout.splitlines() if line.startswith("[")]
@@ -74,23 +89,32 @@ def test_saved_model_searches_and_exports_quietly(data_dir, user_file, tmp_path)
     for label in ("TFLite float32, dense", "TFLite float32, sparse", "TFLite full int8, dense"):
         (row,) = [line for line in result.stdout.splitlines() if line.startswith(label)]
         # After the label: bytes, bits/weight, x first, ms, runs, ...
-        milliseconds, runs = row[len(label):].split()[3:5]
+        milliseconds, runs = row[len(label) :].split()[3:5]
         assert float(milliseconds) > 0 and int(runs) >= 20, row
     assert "TFLite full int8, sparse" not in result.stdout  # only with --int8_sparse
     for name in ("ticket.slt", "ticket.tflite", "ticket_int8.tflite"):
         assert (out / name).is_file()
 
     # --verbosity brings TensorFlow's log lines back.
-    result = run_tool("deploy/export.py", f"--output_dir={out}", "--format=tflite", "--max_samples=10",
-                      "--latency_budget_s=0.01", "--export_dir", str(tmp_path / "verbose"), "--verbosity=0",
-                      env=env)
+    result = run_tool(
+        "deploy/export.py",
+        f"--output_dir={out}",
+        "--format=tflite",
+        "--max_samples=10",
+        "--latency_budget_s=0.01",
+        "--export_dir",
+        str(tmp_path / "verbose"),
+        "--verbosity=0",
+        env=env,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert log_lines(result.stderr)
 
 
 def tiny_config(data_dir, tmp_path, **overrides):  # noqa: F811
-    settings = dict(dataset="fashion_mnist", data_dir=data_dir, epochs=1, batch_size=32,
-                    output_dir=str(tmp_path / "out"))
+    settings = dict(
+        dataset="fashion_mnist", data_dir=data_dir, epochs=1, batch_size=32, output_dir=str(tmp_path / "out")
+    )
     settings.update(overrides)
     return runner.SearchConfig(**settings)
 
@@ -167,18 +191,27 @@ def two_outputs():
     return keras.Model(inputs, [keras.layers.Dense(10)(x), keras.layers.Dense(2)(x)])
 
 
-@pytest.mark.parametrize("model, message", [
-    (lambda tmp: str(tmp / "missing.keras"), "model file .*missing.keras does not exist"),
-    (lambda tmp: "net.h5", "model must be one of fc, .*, a PATH.keras model file or keras.applications.NAME"),
-    (lambda tmp: "keras.applications.NoSuchNet", "model keras.applications.NoSuchNet is not a keras.applications"),
-    (lambda tmp: saved(tmp, user_model((32, 32, 3)), "rgb.keras"),
-     r"takes inputs of shape \(32, 32, 3\) but the dataset's images are \(28, 28, 1\)"),
-    (lambda tmp: saved(tmp, user_model(classes=5), "five.keras"),
-     r"outputs shape \(5,\) but the dataset has 10 classes"),
-    (lambda tmp: saved(tmp, two_outputs(), "two.keras"), "has 2 outputs; a search trains one"),
-    (lambda tmp: (tmp / "bad.keras").write_bytes(b"not a zip") and str(tmp / "bad.keras"),
-     "model file .*bad.keras cannot be loaded"),
-])
+@pytest.mark.parametrize(
+    "model, message",
+    [
+        (lambda tmp: str(tmp / "missing.keras"), "model file .*missing.keras does not exist"),
+        (lambda tmp: "net.h5", "model must be one of fc, .*, a PATH.keras model file or keras.applications.NAME"),
+        (lambda tmp: "keras.applications.NoSuchNet", "model keras.applications.NoSuchNet is not a keras.applications"),
+        (
+            lambda tmp: saved(tmp, user_model((32, 32, 3)), "rgb.keras"),
+            r"takes inputs of shape \(32, 32, 3\) but the dataset's images are \(28, 28, 1\)",
+        ),
+        (
+            lambda tmp: saved(tmp, user_model(classes=5), "five.keras"),
+            r"outputs shape \(5,\) but the dataset has 10 classes",
+        ),
+        (lambda tmp: saved(tmp, two_outputs(), "two.keras"), "has 2 outputs; a search trains one"),
+        (
+            lambda tmp: (tmp / "bad.keras").write_bytes(b"not a zip") and str(tmp / "bad.keras"),
+            "model file .*bad.keras cannot be loaded",
+        ),
+    ],
+)
 def test_bad_models_are_one_line_config_errors(data_dir, tmp_path, model, message):  # noqa: F811
     with pytest.raises(runner.ConfigError) as error:
         runner.run_search(tiny_config(data_dir, tmp_path, model=model(tmp_path)))
@@ -189,8 +222,10 @@ def test_width_options_apply_only_where_they_mean_something(data_dir, user_file,
     for overrides, message in (
         (dict(model=user_file, width=8), "width=8 does not apply to model .*user.keras"),
         (dict(model=user_file, width_factor=0.5), "width_factor=0.5 does not apply to model .*user.keras"),
-        (dict(model="keras.applications.ResNet50V2", width_factor=0.5),
-         "width_factor=0.5 does not apply to model keras.applications.ResNet50V2"),
+        (
+            dict(model="keras.applications.ResNet50V2", width_factor=0.5),
+            "width_factor=0.5 does not apply to model keras.applications.ResNet50V2",
+        ),
     ):
         with pytest.raises(runner.ConfigError, match=message):
             runner.run_search(tiny_config(data_dir, tmp_path, **overrides))
@@ -216,8 +251,7 @@ def test_multi_input_multi_output_export_keeps_the_order(tmp_path):
     assert [f.shape for f in found] == [(64, 5), (64, 2)]
     for f, e in zip(found, expected):
         assert np.abs(f - e).max() <= 1e-4
-    result = artifacts.export_ticket(model, tmp_path, inputs, int8=True, calibration=inputs,
-                                     latency_budget_s=0.01)
+    result = artifacts.export_ticket(model, tmp_path, inputs, int8=True, calibration=inputs, latency_budget_s=0.01)
     assert set(result.latencies) == {"tflite", "tflite_dense", "tflite_int8"}
     assert all(latency.seconds > 0 and latency.runs >= 20 for latency in result.latencies.values())
     assert all(check.passed for check in result.checks if "int8" not in check.subject)
@@ -232,8 +266,9 @@ def test_int8_default_is_densely_stored(tmp_path):
     base = keras.Sequential([keras.Input((16,)), keras.layers.Dense(32, activation="relu"), keras.layers.Dense(4)])
     model = keras_slt.supermaskify(base, sparsity=0.8, seed=1)
     x = np.random.default_rng(0).standard_normal((50, 16)).astype("float32")
-    result = artifacts.export_ticket(model, tmp_path, x, formats=("tflite",), int8=True, int8_sparse=True,
-                                     calibration=x, latency_budget_s=0.01)
+    result = artifacts.export_ticket(
+        model, tmp_path, x, formats=("tflite",), int8=True, int8_sparse=True, calibration=x, latency_budget_s=0.01
+    )
     contents = {key: open(result.paths[key], "rb").read() for key in ("tflite", "tflite_int8", "tflite_int8_sparse")}
     assert "DENSIFY" in ops_of(contents["tflite"]) and "DENSIFY" in ops_of(contents["tflite_int8_sparse"])
     assert "DENSIFY" not in ops_of(contents["tflite_int8"])

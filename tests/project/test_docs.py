@@ -76,7 +76,7 @@ def all_commands():
 def test_readme_install_section_has_the_two_commands():
     commands = readme_commands()
     assert len(commands) == 2
-    assert "pip install -e '.[tensorflow]'" in commands[0]
+    assert "pip install -e '.[tensorflow,tools]'" in commands[0]
     assert "tools/search.py --flagfile=configs/" in commands[0]
     assert "pytest" in commands[1]
 
@@ -104,9 +104,13 @@ def test_the_documents_have_commands():
 def test_commands_run_in_the_activated_environment():
     # Outside the install lines, `.venv/bin/python` would be a second convention.
     install = set(readme_commands())
-    wrong = [(d, c) for d, c in all_commands()
-             if c not in install and re.search(r"\.venv/bin/(python|pip) (?!install)", c)
-             and not c.startswith("python3 -m venv")]
+    wrong = [
+        (d, c)
+        for d, c in all_commands()
+        if c not in install
+        and re.search(r"\.venv/bin/(python|pip) (?!install)", c)
+        and not c.startswith("python3 -m venv")
+    ]
     assert not wrong
 
 
@@ -153,8 +157,11 @@ def test_exports_read_folders_a_documented_command_writes():
         elif "tools/search.py" in command and folder:
             runs.add(folder)
         elif "tools/search.py" in command and path and path.startswith("configs/"):
-            runs |= {line.split("=", 1)[1] for line in (ROOT / path).read_text().splitlines()
-                     if line.startswith("--output_dir=")}
+            runs |= {
+                line.split("=", 1)[1]
+                for line in (ROOT / path).read_text().splitlines()
+                if line.startswith("--output_dir=")
+            }
     for document, command in all_commands():
         if is_template(command) or not re.search(r"deploy/\w+\.py|benchmarks/weight_quantization\.py", command):
             continue

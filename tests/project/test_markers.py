@@ -8,8 +8,6 @@ module that does.
 import ast
 import pathlib
 
-import pytest
-
 TESTS = pathlib.Path(__file__).resolve().parents[1]
 STARTERS = {"run_tool"}  # conftest's: runs a tool in a subprocess
 STARTER_MODULES = {"subprocess", "multiprocessing"}
@@ -36,8 +34,12 @@ def _marked_slow(node):
 def unmarked_process_starters(source):
     """The names of the tests in `source` that start a process but are not marked slow."""
     tree = ast.parse(source)
-    if any(isinstance(node, ast.Assign) and "pytestmark" in ast.unparse(node.targets[0])
-           and "slow" in ast.unparse(node.value) for node in tree.body):
+    if any(
+        isinstance(node, ast.Assign)
+        and "pytestmark" in ast.unparse(node.targets[0])
+        and "slow" in ast.unparse(node.value)
+        for node in tree.body
+    ):
         return []
     functions = {node.name: node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
     uses, starting = {}, set()
@@ -51,18 +53,20 @@ def unmarked_process_starters(source):
         new = {name for name, used in uses.items() if used & starting} - starting
         starting |= new
         grown = bool(new)
-    return [name for name in sorted(starting)
-            if name.startswith("test_") and not _marked_slow(functions[name])]
+    return [name for name in sorted(starting) if name.startswith("test_") and not _marked_slow(functions[name])]
 
 
 def test_every_test_that_starts_a_process_is_marked_slow():
-    unmarked = {path.name: names for path in sorted(TESTS.rglob("test_*.py"))
-                if (names := unmarked_process_starters(path.read_text(encoding="utf-8")))}
+    unmarked = {
+        path.name: names
+        for path in sorted(TESTS.rglob("test_*.py"))
+        if (names := unmarked_process_starters(path.read_text(encoding="utf-8")))
+    }
     assert unmarked == {}
 
 
 def test_the_check_finds_direct_helper_and_fixture_starts():
-    source = '''
+    source = """
 import subprocess, pytest
 
 def helper():
@@ -87,6 +91,6 @@ def test_marked():
 
 def test_names_a_starter_without_calling_it():
     assert callable(subprocess.call)
-'''
+"""
     assert unmarked_process_starters(source) == ["test_direct", "test_through_fixture", "test_through_helper"]
     assert unmarked_process_starters("import pytest\npytestmark = pytest.mark.slow\n" + source) == []

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 import keras_slt
+from keras_slt.freezing import pattern as freezing
 from keras_slt.layers import SupermaskDense, initializers
 from keras_slt.utils import counting, seeding
-from keras_slt.freezing import pattern as freezing
 
 METHOD = pathlib.Path(__file__).resolve().parents[2] / "docs" / "METHOD.md"
 TITLES = [
@@ -77,9 +77,12 @@ def test_uniform_freezing_example(text):
 
 
 def test_random_stream_keys_and_uniform_values(text):
-    shift, weight, freeze, score = map(int, stated(
-        text, r"key = \(seed, layer_index << (\d+) \| kind\),\s+kind: WEIGHT = (\d), FREEZE = (\d), SCORE = (\d)"
-    ))
+    shift, weight, freeze, score = map(
+        int,
+        stated(
+            text, r"key = \(seed, layer_index << (\d+) \| kind\),\s+kind: WEIGHT = (\d), FREEZE = (\d), SCORE = (\d)"
+        ),
+    )
     assert (seeding.WEIGHT, seeding.FREEZE, seeding.SCORE) == (weight, freeze, score)
     seed, index = 2**63 + 5, 7
     for kind in (weight, freeze, score):
@@ -99,11 +102,16 @@ def test_initializer_gain_and_defaults(text):
 
 
 def test_model_size_formula(text):
-    float_bits, seed_bits = map(int, stated(
-        text, r"model_size_bits = n_free \+ (\d+) · n_stored_floats \+ (\d+)"
-    ))
-    base = keras.Sequential([keras.Input((4, 4, 2)), keras.layers.Conv2D(3, 3), keras.layers.BatchNormalization(),
-                             keras.layers.Flatten(), keras.layers.Dense(5)])
+    float_bits, seed_bits = map(int, stated(text, r"model_size_bits = n_free \+ (\d+) · n_stored_floats \+ (\d+)"))
+    base = keras.Sequential(
+        [
+            keras.Input((4, 4, 2)),
+            keras.layers.Conv2D(3, 3),
+            keras.layers.BatchNormalization(),
+            keras.layers.Flatten(),
+            keras.layers.Dense(5),
+        ]
+    )
     model = keras_slt.supermaskify(base, sparsity=0.6, freeze_ratio=0.5, seed=3)
     size = keras_slt.model_size(model)
     assert size.stored_floats == 2 * 3  # the non-affine BatchNorm's moving mean and variance
@@ -114,11 +122,14 @@ def test_model_size_formula(text):
 @pytest.mark.parametrize("scale", ["none", "static", "dynamic"])
 def test_scale_factors(text, scale):
     formula = stated(text, rf"\| `{scale}` \| ([^|\n]+) \|").strip()
-    assert formula == {
-        "none": "1",
-        "static": "1 / sqrt(1 - s), s the model's target sparsity",
-        "dynamic": "1 / sqrt(density_l), density_l = max(kept_l / N_l, 1 / N_l)",
-    }[scale]
+    assert (
+        formula
+        == {
+            "none": "1",
+            "static": "1 / sqrt(1 - s), s the model's target sparsity",
+            "dynamic": "1 / sqrt(density_l), density_l = max(kept_l / N_l, 1 / N_l)",
+        }[scale]
+    )
     sparsity = 0.75
     layer = SupermaskDense(8, sparsity=sparsity, prune_rate=0.25, lock_rate=0.125, scale=scale, seed=1)
     # On its own the layer selects layer-wise; fed the identity it outputs W_eff.
@@ -126,7 +137,6 @@ def test_scale_factors(text, scale):
     weight = keras.ops.convert_to_numpy(layer.kernel_weights())  # signed constant: no zeros
     mask = (kernel != 0).astype("float32")
     kept, n = mask.sum(), mask.size
-    factor = {"none": 1.0, "static": 1 / math.sqrt(1 - sparsity),
-              "dynamic": 1 / math.sqrt(max(kept / n, 1 / n))}[scale]
+    factor = {"none": 1.0, "static": 1 / math.sqrt(1 - sparsity), "dynamic": 1 / math.sqrt(max(kept / n, 1 / n))}[scale]
     np.testing.assert_allclose(kernel, mask * weight * factor, rtol=1e-6)
     assert kept == n - counting.floor_count(n, sparsity)  # Kaiming-normal scores: no ties

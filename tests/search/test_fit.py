@@ -3,10 +3,10 @@
 import keras
 import numpy as np
 import pytest
+from helpers import reference_masks
 from keras import ops
 
 import keras_slt
-from helpers import reference_masks
 
 
 def toy_data(n=512, seed=0):
@@ -32,8 +32,11 @@ def small_model(selection_mode="global", **kwargs):
 def test_fit_changes_masks_lowers_loss_and_keeps_frozen(selection_mode):
     model = small_model(selection_mode)
     # jit_compile=True: XLA on TensorFlow, jax.jit on JAX.
-    model.compile(keras.optimizers.SGD(0.1, momentum=0.9),
-                  keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=True)
+    model.compile(
+        keras.optimizers.SGD(0.1, momentum=0.9),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=True,
+    )
     x, y = toy_data()
     layers = model.supermask_layers
     scores = [ops.convert_to_numpy(l.scores) for l in layers]

@@ -2,7 +2,6 @@
 
 import keras
 import numpy as np
-import pytest
 
 from keras_slt.search.optimizers import CoupledSGD
 

@@ -11,21 +11,23 @@ import json
 import keras
 import numpy as np
 import pytest
+from helpers import GLOBAL_ERROR, kernel_weights, numpy, reference_masks
 
 import keras_slt
-from keras_slt.utils.counting import floor_count
 from keras_slt.layers import SupermaskDense
 from keras_slt.search import callbacks
-from helpers import GLOBAL_ERROR, kernel_weights, numpy, reference_masks
+from keras_slt.utils.counting import floor_count
 
 
 def small_model(selection_mode="global", sparsity=0.6, prune_rate=0.0, lock_rate=0.0, **kwargs):
     frozen = dict(seed=2, prune_rate=prune_rate, lock_rate=lock_rate)
-    network = keras.Sequential([
-        keras.Input((6,)),
-        SupermaskDense(8, activation="relu", layer_index=0, **frozen),
-        SupermaskDense(3, layer_index=1, **frozen),
-    ])
+    network = keras.Sequential(
+        [
+            keras.Input((6,)),
+            SupermaskDense(8, activation="relu", layer_index=0, **frozen),
+            SupermaskDense(3, layer_index=1, **frozen),
+        ]
+    )
     return keras_slt.SupermaskModel(network, sparsity=sparsity, selection=selection_mode, **kwargs)
 
 
@@ -41,13 +43,20 @@ def as_json(config):
 
 
 def test_supermask_layers_are_listed_by_index_through_nested_models():
-    inner = keras.Sequential([keras.Input((6,)), SupermaskDense(7, layer_index=0, name="first"),
-                              keras.layers.BatchNormalization(), SupermaskDense(9, layer_index=2, name="third")])
+    inner = keras.Sequential(
+        [
+            keras.Input((6,)),
+            SupermaskDense(7, layer_index=0, name="first"),
+            keras.layers.BatchNormalization(),
+            SupermaskDense(9, layer_index=2, name="third"),
+        ]
+    )
     inputs = keras.Input((4,))
     h = SupermaskDense(5, layer_index=1, name="second")(inputs)
     h = inner(keras.layers.Dense(6, name="plain")(h))
-    model = keras_slt.SupermaskModel(keras.Model(inputs, SupermaskDense(2, layer_index=3, name="last")(h)),
-                                     sparsity=0.5)
+    model = keras_slt.SupermaskModel(
+        keras.Model(inputs, SupermaskDense(2, layer_index=3, name="last")(h)), sparsity=0.5
+    )
     assert [l.name for l in model.supermask_layers] == ["first", "second", "third", "last"]
     # Masks, thresholds and statistics follow the same order.
     assert [m.shape for m in model.masks()] == [(6, 7), (4, 5), (7, 9), (9, 2)]
@@ -65,15 +74,24 @@ def test_model_owns_selection_and_sparsity():
             setattr(model, name, 0.5)
 
 
-@pytest.mark.parametrize("network, options, message", [
-    ([SupermaskDense(3)], {"selection": "local"}, "selection must be one of global, layerwise; got 'local'"),
-    ([SupermaskDense(3)], {"sparsity": 1.0}, r"sparsity must be in \[0, 1\), got 1.0"),
-    ([keras.layers.Dense(3)], {}, "network has no supermask layers; see keras_slt.supermaskify"),
-    ([SupermaskDense(3, layer_index=1), SupermaskDense(3, layer_index=1)], {},
-     r"supermask layers need distinct layer_index values, got \[1, 1\]"),
-    ([SupermaskDense(3, prune_rate=0.5)], {"sparsity": 0.2},
-     r"sparsity must be in \[prune_ratio, 1 - lock_ratio\] = \[0.5, 1\], got 0.2"),
-])
+@pytest.mark.parametrize(
+    "network, options, message",
+    [
+        ([SupermaskDense(3)], {"selection": "local"}, "selection must be one of global, layerwise; got 'local'"),
+        ([SupermaskDense(3)], {"sparsity": 1.0}, r"sparsity must be in \[0, 1\), got 1.0"),
+        ([keras.layers.Dense(3)], {}, "network has no supermask layers; see keras_slt.supermaskify"),
+        (
+            [SupermaskDense(3, layer_index=1), SupermaskDense(3, layer_index=1)],
+            {},
+            r"supermask layers need distinct layer_index values, got \[1, 1\]",
+        ),
+        (
+            [SupermaskDense(3, prune_rate=0.5)],
+            {"sparsity": 0.2},
+            r"sparsity must be in \[prune_ratio, 1 - lock_ratio\] = \[0.5, 1\], got 0.2",
+        ),
+    ],
+)
 def test_networks_it_cannot_select_for_are_refused(network, options, message):
     with pytest.raises(ValueError, match=message):
         keras_slt.SupermaskModel(keras.Sequential([keras.Input((6,)), *network]), **{"sparsity": 0.5, **options})
@@ -134,8 +152,7 @@ def test_only_training_calls_record_the_threshold_hint():
 @pytest.mark.parametrize("selection_mode", ["global", "layerwise"])
 def test_fit_trains_the_scores_and_predict_uses_their_masks(selection_mode):
     model = small_model(selection_mode)
-    model.compile(keras.optimizers.SGD(0.5, momentum=0.9),
-                  keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(keras.optimizers.SGD(0.5, momentum=0.9), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     x, y = toy_data()
     scores = [numpy(l.scores) for l in model.supermask_layers]
     before = model.masks()
@@ -228,12 +245,22 @@ def test_nan_scores_with_a_finite_loss_stop_at_the_epoch_end():
 
 
 def test_config_round_trip_keeps_every_setting():
-    model = small_model("layerwise", sparsity=0.7, metadata={"seed": 2, "distribution": "erk"},
-                        name="ticket", trainable=False, dtype="float64")
+    model = small_model(
+        "layerwise",
+        sparsity=0.7,
+        metadata={"seed": 2, "distribution": "erk"},
+        name="ticket",
+        trainable=False,
+        dtype="float64",
+    )
     config = model.get_config()
     assert {k: config[k] for k in ("name", "trainable", "sparsity", "selection", "metadata")} == {
-        "name": "ticket", "trainable": False, "sparsity": 0.7, "selection": "layerwise",
-        "metadata": {"seed": 2, "distribution": "erk"}}
+        "name": "ticket",
+        "trainable": False,
+        "sparsity": 0.7,
+        "selection": "layerwise",
+        "metadata": {"seed": 2, "distribution": "erk"},
+    }
     clone = keras_slt.SupermaskModel.from_config(config)
     assert clone.get_config() == config
     assert not clone.trainable and clone.dtype_policy.name == "float64"

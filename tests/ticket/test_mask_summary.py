@@ -1,14 +1,14 @@
 """`keras_slt.mask_summary`: the masks' counts layer by layer, printed and returned."""
 
 import numpy as np
-import pytest
 
 import keras_slt
 
 
 def test_rows_count_each_layer_and_the_table_prints_them():
-    model = keras_slt.models.get("fc", (6, 6, 1), 3, width=16, sparsity=0.6, prune_ratio=0.3, lock_ratio=0.1,
-                                 distribution="erk", seed=4)
+    model = keras_slt.models.get(
+        "fc", (6, 6, 1), 3, width=16, sparsity=0.6, prune_ratio=0.3, lock_ratio=0.1, distribution="erk", seed=4
+    )
     lines = []
     rows = keras_slt.mask_summary(model, print_fn=lines.append)
     layers, masks = model.supermask_layers, model.masks()
@@ -17,8 +17,11 @@ def test_rows_count_each_layer_and_the_table_prints_them():
         freeze = layer.freeze_pattern()
         assert row.weights == mask.size == layer.num_weights
         assert row.kept == int(mask.sum())
-        assert (row.pruned, row.locked, row.free) == (int((freeze == -1).sum()), int((freeze == 1).sum()),
-                                                      int((freeze == 0).sum()))
+        assert (row.pruned, row.locked, row.free) == (
+            int((freeze == -1).sum()),
+            int((freeze == 1).sum()),
+            int((freeze == 0).sum()),
+        )
         assert row.pruned + row.locked + row.free == row.weights
         assert row.sparsity == 1 - mask.mean()
         # Locked weights are in every mask, pruned ones in none.
@@ -27,14 +30,26 @@ def test_rows_count_each_layer_and_the_table_prints_them():
     assert len(lines) == len(rows) + 2
     for line, row in zip(lines[1:], rows):
         assert line.startswith(row.name + " ")
-        assert line.split()[-6:] == [str(row.weights), str(row.kept), str(row.pruned), str(row.locked),
-                                     str(row.free), f"{row.sparsity:.4f}"]
+        assert line.split()[-6:] == [
+            str(row.weights),
+            str(row.kept),
+            str(row.pruned),
+            str(row.locked),
+            str(row.free),
+            f"{row.sparsity:.4f}",
+        ]
     total = sum(row.weights for row in rows)
     kept = sum(row.kept for row in rows)
     assert kept == total - int(np.floor(total * 0.6 + 1e-6))  # one global selection
-    assert lines[-1].split() == ["total", str(total), str(kept), str(sum(r.pruned for r in rows)),
-                                 str(sum(r.locked for r in rows)), str(sum(r.free for r in rows)),
-                                 f"{1 - kept / total:.4f}"]
+    assert lines[-1].split() == [
+        "total",
+        str(total),
+        str(kept),
+        str(sum(r.pruned for r in rows)),
+        str(sum(r.locked for r in rows)),
+        str(sum(r.free for r in rows)),
+        f"{1 - kept / total:.4f}",
+    ]
 
 
 def test_print_fn_none_prints_nothing(capsys):

@@ -15,8 +15,15 @@ def test_binary_entropy():
 
 
 def test_accounting_of_a_small_model():
-    base = keras.Sequential([keras.Input((6, 6, 2)), keras.layers.Conv2D(4, 3), keras.layers.BatchNormalization(),
-                             keras.layers.Flatten(), keras.layers.Dense(10, use_bias=True)])
+    base = keras.Sequential(
+        [
+            keras.Input((6, 6, 2)),
+            keras.layers.Conv2D(4, 3),
+            keras.layers.BatchNormalization(),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, use_bias=True),
+        ]
+    )
     model = keras_slt.supermaskify(base, sparsity=0.6, freeze_ratio=0.5, seed=0, use_bias=True)
     size = keras_slt.model_size(model)
     n_conv, n_dense = 3 * 3 * 2 * 4, 64 * 10

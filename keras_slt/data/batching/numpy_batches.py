@@ -48,8 +48,7 @@ class TrainingBatches(keras.utils.PyDataset):
     [4, 4, 2, 4]
     """
 
-    def __init__(self, images, labels, mean, std, batch_size, seed, augment, first_epoch=0,
-                 shard=None):
+    def __init__(self, images, labels, mean, std, batch_size, seed, augment, first_epoch=0, shard=None):
         super().__init__(workers=WORKERS)
         self.shard = shard
         self.images, self.labels = images, np.asarray(labels, np.int32)
@@ -115,8 +114,7 @@ class EvaluationBatches(keras.utils.PyDataset):
         size = min(self.batch_size, len(self.images) - first)
         part = slice(0, size) if self.shard is None else self.shard.rows(size)
         part = slice(first + part.start, first + part.stop)
-        return _placed((plan.normalize(self.images[part], self.mean, self.std), self.labels[part]),
-                       size, self.shard)
+        return _placed((plan.normalize(self.images[part], self.mean, self.std), self.labels[part]), size, self.shard)
 
 
 def _placed(batch, size, shard):

@@ -36,9 +36,7 @@ def normalize(images, mean, std):
     <tf.Tensor: shape=(1,), dtype=float32, numpy=array([2.], dtype=float32)>
     """
     images = tf.cast(images, tf.float32) / 255.0
-    return (images - tf.constant(mean, tf.float32)) / tf.constant(
-        std, tf.float32
-    )
+    return (images - tf.constant(mean, tf.float32)) / tf.constant(std, tf.float32)
 
 
 def training_stream(images, labels, mean, std, batch_size, seed, augment, first_epoch=0):
@@ -71,11 +69,19 @@ def training_stream(images, labels, mean, std, batch_size, seed, augment, first_
 
     def one_epoch(epoch):
         order, rows, cols, flips = tf.numpy_function(
-            lambda e: plan.epoch_plan(seed, int(e), num_examples), [epoch],
-            (tf.int64, tf.int32, tf.int32, tf.bool), stateful=False)
-        visits = tf.data.Dataset.from_tensor_slices((
-            tf.ensure_shape(order, [num_examples]), tf.ensure_shape(rows, [num_examples]),
-            tf.ensure_shape(cols, [num_examples]), tf.ensure_shape(flips, [num_examples])))
+            lambda e: plan.epoch_plan(seed, int(e), num_examples),
+            [epoch],
+            (tf.int64, tf.int32, tf.int32, tf.bool),
+            stateful=False,
+        )
+        visits = tf.data.Dataset.from_tensor_slices(
+            (
+                tf.ensure_shape(order, [num_examples]),
+                tf.ensure_shape(rows, [num_examples]),
+                tf.ensure_shape(cols, [num_examples]),
+                tf.ensure_shape(flips, [num_examples]),
+            )
+        )
         return visits.batch(batch_size).map(visit, num_parallel_calls=AUTOTUNE)
 
     def visit(indices, rows, cols, flips):
@@ -120,10 +126,14 @@ def shuffled_stream(ds, transform, batch_size, seed, shuffle_buffer, first_epoch
     shuffle_seed, augment_seed = (int(s) for s in np.random.SeedSequence([seed, first_epoch]).generate_state(2))
     shuffled = ds.shuffle(shuffle_buffer, seed=shuffle_seed, reshuffle_each_iteration=True)
     seeds = tf.data.Dataset.random(seed=augment_seed, rerandomize_each_iteration=True).batch(2)
-    one_epoch = tf.data.Dataset.zip(shuffled, seeds).map(
-        lambda example, s: (transform(example[0], s), tf.cast(example[1], tf.int32)),
-        num_parallel_calls=AUTOTUNE,
-    ).batch(batch_size)
+    one_epoch = (
+        tf.data.Dataset.zip(shuffled, seeds)
+        .map(
+            lambda example, s: (transform(example[0], s), tf.cast(example[1], tf.int32)),
+            num_parallel_calls=AUTOTUNE,
+        )
+        .batch(batch_size)
+    )
     return one_epoch.repeat().prefetch(AUTOTUNE)
 
 

@@ -47,9 +47,7 @@ def crop_flip(images, rows, cols, flips, padding=4):
     return tf.gather(rows_taken, col_index, axis=2, batch_dims=1)
 
 
-def random_resized_crop_flip(
-    jpeg, seed, size=224, area_range=(0.08, 1.0), ratio_range=(3 / 4, 4 / 3)
-):
+def random_resized_crop_flip(jpeg, seed, size=224, area_range=(0.08, 1.0), ratio_range=(3 / 4, 4 / 3)):
     """Decodes a random crop of a JPEG, resizes it, and randomly flips it.
 
     This is the standard ImageNet training augmentation ("Inception-style"
@@ -117,5 +115,5 @@ def resize_center_crop(jpeg, size=224, resize=256):
     image = tf.image.resize(image, new_shape, antialias=True)
     top = (new_shape[0] - size) // 2
     left = (new_shape[1] - size) // 2
-    image = image[top:top + size, left:left + size]
+    image = image[top : top + size, left : left + size]
     return tf.ensure_shape(image, (size, size, 3))

@@ -31,8 +31,8 @@ import os
 from keras_slt.data.errors import DataError
 from keras_slt.data.graphs import ogb, planetoid
 from keras_slt.data.graphs.graph import Graph
-from keras_slt.utils.validation import check_one_of
 from keras_slt.data.readers import downloads
+from keras_slt.utils.validation import check_one_of
 
 NAMES = planetoid.NAMES + (ogb.NAME,)
 CACHE_SUBDIR = "keras_slt_graphs"
@@ -58,14 +58,18 @@ def _fetch(name):
     import keras
 
     if name == ogb.NAME:
-        path = keras.utils.get_file("arxiv.zip", ogb.URL, file_hash=ogb.SHA256,
-                                    hash_algorithm="sha256", extract=True,
-                                    cache_subdir=CACHE_SUBDIR)
+        path = keras.utils.get_file(
+            "arxiv.zip", ogb.URL, file_hash=ogb.SHA256, hash_algorithm="sha256", extract=True, cache_subdir=CACHE_SUBDIR
+        )
         return path if os.path.isdir(path) else os.path.dirname(path)
     for file_name in planetoid.file_names(name):
-        path = keras.utils.get_file(file_name, planetoid.URL + file_name,
-                                    file_hash=planetoid.SHA256.get(file_name),
-                                    hash_algorithm="sha256", cache_subdir=CACHE_SUBDIR)
+        path = keras.utils.get_file(
+            file_name,
+            planetoid.URL + file_name,
+            file_hash=planetoid.SHA256.get(file_name),
+            hash_algorithm="sha256",
+            cache_subdir=CACHE_SUBDIR,
+        )
     return os.path.dirname(path)
 
 

@@ -36,8 +36,10 @@ def _read_csv(path, dtype, columns):
         with gzip.open(path, "rt") as f:
             table = np.loadtxt(f, delimiter=",", dtype=dtype, ndmin=2)
     except FileNotFoundError:
-        raise DataError(f"{path} does not exist; OGBN-Arxiv needs raw/{', raw/'.join(RAW)} "
-                        f"and split/time/{', split/time/'.join(SPLITS)} (from {URL})") from None
+        raise DataError(
+            f"{path} does not exist; OGBN-Arxiv needs raw/{', raw/'.join(RAW)} "
+            f"and split/time/{', split/time/'.join(SPLITS)} (from {URL})"
+        ) from None
     except (OSError, EOFError, zlib.error, ValueError) as error:
         raise DataError(f"{path}: not a gzip-compressed CSV of numbers ({error})") from None
     if columns is not None and table.shape[1] != columns:
@@ -89,5 +91,11 @@ def read(data_dir):
         nodes = _read_csv(path, np.int64, 1)[:, 0]
         check_split(nodes, num_nodes, path)
         splits.append(nodes.astype(np.int32))
-    return Graph(NAME, features, undirected_edges(edges[:, 0], edges[:, 1], num_nodes, edge_path),
-                 labels.astype(np.int32), *splits, num_classes=NUM_CLASSES)
+    return Graph(
+        NAME,
+        features,
+        undirected_edges(edges[:, 0], edges[:, 1], num_nodes, edge_path),
+        labels.astype(np.int32),
+        *splits,
+        num_classes=NUM_CLASSES,
+    )

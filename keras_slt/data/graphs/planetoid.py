@@ -19,8 +19,8 @@ import numpy as np
 
 from keras_slt.data.errors import DataError
 from keras_slt.data.graphs.graph import Graph, check_split, undirected_edges
-from keras_slt.utils import budget
 from keras_slt.data.readers import safe_pickle
+from keras_slt.utils import budget
 
 NAMES = ("cora", "citeseer", "pubmed")
 PARTS = ("x", "y", "tx", "ty", "allx", "ally", "graph", "test.index")
@@ -83,18 +83,25 @@ def _dense(value, path):
         # bound (the dense matrix is made from the declared shape).
         if rows < 0 or not 0 <= cols <= MAX_FEATURES:
             raise DataError(f"{path}: CSR matrix of shape ({rows}, {cols}); at most {MAX_FEATURES} columns")
-        if (indptr.shape != (rows + 1,) or indices.shape != data.shape
-                or indptr[0] != 0 or indptr[-1] != len(data) or np.any(np.diff(indptr) < 0)
-                or (indices.size and (indices.min() < 0 or indices.max() >= cols))):
+        if (
+            indptr.shape != (rows + 1,)
+            or indices.shape != data.shape
+            or indptr[0] != 0
+            or indptr[-1] != len(data)
+            or np.any(np.diff(indptr) < 0)
+            or (indices.size and (indices.min() < 0 or indices.max() >= cols))
+        ):
             raise DataError(f"{path}: malformed CSR matrix (inconsistent indptr/indices)")
-        budget.check(f"{path}: a CSR matrix of shape ({rows}, {cols}) read as dense float32 features",
-                     4 * rows * cols, DataError)
+        budget.check(
+            f"{path}: a CSR matrix of shape ({rows}, {cols}) read as dense float32 features", 4 * rows * cols, DataError
+        )
         dense = np.zeros((rows, cols), np.float32)
         dense[np.repeat(np.arange(rows), np.diff(indptr)), indices] = data
         return dense
     if isinstance(value, np.ndarray) and value.ndim == 2 and value.dtype.kind in "biuf":
-        budget.check(f"{path}: a {value.dtype} matrix of shape {value.shape} read as float32", 4 * value.size,
-                     DataError)
+        budget.check(
+            f"{path}: a {value.dtype} matrix of shape {value.shape} read as float32", 4 * value.size, DataError
+        )
         return value.astype(np.float32)
     raise DataError(f"{path}: expected a matrix, got {type(value).__name__}")
 
@@ -144,8 +151,10 @@ def read(name, data_dir):
     # The public split's training and validation nodes are the first rows of
     # allx; past them they would be test nodes (or nodes without features).
     if len(y) + NUM_VALIDATION > num_known:
-        raise DataError(f"{paths['allx']}: {num_known} rows, fewer than the {len(y)} training and "
-                        f"{NUM_VALIDATION} validation nodes of the public split (they would overlap the test nodes)")
+        raise DataError(
+            f"{paths['allx']}: {num_known} rows, fewer than the {len(y)} training and "
+            f"{NUM_VALIDATION} validation nodes of the public split (they would overlap the test nodes)"
+        )
     if test_index.size and test_index.min() < num_known:
         raise DataError(f"{paths['test.index']}: test index {test_index.min()} is below {num_known}")
     # Test nodes missing from test.index (CiteSeer's isolated nodes) get
@@ -153,14 +162,19 @@ def read(name, data_dir):
     # graph lists every node, so it bounds the highest index.
     graph_nodes = len(loaded["graph"]) if isinstance(loaded["graph"], dict) else 0
     if test_index.size and test_index.max() >= max(num_known + tx.shape[0], graph_nodes):
-        raise DataError(f"{paths['test.index']}: test index {test_index.max()} is past the "
-                        f"{max(num_known + tx.shape[0], graph_nodes)} nodes of the graph")
+        raise DataError(
+            f"{paths['test.index']}: test index {test_index.max()} is past the "
+            f"{max(num_known + tx.shape[0], graph_nodes)} nodes of the graph"
+        )
     values, counts = np.unique(test_index, return_counts=True)
     if (counts > 1).any():
         raise DataError(f"{paths['test.index']}: test index {values[counts > 1][0]} is listed twice")
     num_nodes = max(num_known + tx.shape[0], int(test_index.max()) + 1 if test_index.size else 0)
-    budget.check(f"{data_dir}: {name}'s {num_nodes} x {allx.shape[1] + ally.shape[1]} dense features and labels",
-                 4 * num_nodes * (allx.shape[1] + ally.shape[1]), DataError)
+    budget.check(
+        f"{data_dir}: {name}'s {num_nodes} x {allx.shape[1] + ally.shape[1]} dense features and labels",
+        4 * num_nodes * (allx.shape[1] + ally.shape[1]),
+        DataError,
+    )
     features = np.zeros((num_nodes, allx.shape[1]), np.float32)
     onehot = np.zeros((num_nodes, ally.shape[1]), np.float32)
     features[:num_known], onehot[:num_known] = allx, ally

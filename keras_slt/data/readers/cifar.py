@@ -19,9 +19,7 @@ import numpy as np
 from keras_slt.data.errors import DataError
 from keras_slt.data.readers import safe_pickle
 
-Layout = collections.namedtuple(
-    "Layout", ["folder", "train_files", "test_files", "label_key"]
-)
+Layout = collections.namedtuple("Layout", ["folder", "train_files", "test_files", "label_key"])
 
 LAYOUTS = {
     "cifar10": Layout(
@@ -76,13 +74,8 @@ def read_batch(path, label_key):
     # encoding="bytes": the official batches are Python 2 pickles whose
     # keys, b"data" and the rest, are read as bytes.
     batch = safe_pickle.load(path, ALLOWED, encoding="bytes")
-    if not isinstance(batch, dict) or b"data" not in batch or (
-        label_key not in batch
-    ):
-        raise DataError(
-            f"{path} is not a CIFAR batch: expected a dict with b'data' "
-            f"and {label_key!r}"
-        )
+    if not isinstance(batch, dict) or b"data" not in batch or (label_key not in batch):
+        raise DataError(f"{path} is not a CIFAR batch: expected a dict with b'data' and {label_key!r}")
     try:
         data = np.asarray(batch[b"data"])
         labels = np.asarray(batch[label_key])
@@ -90,15 +83,11 @@ def read_batch(path, label_key):
         raise DataError(f"{path}: b'data' or {label_key!r} is not an array ({error})") from None
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
         raise DataError(
-            f"{path}: b'data' has dtype {data.dtype} and shape {data.shape}, "
-            f"expected uint8 of shape (N, 3072)"
+            f"{path}: b'data' has dtype {data.dtype} and shape {data.shape}, expected uint8 of shape (N, 3072)"
         )
-    if labels.shape != (len(data),) or not np.issubdtype(
-        labels.dtype, np.integer
-    ):
+    if labels.shape != (len(data),) or not np.issubdtype(labels.dtype, np.integer):
         raise DataError(
-            f"{path}: {label_key!r} holds {labels.shape} values of "
-            f"{labels.dtype}, expected {len(data)} integers"
+            f"{path}: {label_key!r} holds {labels.shape} values of {labels.dtype}, expected {len(data)} integers"
         )
     # Checked before the cast to int32, which would read 2**32 + 3 as 3.
     outside = labels[(labels < 0) | (labels > np.iinfo(np.int32).max)]
@@ -139,9 +128,7 @@ def find_folder(data_dir, name):
     for folder in candidates:
         if all(os.path.isfile(os.path.join(folder, f)) for f in files):
             return folder
-    raise DataError(
-        f"missing {', '.join(files)} in {candidates[0]} or {candidates[1]}"
-    )
+    raise DataError(f"missing {', '.join(files)} in {candidates[0]} or {candidates[1]}")
 
 
 def load_dir(data_dir, name):
@@ -174,10 +161,8 @@ def load_dir(data_dir, name):
     folder = find_folder(data_dir, name)
 
     def read_all(files):
-        parts = [read_batch(os.path.join(folder, f), layout.label_key)
-                 for f in files]
-        return (np.concatenate([p[0] for p in parts]),
-                np.concatenate([p[1] for p in parts]))
+        parts = [read_batch(os.path.join(folder, f), layout.label_key) for f in files]
+        return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
 
     x_train, y_train = read_all(layout.train_files)
     x_test, y_test = read_all(layout.test_files)

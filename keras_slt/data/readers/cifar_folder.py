@@ -66,7 +66,8 @@ def list_split(folder):
     for label, name in enumerate(CLASSES):
         class_dir = os.path.join(folder, name)
         images = sorted(
-            entry.name for entry in os.scandir(class_dir)
+            entry.name
+            for entry in os.scandir(class_dir)
             if entry.name.lower().endswith(EXTENSIONS) and not entry.name.startswith(".") and entry.is_file()
         )
         if not images:

@@ -75,25 +75,17 @@ def read_idx(path, magic, shape=None):
     if extra:
         raise DataError(f"{path} holds more data than the {expected} bytes its header declares for dimensions {dims}")
     if len(raw) != expected:
-        raise DataError(
-            f"{path} holds {len(raw)} data bytes, "
-            f"expected {expected} for dimensions {dims}"
-        )
+        raise DataError(f"{path} holds {len(raw)} data bytes, expected {expected} for dimensions {dims}")
     return np.frombuffer(raw, np.uint8).reshape(dims)
 
 
 def _check_header(path, header, header_size, magic, shape):
     """The dimensions of an IDX header; DataError unless it has `magic` and `shape` and fits the budget."""
     if len(header) < header_size:
-        raise DataError(
-            f"{path} is truncated: {len(header)} bytes, "
-            f"shorter than its {header_size}-byte IDX header"
-        )
+        raise DataError(f"{path} is truncated: {len(header)} bytes, shorter than its {header_size}-byte IDX header")
     (found,) = struct.unpack(">I", header[:4])
     if found != magic:
-        raise DataError(
-            f"{path} has IDX magic number {found}, expected {magic}"
-        )
+        raise DataError(f"{path} has IDX magic number {found}, expected {magic}")
     dims = struct.unpack(f">{header_size // 4 - 1}I", header[4:])
     if shape is not None and any(want not in (None, have) for want, have in zip(shape, dims)):
         expected = "x".join("N" if want is None else str(want) for want in shape)

@@ -150,11 +150,14 @@ def image_format(path, formats, setting=None):
     if found in formats:
         return found
     if found is None:
-        raise DataError(f"cannot read image {path}: it is not a {' or '.join(formats)} file "
-                        f"(it starts with {head!r}) and is not opened")
+        raise DataError(
+            f"cannot read image {path}: it is not a {' or '.join(formats)} file "
+            f"(it starts with {head!r}) and is not opened"
+        )
     remedy = f"; add {found} to {setting} to read it" if setting else ""
-    raise DataError(f"cannot read image {path}: it is a {found} file, and only {', '.join(formats)} "
-                    f"images are read{remedy}")
+    raise DataError(
+        f"cannot read image {path}: it is a {found} file, and only {', '.join(formats)} images are read{remedy}"
+    )
 
 
 def _cannot_read(path, error):
@@ -199,8 +202,11 @@ def check_pixels(path, size):
     a time, at up to 4 bytes a pixel (`keras_slt.utils.budget`).
     """
     width, height = size
-    budget.check(f"image {path} of {width}x{height} pixels, decoded {_DECODE_THREADS} at a time at up to 4 "
-                 "bytes a pixel", 4 * _DECODE_THREADS * width * height, DataError)
+    budget.check(
+        f"image {path} of {width}x{height} pixels, decoded {_DECODE_THREADS} at a time at up to 4 bytes a pixel",
+        4 * _DECODE_THREADS * width * height,
+        DataError,
+    )
 
 
 def decode_all(paths, shape, read):
@@ -295,8 +301,7 @@ def load_dir(data_dir, image_size=None, image_formats=DEFAULT_FORMATS):
     classes = splits[0][0]
     if separate and splits[1][0] != classes:
         raise DataError(
-            f"image folder {data_dir}: train/ has classes {', '.join(classes)} but test/ has "
-            f"{', '.join(splits[1][0])}"
+            f"image folder {data_dir}: train/ has classes {', '.join(classes)} but test/ has {', '.join(splits[1][0])}"
         )
     mode, first_size = _format(splits[0][1][0], formats)
     shape = tuple(image_size or first_size) + ((1,) if mode == "L" else (3,))

@@ -30,10 +30,17 @@ from keras_slt.utils import files
 MAX_BYTES = 1 << 28
 
 # Opcodes that push a string a later STACK_GLOBAL may use as module or name.
-_STRING_OPCODES = frozenset({
-    "SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE",
-    "SHORT_BINSTRING", "BINSTRING", "STRING",
-})
+_STRING_OPCODES = frozenset(
+    {
+        "SHORT_BINUNICODE",
+        "BINUNICODE",
+        "BINUNICODE8",
+        "UNICODE",
+        "SHORT_BINSTRING",
+        "BINSTRING",
+        "STRING",
+    }
+)
 # Opcodes that name a global through the copyreg extension registry.
 _EXTENSION_OPCODES = frozenset({"EXT1", "EXT2", "EXT4"})
 
@@ -89,8 +96,7 @@ class _DType:
         """The NumPy dtype: a plain number type (kind b, i, u or f), else ValueError."""
         spec = self.spec.decode("latin1") if isinstance(self.spec, bytes) else self.spec
         state = self.state if self.state is not None else (3, "|", None, None, None)
-        if not (isinstance(spec, str) and len(spec) <= 3 and spec[:1] in ("b", "i", "u", "f")
-                and spec[1:].isdigit()):
+        if not (isinstance(spec, str) and len(spec) <= 3 and spec[:1] in ("b", "i", "u", "f") and spec[1:].isdigit()):
             raise ValueError(f"dtype {spec!r} is not a plain number type")
         # NumPy's state: (version, byte order, subarray, names, fields, ...);
         # sizes and flags are NumPy's to derive, never taken from the file.
@@ -155,6 +161,8 @@ NUMPY_ARRAYS = {
     ("numpy", "ndarray"): _Array,  # only passed to _reconstruct
     ("numpy", "dtype"): _DType,
 }
+
+
 def _empty_bytes(*args):
     """`bytes()` as Python 3 pickles b"" for protocols 0-2, no argument accepted."""
     if args:  # bytes(n) would allocate n zero bytes
@@ -238,8 +246,10 @@ def load(path, allowed, encoding="latin1"):
         raise DataError(f"{path}: not a pickle this reader accepts ({error})") from None
     for module, name in named:
         if (module, name) not in allowed:
-            raise DataError(f"{path}: refusing to load {module}.{name}; only "
-                            f"{', '.join(sorted(f'{m}.{n}' for m, n in allowed))} are allowed")
+            raise DataError(
+                f"{path}: refusing to load {module}.{name}; only "
+                f"{', '.join(sorted(f'{m}.{n}' for m, n in allowed))} are allowed"
+            )
     try:
         return _arrays_built(_Unpickler(io.BytesIO(data), allowed, path, encoding).load())
     except DataError:

@@ -56,8 +56,10 @@ def require_prepared(tfds, name, label, data_dir=None, advice=""):
         raise DataError(f"{label} is not prepared in data_dir {data_dir}: a download is needed{advice}")
     reason = downloads.unreachable(TFDS_STORAGE)
     if reason:
-        raise DataError(f"{label} is not prepared in TFDS's data dir (TFDS_DATA_DIR, default "
-                        f"~/tensorflow_datasets) and a download is needed, but {reason}{advice}")
+        raise DataError(
+            f"{label} is not prepared in TFDS's data dir (TFDS_DATA_DIR, default "
+            f"~/tensorflow_datasets) and a download is needed, but {reason}{advice}"
+        )
 
 
 def _num_examples(ds):
@@ -102,9 +104,7 @@ def load_arrays(name):
 
     try:
         require_prepared(tfds, name, f"TFDS's {name}")
-        train, test = tfds.load(
-            name, split=["train", "test"], as_supervised=True
-        )
+        train, test = tfds.load(name, split=["train", "test"], as_supervised=True)
         return to_numpy(train) + to_numpy(test)
     except DataError:
         raise
@@ -146,16 +146,11 @@ def load_imagenet(manual_dir=None):
             as_supervised=True,
             shuffle_files=False,
             decoders={"image": tfds.decode.SkipDecoding()},
-            download_and_prepare_kwargs={
-                "download_config": tfds.download.DownloadConfig(
-                    manual_dir=manual_dir
-                )
-            },
+            download_and_prepare_kwargs={"download_config": tfds.download.DownloadConfig(manual_dir=manual_dir)},
         )
         return train, test, _num_examples(train), _num_examples(test)
     except Exception as e:  # TFDS and preparation failures vary widely.
         where = manual_dir or "TFDS's <data dir>/downloads/manual"
         raise DataError(
-            f"TFDS could not prepare imagenet2012 from "
-            f"{' and '.join(IMAGENET_FILES)} in {where} ({describe_error(e)})"
+            f"TFDS could not prepare imagenet2012 from {' and '.join(IMAGENET_FILES)} in {where} ({describe_error(e)})"
         ) from e

@@ -36,8 +36,12 @@ def _load_split(tfds, name, split, data_dir, image_size):
     ds = tfds.load(name, split=split, data_dir=data_dir, shuffle_files=False)
     ds = ds.map(lambda example: (example["image"], example["label"]))
     if image_size is not None:
-        ds = ds.map(lambda image, label: (
-            tf.cast(tf.clip_by_value(tf.round(tf.image.resize(image, image_size)), 0, 255), tf.uint8), label))
+        ds = ds.map(
+            lambda image, label: (
+                tf.cast(tf.clip_by_value(tf.round(tf.image.resize(image, image_size)), 0, 255), tf.uint8),
+                label,
+            )
+        )
     return to_numpy(ds)
 
 
@@ -75,9 +79,14 @@ def load(name, data_dir=None, image_size=None):
     if image_size is None and None in image.shape[:2]:
         raise DataError(f"{PREFIX}{name} has images of varying size; give image_size (--image_size=H,W)")
     try:
-        require_prepared(tfds, name, f"{PREFIX}{name}", data_dir,
-                         advice=f"`tfds build {name} --data_dir=DIR` downloads and prepares it in DIR on a "
-                         f"machine with network; then pass data_dir=DIR, the folder holding {name}/")
+        require_prepared(
+            tfds,
+            name,
+            f"{PREFIX}{name}",
+            data_dir,
+            advice=f"`tfds build {name} --data_dir=DIR` downloads and prepares it in DIR on a "
+            f"machine with network; then pass data_dir=DIR, the folder holding {name}/",
+        )
         x_train, y_train = _load_split(tfds, name, "train", data_dir, image_size)
         for split in TEST_SPLITS:
             try:
