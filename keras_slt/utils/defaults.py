@@ -7,7 +7,7 @@ layers.
 
 Example:
 
->>> from keras_slt import defaults
+>>> from keras_slt.utils import defaults
 >>> defaults.SPARSITY, defaults.SELECTION, defaults.WEIGHT_INIT
 (0.5, 'global', 'signed_kaiming_constant')
 """

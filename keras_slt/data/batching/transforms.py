@@ -30,7 +30,7 @@ def crop_flip(images, rows, cols, flips, padding=4):
     Example:
 
     >>> import numpy as np
-    >>> from keras_slt.data import plan
+    >>> from keras_slt.data.batching import plan
     >>> images = np.arange(32, dtype=np.int32).reshape(2, 4, 4, 1)
     >>> rows, cols, flips = np.array([1, 0]), np.array([1, 2]), np.array([True, False])
     >>> out = crop_flip(tf.constant(images), rows, cols, flips, padding=1)
