@@ -72,8 +72,9 @@ APPLIES_ONLY_TO = (
     ("keep_unsupported", "model", lambda c: c.model not in models.NAMES,
      "PATH.keras and keras.applications models (built-in models convert entirely)"),
     ("momentum", "optimizer", lambda c: c.optimizer == "sgd", "optimizer sgd (adam has no momentum setting)"),
-    ("strategy", "dataset", lambda c: c.strategy != "data_parallel" or not _graph(c),
-     "image datasets when data_parallel (graphs train full batch, one batch of all nodes)"),
+    ("strategy", "dataset", lambda c: c.strategy != "data_parallel" or not (_graph(c) or c.dataset == "imagenet2012"),
+     ("image datasets read into memory when data_parallel (graphs train full batch; imagenet2012 streams "
+      "through tf.data: on TensorFlow use --strategy=mirrored|multi_worker)")),
     *((name, "strategy", lambda c: c.strategy == "data_parallel", "strategy data_parallel")
       for name in PROCESS_SETTINGS),
 )
