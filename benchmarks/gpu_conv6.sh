@@ -28,7 +28,8 @@
 # of the machine's GPUs (benchmarks/data_parallel_step.py, global batch
 # 128), then runs the frozen-source Conv6 search with --strategy=data_parallel
 # on all GPUs for EPOCHS (default 10) and prints its summary line, to set
-# beside the one-GPU search of `run`.
+# beside the one-GPU search of `run`. The GPU count must divide the global
+# batch of 128 (1, 2, 4 or 8 GPUs; otherwise both steps stop with one line).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GPU=.gpu

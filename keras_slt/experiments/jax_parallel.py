@@ -21,12 +21,16 @@ This module imports JAX: `keras_slt.experiments.strategies` imports it
 only for a data-parallel run, on the JAX backend.
 """
 
+import atexit
+import os
 import re
 import socket
+import sys
 import time
 
 import jax
 import keras
+from jax.experimental import multihost_utils
 from jax.sharding import NamedSharding, PartitionSpec
 
 from keras_slt.experiments.processes import DEFAULT_TIMEOUT_S, Processes, split_address
@@ -135,6 +139,11 @@ class DataParallel:
         """The context a run builds, compiles and restores its model in."""
         return self.distribution.scope()
 
+    def wait_for_all(self, name):
+        """Returns once every process has called this with `name` (at once for one process)."""
+        if self.num_processes > 1:
+            multihost_utils.sync_global_devices(name)
+
     def check_batch_size(self, batch_size):
         """Raises ValueError unless a batch of `batch_size` rows divides among the devices."""
         if batch_size % self.num_devices:
@@ -196,6 +205,27 @@ def lost_process_message(error):
         f"lost contact with another process: {reason}; start the same command in every process "
         "to resume the run from its last complete epoch"
     )
+
+
+def end_at_exit_without_shutdown():
+    """Makes this process, which lost another, end with status 1 without JAX's distributed shutdown.
+
+    JAX shuts its distributed runtime down at exit (an `atexit` handler
+    registered when JAX is imported): a barrier of every process, which
+    the lost one never reaches, so it waits out the heartbeat timeout
+    (100 s) and then aborts the process with a fatal log (status 134) after
+    the run's own one line. A handler registered later runs first: this
+    one flushes the output and ends the process at once, with status 1, as
+    a tool ends on a run error. Handlers registered before it do not run;
+    the run's files are already complete (every one is written atomically).
+    """
+    atexit.register(_end_now)
+
+
+def _end_now():
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(1)
 
 
 def is_lost_process(error):

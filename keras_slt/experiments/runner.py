@@ -269,6 +269,7 @@ def _search(config, ratios, strategy, directory, callbacks, verbose):
                 f"{error}; {directory} keeps the checkpoint of the last complete epoch ({checkpoint.state['epoch']})"
             ) from None
     # The chief's: a worker stopped while writing may hold an older one.
+    strategies.wait_for_chief(strategy)
     model.load_weights(os.path.join(config.output_dir, run_files.BEST_MODEL))
     test = model.evaluate(data.test, return_dict=True, verbose=0)
     state = checkpoint.state

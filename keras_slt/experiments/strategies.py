@@ -121,7 +121,19 @@ def _reporting_lost_processes():
     except Exception as error:  # whichever JAX raises: checked by is_lost_process
         if not jax_parallel.is_lost_process(error):
             raise
+        jax_parallel.end_at_exit_without_shutdown()
         raise WorkerLostError(jax_parallel.lost_process_message(error)) from None
+
+
+def wait_for_chief(strategy):
+    """Returns once the chief has written the files of the epochs done, for the others to read.
+
+    A several-process data_parallel run waits for every process there: a
+    process whose `fit` returns first would otherwise read the chief's
+    best model before the chief has written it. The others return at once.
+    """
+    if hasattr(strategy, "wait_for_all"):
+        strategy.wait_for_all("the chief's files are written")
 
 
 def is_chief(strategy):
