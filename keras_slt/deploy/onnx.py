@@ -19,15 +19,11 @@ import numpy as np
 
 from keras_slt.search.supermask_model import SupermaskModel
 from keras_slt.ticket.materialize import materialize
+from keras_slt.utils.errors import first_line
 
 
 class OnnxError(RuntimeError):
     """The exporter or ONNX Runtime failed on a model; the message says which, in one line."""
-
-
-def _first_line(error):
-    text = str(error).strip()
-    return f"{type(error).__name__}: {text.splitlines()[0] if text else 'no details'}"
 
 
 def missing_packages():
@@ -79,7 +75,7 @@ def to_onnx(model):
                 warnings.filterwarnings("ignore", category=FutureWarning, module=r"keras\.src\.export")
                 model.export(path, format="onnx", verbose=False)
         except Exception as error:  # the converters raise many types, all meaning "cannot convert this"
-            raise OnnxError(f"Keras's ONNX exporter failed: {_first_line(error)}") from error
+            raise OnnxError(f"Keras's ONNX exporter failed: {first_line(error)}") from error
         import onnx as onnx_format
 
         # jax2onnx stores large weights beside the file (ONNX external data):
@@ -124,7 +120,7 @@ def predict(content, inputs, batch_size=256):
     except Exception as error:
         if not type(error).__module__.startswith("onnxruntime"):
             raise
-        raise OnnxError(f"ONNX Runtime cannot run the model: {_first_line(error)}") from error
+        raise OnnxError(f"ONNX Runtime cannot run the model: {first_line(error)}") from error
     outputs = [np.concatenate(found) for found in zip(*outputs)]
     return outputs[0] if len(outputs) == 1 else outputs
 

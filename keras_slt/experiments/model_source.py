@@ -35,6 +35,7 @@ from keras_slt.layers import SupermaskDense
 from keras_slt.models.convert import SUPERMASK_OPTIONS, supermaskify
 from keras_slt.search.supermask_model import SupermaskModel
 from keras_slt.utils import budget, files
+from keras_slt.utils.errors import first_line
 
 ARCHITECTURE_SETTINGS = ("width", "width_factor", "stem")
 # How keras.applications words a too small input; the numbers are the minimum.
@@ -202,7 +203,7 @@ def application(name, input_shape, num_classes, width_factor=None):
     except ValueError as error:
         minimum = _MINIMUM_SIZE.search(str(error))
         if minimum is None:
-            raise ValueError(f"keras.applications.{name}: {str(error).splitlines()[0]}") from None
+            raise ValueError(f"keras.applications.{name}: {first_line(error, with_type=False)}") from None
     size = (int(minimum[1]), int(minimum[2]))
     resized = keras.layers.Resizing(*size, name="resize_to_minimum")(inputs)
     return builder(input_tensor=resized, input_shape=size + tuple(input_shape[-1:]), **options)

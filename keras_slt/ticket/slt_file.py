@@ -34,6 +34,7 @@ from keras_slt.ticket.size import stored_variables
 from keras_slt.ticket.slt_format import CodedMask, TicketError
 from keras_slt.utils import budget, files
 from keras_slt.utils.counting import floor_count
+from keras_slt.utils.errors import first_line
 
 # Most weights the supermask layers of a ticket may have in all. They are
 # regenerated from the seeds, so the file's size does not bound them: a few
@@ -130,7 +131,7 @@ def load_ticket(path, supermask=False):
         model = keras.saving.deserialize_keras_object(config)
         check_supermask_model(model)
     except Exception as error:  # a damaged config fails in many ways inside Keras
-        raise TicketError(f"{path}: its network config cannot be rebuilt ({_first_line(error)})") from None
+        raise TicketError(f"{path}: its network config cannot be rebuilt ({first_line(error)})") from None
     layers, stored = model.supermask_layers, []
     if len(layers) != len(coded_masks):
         raise TicketError(f"{path}: ticket holds {len(coded_masks)} masks for {len(layers)} supermask layers")
@@ -184,11 +185,6 @@ def _fingerprint(layer, freeze):
     weight = np.ascontiguousarray(_numpy(layer.kernel_weights()), dtype="<f4")
     freeze = np.ascontiguousarray(freeze, dtype=np.int8)
     return zlib.crc32(freeze.tobytes(), zlib.crc32(weight.tobytes()))
-
-
-def _first_line(error):
-    lines = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
 
 
 def _supermask_classes():
@@ -246,7 +242,7 @@ def _check_architecture(path, config, coded_masks):
         try:
             values = sum(_values_per_example(shape) for shape in dict(build_config).values())
         except (TypeError, ValueError) as error:
-            raise TicketError(f"{path}: layer {name!r} has a damaged build_config ({_first_line(error)})") from None
+            raise TicketError(f"{path}: layer {name!r} has a damaged build_config ({first_line(error)})") from None
         if values > MAX_WEIGHTS:
             raise TicketError(
                 f"{path}: layer {name!r} declares inputs of {values} values per example, more than {MAX_WEIGHTS}"
@@ -278,7 +274,7 @@ def _check_architecture(path, config, coded_masks):
             if type(index) is not int:  # the layer itself would take 1.0 or True as 1
                 raise ValueError(f"layer_index {index!r} is not an integer")
         except Exception as error:  # any malformed layer config
-            raise TicketError(f"{path}: supermask layer {name!r} has a damaged config ({_first_line(error)})") from None
+            raise TicketError(f"{path}: supermask layer {name!r} has a damaged config ({first_line(error)})") from None
         total += math.prod(shape)
         if total > MAX_WEIGHTS:
             raise TicketError(
@@ -312,7 +308,7 @@ def _check_stored_floats(path, config, num_floats):
     try:
         declared = budget.declared_variables(config, select=stored_variables)
     except Exception as error:  # a damaged config fails in many ways inside Keras
-        raise TicketError(f"{path}: its network config cannot be rebuilt ({_first_line(error)})") from None
+        raise TicketError(f"{path}: its network config cannot be rebuilt ({first_line(error)})") from None
     expected = sum(math.prod(shape) for shape, _ in declared)
     if expected != num_floats:
         raise TicketError(
@@ -326,4 +322,4 @@ def _decoded(path, layer, coded_mask):
     try:
         return coding.decode_bits(coded_mask.coded, coded_mask.num_free, coded_mask.ones)
     except (ValueError, AssertionError) as error:
-        raise TicketError(f"{path}: damaged mask of layer {layer.name!r} ({_first_line(error)})") from None
+        raise TicketError(f"{path}: damaged mask of layer {layer.name!r} ({first_line(error)})") from None
