@@ -309,7 +309,9 @@ def _imagenet(data_dir, batch_size, seed, validation_fraction, augment, normaliz
 
     def train_from(epoch):
         return placed(
-            tf_pipeline.shuffled_stream(train_ds, train_transform, batch_size, seed, IMAGENET_SHUFFLE_BUFFER, epoch, rows)
+            tf_pipeline.shuffled_stream(
+                train_ds, train_transform, batch_size, seed, IMAGENET_SHUFFLE_BUFFER, epoch, rows
+            )
         )
 
     def evaluation(ds, num_examples):

@@ -225,8 +225,10 @@ def batch_rows(examples, fn, batch_size, rows=None):
 class HostBatches(keras.utils.PyDataset):
     """The batches of a `batch_rows` pipeline with `rows`, placed as global arrays by `shard`.
 
-    Reads the pipeline in order: Keras asks for batch 0 to start each
-    pass, and again for the batch it builds the model on.
+    Reads the pipeline in order. Batch 0 starts a new pass over `dataset`,
+    as Keras starts a new iteration of a `tf.data.Dataset` it is given (a
+    training stream shuffles each iteration anew, so both give the same
+    batches).
 
     Args:
         dataset: `tf.data.Dataset` of `(images, labels, n)`.
@@ -239,24 +241,20 @@ class HostBatches(keras.utils.PyDataset):
     def __init__(self, dataset, shard, num_batches=None):
         super().__init__()
         self.dataset, self.shard, self._num_batches = dataset, shard, num_batches
-        self._batches, self._next, self._last = None, 0, None
+        self._batches, self._next = None, 0
 
     @property
     def num_batches(self):
         return self._num_batches
 
     def __getitem__(self, k):
-        if k == self._next - 1:
-            return self._last
-        if k != self._next:
-            if k != 0:
-                raise IndexError(f"batch {k} asked for after batch {self._next - 1}: the batches are read in order")
-            self._batches = None
-        if self._batches is None:
+        if k == 0:
             self._batches = self.dataset.as_numpy_iterator()
+        elif k != self._next:
+            raise IndexError(f"batch {k} asked for after batch {self._next - 1}: the batches are read in order")
         images, labels, size = next(self._batches)
-        self._next, self._last = k + 1, self.shard.place((images, labels), int(size))
-        return self._last
+        self._next = k + 1
+        return self.shard.place((images, labels), int(size))
 
 
 def select(ds, indices, num_examples):
