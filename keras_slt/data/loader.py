@@ -173,7 +173,8 @@ def load(
             tf.data where TensorFlow is installed. ImageNet is tf.data only.
         shard: for one process of a data-parallel run, its rows of every
             batch and their placement (see `numpy_pipeline.TrainingBatches`);
-            numpy pipeline only.
+            the numpy pipeline, or imagenet2012's tf.data one
+            (`tf_batches.HostBatches`).
         image_formats: the formats `image_folder` files may have (see
             `load_arrays`).
 
@@ -203,13 +204,13 @@ def load(
     seed = seeding.check_seed(seed)
     check_one_of(f"augment for {name}", augment, ("auto", "none") if name == "imagenet2012" else AUGMENTATIONS)
     check_one_of("pipeline", pipeline, PIPELINES)
+    if name == "imagenet2012":
+        if pipeline == "numpy":
+            raise ValueError("imagenet2012 is read by tf.data only; use pipeline tf.data or auto")
+        require_tensorflow("imagenet2012")
+        return _imagenet(data_dir, batch_size, seed, validation_fraction, augment, normalize, shard)
     if shard is not None and pipeline == "tf.data":
         raise ValueError("shard needs pipeline numpy or auto")
-    if name == "imagenet2012":
-        if pipeline == "numpy" or shard is not None:
-            raise ValueError("imagenet2012 is read by tf.data only; use pipeline tf.data or auto, without shard")
-        require_tensorflow("imagenet2012")
-        return _imagenet(data_dir, batch_size, seed, validation_fraction, augment, normalize)
     arrays, spec = arrays_and_spec(name, data_dir, image_size, image_formats)
     x_train, y_train, x_test, y_test = arrays
     mean, std = _statistics(spec, normalize)
@@ -263,8 +264,14 @@ def _statistics(spec, normalize):
     return (0.0,) * channels, (1.0,) * channels
 
 
-def _imagenet(data_dir, batch_size, seed, validation_fraction, augment, normalize):
-    """`load` for ImageNet: TFDS records, decoded and augmented in `tf.data`."""
+def _imagenet(data_dir, batch_size, seed, validation_fraction, augment, normalize, shard):
+    """`load` for ImageNet: TFDS records, decoded and augmented in `tf.data`.
+
+    With a `shard`, each process decodes only its rows of every batch, from
+    the stream every process builds alike, and the shard places them.
+    """
+    import tensorflow as tf
+
     from keras_slt.data.batching import tf_batches as tf_pipeline
     from keras_slt.data.batching import transforms
     from keras_slt.data.readers import tfds_builtin
@@ -293,13 +300,28 @@ def _imagenet(data_dir, batch_size, seed, validation_fraction, augment, normaliz
     train_ds = tf_pipeline.select(train, train_idx, num_train)
     val_ds = tf_pipeline.select(train, val_idx, num_train)
 
+    rows = None if shard is None else shard.rows
+
+    def placed(batches, num_examples=None):
+        if shard is None:
+            return batches
+        return tf_pipeline.HostBatches(batches, shard, None if num_examples is None else -(-num_examples // batch_size))
+
     def train_from(epoch):
-        return tf_pipeline.shuffled_stream(train_ds, train_transform, batch_size, seed, IMAGENET_SHUFFLE_BUFFER, epoch)
+        return placed(
+            tf_pipeline.shuffled_stream(
+                train_ds, train_transform, batch_size, seed, IMAGENET_SHUFFLE_BUFFER, epoch, rows
+            )
+        )
+
+    def evaluation(ds, num_examples):
+        ds = ds.apply(tf.data.experimental.assert_cardinality(num_examples))
+        return placed(tf_pipeline.evaluation_pipeline(ds, decode, batch_size, rows), num_examples)
 
     return Dataset(
         train_from=train_from,
-        validation=tf_pipeline.evaluation_pipeline(val_ds, decode, batch_size) if len(val_idx) else None,
-        test=tf_pipeline.evaluation_pipeline(test, decode, batch_size),
+        validation=evaluation(val_ds, len(val_idx)) if len(val_idx) else None,
+        test=evaluation(test, num_test),
         input_shape=spec.input_shape,
         num_classes=spec.num_classes,
         num_train=len(train_idx),

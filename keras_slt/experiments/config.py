@@ -95,11 +95,8 @@ APPLIES_ONLY_TO = (
     (
         "strategy",
         "dataset",
-        lambda c: c.strategy != "data_parallel" or not (_graph(c) or c.dataset == "imagenet2012"),
-        (
-            "image datasets read into memory when data_parallel (graphs train full batch; imagenet2012 streams "
-            "through tf.data: on TensorFlow use --strategy=mirrored|multi_worker)"
-        ),
+        lambda c: c.strategy != "data_parallel" or not _graph(c),
+        "image datasets when data_parallel (graphs train full batch)",
     ),
     *(
         (name, "strategy", lambda c: c.strategy == "data_parallel", "strategy data_parallel")

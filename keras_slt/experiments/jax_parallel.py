@@ -13,7 +13,8 @@ Several processes (one per machine) join through `jax.distributed`: the
 coordinator address, process count and process id come from the run's
 settings or from Keras's environment variables
 (`keras_slt.experiments.processes`). Each process reads only its own rows
-of every batch (`HostShard.rows`), all from the same epoch plan, so
+of every batch (`HostShard.rows`), all from the same epoch plan (ImageNet:
+from the same shuffled stream of records, decoding only its own rows), so
 together they read the batch one process alone would read. Process 0
 writes the run folder.
 
@@ -22,6 +23,7 @@ only for a data-parallel run, on the JAX backend.
 """
 
 import atexit
+import importlib.util
 import os
 import re
 import socket
@@ -107,6 +109,7 @@ class DataParallel:
     """
 
     def __init__(self, run_processes=Processes()):
+        _keep_tensorflow_off_the_gpus()
         self.process_id = run_processes.process_id
         self.num_processes = run_processes.num_processes
         devices = jax.devices()
@@ -167,8 +170,21 @@ class DataParallel:
         )
 
 
+def _keep_tensorflow_off_the_gpus():
+    """Hides the GPUs from TensorFlow, where it is installed: it only reads data and writes logs here.
+
+    TensorFlow would otherwise take most of every GPU's memory at its first
+    operation (ImageNet's `tf.data` pipeline), leaving too little to JAX.
+    """
+    if importlib.util.find_spec("tensorflow") is None:
+        return
+    import tensorflow as tf
+
+    tf.config.set_visible_devices([], "GPU")
+
+
 class HostShard:
-    """One process's rows of every batch, for the NumPy pipeline.
+    """One process's rows of every batch, for the NumPy pipeline and ImageNet's `tf.data` one.
 
     A batch whose rows divide among all devices is split: process p reads
     the p-th of `num_processes` equal blocks. Any other batch (an epoch's

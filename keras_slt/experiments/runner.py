@@ -46,7 +46,8 @@ accuracy, evaluates that epoch on the test set and writes
   On JAX, "data_parallel" (`keras_slt.experiments.jax_parallel`) splits
   every batch over all devices of one or several processes; process 0
   writes `output_dir`, process i `output_dir/worker-i`, as above, and each
-  process reads its own rows of every batch from the NumPy pipeline.
+  process reads its own rows of every batch (the NumPy pipeline's, or
+  ImageNet's `tf.data` one, which decodes only those rows).
 """
 
 import contextlib

@@ -26,7 +26,7 @@ BATCH = 8
 TOLERANCE = 1e-5
 
 
-def build(model, input_shape):
+def build(model, input_shape, num_classes=10):
     keras.utils.set_random_seed(0)
     config = SearchConfig(
         model=model,
@@ -35,7 +35,7 @@ def build(model, input_shape):
         width_factor=0.125 if model == "conv6" else None,
         output_dir="unused",
     )
-    network = model_source.build(config, input_shape, 10)
+    network = model_source.build(config, input_shape, num_classes)
     network.compile(
         CoupledSGD(0.1, momentum=0.9, coupled_weight_decay=1e-4),
         keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -45,13 +45,17 @@ def build(model, input_shape):
     return network
 
 
-def steps(model, input_shape, shard):
-    """Trains `model` for STEPS steps; returns its first mask, losses, scores, masks, threshold."""
+def numpy_training_batches(input_shape, shard):
+    """The NumPy pipeline's training batches of random images, this process's rows placed by `shard`."""
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (BATCH * STEPS + 3,) + input_shape, dtype=np.uint8)
     labels = rng.integers(0, 10, len(images)).astype(np.int32)
-    batches = numpy_batches.TrainingBatches(images, labels, [0.5], [0.25], BATCH, seed=0, augment=False, shard=shard)
-    network = build(model, input_shape)
+    return numpy_batches.TrainingBatches(images, labels, [0.5], [0.25], BATCH, seed=0, augment=False, shard=shard)
+
+
+def steps(model, input_shape, batches, num_classes):
+    """Trains `model` for STEPS steps; returns its first mask, losses, scores, masks, threshold."""
+    network = build(model, input_shape, num_classes)
     first = [np.asarray(mask) for mask in network.masks()]
     losses = []
     for k in range(STEPS):
@@ -65,14 +69,15 @@ def steps(model, input_shape, shard):
         "scores": [np.asarray(layer.scores).ravel() for layer in layers],
         "masks": [np.asarray(mask)[where] for mask, where in zip(network.masks(), free)],
         "threshold": float(network.global_threshold()),
-        "sharding": str(batches[0][0].sharding) if shard is not None else None,
+        "sharding": str(getattr(batches[0][0], "sharding", None)),
     }
 
 
-def compare(model, input_shape, parallel):
-    one = steps(model, input_shape, None)
+def compare(model, input_shape, parallel, batches=numpy_training_batches, num_classes=10):
+    """STEPS steps of `model` on one device and under `parallel`, from `batches(input_shape, shard)`."""
+    one = steps(model, input_shape, batches(input_shape, None), num_classes)
     with parallel.scope():
-        several = steps(model, input_shape, parallel.shard)
+        several = steps(model, input_shape, batches(input_shape, parallel.shard), num_classes)
     far = 0
     for scores, mask_a, mask_b in zip(one["scores"], one["masks"], several["masks"]):
         # A mask may flip only where its |score| lies within the tolerance of the threshold.

@@ -106,13 +106,6 @@ def test_bad_process_settings_are_refused_in_one_line(settings, environ, fragmen
             dict(strategy="data_parallel", model="gin", dataset="cora", batch_size=128),
             ["strategy=data_parallel does not apply to dataset cora"],
         ),
-        (
-            dict(strategy="data_parallel", model="resnet50", dataset="imagenet2012", width=None, batch_size=256),
-            [
-                "strategy=data_parallel does not apply to dataset imagenet2012",
-                "on TensorFlow use --strategy=mirrored|multi_worker",
-            ],
-        ),
     ],
 )
 def test_config_refuses_bad_data_parallel_settings(tmp_path, overrides, fragments):
