@@ -236,6 +236,7 @@ def test_graph_ticket_export_declines_tflite(cora_like, tmp_path):
     assert re.search(r"TFLite float32, sparse +not written", report.size_table(model, exported.sizes))
 
 
+@pytest.mark.slow
 def test_resumed_full_batch_run_ends_like_an_uninterrupted_one(cora_like, tmp_path):
     from keras_slt.experiments import runner
 

@@ -157,6 +157,7 @@ MIRRORED_SCRIPT = textwrap.dedent("""
 
 
 @pytest.mark.slow
+@pytest.mark.requires_tensorflow
 def test_mirrored_on_two_logical_cpus_matches_one_device(data_dir, tmp_path):
     script = tmp_path / "mirrored.py"
     script.write_text(MIRRORED_SCRIPT)
