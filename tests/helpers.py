@@ -134,9 +134,18 @@ def one_error_line(result, status):
     return lines[0]
 
 
-def collect(dataset):
-    """All batches of a `tf.data` dataset of (x, y), concatenated as NumPy."""
-    xs, ys = zip(*dataset.as_numpy_iterator())
+def collect(batches, steps=None):
+    """Batches of (x, y) concatenated as NumPy: the first `steps`, or all.
+
+    `batches` is a split of `keras_slt.data.load`: a `tf.data.Dataset` or, on
+    the NumPy pipeline, a `keras.utils.PyDataset` (give `steps` for the
+    endless training stream).
+    """
+    if hasattr(batches, "as_numpy_iterator"):
+        source = (batches if steps is None else batches.take(steps)).as_numpy_iterator()
+    else:
+        source = (batches[k] for k in range(len(batches) if steps is None else steps))
+    xs, ys = zip(*source)
     return np.concatenate(xs), np.concatenate(ys)
 
 

@@ -2,7 +2,8 @@
 
 Each tool runs in a subprocess on the JAX backend with TensorFlow, TFDS and
 LiteRT made unimportable, as in an install without them; its files are then
-read here, on TensorFlow.
+read here, on TensorFlow. In the install without TensorFlow the whole suite
+runs on JAX instead, so this module needs TensorFlow.
 """
 
 import json
@@ -21,7 +22,7 @@ import keras_slt
 from keras_slt import ticket
 from keras_slt.experiments import run_files
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.requires_tensorflow]
 
 TESTS = os.path.join(ROOT, "tests")
 
@@ -152,7 +153,7 @@ def test_first_step_gives_the_same_masks_on_jax(tmp_path):
         [sys.executable, "-c", f"import test_jax_install as t; t.first_step_masks({str(path)!r})"],
         # Run from tests/, so that `conftest` is the tests' and not the root's.
         cwd=TESTS,
-        env=dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=os.pathsep.join([ROOT, TESTS])),
+        env=dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=os.pathsep.join([ROOT, TESTS, os.path.dirname(__file__)])),
         capture_output=True,
         text=True,
         timeout=300,

@@ -61,6 +61,7 @@ def test_search_on_a_terminal_keeps_the_live_progress_bar(data_dir, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.requires_tensorflow
 def test_tfds_dataset_not_in_data_dir_fails_in_seconds(tmp_path):
     import tensorflow_datasets  # noqa: F401  (its import is not what is timed)
 

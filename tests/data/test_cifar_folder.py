@@ -3,19 +3,16 @@
 import os
 
 import numpy as np
+import PIL.Image
 import pytest
-import tensorflow as tf
 
 from keras_slt import data
 from keras_slt.data.readers import cifar_folder
 
-# Imports TensorFlow (tf.data, TFDS or TFLite) at the top.
-pytestmark = pytest.mark.requires_tensorflow
-
 
 def write_jpeg(path, image):
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(tf.io.encode_jpeg(image, quality=100).numpy())
+    PIL.Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(path, "JPEG", quality=100)
 
 
 def write_folder(root, per_class=2):

@@ -5,17 +5,12 @@ import os
 import numpy as np
 import PIL.Image
 import pytest
-import tensorflow as tf
-import tensorflow_datasets as tfds
 from fakes import CLASSES, write_folder
 from helpers import collect
 
 from keras_slt import data
 from keras_slt.data.readers import image_folder
 from keras_slt.experiments import runner
-
-# Imports TensorFlow (tf.data, TFDS or TFLite) at the top.
-pytestmark = pytest.mark.requires_tensorflow
 
 
 def test_image_folder_with_train_and_test(tmp_path):
@@ -39,7 +34,7 @@ def test_image_folder_with_train_and_test(tmp_path):
     np.testing.assert_allclose(x_validation, data.normalize(x_train[validation], mean, std), rtol=1e-6)
     np.testing.assert_array_equal(y_validation, y_train[validation])
     again = data.load("image_folder", data_dir=str(tmp_path), batch_size=4, seed=3, augment="crop_flip")
-    np.testing.assert_array_equal(collect(ds.train.take(3))[0], collect(again.train.take(3))[0])
+    np.testing.assert_array_equal(collect(ds.train, 3)[0], collect(again.train, 3)[0])
 
 
 def test_image_folder_single_pool_resized_grayscale(tmp_path):
@@ -103,7 +98,11 @@ def test_bad_image_folders_are_one_line_errors(tmp_path, make, message):
     assert "\n" not in str(error.value)
 
 
+@pytest.mark.requires_tensorflow
 def test_tfds_dataset_by_name():
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
     with tfds.testing.mock_data(num_examples=10):
         ds = data.load("tfds:mnist", batch_size=4, seed=0)
         assert (ds.num_train, ds.num_validation, ds.num_test) == (8, 2, 10)
@@ -122,6 +121,7 @@ def test_tfds_dataset_by_name():
         ("tfds:oxford_flowers102", "has images of varying size; give image_size"),
     ],
 )
+@pytest.mark.requires_tensorflow
 def test_bad_tfds_datasets_are_one_line_errors(name, message):
     with pytest.raises(data.DataError, match=message) as error:
         data.load_arrays(name)

@@ -51,6 +51,7 @@ def test_numpy_stream_visits_every_example_once_per_epoch():
         np.testing.assert_array_equal(resumed[k][0], stream[8 + k][0])
 
 
+@pytest.mark.requires_tensorflow
 @pytest.mark.parametrize("augment", [True, False])
 def test_tf_and_numpy_streams_are_equal(augment):
     from keras_slt.data.batching import tf_batches
@@ -67,6 +68,7 @@ def test_tf_and_numpy_streams_are_equal(augment):
             np.testing.assert_array_equal(y, expected_y, err_msg=f"batch {k}")
 
 
+@pytest.mark.requires_tensorflow
 @pytest.mark.parametrize("augment", ["auto", "crop_flip"])
 @pytest.mark.parametrize(
     "dataset, folder, image_size, steps",

@@ -5,11 +5,7 @@ import numpy as np
 import pytest
 
 import keras_slt
-from keras_slt.deploy import block_sparse, tflite
 from keras_slt.ticket import load_ticket, materialize, save_ticket, slt_format
-
-# Imports TensorFlow (tf.data, TFDS or TFLite) at the top.
-pytestmark = pytest.mark.requires_tensorflow
 
 
 def blocked_ticket(block_size, sparsity=0.9, freeze_ratio=0.5, seed=1):
@@ -38,7 +34,10 @@ def test_ticket_stores_one_bit_per_free_block(tmp_path):
         np.testing.assert_array_equal(found, expected)
 
 
+@pytest.mark.requires_tensorflow
 def test_float_1x4_blocks_run_on_the_block_kernel():
+    from keras_slt.deploy import block_sparse, tflite
+
     model = blocked_ticket(4)
     x = np.random.default_rng(0).standard_normal((200, 64)).astype("float32")
     content = tflite.to_tflite(model)
@@ -55,7 +54,10 @@ def test_float_1x4_blocks_run_on_the_block_kernel():
     assert {layout.kind for layout in block_sparse.layouts(unblocked)} == {block_sparse.DENSIFIED}
 
 
+@pytest.mark.requires_tensorflow
 def test_int8_1x16_blocks_run_on_the_block_kernel():
+    from keras_slt.deploy import block_sparse, tflite
+
     base = keras.Sequential([keras.Input((64,)), keras.layers.Dense(32, activation="relu"), keras.layers.Dense(4)])
     model = keras_slt.supermaskify(base, sparsity=0.9, seed=2, block_size=16)
     rng = np.random.default_rng(0)

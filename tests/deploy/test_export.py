@@ -11,13 +11,9 @@ import pytest
 from helpers import one_error_line, run_tool
 
 import keras_slt
-from keras_slt.deploy import tflite
 from keras_slt.ticket import coding, load_ticket, materialize, save_ticket, slt_file, slt_format
 from keras_slt.ticket.size import binary_entropy
 from keras_slt.utils import files
-
-# Imports TensorFlow (tf.data, TFDS or TFLite) at the top.
-pytestmark = pytest.mark.requires_tensorflow
 
 
 def conv_net():
@@ -235,7 +231,10 @@ def test_failed_write_leaves_no_file(fc_ticket, tmp_path, monkeypatch):
 # --- TFLite -------------------------------------------------------------------
 
 
+@pytest.mark.requires_tensorflow
 def test_float_tflite_matches_keras_and_is_sparse(fc_ticket):
+    from keras_slt.deploy import tflite
+
     x = np.random.default_rng(0).standard_normal((300, 16)).astype("float32")
     expected = materialize(fc_ticket).predict(x, verbose=0)
     dense, sparse = (tflite.to_tflite(fc_ticket, sparse=s) for s in (False, True))
@@ -244,7 +243,10 @@ def test_float_tflite_matches_keras_and_is_sparse(fc_ticket):
     assert len(sparse) < 0.85 * len(dense)
 
 
+@pytest.mark.requires_tensorflow
 def test_int8_tflite_agrees_with_keras(trained_ticket):
+    from keras_slt.deploy import tflite
+
     model, x = trained_ticket
     content = tflite.to_tflite(model, int8=True, representative_data=x[:200])
     agreement = np.mean(tflite.predict(content, x[1000:]).argmax(1) == model.predict(x[1000:], verbose=0).argmax(1))
@@ -253,7 +255,10 @@ def test_int8_tflite_agrees_with_keras(trained_ticket):
     assert tflite.latency(content, x[0], runs=5, warmup=1) > 0
 
 
+@pytest.mark.requires_tensorflow
 def test_int8_needs_representative_data(fc_ticket):
+    from keras_slt.deploy import tflite
+
     with pytest.raises(ValueError, match="representative_data"):
         tflite.to_tflite(fc_ticket, int8=True)
 
@@ -262,6 +267,7 @@ def test_int8_needs_representative_data(fc_ticket):
 
 
 @pytest.mark.slow
+@pytest.mark.requires_tensorflow
 def test_export_cli_writes_and_verifies(tmp_path):
     base = keras.Sequential(
         [
@@ -334,6 +340,7 @@ def test_export_cli_writes_and_verifies(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.requires_tensorflow
 def test_export_cli_refuses_int4_where_litert_has_none_and_writes_nothing(tmp_path):
     base = keras.Sequential(
         [

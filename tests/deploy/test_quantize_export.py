@@ -11,7 +11,7 @@ import keras_slt
 from keras_slt.deploy import artifacts, quantize, report, tflite
 from keras_slt.ticket import effective_kernels, materialize
 
-# Imports TensorFlow (tf.data, TFDS or TFLite) at the top.
+# Every test here writes TFLite files (TensorFlow and LiteRT).
 pytestmark = pytest.mark.requires_tensorflow
 
 

@@ -26,7 +26,7 @@ from helpers import ROOT, checkpoint_floats, tiny_config, tool_lines
 
 from keras_slt.experiments import run_files, runner
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.requires_tensorflow]  # tf.distribute
 
 EPOCHS = 3
 # Bounds against a hang, generous for a loaded machine; a lost worker is

@@ -140,23 +140,24 @@ MIRRORED_SCRIPT = textwrap.dedent("""
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import keras
-    from keras_slt.experiments import distribution, search
+    from keras_slt.experiments import runner, strategies
     data_dir, out = sys.argv[1], sys.argv[2]
     report = {}
     for strategy in ("default", "mirrored"):
-        config = search.SearchConfig(model="fc", dataset="fashion_mnist", data_dir=data_dir,
+        config = runner.SearchConfig(model="fc", dataset="fashion_mnist", data_dir=data_dir,
                                      width=16, epochs=2, batch_size=32, strategy=strategy,
                                      output_dir=f"{out}/{strategy}")
-        results = search.run_search(config)
+        results = runner.run_search(config)
         model = keras.saving.load_model(f"{out}/{strategy}/best.keras")
         report[strategy] = {"test_accuracy": results["test_accuracy"],
                             "masks": [m.tolist() for m in model.masks()],
-                            "replicas": getattr(distribution.strategy(strategy), "num_replicas_in_sync", 1)}
+                            "replicas": getattr(strategies.strategy(strategy), "num_replicas_in_sync", 1)}
     print("REPORT " + json.dumps(report))
 """)
 
 
 @pytest.mark.slow
+@pytest.mark.requires_tensorflow
 def test_mirrored_on_two_logical_cpus_matches_one_device(data_dir, tmp_path):
     script = tmp_path / "mirrored.py"
     script.write_text(MIRRORED_SCRIPT)

@@ -118,8 +118,10 @@ def tf_config(*addresses, index=0):
     return json.dumps({"cluster": {"worker": list(addresses)}, "task": {"type": "worker", "index": index}})
 
 
+@pytest.mark.requires_tensorflow
 def test_multi_worker_refuses_a_missing_or_malformed_cluster(monkeypatch):
-    tf_strategies = pytest.importorskip("keras_slt.experiments.tf_strategies")
+    from keras_slt.experiments import tf_strategies
+
     monkeypatch.delenv("TF_CONFIG", raising=False)
     with pytest.raises(ValueError, match="--strategy=multi_worker needs TF_CONFIG"):
         strategies.strategy("multi_worker")
@@ -137,8 +139,10 @@ def test_multi_worker_refuses_a_missing_or_malformed_cluster(monkeypatch):
         tf_strategies.check_cluster(tf_config("127.0.0.1:1", "nosuchhost.invalid:2222"))
 
 
+@pytest.mark.requires_tensorflow
 def test_a_worker_that_never_starts_is_waited_for_a_bounded_time():
-    tf_strategies = pytest.importorskip("keras_slt.experiments.tf_strategies")
+    from keras_slt.experiments import tf_strategies
+
     mine, silent = free_port(), free_port()
     cluster, task = tf_strategies.check_cluster(tf_config(f"127.0.0.1:{mine}", f"127.0.0.1:{silent}"))
     start = time.monotonic()
@@ -161,8 +165,8 @@ def test_a_worker_that_never_starts_is_waited_for_a_bounded_time():
 
 
 @pytest.mark.slow
+@pytest.mark.requires_tensorflow
 def test_search_with_multi_worker_exits_in_one_line_when_a_worker_never_starts(tmp_path, data_dir):
-    pytest.importorskip("tensorflow")
     silent = free_port()
     args = [
         "--strategy=multi_worker",

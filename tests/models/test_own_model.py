@@ -11,12 +11,9 @@ import pytest
 from helpers import run_tool
 
 import keras_slt
-from keras_slt.deploy import artifacts, tflite
+from keras_slt.deploy import artifacts
 from keras_slt.experiments import model_source, runner
 from keras_slt.ticket import materialize
-
-# Imports TensorFlow (tf.data, TFDS or TFLite) at the top.
-pytestmark = pytest.mark.requires_tensorflow
 
 # TensorFlow / absl / LiteRT log lines, as a quiet command line must not print them.
 LOG_LINE = re.compile(r"^([IWE]\d{4} |.*I0000 |(INFO|WARNING):(tensorflow|absl):|INFO: Created TensorFlow Lite)")
@@ -50,6 +47,7 @@ def log_lines(text):
 
 
 @pytest.mark.slow
+@pytest.mark.requires_tensorflow
 def test_saved_model_searches_and_exports_quietly(data_dir, user_file, tmp_path):  # noqa: F811
     out = tmp_path / "run"
     # No TF_CPP_MIN_LOG_LEVEL: the tools themselves must keep TensorFlow quiet.
@@ -119,6 +117,7 @@ def tiny_config(data_dir, tmp_path, **overrides):  # noqa: F811
     return runner.SearchConfig(**settings)
 
 
+@pytest.mark.slow
 def test_keras_application_builds_and_steps(data_dir, tmp_path):  # noqa: F811
     config = tiny_config(data_dir, tmp_path, model="keras.applications.MobileNetV2", width_factor=0.35)
     config.validate()
@@ -242,7 +241,10 @@ def two_in_two_out():
     return keras.Model([image, extra], [keras.layers.Dense(5, name="big")(x), keras.layers.Dense(2, name="small")(x)])
 
 
+@pytest.mark.requires_tensorflow
 def test_multi_input_multi_output_export_keeps_the_order(tmp_path):
+    from keras_slt.deploy import tflite
+
     model = keras_slt.supermaskify(two_in_two_out(), sparsity=0.5, seed=2)
     rng = np.random.default_rng(0)
     inputs = [rng.standard_normal((64, 6, 6, 2), dtype="float32"), rng.standard_normal((64, 3), dtype="float32")]
@@ -258,10 +260,13 @@ def test_multi_input_multi_output_export_keeps_the_order(tmp_path):
 
 
 def ops_of(content):
+    from keras_slt.deploy import tflite
+
     runner, _, _ = tflite.interpreter(content)
     return {op["op_name"] for op in runner._get_ops_details()}
 
 
+@pytest.mark.requires_tensorflow
 def test_int8_default_is_densely_stored(tmp_path):
     base = keras.Sequential([keras.Input((16,)), keras.layers.Dense(32, activation="relu"), keras.layers.Dense(4)])
     model = keras_slt.supermaskify(base, sparsity=0.8, seed=1)

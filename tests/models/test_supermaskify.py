@@ -98,6 +98,7 @@ def test_supermaskify_validation(kwargs, message):
         keras_slt.supermaskify(model, **args)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "build",
     [

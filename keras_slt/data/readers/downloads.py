@@ -29,8 +29,13 @@ def unreachable(url, timeout=PROBE_TIMEOUT_S):
 
     Example:
 
-    >>> unreachable("https://storage.googleapis.com/tfds-data/")  # offline
-    'storage.googleapis.com cannot be reached ([Errno -2] Name or service not known)'
+    >>> import socket
+    >>> with socket.create_server(("127.0.0.1", 0)) as server:
+    ...     port = server.getsockname()[1]
+    ...     print(unreachable(f"http://127.0.0.1:{port}/data.zip"))
+    None
+    >>> unreachable(f"http://127.0.0.1:{port}/data.zip")  # nothing listens there now
+    '127.0.0.1 cannot be reached (...Connection refused)'
     """
     parts = urllib.parse.urlsplit(url)
     proxy = urllib.request.getproxies().get(parts.scheme)
