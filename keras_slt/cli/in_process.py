@@ -26,7 +26,7 @@ def search_launcher(base_flags=()):
             try:
                 run_config, given = search_flags.parse_command(run.command(output_root, base_flags, program=()))
                 run_config.validate(given)
-                print(runner.summary(runner.run_search(run_config, verbose=2)))
+                print("\n".join(runner.report(runner.run_search(run_config, verbose=2))))
                 return 0
             except Exception as error:  # noqa: BLE001  (the run failed, not the sweep: on to the next run)
                 ending = common.exit_line(error)

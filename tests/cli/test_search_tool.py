@@ -43,12 +43,14 @@ def test_cli_writes_results_and_ends_with_a_summary(data_dir, tmp_path):
     # Off a terminal: one line per epoch, no progress-bar redraws or escape codes.
     assert "\x1b" not in result.stdout and "\r" not in result.stdout and "\b" not in result.stdout
     lines = result.stdout.splitlines()
-    assert lines[0:4:2] == ["Epoch 1/2", "Epoch 2/2"] and len(lines) == 9
+    assert lines[0:4:2] == ["Epoch 1/2", "Epoch 2/2"] and len(lines) == 14
     assert all(line.startswith("5/5 - ") and "val_accuracy" in line for line in lines[1:4:2])
-    assert lines[4].startswith(
+    # The ticket's masks layer by layer (keras_slt.mask_summary), then one summary line.
+    assert [line.split()[0] for line in lines[4:9]] == ["layer", "fc1", "fc2", "logits", "total"]
+    assert lines[9].startswith(
         "fc on fashion_mnist, ep (sparsity s=0.5, prune ratio p=0.25, lock ratio r=0.25): test accuracy"
     )
-    assert lines[5:] == [
+    assert lines[10:] == [
         f"results: {out / 'results.json'}",
         f"best model: {out / 'best.keras'}",
         f"epoch log: {out / 'logs' / 'history.csv'}",
