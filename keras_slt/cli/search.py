@@ -54,7 +54,7 @@ def main(argv):
 
 
 def run():
-    common.run(main, search_flags.help_groups())
+    common.run(main, search_flags.help_groups(), arguments=search_flags.SETTINGS)
 
 
 if __name__ == "__main__":

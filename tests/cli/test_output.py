@@ -175,13 +175,13 @@ def test_unfinished_run_exports_with_its_stored_flags(tmp_path):
 @pytest.mark.parametrize(
     "dataset, data_dir, image_size, message",
     [
-        (None, "data", None, "--data_dir applies to the inputs of a dataset, and none is given (--dataset)"),
-        (None, None, "32,32", "--image_size applies to the inputs of a dataset, and none is given (--dataset)"),
+        (None, "data", None, "data_dir needs dataset: it applies to the dataset's inputs"),
+        (None, None, "32,32", "image_size needs dataset: it applies to the dataset's inputs"),
         (
             "fashion_mnist",
             None,
             "32,32",
-            "--image_size applies to tfds:NAME and image_folder datasets, not to fashion_mnist",
+            "image_size applies to tfds:NAME and image_folder datasets, not to fashion_mnist",
         ),
     ],
 )

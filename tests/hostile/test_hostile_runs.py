@@ -546,7 +546,7 @@ def test_sweep_refuses_a_finished_run_whose_flags_changed(finished_run, tmp_path
         timeout=120,
     )
     assert one_error_line(result, 2) == (
-        f"error: {root / run.name} holds a finished run with lr=0.1, not 0.2; "
+        f"error: {root / run.name} holds a finished run with --lr=0.1, not 0.2; "
         "pass --rerun_changed to run it again, or use another --output_dir"
     )
     assert snapshot(root) == before and not (root / "results.csv").exists()
