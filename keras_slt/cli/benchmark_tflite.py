@@ -2,7 +2,7 @@
 
 Example:
 
-    python deploy/benchmark_tflite.py --model_path=runs/fmnist_fc/best.keras --int8
+    python deploy/benchmark_tflite.py --model_path=runs/fashion_mnist_fc/best.keras --dataset=fashion_mnist --int8
 
 Prints the median latency of each conversion and how many times faster
 than dense the sparse one runs (dense time / sparse time, above 1: faster;

@@ -3,8 +3,8 @@ r"""Searches a strong lottery ticket, or trains weights, on one dataset.
 Example:
 
     python tools/search.py --flagfile=configs/fashion_mnist_fc.flags
-    python tools/search.py --model=conv6 --dataset=cifar10 --data_dir=/data \
-        --sparsity=0.5 --freeze_ratio=0.5 --output_dir=runs/conv6_f0.5
+    python tools/search.py --model=conv6 --dataset=cifar10 --data_dir=<CIFAR-10 folder> \
+        --sparsity=0.5 --freeze_ratio=0.5 --epochs=5 --output_dir=runs/conv6_f0.5
 
 Running the same command again resumes an interrupted run (Ctrl-C keeps the
 last complete epoch) from its --output_dir; on a finished run it prints the

@@ -154,7 +154,7 @@ def test_export_refuses_an_unfinished_run(tmp_path):
     (tmp_path / "best.keras").write_bytes(b"a model")
     result = run_tool("deploy/export.py", f"--output_dir={tmp_path}", timeout=120)
     assert one_error_line(result, 2) == (
-        f"error: output_dir {tmp_path} holds no results.json: its search has not finished; run the same "
+        f"error: --output_dir {tmp_path} holds no results.json: its search has not finished; run the same "
         "search command to finish it, or pass --allow_unfinished to export its best epoch so far"
     )
     assert sorted(os.listdir(tmp_path)) == ["best.keras"]

@@ -74,10 +74,10 @@ def test_cli_writes_results_and_ends_with_a_summary(data_dir, tmp_path):
 @pytest.mark.parametrize(
     "flags, message",
     [
-        (["--sparsity=0.2", "--prune_ratio=0.3"], "error: sparsity must be in [prune_ratio, 1 - lock_ratio]"),
-        (["--model=vgg"], "error: model must be one of"),
-        (["--data_dir=EMPTY"], "error: data_dir: fashion_mnist: missing train-images-idx3-ubyte.gz"),
-        (["--epochs=0"], "error: epochs must be a positive integer"),
+        (["--sparsity=0.2", "--prune_ratio=0.3"], "error: --sparsity must be in [--prune_ratio, 1 - --lock_ratio]"),
+        (["--model=vgg"], "error: --model must be one of"),
+        (["--data_dir=EMPTY"], "error: --data_dir: fashion_mnist: missing train-images-idx3-ubyte.gz"),
+        (["--epochs=0"], "error: --epochs must be a positive integer"),
     ],
 )
 def test_invalid_flags_exit_at_once_with_one_line(data_dir, tmp_path, flags, message):

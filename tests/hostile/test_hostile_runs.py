@@ -157,7 +157,7 @@ def test_non_finite_flag_exits_with_one_line(data_dir, tmp_path):
         f"--output_dir={tmp_path / 'out'}",
         timeout=120,
     )
-    assert one_error_line(result, 2) == "error: lr must be a finite number, got inf"
+    assert one_error_line(result, 2) == "error: --lr must be a finite number, got inf"
     assert not (tmp_path / "out").exists()
 
 
