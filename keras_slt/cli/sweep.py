@@ -162,8 +162,8 @@ def _sweep(runs, base_flags):
         shutil.rmtree(sweep.run_folder(root, run))
     here = FLAGS.in_process and FLAGS.parallel == 1
     if here:
-        from keras_slt.cli import in_process  # loads Keras: only once the flags are checked
-
+        # Loads Keras, only once the flags are checked; TensorFlow's start-up lines silenced.
+        in_process = common.load("keras_slt.cli.in_process")
         launch = in_process.search_launcher(base_flags)
     else:
         launch = sweep.subprocess_launcher(base_flags)

@@ -30,6 +30,7 @@ def test_a_batch_larger_than_the_data_names_the_argument_then_the_flag(tmp_path)
         with common.arguments_as_flags(search_flags.SETTINGS):
             runner.run_search(config, verbose=0)
     assert str(command_line.value) == "--batch_size 64 is larger than the 9 training examples"
+    assert not (tmp_path / "out").exists()  # a refused run leaves no folder (nor a lone .lock) behind
 
 
 @pytest.mark.parametrize(
@@ -112,3 +113,4 @@ def test_the_search_tool_names_the_batch_size_flag(tmp_path):
         timeout=300,
     )
     assert one_error_line(result, 2) == "error: --batch_size 64 is larger than the 9 training examples"
+    assert not (tmp_path / "out").exists()

@@ -102,7 +102,10 @@ def test_newcomer_walks_the_quick_start(tmp_path):
         )
         assert done.returncode == 0, (argv, done.stdout[-3000:], done.stderr[-3000:])
         assert "Traceback" not in done.stderr, done.stderr[-3000:]
-        return done.stdout + done.stderr
+        output = done.stdout + done.stderr
+        # TensorFlow's own log lines (glog: "E0000 00:00:..." from its CUDA probe) stay off the terminal.
+        assert not re.search(r"(?m)^[IWEF]\d{4} \d\d:\d\d:\d\d", output), output[-3000:]
+        return output
 
     steps = iter(quick_start_steps())
     run_dir = checkout / "runs/quickstart"
