@@ -172,11 +172,12 @@ def one_line(text):
 
 
 def as_flags(text, names):
-    """`text` with the first mention of each argument in `names` written as its flag.
+    """`text` with the first mention of each argument in `names`, and each `name=`, written as its flag.
 
     Library messages name a function's arguments; a command line's user
     knows its flags. A mention is the name as a word of its own, not part of
-    a path or of a longer name, and not already a flag.
+    a path or of a longer name, and not already a flag; later mentions are
+    words of the sentence, but a `name=value` is always the argument.
 
     Args:
         text: a message.
@@ -193,6 +194,8 @@ def as_flags(text, names):
     'give --freeze_ratio or --prune_ratio/--lock_ratio'
     >>> as_flags("output_dir runs/model is in use; use another output_dir", ["output_dir", "model"])
     '--output_dir runs/model is in use; use another output_dir'
+    >>> as_flags("data_dir /x holds no beans; pass data_dir=DIR", ["data_dir"])
+    '--data_dir /x holds no beans; pass --data_dir=DIR'
     """
     flag_of = names if isinstance(names, dict) else {name: name for name in names}
     named = set()
@@ -200,7 +203,8 @@ def as_flags(text, names):
     def flags_in(match):
         word = match.group()
         parts = word.rstrip(".").split("/")  # "prune_ratio/lock_ratio": two arguments, not a path
-        if not all(part in flag_of and part not in named for part in parts):
+        assigned = text[match.end() : match.end() + 1] == "="
+        if not all(part in flag_of and (assigned or part not in named) for part in parts):
             return word
         named.update(parts)
         return "/".join(f"--{flag_of[part]}" for part in parts) + word[len(word.rstrip(".")) :]

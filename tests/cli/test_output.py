@@ -78,9 +78,9 @@ def test_tfds_dataset_not_in_data_dir_fails_in_seconds(tmp_path):
         timeout=90,
     )
     assert one_error_line(result, 2) == (
-        f"error: dataset: tfds:beans is not prepared in data_dir {tmp_path}: a download is needed; "
+        f"error: --dataset: tfds:beans is not prepared in --data_dir {tmp_path}: a download is needed; "
         "`tfds build beans --data_dir=DIR` downloads and prepares it in DIR on a machine with network; "
-        "then pass data_dir=DIR, the folder holding beans/"
+        "then pass --data_dir=DIR, the folder holding beans/"
     )
 
 
