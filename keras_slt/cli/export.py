@@ -88,11 +88,12 @@ flags.DEFINE_string("export_dir", None, "Where to write; default: --output_dir o
 flags.DEFINE_string("name", "ticket", "Base name of the files written.")
 flags.DEFINE_integer("max_samples", 10000, "Test inputs the checks run on.")
 flags.DEFINE_integer("num_calibration", 200, "Training inputs calibrating int8 activations.")
-# The library's arguments that are these flags, named as flags in its messages.
+# The library's arguments that are these flags, named as flags in its messages ("int8" is
+# left out: "use int8 weights" is a word of the sentence, not the argument).
 ARGUMENTS = {
     "output_dir": "output_dir",
     "formats": "format",
-    **{name: name for name in ("int8", "int8_sparse", "weight_int8", "weight_int4", *dataset_flags.NAMES)},
+    **{name: name for name in ("int8_sparse", "weight_int8", "weight_int4", *dataset_flags.NAMES)},
 }
 
 
