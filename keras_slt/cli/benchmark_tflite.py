@@ -2,7 +2,7 @@
 
 Example:
 
-    python deploy/benchmark_tflite.py --model_path=runs/fmnist_fc/best.keras --int8
+    python deploy/benchmark_tflite.py --model_path=runs/fashion_mnist_fc/best.keras --dataset=fashion_mnist --int8
 
 Prints the median latency of each conversion and how many times faster
 than dense the sparse one runs (dense time / sparse time, above 1: faster;
@@ -16,16 +16,16 @@ masks run on LiteRT's block-sparse kernels instead (see
 from absl import flags
 
 from keras_slt import data
-from keras_slt.cli import common
+from keras_slt.cli import common, dataset_flags
 from keras_slt.utils.validation import check_positive_int
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model_path", None, "A .keras model or .slt ticket.")
 flags.DEFINE_bool("int8", False, "Also time the int8 conversions.")
-flags.DEFINE_string("dataset", None, "Dataset for the timed input and int8 calibration; default random.")
-flags.DEFINE_string("data_dir", None, "Dataset files (see keras_slt.data.load_arrays).")
-flags.DEFINE_string("image_size", None, "H,W for tfds:NAME and image_folder datasets.")
-flags.DEFINE_string("image_formats", "jpeg,png", "Formats an image_folder's files may have (jpeg, png, bmp, gif).")
+for name, default, help in dataset_flags.definitions(
+    "Dataset for the timed input and int8 calibration; default random.", run_defaults=False
+):
+    flags.DEFINE_string(name, default, help)
 flags.DEFINE_integer("runs", 500, "Timed invocations per model.")
 flags.DEFINE_integer("warmup", 50, "Untimed invocations first.")
 flags.DEFINE_integer("num_threads", 1, "LiteRT CPU threads.")
@@ -67,7 +67,7 @@ def main(argv):
 
 
 def run():
-    common.run(main)
+    common.run(main, arguments=dataset_flags.NAMES)
 
 
 if __name__ == "__main__":

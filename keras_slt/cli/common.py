@@ -7,10 +7,12 @@ Nothing here, nor in the flags' definitions, imports Keras or TensorFlow:
 through `load`, which keeps TensorFlow's start-up lines off the terminal.
 """
 
+import contextlib
 import errno
 import importlib
 import logging
 import os
+import re
 import sys
 import textwrap
 import unicodedata
@@ -29,6 +31,9 @@ from keras_slt.experiments.strategies import WorkerLostError
 FLAGS = flags.FLAGS
 # The exit status of a command stopped by Ctrl-C, as shells report it (128 + SIGINT).
 INTERRUPTED = 130
+# A word of a message: a name, or a path or flag as a whole (a name in them is no mention); a
+# possessive ("the dataset's inputs") is no mention either.
+_WORD = re.compile(r"(?<![\w./-])[\w./-]+(?![\w./'-])")
 # The tool `run` runs: its main function and the groups of its --help.
 _tool = {}
 
@@ -166,6 +171,62 @@ def one_line(text):
     return "".join(repr(c)[1:-1] if unicodedata.category(c) == "Cc" else c for c in text)
 
 
+def as_flags(text, names):
+    """`text` with the first mention of each argument in `names`, and each `name=`, written as its flag.
+
+    Library messages name a function's arguments; a command line's user
+    knows its flags. A mention is the name as a word of its own, not part of
+    a path or of a longer name, and not already a flag; later mentions are
+    words of the sentence, but a `name=value` is always the argument.
+
+    Args:
+        text: a message.
+        names: the arguments that are flags; a dict maps an argument to its
+            flag where their names differ.
+
+    Example:
+
+    >>> as_flags("batch_size 128 is larger than the 115 training examples", ["batch_size"])
+    '--batch_size 128 is larger than the 115 training examples'
+    >>> as_flags("formats must be among keras, slt; got h5", {"formats": "format"})
+    '--format must be among keras, slt; got h5'
+    >>> as_flags("give freeze_ratio or prune_ratio/lock_ratio", ["freeze_ratio", "prune_ratio", "lock_ratio"])
+    'give --freeze_ratio or --prune_ratio/--lock_ratio'
+    >>> as_flags("output_dir runs/model is in use; use another output_dir", ["output_dir", "model"])
+    '--output_dir runs/model is in use; use another output_dir'
+    >>> as_flags("data_dir /x holds no beans; pass data_dir=DIR", ["data_dir"])
+    '--data_dir /x holds no beans; pass --data_dir=DIR'
+    """
+    flag_of = names if isinstance(names, dict) else {name: name for name in names}
+    named = set()
+
+    def flags_in(match):
+        word = match.group()
+        parts = word.rstrip(".").split("/")  # "prune_ratio/lock_ratio": two arguments, not a path
+        assigned = text[match.end() : match.end() + 1] == "="
+        if not all(part in flag_of and (assigned or part not in named) for part in parts):
+            return word
+        named.update(parts)
+        return "/".join(f"--{flag_of[part]}" for part in parts) + word[len(word.rstrip(".")) :]
+
+    return _WORD.sub(flags_in, text)
+
+
+@contextlib.contextmanager
+def arguments_as_flags(names):
+    """Within this block, a ValueError's message names the arguments `names` as flags (`as_flags`).
+
+    The tools call the library inside it with their flags' values, so that
+    "batch_size 128 is larger than ..." reaches the user as "--batch_size 128 ...".
+    """
+    try:
+        yield
+    except ValueError as error:
+        if len(error.args) == 1 and isinstance(error.args[0], str):
+            error.args = (as_flags(error.args[0], names),)
+        raise
+
+
 def _parse_flags(argv):
     """absl's flag parsing, with a bad flag or flagfile reported in one line."""
     try:
@@ -227,7 +288,7 @@ def failure_line(error):
     return f"{type(error).__name__}: {text}"
 
 
-def run(main, groups=None):
+def run(main, groups=None, arguments=()):
     """Parses the flags, runs `main(argv)` and exits; a failure becomes `error: ...`, no traceback.
 
     The flags are parsed, and --help or --version answered, before anything
@@ -247,6 +308,9 @@ def run(main, groups=None):
         main: the tool's `main(argv)`; what it returns is the exit status.
         groups: (title, flag names) pairs for --help; by default one group,
             "Flags", of the flags defined in `main`'s module.
+        arguments: the library arguments `main` passes its flags to, named
+            as flags in the messages of the ValueErrors that end the tool
+            (`as_flags`: a list, or a dict from argument to flag).
     """
     _tool.update(main=main, groups=groups or [("Flags", own_flags(main.__module__))])
     _define_answers()
@@ -254,7 +318,8 @@ def run(main, groups=None):
     try:
         argv = _parse_flags(sys.argv)
         absl_logging.use_absl_handler()
-        status = _quiet(main)(argv)
+        with arguments_as_flags(arguments):
+            status = _quiet(main)(argv)
     except KeyboardInterrupt as interrupt:
         print(str(interrupt) or "interrupted", file=sys.stderr)
         sys.exit(INTERRUPTED)

@@ -2,10 +2,9 @@ r"""Exports a ticket as .keras, .slt, TFLite (float, weight-only and full int8) 
 
 Example:
 
-    python deploy/export.py --output_dir=runs/fmnist_fc --format=slt,tflite --weight_int8
-
-    python deploy/export.py --model_path=best.keras --dataset=fashion_mnist \
-        --format=keras,tflite,onnx --weight_int8 --export_dir=out
+    python deploy/export.py --output_dir=runs/fashion_mnist_fc --format=slt,tflite --weight_int8
+    python deploy/export.py --model_path=runs/fashion_mnist_fc/best.keras --dataset=fashion_mnist \
+        --format=keras,tflite --weight_int8 --export_dir=out
 
 Every file written is checked against the Keras model on real inputs (the
 run's dataset): LiteRT and ONNX Runtime float outputs within 1e-4,
@@ -38,7 +37,7 @@ import os
 from absl import flags
 
 from keras_slt import data
-from keras_slt.cli import common
+from keras_slt.cli import common, dataset_flags
 from keras_slt.experiments import folder_lock, run_files
 from keras_slt.utils.validation import check_file_name, check_positive_int
 
@@ -80,21 +79,22 @@ flags.DEFINE_bool(
     False,
     "Export a run folder whose search has not finished (no results.json): its best epoch so far.",
 )
-flags.DEFINE_string(
-    "dataset", None, "Dataset for calibration and checks (a name, tfds:NAME or image_folder); default: the run's."
-)
-flags.DEFINE_string("data_dir", None, "Dataset files; default: the run's, or keras_slt.data's default.")
-flags.DEFINE_string("image_size", None, "H,W for tfds:NAME and image_folder datasets; default: the run's.")
-flags.DEFINE_string(
-    "image_formats",
-    None,
-    "Formats an image_folder's files may have (jpeg, png, bmp, gif); default: the run's, else jpeg,png.",
-)
+for name, default, help in dataset_flags.definitions(
+    "Dataset for calibration and checks (a name, tfds:NAME or image_folder); default: the run's.", run_defaults=True
+):
+    flags.DEFINE_string(name, default, help)
 flags.DEFINE_float("latency_budget_s", 1.0, "About how many seconds to time each TFLite and ONNX model.")
 flags.DEFINE_string("export_dir", None, "Where to write; default: --output_dir or the model's folder.")
 flags.DEFINE_string("name", "ticket", "Base name of the files written.")
 flags.DEFINE_integer("max_samples", 10000, "Test inputs the checks run on.")
 flags.DEFINE_integer("num_calibration", 200, "Training inputs calibrating int8 activations.")
+# The library's arguments that are these flags, named as flags in its messages ("int8" is
+# left out: "use int8 weights" is a word of the sentence, not the argument).
+ARGUMENTS = {
+    "output_dir": "output_dir",
+    "formats": "format",
+    **{name: name for name in ("int8_sparse", "weight_int8", "weight_int4", *dataset_flags.NAMES)},
+}
 
 
 def main(argv):
@@ -188,7 +188,7 @@ def _export(model, formats, run_flags, export_dir, dataset, image_size):
     )
     print()
     for check in result.checks:
-        print(check)
+        print(common.as_flags(str(check), ["weight_int8"]))  # a failed file's line names the mode that passes
     for key, layout in result.layouts.items():
         print(f"{key}: {layout}")
     print()
@@ -197,7 +197,7 @@ def _export(model, formats, run_flags, export_dir, dataset, image_size):
 
 
 def run():
-    common.run(main)
+    common.run(main, arguments=ARGUMENTS)
 
 
 if __name__ == "__main__":

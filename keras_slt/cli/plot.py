@@ -2,9 +2,9 @@ r"""Figures and the accuracy-size frontier of a sweep CSV.
 
 Example:
 
-    python tools/plot.py --csv=runs/fmnist/results.csv --output_dir=docs/figures \
+    python tools/plot.py --csv=runs/fmnist/results.csv --output_dir=runs/fmnist/figures \
         --title="FC on Fashion-MNIST" --ticket=runs/fmnist/fc_s0.5_f0.5_frozen_seed0
-    python tools/plot.py --sweep_dir=runs/study --output_dir=figures --table=all
+    python tools/plot.py --sweep_dir=runs/fmnist --output_dir=runs/fmnist/figures --table=all
 
 Writes accuracy_vs_size, accuracy_vs_freezing_s<sparsity> (one per
 sparsity) and, with --ticket, layer_sparsity, each as PNG and SVG, and prints

@@ -13,6 +13,8 @@ from absl import flags
 from keras_slt.cli import flagfiles
 from keras_slt.experiments import config
 
+# The search's settings, each a flag of the same name.
+SETTINGS = tuple(field.name for field in dataclasses.fields(config.SearchConfig))
 # absl's flag definer for each field type (Optional[X] uses X's).
 _DEFINERS = {str: flags.DEFINE_string, int: flags.DEFINE_integer, float: flags.DEFINE_float, bool: flags.DEFINE_bool}
 

@@ -136,7 +136,8 @@ def main(argv):
     for run in runs:  # a bad setting is found now, not hours into the sweep
         try:
             run_config, given = search_flags.parse_command(run.command(FLAGS.output_dir, base_flags, program=()))
-            run_config.validate(given)
+            with common.arguments_as_flags(search_flags.SETTINGS):
+                run_config.validate(given)
         except ValueError as error:
             raise ValueError(f"run {run.name}: {error}") from None
     if FLAGS.dry_run:
@@ -155,14 +156,14 @@ def _sweep(runs, base_flags):
     ):
         if not FLAGS.rerun_changed:
             raise ValueError(
-                f"{sweep.run_folder(root, run)} holds a finished run with {name}={before!r}, "
+                f"{sweep.run_folder(root, run)} holds a finished run with --{name}={before!r}, "
                 f"not {now!r}; pass --rerun_changed to run it again, or use another --output_dir"
             )
         shutil.rmtree(sweep.run_folder(root, run))
     here = FLAGS.in_process and FLAGS.parallel == 1
     if here:
-        from keras_slt.cli import in_process  # loads Keras: only once the flags are checked
-
+        # Loads Keras, only once the flags are checked; TensorFlow's start-up lines silenced.
+        in_process = common.load("keras_slt.cli.in_process")
         launch = in_process.search_launcher(base_flags)
     else:
         launch = sweep.subprocess_launcher(base_flags)

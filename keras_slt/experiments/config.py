@@ -20,10 +20,9 @@ from keras_slt.data.readers import image_folder
 from keras_slt.experiments import model_names, processes
 from keras_slt.experiments.strategies import STRATEGIES
 from keras_slt.freezing import densities, pattern
-from keras_slt.layers import initializers
 from keras_slt.models.catalog import STEMS
 from keras_slt.utils import defaults, seeding
-from keras_slt.utils.defaults import BLOCK_SIZES, SCALES, SELECTIONS
+from keras_slt.utils.defaults import BLOCK_SIZES, INITIALIZERS, SCALES, SELECTIONS
 from keras_slt.utils.validation import check_one_of, check_positive_int
 
 ALGOS = ("ep", "dense")
@@ -215,8 +214,8 @@ class SearchConfig:
     prune_ratio: float | None = setting(None, "Fraction p permanently pruned (instead of --freeze_ratio).")
     lock_ratio: float | None = setting(None, "Fraction r permanently locked (instead of --freeze_ratio).")
     distribution: str = setting(defaults.DISTRIBUTION, "Layer-wise spread of p and r.", densities.METHODS)
-    weight_init: str = setting(defaults.WEIGHT_INIT, "Random weights.", initializers.NAMES)
-    score_init: str = setting(defaults.SCORE_INIT, "Initial scores.", initializers.NAMES)
+    weight_init: str = setting(defaults.WEIGHT_INIT, "Random weights.", INITIALIZERS)
+    score_init: str = setting(defaults.SCORE_INIT, "Initial scores.", INITIALIZERS)
     scale: str = setting(defaults.SCALE, "Kernel scaling.", SCALES)
     block_size: int = setting(
         defaults.BLOCK_SIZE,
@@ -319,8 +318,8 @@ class SearchConfig:
                 ("optimizer", OPTIMIZERS),
                 ("selection", SELECTIONS),
                 ("distribution", densities.METHODS),
-                ("weight_init", initializers.NAMES),
-                ("score_init", initializers.NAMES),
+                ("weight_init", INITIALIZERS),
+                ("score_init", INITIALIZERS),
                 ("scale", SCALES),
                 ("schedule", SCHEDULES),
                 ("schedule_unit", SCHEDULE_UNITS),

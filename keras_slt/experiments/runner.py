@@ -69,7 +69,7 @@ from keras_slt.experiments.config import (  # noqa: F401  (SearchConfig, ConfigE
 )
 from keras_slt.experiments.run_callbacks import EpochLog, MaskStatistics, RunCheckpoint, jsonable
 from keras_slt.experiments.strategies import WorkerLostError  # noqa: F401  (the API)
-from keras_slt.experiments.summary import summary  # noqa: F401  (the run's one line: search.summary)
+from keras_slt.experiments.summary import report, summary  # noqa: F401  (what a run ends with: search.report)
 from keras_slt.search.callbacks import NonFiniteTrainingError, StopOnNonFinite
 from keras_slt.search.optimizers import CoupledSGD
 from keras_slt.ticket.size import model_size

@@ -90,15 +90,15 @@ def check_dataset_options(dataset, data_dir=None, image_size=None):
     >>> check_dataset_options("fashion_mnist", image_size="32,32")
     Traceback (most recent call last):
     ...
-    ValueError: --image_size applies to tfds:NAME and image_folder datasets, not to fashion_mnist
+    ValueError: image_size applies to tfds:NAME and image_folder datasets, not to fashion_mnist
     """
     if not dataset:
         for name, value in (("data_dir", data_dir), ("image_size", image_size)):
             if value:
-                raise ValueError(f"--{name} applies to the inputs of a dataset, and none is given (--dataset)")
+                raise ValueError(f"{name} needs dataset: it applies to the dataset's inputs")
     elif image_size and not data.is_custom(dataset):
         raise ValueError(
-            f"--image_size applies to {data.TFDS_PREFIX}NAME and {data.IMAGE_FOLDER} datasets, not to {dataset}"
+            f"image_size applies to {data.TFDS_PREFIX}NAME and {data.IMAGE_FOLDER} datasets, not to {dataset}"
         )
 
 

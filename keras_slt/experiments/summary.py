@@ -1,4 +1,35 @@
-"""The one line a search run ends with: what ran, its test accuracy and its size."""
+"""What a search run ends with: its masks layer by layer, then one line of what ran, its accuracy and size."""
+
+from keras_slt.ticket.size import LayerSize, mask_table
+
+# Beyond this many supermask layers the mask table is its total line alone
+# (a ResNet-50 has 53): the whole table is `keras_slt.mask_summary(model)`.
+MAX_TABLE_LAYERS = 20
+
+
+def report(results):
+    """The lines a search prints at its end: `layer_table` (tickets), then `summary`."""
+    return [*layer_table(results), summary(results)]
+
+
+def layer_table(results, max_rows=MAX_TABLE_LAYERS):
+    """`keras_slt.mask_summary`'s table of a ticket from its results; no lines for weight training.
+
+    Args:
+        results: a run's results (`runner.run_search`'s, or its results.json).
+        max_rows: beyond this many layers, the total line alone.
+
+    Example:
+
+    >>> layer = {"name": "fc1", "shape": [16, 8], "weights": 128, "free": 64, "pruned": 32,
+    ...          "locked": 32, "kept": 61, "kept_free": 29, "mask_bits": 64, "entropy_bits": 63.9}
+    >>> print("\\n".join(layer_table({"size": {"layers": [layer]}})))
+    layer  shape    weights  kept  pruned  locked  free  sparsity
+    fc1    (16, 8)      128    61      32      32    64    0.5234
+    total               128    61      32      32    64    0.5234
+    """
+    layers = (results.get("size") or {}).get("layers")
+    return mask_table([LayerSize(**layer) for layer in layers], max_rows) if layers else []
 
 
 def summary(results):

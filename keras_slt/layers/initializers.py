@@ -12,11 +12,11 @@ import math
 
 import numpy as np
 
-from keras_slt.utils import seeding
+from keras_slt.utils import defaults, seeding
 from keras_slt.utils.validation import check_one_of
 
 GAIN = math.sqrt(2.0)  # Kaiming gain for ReLU
-NAMES = ("signed_kaiming_constant", "kaiming_normal", "kaiming_uniform")
+NAMES = defaults.INITIALIZERS
 
 
 def fan_in(shape):

@@ -223,16 +223,46 @@ def mask_summary(model, print_fn=print):
     [('fc1', 61, 64), ('fc2', 33, 32), ('logits', 14, 12)]
     """
     rows = model_size(model).layers
-    if print_fn is None:
-        return rows
+    if print_fn is not None:
+        for line in mask_table(rows):
+            print_fn(line)
+    return rows
+
+
+def mask_table(rows, max_rows=None):
+    """The lines of `mask_summary`'s table for `rows`, a list of `LayerSize`.
+
+    Args:
+        rows: the layers' counts, as `ModelSize.layers`.
+        max_rows: beyond this many layers, the table shows the total
+            alone, as `total (N layers)`; None lists every layer.
+
+    Example:
+
+    >>> rows = [LayerSize("fc1", (16, 8), 128, 64, 32, 32, 61, 29, 64, 63.9),
+    ...         LayerSize("logits", (8, 3), 24, 12, 6, 6, 14, 8, 12, 11.9)]
+    >>> print("\\n".join(mask_table(rows, max_rows=1)))
+    layer             shape  weights  kept  pruned  locked  free  sparsity
+    total (2 layers)             152    75      38      38    76    0.5066
+    """
     weights, kept = sum(row.weights for row in rows), sum(row.kept for row in rows)
+    collapsed = max_rows is not None and len(rows) > max_rows
     lines = [
-        [row.name, str(row.shape), row.weights, row.kept, row.pruned, row.locked, row.free, f"{row.sparsity:.4f}"]
-        for row in rows
+        [
+            row.name,
+            str(tuple(row.shape)),
+            row.weights,
+            row.kept,
+            row.pruned,
+            row.locked,
+            row.free,
+            f"{row.sparsity:.4f}",
+        ]
+        for row in ([] if collapsed else rows)
     ]
     lines.append(
         [
-            "total",
+            f"total ({len(rows)} layers)" if collapsed else "total",
             "",
             weights,
             kept,
@@ -244,11 +274,11 @@ def mask_summary(model, print_fn=print):
     )
     table = [list(_SUMMARY_COLUMNS)] + [[str(cell) for cell in line] for line in lines]
     widths = [max(len(line[column]) for line in table) for column in range(len(_SUMMARY_COLUMNS))]
-    for line in table:
-        # Names and shapes read left to right, numbers line up on the right.
-        cells = [
+    # Names and shapes read left to right, numbers line up on the right.
+    return [
+        "  ".join(
             cell.ljust(width) if column < 2 else cell.rjust(width)
             for column, (cell, width) in enumerate(zip(line, widths))
-        ]
-        print_fn("  ".join(cells).rstrip())
-    return rows
+        ).rstrip()
+        for line in table
+    ]

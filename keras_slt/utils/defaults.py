@@ -27,3 +27,4 @@ BLOCK_SIZE = 1
 SELECTIONS = ("global", "layerwise")
 SCALES = ("none", "static", "dynamic")
 BLOCK_SIZES = (1, 4, 16)
+INITIALIZERS = ("signed_kaiming_constant", "kaiming_normal", "kaiming_uniform")

@@ -148,7 +148,7 @@ def test_cli_refuses_a_flag_given_at_its_default_before_reading_data(tmp_path):
         timeout=120,
     )
     assert one_error_line(result, 2) == (
-        "error: batch_size=128 does not apply to dataset cora: it applies to image datasets "
+        "error: --batch_size=128 does not apply to --dataset cora: it applies to image datasets "
         "(graphs train full batch); leave it out"
     )
     assert not (tmp_path / "out").exists()

@@ -79,9 +79,9 @@ def test_tfds_dataset_not_in_data_dir_fails_in_seconds(tmp_path):
         timeout=90,
     )
     assert one_error_line(result, 2) == (
-        f"error: dataset: tfds:beans is not prepared in data_dir {tmp_path}: a download is needed; "
+        f"error: --dataset: tfds:beans is not prepared in --data_dir {tmp_path}: a download is needed; "
         "`tfds build beans --data_dir=DIR` downloads and prepares it in DIR on a machine with network; "
-        "then pass data_dir=DIR, the folder holding beans/"
+        "then pass --data_dir=DIR, the folder holding beans/"
     )
 
 
@@ -155,7 +155,7 @@ def test_export_refuses_an_unfinished_run(tmp_path):
     (tmp_path / "best.keras").write_bytes(b"a model")
     result = run_tool("deploy/export.py", f"--output_dir={tmp_path}", timeout=120)
     assert one_error_line(result, 2) == (
-        f"error: output_dir {tmp_path} holds no results.json: its search has not finished; run the same "
+        f"error: --output_dir {tmp_path} holds no results.json: its search has not finished; run the same "
         "search command to finish it, or pass --allow_unfinished to export its best epoch so far"
     )
     assert sorted(os.listdir(tmp_path)) == ["best.keras"]
@@ -176,13 +176,13 @@ def test_unfinished_run_exports_with_its_stored_flags(tmp_path):
 @pytest.mark.parametrize(
     "dataset, data_dir, image_size, message",
     [
-        (None, "data", None, "--data_dir applies to the inputs of a dataset, and none is given (--dataset)"),
-        (None, None, "32,32", "--image_size applies to the inputs of a dataset, and none is given (--dataset)"),
+        (None, "data", None, "data_dir needs dataset: it applies to the dataset's inputs"),
+        (None, None, "32,32", "image_size needs dataset: it applies to the dataset's inputs"),
         (
             "fashion_mnist",
             None,
             "32,32",
-            "--image_size applies to tfds:NAME and image_folder datasets, not to fashion_mnist",
+            "image_size applies to tfds:NAME and image_folder datasets, not to fashion_mnist",
         ),
     ],
 )

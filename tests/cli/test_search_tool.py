@@ -47,12 +47,14 @@ def test_cli_writes_results_and_ends_with_a_summary(data_dir, tmp_path):
     tensorboard = []  # TensorBoard's logs are written where TensorFlow is installed
     if importlib.util.find_spec("tensorflow"):
         tensorboard = [f"TensorBoard logs: {out / 'logs'} (view them: tensorboard --logdir={out / 'logs'})"]
-    assert lines[0:4:2] == ["Epoch 1/2", "Epoch 2/2"] and len(lines) == 8 + len(tensorboard)
+    assert lines[0:4:2] == ["Epoch 1/2", "Epoch 2/2"] and len(lines) == 13 + len(tensorboard)
     assert all(line.startswith("5/5 - ") and "val_accuracy" in line for line in lines[1:4:2])
-    assert lines[4].startswith(
+    # The ticket's masks layer by layer (keras_slt.mask_summary), then one summary line.
+    assert [line.split()[0] for line in lines[4:9]] == ["layer", "fc1", "fc2", "logits", "total"]
+    assert lines[9].startswith(
         "fc on fashion_mnist, ep (sparsity s=0.5, prune ratio p=0.25, lock ratio r=0.25): test accuracy"
     )
-    assert lines[5:] == [
+    assert lines[10:] == [
         f"results: {out / 'results.json'}",
         f"best model: {out / 'best.keras'}",
         f"epoch log: {out / 'logs' / 'history.csv'}",
@@ -76,10 +78,10 @@ def test_cli_writes_results_and_ends_with_a_summary(data_dir, tmp_path):
 @pytest.mark.parametrize(
     "flags, message",
     [
-        (["--sparsity=0.2", "--prune_ratio=0.3"], "error: sparsity must be in [prune_ratio, 1 - lock_ratio]"),
-        (["--model=vgg"], "error: model must be one of"),
-        (["--data_dir=EMPTY"], "error: data_dir: fashion_mnist: missing train-images-idx3-ubyte.gz"),
-        (["--epochs=0"], "error: epochs must be a positive integer"),
+        (["--sparsity=0.2", "--prune_ratio=0.3"], "error: --sparsity must be in [--prune_ratio, 1 - --lock_ratio]"),
+        (["--model=vgg"], "error: --model must be one of"),
+        (["--data_dir=EMPTY"], "error: --data_dir: fashion_mnist: missing train-images-idx3-ubyte.gz"),
+        (["--epochs=0"], "error: --epochs must be a positive integer"),
     ],
 )
 def test_invalid_flags_exit_at_once_with_one_line(data_dir, tmp_path, flags, message):

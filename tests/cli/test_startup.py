@@ -17,7 +17,7 @@ TOOLS = {
     "search": (
         "tools/search.py",
         ["--sparsity=2", "--output_dir=unused"],
-        "error: sparsity must be in [0, 1), got 2.0",
+        "error: --sparsity must be in [0, 1), got 2.0",
     ),
     "sweep": (
         "tools/sweep.py",

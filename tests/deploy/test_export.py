@@ -361,8 +361,8 @@ def test_export_cli_refuses_int4_where_litert_has_none_and_writes_nothing(tmp_pa
         "--num_calibration=8",
     )
     line = one_error_line(result, 2)
-    assert line.startswith("error: weight_int4: LiteRT has no int4 weights for DEPTHWISE_CONV_2D (weights ")
-    assert line.endswith("; use int8 weights (weight_int8)")
+    assert line.startswith("error: --weight_int4: LiteRT has no int4 weights for DEPTHWISE_CONV_2D (weights ")
+    assert line.endswith("; use int8 weights (--weight_int8)")
     assert not (tmp_path / "out").exists()
 
 
@@ -371,4 +371,4 @@ def test_export_cli_refuses_a_bad_flag_in_one_line(tmp_path):
     result = run_tool("deploy/export.py", f"--output_dir={tmp_path}", "--format=keras,zip")
     assert result.returncode != 0 and "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert errors == ["error: formats must be among keras, slt, tflite, onnx; got keras, zip"]
+    assert errors == ["error: --format must be among keras, slt, tflite, onnx; got keras, zip"]

@@ -247,7 +247,7 @@ def test_bad_settings_end_the_tool_in_one_line(data_dir, tmp_path):
         f"--output_dir={tmp_path}",
     ]
     line = one_error_line(run_tool("tools/search.py", *base, "--batch_size=7", env=jax_env(2), timeout=300), 2)
-    assert line == "error: batch_size 7 does not divide among the 2 devices of data_parallel; use a multiple of 2"
+    assert line == "error: --batch_size 7 does not divide among the 2 devices of data_parallel; use a multiple of 2"
     port = free_port()
     line = one_error_line(
         run_tool(
@@ -262,7 +262,7 @@ def test_bad_settings_end_the_tool_in_one_line(data_dir, tmp_path):
         ),
         2,
     )
-    assert line.startswith(f"error: coordinator_address 127.0.0.1:{port}: no coordinator answered within 1 s")
+    assert line.startswith(f"error: --coordinator_address 127.0.0.1:{port}: no coordinator answered within 1 s")
     line = one_error_line(
         run_tool(
             "tools/search.py",
@@ -275,7 +275,7 @@ def test_bad_settings_end_the_tool_in_one_line(data_dir, tmp_path):
         ),
         2,
     )
-    assert line == "error: process_id 2 is out of range: a run of 2 processes has ids 0 to 1"
+    assert line == "error: --process_id 2 is out of range: a run of 2 processes has ids 0 to 1"
 
 
 @needs_jax

@@ -65,8 +65,8 @@ def test_searches_in_the_sweeps_process(tmp_path, data_dir):
         bad + runs, tmp_path, in_process.search_launcher(base + ["--image_size=8,8"]), log=lines.append
     )
     assert failed == [bad[0].name]
-    assert lines[1].startswith(f"FAILED (2): {bad[0].name}: image_size=8,8 does not apply to dataset fashion_mnist")
-    assert (tmp_path / bad[0].name / "log.txt").read_text().startswith("error: image_size=8,8 does not apply")
+    assert lines[1].startswith(f"FAILED (2): {bad[0].name}: --image_size=8,8 does not apply to --dataset fashion_mnist")
+    assert (tmp_path / bad[0].name / "log.txt").read_text().startswith("error: --image_size=8,8 does not apply")
 
 
 @pytest.mark.slow
@@ -119,5 +119,5 @@ def test_sweep_passes_run_flags_and_checks_every_run_first(tmp_path):
         "--search_flagfile=configs/fashion_mnist_fc.flags",
         "--batch_size=0",
     )
-    assert one_error_line(result, 2).startswith("error: run fc_s0.5_dense_seed0: batch_size")
+    assert one_error_line(result, 2).startswith("error: run fc_s0.5_dense_seed0: --batch_size")
     assert not (tmp_path / "out").exists()  # refused before any run started

@@ -153,7 +153,7 @@ def test_non_finite_flag_exits_with_one_line(data_dir, tmp_path):
         f"--output_dir={tmp_path / 'out'}",
         timeout=120,
     )
-    assert one_error_line(result, 2) == "error: lr must be a finite number, got inf"
+    assert one_error_line(result, 2) == "error: --lr must be a finite number, got inf"
     assert not (tmp_path / "out").exists()
 
 
@@ -561,7 +561,7 @@ def test_sweep_refuses_a_finished_run_whose_flags_changed(finished_run, tmp_path
         timeout=120,
     )
     assert one_error_line(result, 2) == (
-        f"error: {root / run.name} holds a finished run with lr=0.1, not 0.2; "
+        f"error: {root / run.name} holds a finished run with --lr=0.1, not 0.2; "
         "pass --rerun_changed to run it again, or use another --output_dir"
     )
     assert snapshot(root) == before and not (root / "results.csv").exists()

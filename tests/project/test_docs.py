@@ -5,10 +5,12 @@ needs; .ci/run runs exactly the test one. Every other shell command in
 README.md, BUILD.md and docs/ runs in the activated virtual environment, so
 it starts with `python` (never `.venv/bin/python`), names scripts and
 flagfiles that exist, and gives the flags its tool requires; a command
-holding `<...>` or `...` is a template for the reader to fill in.
-tests/cli/test_walkthrough.py runs README's quick start itself.
+holding `<...>` or `...` is a template for the reader to fill in. The
+examples of each tool's --help (its module's docstring) follow the same
+rules. tests/cli/test_walkthrough.py runs README's quick start itself.
 """
 
+import ast
 import pathlib
 import re
 
@@ -17,6 +19,8 @@ from helpers import section
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DOCUMENTS = ["README.md", "BUILD.md", *sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "docs").glob("*.md"))]
+# The tools' modules: their docstrings are their --help, examples included.
+TOOLS = ["keras_slt/cli/" + name + ".py" for name in ("search", "export", "benchmark_tflite", "sweep", "plot")]
 
 
 def readme_commands():
@@ -42,10 +46,16 @@ def code_lines(text):
     return lines
 
 
+def text_of(document):
+    """A Markdown document's text, or a tool module's docstring."""
+    text = (ROOT / document).read_text()
+    return ast.get_docstring(ast.parse(text)) if document.endswith(".py") else text
+
+
 def shell_commands(document):
     """The shell commands of a document, continuation lines joined."""
     commands, pending = [], ""
-    for line in code_lines((ROOT / document).read_text()):
+    for line in code_lines(text_of(document)):
         line = pending + line.split("  #")[0].rstrip()
         if line.endswith("\\"):
             pending = line[:-1].rstrip() + " "
@@ -70,7 +80,7 @@ def flagfile_sets(path, name):
 
 
 def all_commands():
-    return [(document, command) for document in DOCUMENTS for command in shell_commands(document)]
+    return [(document, command) for document in DOCUMENTS + TOOLS for command in shell_commands(document)]
 
 
 def test_readme_install_section_has_the_two_commands():
@@ -97,8 +107,9 @@ def test_default_flagfile_exists():
 
 def test_the_documents_have_commands():
     # The extraction itself: a change of layout must not empty the checks below.
-    counts = {document: len(shell_commands(document)) for document in DOCUMENTS}
+    counts = {document: len(shell_commands(document)) for document in DOCUMENTS + TOOLS}
     assert counts["README.md"] >= 8 and counts["BUILD.md"] >= 5 and counts["docs/USAGE.md"] >= 6, counts
+    assert all(counts[tool] >= 1 for tool in TOOLS), counts
 
 
 def test_commands_run_in_the_activated_environment():
@@ -114,7 +125,7 @@ def test_commands_run_in_the_activated_environment():
     assert not wrong
 
 
-@pytest.mark.parametrize("document", DOCUMENTS)
+@pytest.mark.parametrize("document", DOCUMENTS + TOOLS)
 def test_scripts_and_flagfiles_exist(document):
     for command in shell_commands(document):
         for script in re.findall(r"(?:^|\s)((?:tools|deploy|benchmarks)/\w+\.py)", command):
@@ -125,7 +136,7 @@ def test_scripts_and_flagfiles_exist(document):
                 assert (ROOT / path).is_file(), (document, command)
 
 
-@pytest.mark.parametrize("document", DOCUMENTS)
+@pytest.mark.parametrize("document", DOCUMENTS + TOOLS)
 def test_commands_give_the_flags_their_tool_needs(document):
     for command in shell_commands(document):
         if is_template(command):
