@@ -244,7 +244,7 @@ def test_same_seed_same_tensors_other_seed_differs():
         ({"scale": "huge"}, "scale must be one of none, static, dynamic"),
         ({"selection": "both"}, "selection must be one of global, layerwise"),
         ({"seed": -1}, r"seed must be in \[0, 2\*\*64\)"),
-        ({"units": 0}, "units must be a positive integer"),
+        ({"units": 0}, "Received: units=0"),
     ],
 )
 def test_layer_validation(kwargs, message):
