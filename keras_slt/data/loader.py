@@ -1,9 +1,11 @@
 """`load` and `load_arrays`: the entry points of `keras_slt.data`."""
 
 import importlib.util
+import inspect
 import os
 
-from keras_slt.data import custom
+from keras_slt.data import custom, graphs
+from keras_slt.data.batching import graph_batches
 from keras_slt.data.catalog import DEFAULT_DIRS, NAMES, SPECS
 from keras_slt.data.dataset import Dataset, split_indices
 from keras_slt.data.errors import DataError, require_tensorflow
@@ -31,9 +33,14 @@ _READERS = {
 }
 
 
+# What `load` takes for a graph besides its defaults: a graph is one batch
+# (the whole graph), with its published split and its features as they are.
+_GRAPH_CHOICES = {"augment": ("auto", "none"), "pipeline": ("auto", "numpy")}
+
+
 def _check_name(name):
     if not custom.is_custom(name):
-        check_one_of("dataset", name, NAMES, forms=custom.FORMS)
+        check_one_of("dataset", name, NAMES + graphs.NAMES, forms=custom.FORMS)
 
 
 def arrays_and_spec(name, data_dir=None, image_size=None, image_formats=image_folder.DEFAULT_FORMATS):
@@ -77,7 +84,8 @@ def load_arrays(name, data_dir=None, image_size=None, image_formats=image_folder
         `(N, height, width, channels)` and `int32` labels of shape `(N,)`.
 
     Raises:
-        ValueError: If `name` is unknown or is `"imagenet2012"`.
+        ValueError: If `name` is unknown, `"imagenet2012"` or a graph (see
+            `keras_slt.data.graphs.load_graph`).
         DataError: If the files are missing or malformed, or TFDS fails.
 
     Example:
@@ -91,6 +99,8 @@ def load_arrays(name, data_dir=None, image_size=None, image_formats=image_folder
     _check_name(name)
     if custom.is_custom(name):
         return custom.load(name, data_dir, image_size, image_formats)[0]
+    if name in graphs.NAMES:
+        raise ValueError(f"dataset {name} is a graph: read it with keras_slt.data.load_graph (or load)")
     if name not in _READERS:
         raise ValueError(f"Dataset {name!r} is too large for numpy arrays; use load()")
     spec = SPECS[name]
@@ -129,7 +139,7 @@ def load(
 ):
     """Builds the training, validation and test pipelines of a dataset.
 
-    The validation split is a seeded random `validation_fraction` of the
+    For images, the validation split is a seeded random `validation_fraction` of the
     training set (see `split_indices`); the test split is the official test
     set (ImageNet: the official validation set). Each training epoch has its
     own order and augmentation, fixed by `seed` and the epoch alone
@@ -147,15 +157,23 @@ def load(
       flip (not for ImageNet).
     - "none".
 
+    A graph (one of `GRAPH_NAMES`, read by `keras_slt.data.graphs.load_graph`)
+    trains full batch: each split is one batch, the whole graph, its loss
+    weighted to the split's nodes (`keras_slt.data.batching.graph_batches`),
+    and the split is the published one. The options about batches, splits
+    and images do not apply to it and are refused unless left as they are.
+
     Args:
         name: One of `NAMES`: `"mnist"`, `"fashion_mnist"`, `"cifar10"`,
-            `"cifar100"`, `"imagenet2012"`; or `"tfds:NAME"` or
+            `"cifar100"`, `"imagenet2012"`; `"tfds:NAME"` or
             `"image_folder"` (see `load_arrays`), whose shape, classes and
-            normalization come from their training images.
+            normalization come from their training images; or a graph, one
+            of `GRAPH_NAMES`.
         data_dir: Where the files are. For the small datasets see
             `load_arrays`. For `"imagenet2012"`, the directory holding
             `ILSVRC2012_img_train.tar` and `ILSVRC2012_img_val.tar`, read
-            when TFDS first prepares the dataset.
+            when TFDS first prepares the dataset. For graphs see
+            `keras_slt.data.graphs.load_graph`.
         batch_size: Number of examples per batch.
         seed: Non-negative integer that fixes the split, the shuffling and
             the augmentation.
@@ -172,15 +190,17 @@ def load(
             `PyDataset`s, no TensorFlow needed; the same batches), or "auto",
             tf.data where TensorFlow is installed. ImageNet is tf.data only.
         shard: for one process of a data-parallel run, its rows of every
-            batch and their placement (see `numpy_pipeline.TrainingBatches`);
-            numpy pipeline only.
+            batch and their placement (see
+            `keras_slt.data.batching.numpy_batches.TrainingBatches`); numpy
+            pipeline only.
         image_formats: the formats `image_folder` files may have (see
             `load_arrays`).
 
     Returns:
         A `Dataset` (`keras_slt.data.dataset`): its training stream, from any
         epoch on, its `validation` and `test` batches of `(float32 images,
-        int32 labels)`, and their sizes.
+        int32 labels)` (graphs: `(inputs, labels, sample_weights)`), and
+        their sizes.
 
     Raises:
         ValueError: If `name` is unknown or an argument is out of range.
@@ -197,6 +217,18 @@ def load(
     ((128, 28, 28, 1), (128,))
     """
     _check_name(name)
+    if name in graphs.NAMES:
+        options = dict(
+            batch_size=batch_size,
+            validation_fraction=validation_fraction,
+            augment=augment,
+            normalize=normalize,
+            image_size=image_size,
+            pipeline=pipeline,
+            shard=shard,
+            image_formats=image_formats,
+        )
+        return _graph(name, data_dir, options)
     if not 0 <= validation_fraction < 1:
         raise ValueError(f"validation_fraction must be in [0, 1), got {validation_fraction}")
     check_positive_int("batch_size", batch_size)
@@ -253,6 +285,18 @@ def load(
         num_test=len(x_test),
         batch_size=batch_size,
     )
+
+
+def _graph(name, data_dir, options):
+    """`load` for a graph: one batch, the whole graph (see `load`)."""
+    parameters = inspect.signature(load).parameters
+    for option, value in options.items():
+        if value not in _GRAPH_CHOICES.get(option, (parameters[option].default,)):
+            raise ValueError(
+                f"{option} does not apply to graph {name}: it trains full batch on its published split, "
+                f"its features as they are; got {option}={value!r}"
+            )
+    return graph_batches.graph_dataset(graphs.load_graph(name, data_dir))
 
 
 def _statistics(spec, normalize):

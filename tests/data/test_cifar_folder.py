@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from keras_slt import data
+from keras_slt.data.loader import arrays_and_spec
 from keras_slt.data.readers import cifar_folder
 
 # Imports TensorFlow (tf.data, TFDS or TFLite) at the top.
@@ -78,6 +79,6 @@ def test_refuses_a_folder_that_is_not_cifar10(tmp_path, change, message):
 
 def test_image_folder_still_reads_it_as_any_folder(tmp_path):
     root = write_folder(tmp_path / "cifar")
-    (x_train, y_train, x_test, y_test), spec = data.arrays_and_spec("image_folder", root)
+    (x_train, y_train, x_test, y_test), spec = arrays_and_spec("image_folder", root)
     assert spec.num_classes == 10 and spec.input_shape == (32, 32, 3)
     np.testing.assert_array_equal(y_train, np.repeat(np.arange(10), 2))
