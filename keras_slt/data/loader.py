@@ -11,7 +11,7 @@ from keras_slt.data.dataset import Dataset, split_indices
 from keras_slt.data.errors import DataError, require_tensorflow
 from keras_slt.data.readers import cifar, cifar_folder, idx, image_folder, tfds_builtin
 from keras_slt.utils import seeding
-from keras_slt.utils.validation import check_one_of, check_positive_int
+from keras_slt.utils.validation import check_fraction, check_one_of, check_positive_int
 
 # ImageNet examples are shuffled through a buffer; the other datasets are
 # fully shuffled in memory.
@@ -46,6 +46,12 @@ def _check_name(name):
 def arrays_and_spec(name, data_dir=None, image_size=None, image_formats=image_folder.DEFAULT_FORMATS):
     """`load_arrays` and the dataset's `DatasetSpec` (derived, for custom ones).
 
+    Args:
+        name, data_dir, image_size, image_formats: as `load_arrays`.
+
+    Returns:
+        `((x_train, y_train, x_test, y_test), spec)`.
+
     Example:
 
     >>> (x_train, y_train, x_test, y_test), spec = arrays_and_spec("fashion_mnist")
@@ -62,10 +68,10 @@ def load_arrays(name, data_dir=None, image_size=None, image_formats=image_folder
     """Loads a small dataset into numpy arrays.
 
     Args:
-        name: One of `"mnist"`, `"fashion_mnist"`, `"cifar10"`, `"cifar100"`,
+        name: one of `"mnist"`, `"fashion_mnist"`, `"cifar10"`, `"cifar100"`,
             `"tfds:NAME"` (any TFDS image classification dataset) or
             `"image_folder"` (see `keras_slt.data.readers.image_folder`).
-        data_dir: Directory of the dataset files: the four IDX `.gz` files
+        data_dir: directory of the dataset files: the four IDX `.gz` files
             for (Fashion-)MNIST, the extracted CIFAR python folder or its
             parent for CIFAR, or for CIFAR-10 also a folder of
             `train/<class>/` and `test/<class>/` JPEGs (see
@@ -164,29 +170,29 @@ def load(
     and images do not apply to it and are refused unless left as they are.
 
     Args:
-        name: One of `NAMES`: `"mnist"`, `"fashion_mnist"`, `"cifar10"`,
+        name: one of `NAMES`: `"mnist"`, `"fashion_mnist"`, `"cifar10"`,
             `"cifar100"`, `"imagenet2012"`; `"tfds:NAME"` or
             `"image_folder"` (see `load_arrays`), whose shape, classes and
             normalization come from their training images; or a graph, one
             of `GRAPH_NAMES`.
-        data_dir: Where the files are. For the small datasets see
+        data_dir: where the files are. For the small datasets see
             `load_arrays`. For `"imagenet2012"`, the directory holding
             `ILSVRC2012_img_train.tar` and `ILSVRC2012_img_val.tar`, read
             when TFDS first prepares the dataset. For graphs see
             `keras_slt.data.graphs.load_graph`.
-        batch_size: Number of examples per batch.
-        seed: Non-negative integer that fixes the split, the shuffling and
+        batch_size: number of examples per batch.
+        seed: non-negative integer that fixes the split, the shuffling and
             the augmentation.
-        validation_fraction: Fraction of the training set held out for
+        validation_fraction: fraction of the training set held out for
             validation, in [0, 1).
-        augment: Augmentation of the training split, one of
+        augment: augmentation of the training split, one of
             `AUGMENTATIONS` (see above).
-        normalize: Whether to standardize images with the dataset's
+        normalize: whether to standardize images with the dataset's
             per-channel mean and std (see `SPECS`); otherwise images are
             only scaled to [0, 1].
         image_size: `(height, width)` for `tfds:NAME` and `image_folder`
             (see `load_arrays`).
-        pipeline: One of `PIPELINES`: "tf.data", "numpy" (Keras
+        pipeline: one of `PIPELINES`: "tf.data", "numpy" (Keras
             `PyDataset`s, no TensorFlow needed; the same batches), or "auto",
             tf.data where TensorFlow is installed. ImageNet is tf.data only.
         shard: for one process of a data-parallel run, its rows of every
@@ -229,8 +235,7 @@ def load(
             image_formats=image_formats,
         )
         return _graph(name, data_dir, options)
-    if not 0 <= validation_fraction < 1:
-        raise ValueError(f"validation_fraction must be in [0, 1), got {validation_fraction}")
+    check_fraction("validation_fraction", validation_fraction, upper_open=True)
     check_positive_int("batch_size", batch_size)
     seed = seeding.check_seed(seed)
     check_one_of(f"augment for {name}", augment, ("auto", "none") if name == "imagenet2012" else AUGMENTATIONS)
@@ -252,25 +257,25 @@ def load(
     if pipeline == "auto":
         pipeline = "tf.data" if importlib.util.find_spec("tensorflow") and shard is None else "numpy"
     if pipeline == "numpy":
-        from keras_slt.data.batching import numpy_batches as batches
+        from keras_slt.data.batching import numpy_batches
 
         def train_from(epoch):
-            return batches.TrainingBatches(x_train, y_train, mean, std, batch_size, seed, crop_flip, epoch, shard)
+            return numpy_batches.TrainingBatches(x_train, y_train, mean, std, batch_size, seed, crop_flip, epoch, shard)
 
         def evaluation(x, y):
-            return batches.EvaluationBatches(x, y, mean, std, batch_size, shard)
+            return numpy_batches.EvaluationBatches(x, y, mean, std, batch_size, shard)
     else:
         import tensorflow as tf
 
-        from keras_slt.data.batching import tf_batches as tf_pipeline
+        from keras_slt.data.batching import tf_batches
 
         def train_from(epoch):
-            return tf_pipeline.training_stream(x_train, y_train, mean, std, batch_size, seed, crop_flip, epoch)
+            return tf_batches.training_stream(x_train, y_train, mean, std, batch_size, seed, crop_flip, epoch)
 
         def evaluation(x, y):
-            return tf_pipeline.evaluation_pipeline(
+            return tf_batches.evaluation_pipeline(
                 tf.data.Dataset.from_tensor_slices((x, y)),
-                lambda image: tf_pipeline.normalize(image, mean, std),
+                lambda image: tf_batches.normalize(image, mean, std),
                 batch_size,
             )
 
@@ -309,9 +314,7 @@ def _statistics(spec, normalize):
 
 def _imagenet(data_dir, batch_size, seed, validation_fraction, augment, normalize):
     """`load` for ImageNet: TFDS records, decoded and augmented in `tf.data`."""
-    from keras_slt.data.batching import tf_batches as tf_pipeline
-    from keras_slt.data.batching import transforms
-    from keras_slt.data.readers import tfds_builtin
+    from keras_slt.data.batching import tf_batches, transforms
 
     name = "imagenet2012"
     spec = SPECS[name]
@@ -322,28 +325,28 @@ def _imagenet(data_dir, batch_size, seed, validation_fraction, augment, normaliz
         raise DataError(f"{name}: {e}; {spec.obtain}") from e
 
     def decode(jpeg):
-        return tf_pipeline.normalize(transforms.resize_center_crop(jpeg), mean, std)
+        return tf_batches.normalize(transforms.resize_center_crop(jpeg), mean, std)
 
     if augment == "auto":
 
         def train_transform(jpeg, s):
-            return tf_pipeline.normalize(transforms.random_resized_crop_flip(jpeg, s), mean, std)
+            return tf_batches.normalize(transforms.random_resized_crop_flip(jpeg, s), mean, std)
     else:
 
         def train_transform(jpeg, s):
             return decode(jpeg)
 
     train_idx, val_idx = split_indices(num_train, validation_fraction, seed)
-    train_ds = tf_pipeline.select(train, train_idx, num_train)
-    val_ds = tf_pipeline.select(train, val_idx, num_train)
+    train_ds = tf_batches.select(train, train_idx, num_train)
+    val_ds = tf_batches.select(train, val_idx, num_train)
 
     def train_from(epoch):
-        return tf_pipeline.shuffled_stream(train_ds, train_transform, batch_size, seed, IMAGENET_SHUFFLE_BUFFER, epoch)
+        return tf_batches.shuffled_stream(train_ds, train_transform, batch_size, seed, IMAGENET_SHUFFLE_BUFFER, epoch)
 
     return Dataset(
         train_from=train_from,
-        validation=tf_pipeline.evaluation_pipeline(val_ds, decode, batch_size) if len(val_idx) else None,
-        test=tf_pipeline.evaluation_pipeline(test, decode, batch_size),
+        validation=tf_batches.evaluation_pipeline(val_ds, decode, batch_size) if len(val_idx) else None,
+        test=tf_batches.evaluation_pipeline(test, decode, batch_size),
         input_shape=spec.input_shape,
         num_classes=spec.num_classes,
         num_train=len(train_idx),
