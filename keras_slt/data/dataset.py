@@ -20,7 +20,9 @@ class Dataset:
     """The three splits of a dataset, ready for `model.fit`.
 
     Each split yields batches of `(images, labels)`: `float32` images of shape
-    `(batch,) + input_shape` and `int32` labels.
+    `(batch,) + input_shape` and `int32` labels; a graph's, one batch of
+    `(inputs, labels, sample_weights)`, the whole graph
+    (`keras_slt.data.batching.graph_batches`).
 
     Attributes:
         train_from: `fn(epoch) -> stream`: the training batches of epoch

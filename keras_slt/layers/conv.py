@@ -13,7 +13,7 @@ class SupermaskConv(SupermaskLayer):
 
     The base of the convolutions, as Keras's `BaseConv`: a subclass fixes
     `rank`. Arguments are checked as Keras's convolutions check them, at
-    construction.
+    construction (`keras_slt.layers.arguments`).
 
     Args:
         rank: number of spatial dimensions.
