@@ -24,6 +24,7 @@ from absl import app, flags  # noqa: E402
 
 import keras_slt  # noqa: E402
 from keras_slt import data  # noqa: E402
+from keras_slt.data.batching.plan import normalize  # noqa: E402
 from keras_slt.deploy import artifacts, quantize, report, tflite
 from keras_slt.experiments import sources  # noqa: E402
 from keras_slt.ticket import effective_kernels
@@ -71,7 +72,7 @@ def main(argv):
     if FLAGS.steps:
         x_train, y_train, _, _ = data.load_arrays("fashion_mnist", FLAGS.data_dir)
         spec = data.SPECS["fashion_mnist"]
-        x_train = np.asarray(data.normalize(x_train, spec.mean, spec.std))
+        x_train = np.asarray(normalize(x_train, spec.mean, spec.std))
         model.compile(
             keras.optimizers.Adam(1e-2),
             keras.losses.SparseCategoricalCrossentropy(from_logits=True),

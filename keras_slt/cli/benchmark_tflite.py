@@ -15,8 +15,8 @@ masks run on LiteRT's block-sparse kernels instead (see
 
 from absl import flags
 
-from keras_slt import data
 from keras_slt.cli import common, dataset_flags
+from keras_slt.data.custom import parse_image_size
 from keras_slt.utils.validation import check_positive_int
 
 FLAGS = flags.FLAGS
@@ -51,7 +51,7 @@ def main(argv):
             FLAGS.dataset,
             FLAGS.data_dir,
             max_samples=1,
-            image_size=data.parse_image_size(FLAGS.image_size),
+            image_size=parse_image_size(FLAGS.image_size),
             image_formats=FLAGS.image_formats,
         )
     else:

@@ -36,8 +36,8 @@ import os
 
 from absl import flags
 
-from keras_slt import data
 from keras_slt.cli import common, dataset_flags
+from keras_slt.data.custom import parse_image_size
 from keras_slt.experiments import folder_lock, run_files
 from keras_slt.utils.validation import check_file_name, check_positive_int
 
@@ -130,7 +130,7 @@ def main(argv):
         raise ValueError(f"--name={FLAGS.name} would overwrite the model being exported, {model_path}")
     dataset = FLAGS.dataset or run_flags.get("dataset")
     sources.check_dataset_options(dataset, FLAGS.data_dir, FLAGS.image_size)
-    image_size = data.parse_image_size(FLAGS.image_size or run_flags.get("image_size"))
+    image_size = parse_image_size(FLAGS.image_size or run_flags.get("image_size"))
     model = sources.load_model(model_path)  # a refused model leaves no export_dir behind
     created = not os.path.isdir(export_dir)
     lock = os.path.join(export_dir, run_files.LOCK)

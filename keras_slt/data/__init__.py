@@ -1,11 +1,14 @@
 """Dataset pipelines for training and evaluating strong lottery tickets.
 
-`load(name, ...)` returns batched pipelines (`tf.data`, or NumPy
-`keras.utils.PyDataset`s where TensorFlow is not installed) for the training,
-validation and test splits of MNIST, Fashion-MNIST, CIFAR-10, CIFAR-100,
-ImageNet (ILSVRC 2012), any TFDS image classification dataset
-(`"tfds:NAME"`) and a folder of class subfolders (`"image_folder"`). The
-validation split is a deterministic, seeded 20% of the training set.
+`load(name, ...)` returns a `Dataset`, batched pipelines (`tf.data`, or
+NumPy `keras.utils.PyDataset`s where TensorFlow is not installed) for the
+training, validation and test splits of MNIST, Fashion-MNIST, CIFAR-10,
+CIFAR-100, ImageNet (ILSVRC 2012), any TFDS image classification dataset
+(`"tfds:NAME"`), a folder of class subfolders (`"image_folder"`) and the
+node-classification graphs `GRAPH_NAMES` (one batch, the whole graph). The
+validation split of images is a deterministic, seeded 20% of the training
+set; graphs keep their published split. `load_arrays` and `load_graph`
+return the data itself: image arrays, or a `Graph`.
 
 Example:
 
@@ -30,28 +33,25 @@ Example:
 ['accuracy', 'loss']
 """
 
-from keras_slt.data.batching.plan import normalize
-from keras_slt.data.catalog import IMAGE_FOLDER, NAMES, SPECS, TFDS_PREFIX, DatasetSpec
-from keras_slt.data.custom import is_custom, parse_image_size
+from keras_slt.data.catalog import NAMES, SPECS, DatasetSpec
 from keras_slt.data.dataset import Dataset, split_indices
 from keras_slt.data.errors import DataError
-from keras_slt.data.loader import AUGMENTATIONS, PIPELINES, arrays_and_spec, load, load_arrays
+from keras_slt.data.graphs import NAMES as GRAPH_NAMES
+from keras_slt.data.graphs import Graph, load_graph
+from keras_slt.data.loader import AUGMENTATIONS, PIPELINES, load, load_arrays
 
 __all__ = [
     "AUGMENTATIONS",
-    "arrays_and_spec",
     "DataError",
-    "IMAGE_FOLDER",
-    "TFDS_PREFIX",
     "Dataset",
     "DatasetSpec",
+    "GRAPH_NAMES",
+    "Graph",
     "NAMES",
     "PIPELINES",
     "SPECS",
     "load",
     "load_arrays",
-    "is_custom",
-    "normalize",
-    "parse_image_size",
+    "load_graph",
     "split_indices",
 ]

@@ -54,7 +54,7 @@ def load(name, data_dir=None, image_size=None, image_formats=image_folder.DEFAUL
         name: "image_folder" or "tfds:NAME".
         data_dir: the image folder, or TFDS's data directory.
         image_size: `(height, width)` to resize to, or None (see
-            `image_folder.load_dir` and `tfds_any.load`).
+            `image_folder.load_dir` and `tfds_named.load`).
         image_formats: the formats an image folder's files may have (see
             `image_folder.load_dir`); TFDS decodes its own.
 

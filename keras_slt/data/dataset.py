@@ -20,7 +20,9 @@ class Dataset:
     """The three splits of a dataset, ready for `model.fit`.
 
     Each split yields batches of `(images, labels)`: `float32` images of shape
-    `(batch,) + input_shape` and `int32` labels.
+    `(batch,) + input_shape` and `int32` labels; a graph's, one batch of
+    `(inputs, labels, sample_weights)`, the whole graph
+    (`keras_slt.data.batching.graph_batches`).
 
     Attributes:
         train_from: `fn(epoch) -> stream`: the training batches of epoch
@@ -28,15 +30,15 @@ class Dataset:
             and with its own augmentation (fixed by the seed and the epoch),
             without end: give `fit` the `steps_per_epoch`. A resumed run
             starts the stream at its first epoch to do.
-        validation: Held-out part of the training set, unshuffled, or `None`
+        validation: held-out part of the training set, unshuffled, or `None`
             when `num_validation` is 0.
-        test: The official test set, unshuffled.
-        input_shape: Shape of one image, e.g. `(28, 28, 1)`.
-        num_classes: Number of label values.
-        num_train: Number of training examples.
-        num_validation: Number of validation examples.
-        num_test: Number of test examples.
-        batch_size: Number of examples per batch (the last batch of an epoch
+        test: the official test set, unshuffled.
+        input_shape: shape of one image, e.g. `(28, 28, 1)`.
+        num_classes: number of label values.
+        num_train: number of training examples.
+        num_validation: number of validation examples.
+        num_test: number of test examples.
+        batch_size: number of examples per batch (the last batch of an epoch
             may be smaller).
 
     Example:
@@ -81,9 +83,9 @@ def split_indices(num_examples, validation_fraction, seed):
     the rest the validation indices. Both returned arrays are sorted.
 
     Args:
-        num_examples: Size of the full training set.
-        validation_fraction: Fraction in [0, 1) held out for validation.
-        seed: Non-negative integer key of the permutation.
+        num_examples: size of the full training set.
+        validation_fraction: fraction in [0, 1) held out for validation.
+        seed: non-negative integer key of the permutation.
 
     Returns:
         `(train_indices, validation_indices)`, disjoint `int64` arrays whose

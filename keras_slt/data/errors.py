@@ -11,7 +11,7 @@ class DataError(ValueError):
     message is collapsed to single spaces.
 
     Args:
-        message: Description of the problem.
+        message: description of the problem.
 
     Example:
 

@@ -1,15 +1,17 @@
 """`load` and `load_arrays`: the entry points of `keras_slt.data`."""
 
 import importlib.util
+import inspect
 import os
 
-from keras_slt.data import custom
+from keras_slt.data import custom, graphs
+from keras_slt.data.batching import graph_batches
 from keras_slt.data.catalog import DEFAULT_DIRS, NAMES, SPECS
 from keras_slt.data.dataset import Dataset, split_indices
 from keras_slt.data.errors import DataError, require_tensorflow
 from keras_slt.data.readers import cifar, cifar_folder, idx, image_folder, tfds_builtin
 from keras_slt.utils import seeding
-from keras_slt.utils.validation import check_one_of, check_positive_int
+from keras_slt.utils.validation import check_fraction, check_one_of, check_positive_int
 
 # ImageNet examples are shuffled through a buffer; the other datasets are
 # fully shuffled in memory.
@@ -31,13 +33,24 @@ _READERS = {
 }
 
 
+# What `load` takes for a graph besides its defaults: a graph is one batch
+# (the whole graph), with its published split and its features as they are.
+_GRAPH_CHOICES = {"augment": ("auto", "none"), "pipeline": ("auto", "numpy")}
+
+
 def _check_name(name):
     if not custom.is_custom(name):
-        check_one_of("dataset", name, NAMES, forms=custom.FORMS)
+        check_one_of("dataset", name, NAMES + graphs.NAMES, forms=custom.FORMS)
 
 
 def arrays_and_spec(name, data_dir=None, image_size=None, image_formats=image_folder.DEFAULT_FORMATS):
     """`load_arrays` and the dataset's `DatasetSpec` (derived, for custom ones).
+
+    Args:
+        name, data_dir, image_size, image_formats: as `load_arrays`.
+
+    Returns:
+        `((x_train, y_train, x_test, y_test), spec)`.
 
     Example:
 
@@ -55,10 +68,10 @@ def load_arrays(name, data_dir=None, image_size=None, image_formats=image_folder
     """Loads a small dataset into numpy arrays.
 
     Args:
-        name: One of `"mnist"`, `"fashion_mnist"`, `"cifar10"`, `"cifar100"`,
+        name: one of `"mnist"`, `"fashion_mnist"`, `"cifar10"`, `"cifar100"`,
             `"tfds:NAME"` (any TFDS image classification dataset) or
             `"image_folder"` (see `keras_slt.data.readers.image_folder`).
-        data_dir: Directory of the dataset files: the four IDX `.gz` files
+        data_dir: directory of the dataset files: the four IDX `.gz` files
             for (Fashion-)MNIST, the extracted CIFAR python folder or its
             parent for CIFAR, or for CIFAR-10 also a folder of
             `train/<class>/` and `test/<class>/` JPEGs (see
@@ -77,7 +90,8 @@ def load_arrays(name, data_dir=None, image_size=None, image_formats=image_folder
         `(N, height, width, channels)` and `int32` labels of shape `(N,)`.
 
     Raises:
-        ValueError: If `name` is unknown or is `"imagenet2012"`.
+        ValueError: If `name` is unknown, `"imagenet2012"` or a graph (see
+            `keras_slt.data.graphs.load_graph`).
         DataError: If the files are missing or malformed, or TFDS fails.
 
     Example:
@@ -91,6 +105,8 @@ def load_arrays(name, data_dir=None, image_size=None, image_formats=image_folder
     _check_name(name)
     if custom.is_custom(name):
         return custom.load(name, data_dir, image_size, image_formats)[0]
+    if name in graphs.NAMES:
+        raise ValueError(f"dataset {name} is a graph: read it with keras_slt.data.load_graph (or load)")
     if name not in _READERS:
         raise ValueError(f"Dataset {name!r} is too large for numpy arrays; use load()")
     spec = SPECS[name]
@@ -129,7 +145,7 @@ def load(
 ):
     """Builds the training, validation and test pipelines of a dataset.
 
-    The validation split is a seeded random `validation_fraction` of the
+    For images, the validation split is a seeded random `validation_fraction` of the
     training set (see `split_indices`); the test split is the official test
     set (ImageNet: the official validation set). Each training epoch has its
     own order and augmentation, fixed by `seed` and the epoch alone
@@ -147,32 +163,40 @@ def load(
       flip (not for ImageNet).
     - "none".
 
+    A graph (one of `GRAPH_NAMES`, read by `keras_slt.data.graphs.load_graph`)
+    trains full batch: each split is one batch, the whole graph, its loss
+    weighted to the split's nodes (`keras_slt.data.batching.graph_batches`),
+    and the split is the published one. The options about batches, splits
+    and images do not apply to it and are refused unless left as they are.
+
     Args:
-        name: One of `NAMES`: `"mnist"`, `"fashion_mnist"`, `"cifar10"`,
-            `"cifar100"`, `"imagenet2012"`; or `"tfds:NAME"` or
+        name: one of `NAMES`: `"mnist"`, `"fashion_mnist"`, `"cifar10"`,
+            `"cifar100"`, `"imagenet2012"`; `"tfds:NAME"` or
             `"image_folder"` (see `load_arrays`), whose shape, classes and
-            normalization come from their training images.
-        data_dir: Where the files are. For the small datasets see
+            normalization come from their training images; or a graph, one
+            of `GRAPH_NAMES`.
+        data_dir: where the files are. For the small datasets see
             `load_arrays`. For `"imagenet2012"`, the directory holding
             `ILSVRC2012_img_train.tar` and `ILSVRC2012_img_val.tar`, read
-            when TFDS first prepares the dataset.
-        batch_size: Number of examples per batch.
-        seed: Non-negative integer that fixes the split, the shuffling and
+            when TFDS first prepares the dataset. For graphs see
+            `keras_slt.data.graphs.load_graph`.
+        batch_size: number of examples per batch.
+        seed: non-negative integer that fixes the split, the shuffling and
             the augmentation.
-        validation_fraction: Fraction of the training set held out for
+        validation_fraction: fraction of the training set held out for
             validation, in [0, 1).
-        augment: Augmentation of the training split, one of
+        augment: augmentation of the training split, one of
             `AUGMENTATIONS` (see above).
-        normalize: Whether to standardize images with the dataset's
+        normalize: whether to standardize images with the dataset's
             per-channel mean and std (see `SPECS`); otherwise images are
             only scaled to [0, 1].
         image_size: `(height, width)` for `tfds:NAME` and `image_folder`
             (see `load_arrays`).
-        pipeline: One of `PIPELINES`: "tf.data", "numpy" (Keras
+        pipeline: one of `PIPELINES`: "tf.data", "numpy" (Keras
             `PyDataset`s, no TensorFlow needed; the same batches), or "auto",
             tf.data where TensorFlow is installed. ImageNet is tf.data only.
         shard: for one process of a data-parallel run, its rows of every
-            batch and their placement (see `numpy_pipeline.TrainingBatches`);
+            batch and their placement (see `keras_slt.data.batching.numpy_batches.TrainingBatches`);
             the numpy pipeline, or imagenet2012's tf.data one
             (`tf_batches.HostBatches`).
         image_formats: the formats `image_folder` files may have (see
@@ -181,7 +205,8 @@ def load(
     Returns:
         A `Dataset` (`keras_slt.data.dataset`): its training stream, from any
         epoch on, its `validation` and `test` batches of `(float32 images,
-        int32 labels)`, and their sizes.
+        int32 labels)` (graphs: `(inputs, labels, sample_weights)`), and
+        their sizes.
 
     Raises:
         ValueError: If `name` is unknown or an argument is out of range.
@@ -198,8 +223,19 @@ def load(
     ((128, 28, 28, 1), (128,))
     """
     _check_name(name)
-    if not 0 <= validation_fraction < 1:
-        raise ValueError(f"validation_fraction must be in [0, 1), got {validation_fraction}")
+    if name in graphs.NAMES:
+        options = dict(
+            batch_size=batch_size,
+            validation_fraction=validation_fraction,
+            augment=augment,
+            normalize=normalize,
+            image_size=image_size,
+            pipeline=pipeline,
+            shard=shard,
+            image_formats=image_formats,
+        )
+        return _graph(name, data_dir, options)
+    check_fraction("validation_fraction", validation_fraction, upper_open=True)
     check_positive_int("batch_size", batch_size)
     seed = seeding.check_seed(seed)
     check_one_of(f"augment for {name}", augment, ("auto", "none") if name == "imagenet2012" else AUGMENTATIONS)
@@ -221,25 +257,25 @@ def load(
     if pipeline == "auto":
         pipeline = "tf.data" if importlib.util.find_spec("tensorflow") and shard is None else "numpy"
     if pipeline == "numpy":
-        from keras_slt.data.batching import numpy_batches as batches
+        from keras_slt.data.batching import numpy_batches
 
         def train_from(epoch):
-            return batches.TrainingBatches(x_train, y_train, mean, std, batch_size, seed, crop_flip, epoch, shard)
+            return numpy_batches.TrainingBatches(x_train, y_train, mean, std, batch_size, seed, crop_flip, epoch, shard)
 
         def evaluation(x, y):
-            return batches.EvaluationBatches(x, y, mean, std, batch_size, shard)
+            return numpy_batches.EvaluationBatches(x, y, mean, std, batch_size, shard)
     else:
         import tensorflow as tf
 
-        from keras_slt.data.batching import tf_batches as tf_pipeline
+        from keras_slt.data.batching import tf_batches
 
         def train_from(epoch):
-            return tf_pipeline.training_stream(x_train, y_train, mean, std, batch_size, seed, crop_flip, epoch)
+            return tf_batches.training_stream(x_train, y_train, mean, std, batch_size, seed, crop_flip, epoch)
 
         def evaluation(x, y):
-            return tf_pipeline.evaluation_pipeline(
+            return tf_batches.evaluation_pipeline(
                 tf.data.Dataset.from_tensor_slices((x, y)),
-                lambda image: tf_pipeline.normalize(image, mean, std),
+                lambda image: tf_batches.normalize(image, mean, std),
                 batch_size,
             )
 
@@ -254,6 +290,18 @@ def load(
         num_test=len(x_test),
         batch_size=batch_size,
     )
+
+
+def _graph(name, data_dir, options):
+    """`load` for a graph: one batch, the whole graph (see `load`)."""
+    parameters = inspect.signature(load).parameters
+    for option, value in options.items():
+        if value not in _GRAPH_CHOICES.get(option, (parameters[option].default,)):
+            raise ValueError(
+                f"{option} does not apply to graph {name}: it trains full batch on its published split, "
+                f"its features as they are; got {option}={value!r}"
+            )
+    return graph_batches.graph_dataset(graphs.load_graph(name, data_dir))
 
 
 def _statistics(spec, normalize):
@@ -272,8 +320,7 @@ def _imagenet(data_dir, batch_size, seed, validation_fraction, augment, normaliz
     """
     import tensorflow as tf
 
-    from keras_slt.data.batching import tf_batches as tf_pipeline
-    from keras_slt.data.batching import transforms
+    from keras_slt.data.batching import tf_batches, transforms
     from keras_slt.data.readers import tfds_builtin
 
     name = "imagenet2012"
@@ -285,38 +332,38 @@ def _imagenet(data_dir, batch_size, seed, validation_fraction, augment, normaliz
         raise DataError(f"{name}: {e}; {spec.obtain}") from e
 
     def decode(jpeg):
-        return tf_pipeline.normalize(transforms.resize_center_crop(jpeg), mean, std)
+        return tf_batches.normalize(transforms.resize_center_crop(jpeg), mean, std)
 
     if augment == "auto":
 
         def train_transform(jpeg, s):
-            return tf_pipeline.normalize(transforms.random_resized_crop_flip(jpeg, s), mean, std)
+            return tf_batches.normalize(transforms.random_resized_crop_flip(jpeg, s), mean, std)
     else:
 
         def train_transform(jpeg, s):
             return decode(jpeg)
 
     train_idx, val_idx = split_indices(num_train, validation_fraction, seed)
-    train_ds = tf_pipeline.select(train, train_idx, num_train)
-    val_ds = tf_pipeline.select(train, val_idx, num_train)
+    train_ds = tf_batches.select(train, train_idx, num_train)
+    val_ds = tf_batches.select(train, val_idx, num_train)
 
     rows = None if shard is None else shard.rows
 
     def placed(batches, num_examples=None):
         if shard is None:
             return batches
-        return tf_pipeline.HostBatches(batches, shard, None if num_examples is None else -(-num_examples // batch_size))
+        return tf_batches.HostBatches(batches, shard, None if num_examples is None else -(-num_examples // batch_size))
 
     def train_from(epoch):
         return placed(
-            tf_pipeline.shuffled_stream(
+            tf_batches.shuffled_stream(
                 train_ds, train_transform, batch_size, seed, IMAGENET_SHUFFLE_BUFFER, epoch, rows
             )
         )
 
     def evaluation(ds, num_examples):
         ds = ds.apply(tf.data.experimental.assert_cardinality(num_examples))
-        return placed(tf_pipeline.evaluation_pipeline(ds, decode, batch_size, rows), num_examples)
+        return placed(tf_batches.evaluation_pipeline(ds, decode, batch_size, rows), num_examples)
 
     return Dataset(
         train_from=train_from,

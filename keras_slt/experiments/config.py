@@ -15,7 +15,8 @@ import os
 
 from keras_slt import data as datasets
 from keras_slt import models
-from keras_slt.data import graphs
+from keras_slt.data import custom, graphs
+from keras_slt.data.catalog import IMAGE_FOLDER, TFDS_PREFIX
 from keras_slt.data.readers import image_folder
 from keras_slt.experiments import model_names, processes
 from keras_slt.experiments.strategies import STRATEGIES
@@ -65,14 +66,14 @@ APPLIES_ONLY_TO = (
     (
         "image_size",
         "dataset",
-        lambda c: datasets.is_custom(c.dataset),
-        f"{datasets.TFDS_PREFIX}NAME and {datasets.IMAGE_FOLDER} datasets (the others have a fixed image size)",
+        lambda c: custom.is_custom(c.dataset),
+        f"{TFDS_PREFIX}NAME and {IMAGE_FOLDER} datasets (the others have a fixed image size)",
     ),
     (
         "image_formats",
         "dataset",
-        lambda c: c.dataset == datasets.IMAGE_FOLDER,
-        f"{datasets.IMAGE_FOLDER} datasets (the others have files of one known format)",
+        lambda c: c.dataset == IMAGE_FOLDER,
+        f"{IMAGE_FOLDER} datasets (the others have files of one known format)",
     ),
     ("augment", "dataset", lambda c: not _graph(c), "image datasets (graphs train without augmentation)"),
     ("batch_size", "dataset", lambda c: not _graph(c), "image datasets (graphs train full batch)"),
@@ -306,12 +307,12 @@ class SearchConfig:
                 raise ConfigError(f"{field.name} must be a finite number, got {value}")
         try:
             model_names.check(self.model)
-            datasets.parse_image_size(self.image_size)
+            custom.parse_image_size(self.image_size)
             image_folder.check_formats(self.image_formats)
-            if datasets.is_custom(self.dataset):
-                datasets.custom.check(self.dataset, self.data_dir)
+            if custom.is_custom(self.dataset):
+                custom.check(self.dataset, self.data_dir)
             else:
-                check_one_of("dataset", self.dataset, DATASETS, forms=datasets.custom.FORMS)
+                check_one_of("dataset", self.dataset, DATASETS, forms=custom.FORMS)
             for name, choices in (
                 ("augment", datasets.AUGMENTATIONS),
                 ("algo", ALGOS),

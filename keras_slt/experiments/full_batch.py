@@ -5,14 +5,12 @@ step per epoch, the loss over the training nodes only (the other nodes carry
 sample weight 0), BatchNorm statistics over all nodes. After each epoch
 Keras evaluates the validation nodes (`val_accuracy`, which picks the best
 epoch) and `TestAccuracy` the test nodes (`test_accuracy`, logged like any
-metric). `GraphData` gives `run_search` the graph in the form of the image
-datasets (`train`, `validation`, `test` streams, split sizes), so the run's
-checkpoints, resume, TensorBoard logs and results.json are the same.
+metric). `keras_slt.data.load` gives `run_search` the graph as a `Dataset`
+like the image datasets' (`keras_slt.data.batching.graph_batches`), so the
+run's checkpoints, resume, TensorBoard logs and results.json are the same.
 """
 
 import keras
-
-from keras_slt.data.graphs import load_graph
 
 
 class TestAccuracy(keras.callbacks.Callback):
@@ -24,6 +22,7 @@ class TestAccuracy(keras.callbacks.Callback):
     Example:
 
     >>> import numpy as np
+    >>> from keras_slt.data.batching.graph_batches import GraphBatch
     >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     >>> model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     ...               metrics=["accuracy"])
@@ -47,81 +46,3 @@ class TestAccuracy(keras.callbacks.Callback):
         results = self.model.evaluate(self.test, verbose=0, return_dict=True)
         logs["test_accuracy"] = results["accuracy"]
         logs["test_loss"] = results["loss"]
-
-
-class GraphBatch(keras.utils.PyDataset):
-    """One batch (a whole graph), once, or again and again when `endless`.
-
-    A `PyDataset`, so that graph runs need no `tf.data` (any backend).
-
-    Example:
-
-    >>> graph = GraphBatch(("inputs", "labels", "weights"), endless=True)
-    >>> graph[0] == graph[5] == ("inputs", "labels", "weights")
-    True
-    """
-
-    def __init__(self, batch, endless=False):
-        super().__init__()
-        self.batch, self.endless = batch, endless
-
-    @property
-    def num_batches(self):
-        return None if self.endless else 1
-
-    def __getitem__(self, index):
-        return self.batch
-
-
-class GraphData:
-    """One graph as the three one-element streams a full-batch run uses.
-
-    Each stream yields the whole graph once, (inputs, labels, sample
-    weights), with the weights of its split (see `Graph.targets`).
-
-    Args:
-        graph: a `keras_slt.data.graphs.Graph`.
-
-    Example:
-
-    >>> import numpy as np
-    >>> from keras_slt.data.graphs import Graph
-    >>> graph = Graph(name="path", features=np.eye(4, dtype="float32"),
-    ...               edges=np.array([[0, 1, 1, 2, 2, 3], [1, 0, 2, 1, 3, 2]], "int32"),
-    ...               labels=np.array([0, 0, 1, 1], "int32"), train=np.array([0, 3], "int32"),
-    ...               validation=np.array([1], "int32"), test=np.array([2], "int32"), num_classes=2)
-    >>> data = GraphData(graph)
-    >>> data.num_train, data.num_validation, data.num_test, data.input_shape
-    (2, 1, 1, (4,))
-    >>> inputs, labels, weights = data.train_from(0)[0]  # the whole graph
-    >>> weights.tolist()  # the training nodes, 0 and 3
-    [[2.0, 0.0, 0.0, 2.0]]
-    """
-
-    steps_per_epoch = 1
-
-    def __init__(self, graph):
-        self.graph = graph
-        inputs = graph.inputs()
-        self.train, self.validation, self.test = (
-            GraphBatch((inputs, *graph.targets(split))) for split in ("train", "validation", "test")
-        )
-        self.num_train = len(graph.train)
-        self.num_validation = len(graph.validation)
-        self.num_test = len(graph.test)
-        self.input_shape = (graph.num_features,)
-        self.num_classes = graph.num_classes
-
-    def train_from(self, epoch):
-        """The training stream: the whole graph, once per epoch, without end."""
-        del epoch  # every epoch sees the same graph
-        return GraphBatch(self.train.batch, endless=True)
-
-    def callbacks(self):
-        """Callbacks of the run that come before its own."""
-        return [TestAccuracy(self.test)]
-
-
-def load(name, data_dir=None):
-    """The `GraphData` of the graph `name` (see `keras_slt.data.graphs`)."""
-    return GraphData(load_graph(name, data_dir))

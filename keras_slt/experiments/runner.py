@@ -59,7 +59,7 @@ import sys
 import keras
 
 from keras_slt import data as datasets
-from keras_slt.data import graphs
+from keras_slt.data import custom, graphs
 from keras_slt.experiments import folder_lock, full_batch, model_source, run_files, schedules, strategies, sweep_table
 from keras_slt.experiments.config import (  # noqa: F401  (SearchConfig, ConfigError: the API)
     ADAM_EPSILON,
@@ -219,7 +219,7 @@ def _search(config, ratios, strategy, directory, callbacks, verbose):
     full = config.dataset in graphs.NAMES
     try:
         if full:
-            data = full_batch.load(config.dataset, config.data_dir)
+            data = datasets.load(config.dataset, data_dir=config.data_dir)
         else:
             data = datasets.load(
                 config.dataset,
@@ -228,12 +228,12 @@ def _search(config, ratios, strategy, directory, callbacks, verbose):
                 seed=config.seed,
                 validation_fraction=VALIDATION_FRACTION,
                 augment=config.augment,
-                image_size=datasets.parse_image_size(config.image_size),
+                image_size=custom.parse_image_size(config.image_size),
                 shard=getattr(strategy, "shard", None),
                 image_formats=config.image_formats,
             )
     except datasets.DataError as error:
-        setting = "dataset" if datasets.is_custom(config.dataset) else "data_dir"
+        setting = "dataset" if custom.is_custom(config.dataset) else "data_dir"
         raise ConfigError(f"{setting}: {error}") from None
     _check_splits(config, data)
     if not full and config.batch_size > data.num_train:
@@ -245,7 +245,7 @@ def _search(config, ratios, strategy, directory, callbacks, verbose):
         initial_epoch = checkpoint.restore(model)
 
     if initial_epoch < config.epochs:
-        own = data.callbacks() if full else []
+        own = [full_batch.TestAccuracy(data.test)] if full else []
         own += [StopOnNonFinite()]  # before the checkpoint: a NaN epoch is never saved
         own += [MaskStatistics()] if config.algo == "ep" else []
         own.append(checkpoint)

@@ -6,8 +6,10 @@ import warnings
 
 import numpy as np
 
-from keras_slt import data
-from keras_slt.data import graphs
+from keras_slt.data import custom, graphs
+from keras_slt.data.batching.plan import normalize
+from keras_slt.data.catalog import IMAGE_FOLDER, TFDS_PREFIX
+from keras_slt.data.loader import arrays_and_spec
 from keras_slt.data.readers import image_folder
 from keras_slt.experiments import model_source, run_files
 from keras_slt.search.supermask_model import SupermaskModel
@@ -96,10 +98,8 @@ def check_dataset_options(dataset, data_dir=None, image_size=None):
         for name, value in (("data_dir", data_dir), ("image_size", image_size)):
             if value:
                 raise ValueError(f"{name} needs dataset: it applies to the dataset's inputs")
-    elif image_size and not data.is_custom(dataset):
-        raise ValueError(
-            f"image_size applies to {data.TFDS_PREFIX}NAME and {data.IMAGE_FOLDER} datasets, not to {dataset}"
-        )
+    elif image_size and not custom.is_custom(dataset):
+        raise ValueError(f"image_size applies to {TFDS_PREFIX}NAME and {IMAGE_FOLDER} datasets, not to {dataset}")
 
 
 def load_model(path):
@@ -170,12 +170,12 @@ def dataset_inputs(
             f"dataset {dataset} feeds one input but the model takes {len(shapes)}; "
             "leave out the dataset to check on random inputs"
         )
-    (x_train, _, x_test, _), spec = data.arrays_and_spec(
+    (x_train, _, x_test, _), spec = arrays_and_spec(
         dataset, data_dir, image_size, image_formats or image_folder.DEFAULT_FORMATS
     )
 
     def prepare(images):
-        images = np.asarray(data.normalize(images, spec.mean, spec.std), dtype=np.float32)
+        images = np.asarray(normalize(images, spec.mean, spec.std), dtype=np.float32)
         return _fit_shape(images, model)
 
     return prepare(x_train[:num_calibration]), prepare(x_test[:max_samples])

@@ -20,6 +20,7 @@ from keras_slt.freezing.pattern import FREE, LOCKED, PRUNED, check_prune_lock, f
 from keras_slt.layers import bits, blocks, compaction, initializers, threshold_context
 from keras_slt.layers.kernel import Layout, kept_mask, masked_weight, signed_constant
 from keras_slt.selection import threshold_of_scores
+from keras_slt.selection.keys import keep
 from keras_slt.utils import defaults, seeding
 from keras_slt.utils.counting import floor_count
 from keras_slt.utils.defaults import SCALES, SELECTIONS
@@ -267,6 +268,16 @@ class SupermaskLayer(layers.Layer):
         """
         return ops.cast(kept_mask(self.scores, self.free_index, threshold, self.layout), "float32")
 
+    def _kept_count(self, threshold):
+        """The weights the mask of `threshold` keeps, float32: its sum.
+
+        Counted from the free scores (a block counts as block_size weights)
+        and the locked count, not from the kernel-shaped mask, which
+        `masked_weight` has already built for the same step.
+        """
+        kept_free = ops.sum(ops.cast(keep(self.scores, threshold), "int32"))
+        return ops.cast(kept_free * self.block_size + self.num_locked, "float32")
+
     def effective_kernel(self, threshold):
         """W_eff = m * W * scale, with the straight-through score gradient.
 
@@ -280,7 +291,7 @@ class SupermaskLayer(layers.Layer):
         elif self.scale == "dynamic":
             # 1/sqrt(1 - s_l) = 1/sqrt(density); the floor avoids 1/0 for an
             # empty mask. The mask carries no gradient, so neither does this.
-            density = ops.maximum(ops.mean(self.mask(threshold)), 1.0 / self.num_weights)
+            density = ops.maximum(self._kept_count(threshold) / self.num_weights, 1.0 / self.num_weights)
             kernel = kernel * ops.rsqrt(density)
         return ops.cast(kernel, self.compute_dtype)
 

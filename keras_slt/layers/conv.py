@@ -3,18 +3,9 @@
 import keras
 from keras import ops
 
+from keras_slt.layers import arguments
 from keras_slt.layers.base import SupermaskLayer
 from keras_slt.utils import defaults
-from keras_slt.utils.validation import check_one_of, check_positive_int
-
-
-def _tuple(value, rank, name):
-    if isinstance(value, int):
-        value = (value,) * rank
-    value = tuple(value)
-    if len(value) != rank or not all(isinstance(v, int) and v >= 1 for v in value):
-        raise ValueError(f"{name} must be a positive int or {rank} positive ints, got {value!r}")
-    return value
 
 
 class SupermaskConv(SupermaskLayer):
@@ -22,15 +13,15 @@ class SupermaskConv(SupermaskLayer):
 
     The base of the convolutions, as Keras's `BaseConv`: a subclass fixes
     `rank`. Arguments are checked as Keras's convolutions check them, at
-    construction.
+    construction (`keras_slt.layers.arguments`).
 
     Args:
         rank: number of spatial dimensions.
         filters: number of output channels.
         kernel_size: int or tuple of `rank` ints.
         strides: int or tuple of `rank` ints; strides > 1 do not combine
-            with dilation_rate > 1.
-        padding: "valid" or "same".
+            with dilation_rate > 1 (but for depthwise convolutions).
+        padding: "valid" or "same" (any case).
         data_format: "channels_last" or "channels_first"; None takes Keras's
             image data format.
         dilation_rate: int or tuple of `rank` ints.
@@ -78,25 +69,20 @@ class SupermaskConv(SupermaskLayer):
             selection=selection,
             **kwargs,
         )
-        check_positive_int("filters", filters)
         self.rank = rank
-        self.filters = filters
-        self.kernel_size = _tuple(kernel_size, rank, "kernel_size")
-        self.strides = _tuple(strides, rank, "strides")
-        self.dilation_rate = _tuple(dilation_rate, rank, "dilation_rate")
-        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            # As Keras's convolutions: the backends' ops do not combine them.
-            raise ValueError(
-                f"strides > 1 and dilation_rate > 1 do not combine; got strides={self.strides}, "
-                f"dilation_rate={self.dilation_rate}"
-            )
-        self.padding = check_one_of(
-            "padding", padding.lower() if isinstance(padding, str) else padding, ("valid", "same")
-        )
-        self.data_format = check_one_of(
-            "data_format", data_format or keras.config.image_data_format(), ("channels_last", "channels_first")
-        )
+        self.filters = arguments.check_positive("filters", filters)
+        self.kernel_size = arguments.standardize_tuple(kernel_size, rank, "kernel_size")
+        self.strides = arguments.standardize_tuple(strides, rank, "strides")
+        self.dilation_rate = arguments.standardize_tuple(dilation_rate, rank, "dilation_rate")
+        if not self.strides_combine_with_dilation:
+            arguments.check_strides_and_dilation(self.strides, self.dilation_rate)
+        self.padding = arguments.standardize_padding(padding)
+        self.data_format = arguments.standardize_data_format(data_format)
         self.input_spec = keras.layers.InputSpec(ndim=rank + 2)
+
+    # As Keras's: `ops.conv` takes strides > 1 or dilation_rate > 1, not
+    # both; `ops.depthwise_conv` takes both.
+    strides_combine_with_dilation = False
 
     def input_channels(self, input_shape):
         return input_shape[-1 if self.data_format == "channels_last" else 1]
@@ -296,7 +282,7 @@ class SupermaskDepthwiseConv2D(SupermaskConv):
         selection="layerwise",
         **kwargs,
     ):
-        check_positive_int("depth_multiplier", depth_multiplier)
+        arguments.check_positive("depth_multiplier", depth_multiplier)
         # The kernel's last axis, `filters` of SupermaskConv, is the multiplier.
         super().__init__(
             2,
@@ -320,6 +306,8 @@ class SupermaskDepthwiseConv2D(SupermaskConv):
             **kwargs,
         )
         self.depth_multiplier = depth_multiplier
+
+    strides_combine_with_dilation = True
 
     def fan_in(self, kernel_shape):
         return int(kernel_shape[0] * kernel_shape[1])

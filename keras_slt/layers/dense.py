@@ -3,10 +3,9 @@
 import keras
 from keras import ops
 
-from keras_slt.layers import blocks
+from keras_slt.layers import arguments, blocks
 from keras_slt.layers.base import SupermaskLayer
 from keras_slt.utils import defaults
-from keras_slt.utils.validation import check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="keras_slt")
@@ -71,9 +70,8 @@ class SupermaskDense(SupermaskLayer):
             selection=selection,
             **kwargs,
         )
-        check_positive_int("units", units)
+        self.units = arguments.check_units(units)
         blocks.check_block_size(block_size)
-        self.units = units
         self.block_size = block_size
         self.input_spec = keras.layers.InputSpec(min_ndim=2)
 

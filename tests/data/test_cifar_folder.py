@@ -7,6 +7,7 @@ import PIL.Image
 import pytest
 
 from keras_slt import data
+from keras_slt.data.loader import arrays_and_spec
 from keras_slt.data.readers import cifar_folder
 
 
@@ -75,6 +76,6 @@ def test_refuses_a_folder_that_is_not_cifar10(tmp_path, change, message):
 
 def test_image_folder_still_reads_it_as_any_folder(tmp_path):
     root = write_folder(tmp_path / "cifar")
-    (x_train, y_train, x_test, y_test), spec = data.arrays_and_spec("image_folder", root)
+    (x_train, y_train, x_test, y_test), spec = arrays_and_spec("image_folder", root)
     assert spec.num_classes == 10 and spec.input_shape == (32, 32, 3)
     np.testing.assert_array_equal(y_train, np.repeat(np.arange(10), 2))

@@ -196,6 +196,59 @@ def cora_like(tmp_path_factory):
     return folder
 
 
+def test_load_gives_a_graph_as_a_full_batch_dataset(cora_like):
+    data = keras_slt.data.load("cora", data_dir=str(cora_like), pipeline="numpy", augment="none")
+    graph = keras_slt.data.load_graph("cora", str(cora_like))
+    assert (data.num_train, data.num_validation, data.num_test) == (12, 500, 10)
+    assert (data.input_shape, data.num_classes, data.steps_per_epoch) == ((12,), 3, 1)
+    for split, stream in (("train", data.train_from(3)), ("validation", data.validation), ("test", data.test)):
+        inputs, labels, weights = stream[0]
+        np.testing.assert_array_equal(inputs["features"], graph.inputs()["features"])
+        np.testing.assert_array_equal(inputs["edges"], graph.inputs()["edges"])
+        expected_labels, expected_weights = graph.targets(split)
+        np.testing.assert_array_equal(labels, expected_labels)
+        np.testing.assert_array_equal(weights, expected_weights)
+    assert data.train.num_batches is None and data.test.num_batches == 1
+    # The same fit and evaluate as for images.
+    model = keras_slt.models.get("gin", data.input_shape, data.num_classes, width=8, sparsity=0.5)
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    model.fit(
+        data.train,
+        steps_per_epoch=data.steps_per_epoch,
+        epochs=2,
+        validation_data=data.validation,
+        shuffle=False,
+        verbose=0,
+    )
+    labels, weights = graph.targets("test")
+    direct = model.evaluate(graph.inputs(), labels, sample_weight=weights, batch_size=1, verbose=0, return_dict=True)
+    through_load = model.evaluate(data.test, verbose=0, return_dict=True)
+    assert through_load["accuracy"] == direct["accuracy"]
+    assert through_load["loss"] == pytest.approx(direct["loss"], rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"batch_size": 32}, "batch_size does not apply to graph cora: it trains full batch"),
+        ({"validation_fraction": 0.1}, "validation_fraction does not apply to graph cora"),
+        ({"augment": "crop_flip"}, "got augment='crop_flip'"),
+        ({"pipeline": "tf.data"}, "pipeline does not apply"),
+        ({"image_size": (8, 8)}, "image_size does not apply"),
+        ({"normalize": False}, "normalize does not apply"),
+    ],
+)
+def test_load_refuses_image_options_for_a_graph(cora_like, options, message):
+    with pytest.raises(ValueError, match=message):
+        keras_slt.data.load("cora", data_dir=str(cora_like), **options)
+
+
+def test_load_arrays_points_a_graph_to_load_graph():
+    with pytest.raises(ValueError, match="dataset pubmed is a graph: read it with keras_slt.data.load_graph"):
+        keras_slt.data.load_arrays("pubmed")
+    assert keras_slt.data.GRAPH_NAMES == ("cora", "citeseer", "pubmed", "ogbn_arxiv")
+
+
 def test_full_batch_search_lowers_the_loss_and_changes_the_mask(cora_like, tmp_path):
     from keras_slt.experiments import runner
 

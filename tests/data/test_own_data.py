@@ -9,6 +9,7 @@ from fakes import CLASSES, write_folder
 from helpers import collect
 
 from keras_slt import data
+from keras_slt.data.batching.plan import normalize
 from keras_slt.data.readers import image_folder
 from keras_slt.experiments import runner
 
@@ -31,7 +32,7 @@ def test_image_folder_with_train_and_test(tmp_path):
     _, validation = data.split_indices(15, 0.2, 3)
     mean, std = data.custom.channel_statistics(x_train)
     x_validation, y_validation = collect(ds.validation)
-    np.testing.assert_allclose(x_validation, data.normalize(x_train[validation], mean, std), rtol=1e-6)
+    np.testing.assert_allclose(x_validation, normalize(x_train[validation], mean, std), rtol=1e-6)
     np.testing.assert_array_equal(y_validation, y_train[validation])
     again = data.load("image_folder", data_dir=str(tmp_path), batch_size=4, seed=3, augment="crop_flip")
     np.testing.assert_array_equal(collect(ds.train, 3)[0], collect(again.train, 3)[0])

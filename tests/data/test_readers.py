@@ -212,7 +212,7 @@ def test_cifar_normalization_is_the_official_codes():
 
 def test_normalize():
     images = np.array([[[0, 255, 51]]], np.uint8)
-    out = data.normalize(images, mean=(0.0, 0.5, 0.2), std=(1.0, 0.5, 0.1))
+    out = plan.normalize(images, mean=(0.0, 0.5, 0.2), std=(1.0, 0.5, 0.1))
     assert out.dtype == np.float32
     np.testing.assert_allclose(out, [[[0.0, 1.0, 0.0]]], atol=1e-6)
 
@@ -260,7 +260,8 @@ def test_imagenet_transforms():
 
 def test_load_arguments():
     with pytest.raises(
-        ValueError, match="dataset must be one of mnist, .*imagenet2012, tfds:NAME or image_folder; got 'svhn'"
+        ValueError,
+        match="dataset must be one of mnist, .*imagenet2012, cora, .*ogbn_arxiv, tfds:NAME or image_folder; got 'svhn'",
     ):
         data.load("svhn")
     for fraction in (1.0, -0.1):
@@ -283,7 +284,7 @@ def test_load_mnist_pipeline(tmp_path):
     assert x.dtype == np.float32 and y.dtype == np.int32
     assert x.shape == (4, 28, 28, 1)
     np.testing.assert_array_equal(y, y_train[val_idx])
-    np.testing.assert_allclose(x, data.normalize(x_train[val_idx, ..., None], mean, std), atol=1e-6)
+    np.testing.assert_allclose(x, plan.normalize(x_train[val_idx, ..., None], mean, std), atol=1e-6)
     x, y = collect(ds.test)
     np.testing.assert_array_equal(y, y_test)
     np.testing.assert_array_equal(collect(ds.test)[0], x)

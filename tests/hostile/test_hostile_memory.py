@@ -341,7 +341,7 @@ import json, os, resource
 import keras, keras_slt
 from keras_slt.utils import files
 from keras_slt.cli import flagfiles
-from keras_slt.data import image_folder
+from keras_slt.data.readers import image_folder
 from keras_slt.data.readers import cifar_folder
 from keras_slt.data.readers import idx
 from keras_slt.data.graphs import planetoid

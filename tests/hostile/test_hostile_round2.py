@@ -79,14 +79,20 @@ def test_image_folder_never_hands_postscript_to_pillow(tmp_path, name, pillow_ne
     assert not (tmp_path / "marker").exists()
 
 
-def test_cifar10_jpeg_folder_never_hands_postscript_to_pillow(tmp_path, pillow_never_parses_eps):
+def cifar10_jpegs_with_postscript(tmp_path, split, name):
+    """A CIFAR-10 JPEG folder of one black image a class, plus PostScript posing as a JPEG in split/name."""
     root = tmp_path / "cifar"
-    for split in cifar_folder.SPLITS:
-        for name in cifar_folder.CLASSES:
-            os.makedirs(root / split / name)
-            PIL.Image.new("RGB", (32, 32)).save(root / split / name / "0000.jpg")
-    crafted = root / "test" / "truck" / "0001.jpg"
+    for each_split in cifar_folder.SPLITS:
+        for each_name in cifar_folder.CLASSES:
+            os.makedirs(root / each_split / each_name)
+            PIL.Image.new("RGB", (32, 32)).save(root / each_split / each_name / "0000.jpg")
+    crafted = root / split / name / "0001.jpg"
     crafted.write_bytes(postscript(tmp_path / "marker"))
+    return root, crafted
+
+
+def test_cifar10_jpeg_folder_never_hands_postscript_to_pillow(tmp_path, pillow_never_parses_eps):
+    root, crafted = cifar10_jpegs_with_postscript(tmp_path, "test", "truck")
     with pytest.raises(DataError, match="it is not a JPEG file") as error:
         cifar_folder.load_dir(str(root))
     assert_one_line(error.value, crafted)
@@ -95,13 +101,7 @@ def test_cifar10_jpeg_folder_never_hands_postscript_to_pillow(tmp_path, pillow_n
 
 @pytest.mark.slow
 def test_search_refuses_postscript_in_the_cifar10_jpeg_folder(tmp_path):
-    root = tmp_path / "cifar"
-    for split in cifar_folder.SPLITS:
-        for name in cifar_folder.CLASSES:
-            os.makedirs(root / split / name)
-            PIL.Image.new("RGB", (32, 32)).save(root / split / name / "0000.jpg")
-    crafted = root / "train" / "airplane" / "0001.jpg"
-    crafted.write_bytes(postscript(tmp_path / "marker"))
+    root, crafted = cifar10_jpegs_with_postscript(tmp_path, "train", "airplane")
     result = run_tool(
         "tools/search.py",
         "--dataset=cifar10",

@@ -157,25 +157,63 @@ def test_signatures_name_every_argument(layer_cls):
             layer_cls(*REQUIRED[layer_cls], **{name: 2})
 
 
+# Bad architecture arguments, each given to a supermask layer and to the
+# Keras layer it stands for: both refuse them at construction, in Keras's words.
+REFUSED = [
+    (SupermaskConv2D, keras.layers.Conv2D, (4, 3), {"strides": 2, "dilation_rate": 2}),
+    (SupermaskConv1D, keras.layers.Conv1D, (4, 3), {"strides": 3, "dilation_rate": 2}),
+    (SupermaskConv1D, keras.layers.Conv1D, (4, 0), {}),
+    (SupermaskConv2D, keras.layers.Conv2D, (4, (3, 3, 3)), {}),
+    (SupermaskConv2D, keras.layers.Conv2D, (4, 3), {"strides": (1, -2)}),
+    (SupermaskConv1D, keras.layers.Conv1D, (4, 3), {"dilation_rate": 0}),
+    (SupermaskConv2D, keras.layers.Conv2D, (0, 3), {}),
+    (SupermaskDepthwiseConv2D, keras.layers.DepthwiseConv2D, (3,), {"depth_multiplier": 0}),
+    (SupermaskConv2D, keras.layers.Conv2D, (4, 3), {"data_format": "nhwc"}),
+    (SupermaskDense, keras.layers.Dense, (0,), {}),
+    (SupermaskDense, keras.layers.Dense, (-3,), {}),
+]
+
+
+@pytest.mark.parametrize("layer_cls, keras_cls, args, kwargs", REFUSED)
+def test_arguments_are_refused_at_construction_as_keras_refuses_them(layer_cls, keras_cls, args, kwargs):
+    with pytest.raises(ValueError) as keras_error:
+        keras_cls(*args, **kwargs)
+    with pytest.raises(ValueError) as error:
+        layer_cls(*args, **kwargs)
+    assert str(error.value) == str(keras_error.value)
+
+
 @pytest.mark.parametrize(
     "make, message",
     [
-        (
-            lambda: SupermaskConv2D(4, 3, strides=2, dilation_rate=2),
-            r"strides > 1 and dilation_rate > 1 do not combine; got strides=\(2, 2\), dilation_rate=\(2, 2\)",
-        ),
-        (
-            lambda: SupermaskDepthwiseConv2D(3, strides=(1, 2), dilation_rate=(2, 1)),
-            "strides > 1 and dilation_rate > 1",
-        ),
-        (lambda: SupermaskConv1D(4, 0), r"kernel_size must be a positive int or 1 positive ints, got \(0,\)"),
-        (lambda: SupermaskConv2D(0, 3), "filters must be a positive integer, got 0"),
-        (lambda: SupermaskDepthwiseConv2D(3, depth_multiplier=0), "depth_multiplier must be a positive integer, got 0"),
-        (lambda: SupermaskConv1D(4, 3, padding="causal"), "padding must be one of valid, same; got 'causal'"),
-        (lambda: SupermaskConv2D(4, 3, data_format="nhwc"), "data_format must be one of channels_last, channels_first"),
-        (lambda: SupermaskDense(0), "units must be a positive integer, got 0"),
+        # Keras's convolutions take these; keras.ops.conv, which the supermask
+        # layers apply, does not.
+        (lambda: SupermaskConv1D(4, 3, padding="causal"), "must be one of 'valid', 'same'. Received: padding=causal"),
+        (lambda: SupermaskConv2D(4, 3, padding=((1, 1), (1, 1))), r"Received: padding=\(\(1, 1\), \(1, 1\)\)"),
+        # Keras reads what int() takes, and fails at build on a float size.
+        (lambda: SupermaskConv2D(4, (3.0, 3)), "including element 3.0 of type <class 'float'>"),
+        (lambda: SupermaskConv2D(True, 3), "Received filters=True."),
+        (lambda: SupermaskDense(4.0), "Received: units=4.0"),
     ],
 )
-def test_arguments_are_refused_at_construction(make, message):
+def test_arguments_keras_would_take_are_refused_at_construction(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+def test_depthwise_strides_combine_with_dilation_as_in_keras():
+    inputs = np.random.default_rng(0).normal(size=(1, 9, 9, 2)).astype("float32")
+    layer = SupermaskDepthwiseConv2D(3, strides=2, dilation_rate=2, sparsity=0.5)
+    keras_layer = keras.layers.DepthwiseConv2D(3, strides=2, dilation_rate=2, use_bias=False)
+    outputs = layer(inputs)
+    keras_layer.build(inputs.shape)
+    keras_layer.kernel.assign(layer.effective_kernel(layer.layerwise_threshold()))
+    np.testing.assert_allclose(keras_layer(inputs), outputs, rtol=1e-5, atol=1e-6)
+    assert tuple(outputs.shape) == (1, 3, 3, 2)
+
+
+def test_checked_arguments_are_stored_as_keras_stores_them():
+    layer = SupermaskConv2D(4, [3, 2], strides=(1, 2), padding="SAME", data_format="Channels_First")
+    keras_layer = keras.layers.Conv2D(4, [3, 2], strides=(1, 2), padding="SAME", data_format="Channels_First")
+    for name in ("kernel_size", "strides", "dilation_rate", "padding", "data_format"):
+        assert getattr(layer, name) == getattr(keras_layer, name), name

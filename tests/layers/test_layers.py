@@ -87,6 +87,28 @@ def test_output_matches_reference(scale):
     np.testing.assert_allclose(ops.convert_to_numpy(layer(x)), expected, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize(
+    "layer, shape",
+    [
+        (
+            SupermaskDense(8, sparsity=0.7, block_size=4, prune_rate=0.3, lock_rate=0.1, scale="dynamic", seed=4),
+            (1, 32),
+        ),
+        (SupermaskConv2D(6, 3, sparsity=0.6, lock_rate=0.2, scale="dynamic", seed=9), (1, 5, 5, 3)),
+    ],
+)
+def test_dynamic_scale_counts_the_mask_it_applies(layer, shape):
+    # The density comes from the scores and the locked count, not from a
+    # second kernel-shaped mask: the same count, the same kernel.
+    layer = built(layer, shape)
+    for threshold in (layer.layerwise_threshold(), 0.0, np.inf, -np.inf):
+        mask = ops.convert_to_numpy(layer.mask(threshold))
+        assert float(layer._kept_count(threshold)) == mask.sum()
+        density = max(mask.mean(), 1 / mask.size)
+        expected = kernel_weights(layer) * mask / np.sqrt(np.float32(density))
+        np.testing.assert_allclose(ops.convert_to_numpy(layer.effective_kernel(threshold)), expected, rtol=1e-6)
+
+
 def test_effective_kernel_is_exactly_masked_weight():
     layer = built(SupermaskDense(32, sparsity=0.5, seed=2), (1, 16))
     threshold = layer.layerwise_threshold()
@@ -244,7 +266,7 @@ def test_same_seed_same_tensors_other_seed_differs():
         ({"scale": "huge"}, "scale must be one of none, static, dynamic"),
         ({"selection": "both"}, "selection must be one of global, layerwise"),
         ({"seed": -1}, r"seed must be in \[0, 2\*\*64\)"),
-        ({"units": 0}, "units must be a positive integer"),
+        ({"units": 0}, "Received: units=0"),
     ],
 )
 def test_layer_validation(kwargs, message):

@@ -31,7 +31,7 @@ class TrainingBatches(keras.utils.PyDataset):
         images: uint8 array `(N, height, width, channels)`.
         labels: int32 array `(N,)`.
         mean, std: per-channel normalization (`keras_slt.data.batching.plan.normalize`).
-        batch_size: Number of examples per batch.
+        batch_size: number of examples per batch.
         seed: the run's seed.
         augment: whether to crop and flip.
         first_epoch: the epoch the stream starts at.

@@ -127,6 +127,10 @@ def normalize(images, mean, std):
     pipeline's `keras_slt.data.batching.tf_batches.normalize`, so both give the same
     bits.
 
+    Args:
+        images: uint8 array `(..., channels)`.
+        mean, std: per-channel mean and standard deviation of the [0, 1]-scaled images.
+
     Example:
 
     >>> normalize(np.full((1, 1, 1), 255, np.uint8), mean=[0.5], std=[0.25])

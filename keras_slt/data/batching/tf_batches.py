@@ -27,11 +27,11 @@ def normalize(images, mean, std):
     """Scales [0, 255] images to [0, 1], then standardizes each channel.
 
     Args:
-        images: Tensor of shape `(..., channels)`, any real dtype, with
+        images: tensor of shape `(..., channels)`, any real dtype, with
             values in [0, 255].
-        mean: Per-channel mean of the [0, 1]-scaled data (sequence of
+        mean: per-channel mean of the [0, 1]-scaled data (sequence of
             `channels` floats).
-        std: Per-channel standard deviation of the [0, 1]-scaled data.
+        std: per-channel standard deviation of the [0, 1]-scaled data.
 
     Returns:
         `float32` tensor `(images / 255 - mean) / std`.
@@ -52,7 +52,7 @@ def training_stream(images, labels, mean, std, batch_size, seed, augment, first_
         images: uint8 array `(N, height, width, channels)`.
         labels: int32 array `(N,)`.
         mean, std: per-channel normalization (see `normalize`).
-        batch_size: Number of examples per batch; each epoch ends with its
+        batch_size: number of examples per batch; each epoch ends with its
             own, possibly smaller, batch.
         seed: the run's seed.
         augment: whether to crop and flip (`keras_slt.data.batching.plan`).
@@ -114,9 +114,9 @@ def shuffled_stream(ds, transform, batch_size, seed, shuffle_buffer, first_epoch
         ds: `tf.data.Dataset` of `(record, label)`.
         transform: `fn(record, seed) -> float32 image`, where `seed` is a shape
             `(2,)` `int64` tensor for stateless random ops.
-        batch_size: Number of examples per batch.
-        seed: Non-negative integer.
-        shuffle_buffer: Size of the shuffle buffer.
+        batch_size: number of examples per batch.
+        seed: non-negative integer.
+        shuffle_buffer: size of the shuffle buffer.
         first_epoch: the epoch the stream starts at.
         rows: None, or `rows(n)`, the slice of a batch of `n` rows that this
             process keeps (see `batch_rows`); `ds` must then have a known
@@ -151,7 +151,7 @@ def evaluation_pipeline(ds, transform, batch_size, rows=None):
     Args:
         ds: `tf.data.Dataset` of `(image, label)`.
         transform: `fn(image) -> float32 image`.
-        batch_size: Number of examples per batch.
+        batch_size: number of examples per batch.
         rows: as `shuffled_stream`'s.
 
     Returns:
@@ -262,8 +262,8 @@ def select(ds, indices, num_examples):
 
     Args:
         ds: `tf.data.Dataset` with a deterministic order.
-        indices: Positions to keep (numpy integer array).
-        num_examples: Number of elements of `ds`.
+        indices: positions to keep (numpy integer array).
+        num_examples: number of elements of `ds`.
 
     Returns:
         The selected elements, in their original order, with known

@@ -22,7 +22,7 @@ def crop_flip(images, rows, cols, flips, padding=4):
         images: `(batch, height, width, channels)` tensor of any dtype.
         rows, cols: `(batch,)` int32 crop offsets in [0, 2 * padding].
         flips: `(batch,)` booleans, `True` to flip that image left-right.
-        padding: Number of zero pixels added on each side before cropping.
+        padding: number of zero pixels added on each side before cropping.
 
     Returns:
         The augmented batch, same shape and dtype as `images`.
@@ -56,9 +56,9 @@ def random_resized_crop_flip(jpeg, seed, size=224, area_range=(0.08, 1.0), ratio
     is found in 10 attempts, the whole image is used.
 
     Args:
-        jpeg: Scalar string tensor holding a JPEG-encoded image.
-        seed: Shape `(2,)` integer seed.
-        size: Side of the square output.
+        jpeg: scalar string tensor holding a JPEG-encoded image.
+        seed: shape `(2,)` integer seed.
+        size: side of the square output.
         area_range: `(min, max)` fraction of the image area to keep.
         ratio_range: `(min, max)` aspect ratio (width / height) of the crop.
 
@@ -94,9 +94,9 @@ def resize_center_crop(jpeg, size=224, resize=256):
     This is the standard ImageNet evaluation transform.
 
     Args:
-        jpeg: Scalar string tensor holding a JPEG-encoded image.
-        size: Side of the square output.
-        resize: Length of the short side after resizing, before cropping.
+        jpeg: scalar string tensor holding a JPEG-encoded image.
+        size: side of the square output.
+        resize: length of the short side after resizing, before cropping.
 
     Returns:
         `float32` image of shape `(size, size, 3)` with values in [0, 255].

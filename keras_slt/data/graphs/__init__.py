@@ -42,7 +42,7 @@ def _download(name):
     """Fetches the files of `name` into the Keras cache; returns their folder.
 
     Files already in the cache are not fetched again. A connection that
-    stays silent for `network.STALL_TIMEOUT_S` seconds fails the download
+    stays silent for `downloads.STALL_TIMEOUT_S` seconds fails the download
     (`keras.utils.get_file` would otherwise wait on it without end).
     """
     try:

@@ -66,6 +66,7 @@ def _allowed():
 
 
 def file_names(name):
+    """The names of the eight Planetoid files of graph `name`."""
     return [f"ind.{name}.{part}" for part in PARTS]
 
 

@@ -45,8 +45,8 @@ def read_batch(path, label_key):
     """Reads one CIFAR pickle batch.
 
     Args:
-        path: Path of the batch file.
-        label_key: Key of the labels: `b"labels"` for CIFAR-10,
+        path: path of the batch file.
+        label_key: key of the labels: `b"labels"` for CIFAR-10,
             `b"fine_labels"` for CIFAR-100.
 
     Returns:
@@ -101,7 +101,7 @@ def find_folder(data_dir, name):
     """Locates the extracted CIFAR folder.
 
     Args:
-        data_dir: The extracted folder (`cifar-10-batches-py` or
+        data_dir: the extracted folder (`cifar-10-batches-py` or
             `cifar-100-python`) or its parent directory.
         name: `"cifar10"` or `"cifar100"`.
 
@@ -135,7 +135,7 @@ def load_dir(data_dir, name):
     """Reads the CIFAR-10 or CIFAR-100 training and test batches.
 
     Args:
-        data_dir: The extracted folder or its parent (see `find_folder`).
+        data_dir: the extracted folder or its parent (see `find_folder`).
         name: `"cifar10"` or `"cifar100"`.
 
     Returns:

@@ -100,7 +100,7 @@ def decode(paths):
     """Decodes JPEG files into one `uint8` array of 32x32 RGB images.
 
     Args:
-        paths: Sequence of JPEG file paths.
+        paths: sequence of JPEG file paths.
 
     Returns:
         `uint8` array of shape `(len(paths), 32, 32, 3)`.
@@ -125,7 +125,7 @@ def load_dir(data_dir):
     """Reads CIFAR-10's training and test images from JPEG folders.
 
     Args:
-        data_dir: Folder holding `train/<class>/` and `test/<class>/`.
+        data_dir: folder holding `train/<class>/` and `test/<class>/`.
 
     Returns:
         `(x_train, y_train, x_test, y_test)`: `uint8` images of shape

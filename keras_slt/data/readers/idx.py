@@ -31,11 +31,11 @@ def read_idx(path, magic, shape=None):
     """Reads one gzip-compressed unsigned-byte IDX file.
 
     Args:
-        path: Path of the `.gz` file.
-        magic: Expected magic number: `IMAGES_MAGIC` (2051) for an
+        path: path of the `.gz` file.
+        magic: expected magic number: `IMAGES_MAGIC` (2051) for an
             `(N, rows, cols)` image file, `LABELS_MAGIC` (2049) for an
             `(N,)` label file.
-        shape: The dimensions the header must declare, None standing for
+        shape: the dimensions the header must declare, None standing for
             any size (`(None, 28, 28)`); None accepts any dimensions.
 
     Returns:
@@ -98,9 +98,9 @@ def read_idx_pair(images_path, labels_path, image_size=(28, 28)):
     """Reads matching IDX image and label files.
 
     Args:
-        images_path: Path of the images file (magic 2051).
-        labels_path: Path of the labels file (magic 2049).
-        image_size: Expected `(rows, cols)` of each image.
+        images_path: path of the images file (magic 2051).
+        labels_path: path of the labels file (magic 2049).
+        image_size: expected `(rows, cols)` of each image.
 
     Returns:
         `(images, labels)`: `uint8` images of shape `(N, rows, cols, 1)` and
@@ -131,10 +131,10 @@ def load_dir(data_dir, image_size=(28, 28)):
     """Reads the four standard MNIST-style IDX files from a directory.
 
     Args:
-        data_dir: Directory holding `train-images-idx3-ubyte.gz`,
+        data_dir: directory holding `train-images-idx3-ubyte.gz`,
             `train-labels-idx1-ubyte.gz`, `t10k-images-idx3-ubyte.gz` and
             `t10k-labels-idx1-ubyte.gz`.
-        image_size: Expected `(rows, cols)` of each image.
+        image_size: expected `(rows, cols)` of each image.
 
     Returns:
         `(x_train, y_train, x_test, y_test)`, as returned by `read_idx_pair`.

@@ -213,9 +213,9 @@ def decode_all(paths, shape, read):
     """Decodes image files, in a few threads, into one uint8 array.
 
     Args:
-        paths: Sequence of image file paths.
+        paths: sequence of image file paths.
         shape: `(height, width, channels)` of every image.
-        read: Function of a path returning its image as a uint8 array of
+        read: function of a path returning its image as a uint8 array of
             `shape`, raising DataError for a file it cannot read.
 
     Returns:

@@ -116,7 +116,7 @@ def load_imagenet(manual_dir=None):
     """Reads ImageNet (ILSVRC 2012) through TFDS, images left JPEG-encoded.
 
     Args:
-        manual_dir: Directory holding `ILSVRC2012_img_train.tar` and
+        manual_dir: directory holding `ILSVRC2012_img_train.tar` and
             `ILSVRC2012_img_val.tar`, needed only the first time, while TFDS
             prepares the dataset. `None` means TFDS's default,
             `<data dir>/downloads/manual`.

@@ -61,7 +61,7 @@ def load(name, data_dir=None, image_size=None):
     Raises:
         DataError: one line, when TFDS has no such dataset, when it is not
             prepared in `data_dir` or cannot be downloaded (see
-            `tfds_source.require_prepared`), when it lacks image/label
+            `tfds_builtin.require_prepared`), when it lacks image/label
             features, or when its images vary in size and no `image_size`
             is given.
 
