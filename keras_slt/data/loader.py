@@ -5,7 +5,6 @@ import inspect
 import os
 
 from keras_slt.data import custom, graphs
-from keras_slt.data.batching import graph_batches
 from keras_slt.data.catalog import DEFAULT_DIRS, NAMES, SPECS
 from keras_slt.data.dataset import Dataset, split_indices
 from keras_slt.data.errors import DataError, require_tensorflow
@@ -301,6 +300,9 @@ def _graph(name, data_dir, options):
                 f"{option} does not apply to graph {name}: it trains full batch on its published split, "
                 f"its features as they are; got {option}={value!r}"
             )
+    # Imported here: it needs Keras, which the command lines load only after their flags are checked.
+    from keras_slt.data.batching import graph_batches
+
     return graph_batches.graph_dataset(graphs.load_graph(name, data_dir))
 
 

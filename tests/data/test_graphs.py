@@ -326,8 +326,8 @@ def test_gin_fits_saves_and_loads_with_xla(tmp_path):
 @pytest.mark.parametrize(
     "flags, message",
     [
-        (["--model=gin", "--dataset=fashion_mnist"], "model gin does not fit dataset fashion_mnist"),
-        (["--model=gin", "--dataset=cora", "--data_dir=/"], "data_dir: /ind.cora.x does not exist"),
+        (["--model=gin", "--dataset=fashion_mnist"], "--model gin does not fit --dataset fashion_mnist"),
+        (["--model=gin", "--dataset=cora", "--data_dir=/"], "--data_dir: /ind.cora.x does not exist"),
         (
             ["--model=gin", "--dataset=cora", "--optimizer=rmsprop"],
             "flag --optimizer=rmsprop: value should be one of <sgd|adam>",
