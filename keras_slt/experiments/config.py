@@ -132,22 +132,8 @@ def setting(default, help, choices=None):
 HELP_GROUPS = (
     ("Model", ("model", "width", "width_factor", "stem", "keep_unsupported")),
     ("Data", ("dataset", "data_dir", "image_size", "image_formats", "augment")),
-    (
-        "Ticket",
-        (
-            "algo",
-            "sparsity",
-            "freeze_ratio",
-            "prune_ratio",
-            "lock_ratio",
-            "distribution",
-            "selection",
-            "weight_init",
-            "score_init",
-            "scale",
-            "block_size",
-        ),
-    ),
+    # The seed is listed under "Run", beside the other settings of one run.
+    ("Ticket", ("algo", *(name for name in defaults.SUPERMASK_OPTIONS if name != "seed"))),
     (
         "Training",
         ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "schedule", "schedule_unit", "seed"),

@@ -46,6 +46,8 @@ COLUMNS = (
     "wall_time_s",
     "width",
 )
+# The columns read back as text (every other one is a number).
+TEXT_COLUMNS = ("run", "model", "dataset", "source", "algo", "seed")
 # The column a table written before widths were swept lacks; its runs had the
 # width of their search flags, which the table did not record.
 OPTIONAL_COLUMNS = ("width",)
@@ -149,19 +151,7 @@ def write_csv(rows, path):
 
 def read_csv(path):
     """Rows of a sweep CSV, numbers parsed."""
-    numeric = {
-        "sparsity",
-        "freeze_ratio",
-        "prune_ratio",
-        "lock_ratio",
-        "test_accuracy",
-        "val_accuracy",
-        "model_size_bits",
-        "dense_float32_bits",
-        "actual_sparsity",
-        "wall_time_s",
-        "width",
-    }
+    numeric = set(COLUMNS) - set(TEXT_COLUMNS)
     rows = []
     try:
         with open(path, newline="", encoding="utf-8") as f:

@@ -20,25 +20,10 @@ from keras_slt.layers import SCALES, SELECTIONS, blocks, counterparts, initializ
 from keras_slt.layers.walk import walk
 from keras_slt.search.supermask_model import SupermaskModel
 from keras_slt.utils import defaults
+from keras_slt.utils.defaults import SUPERMASK_OPTIONS  # noqa: F401  (part of this module's API)
 from keras_slt.utils.validation import check_one_of
 
 UNSUPPORTED_CHOICES = ("error", "keep")
-# The options of `supermaskify` that make the supermask network (ratios, how
-# they spread, selection, initialization, seed, mask blocks): what
-# `keras_slt.models.get` and a search hand on to it.
-SUPERMASK_OPTIONS = (
-    "sparsity",
-    "freeze_ratio",
-    "prune_ratio",
-    "lock_ratio",
-    "distribution",
-    "selection",
-    "weight_init",
-    "score_init",
-    "scale",
-    "seed",
-    "block_size",
-)
 
 
 def supermaskify(

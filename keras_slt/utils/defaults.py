@@ -28,3 +28,20 @@ SELECTIONS = ("global", "layerwise")
 SCALES = ("none", "static", "dynamic")
 BLOCK_SIZES = (1, 4, 16)
 INITIALIZERS = ("signed_kaiming_constant", "kaiming_normal", "kaiming_uniform")
+
+# The options of `supermaskify` that make the supermask network (ratios, how
+# they spread, selection, initialization, seed, mask blocks): what
+# `keras_slt.models.get` and a search hand on to it.
+SUPERMASK_OPTIONS = (
+    "sparsity",
+    "freeze_ratio",
+    "prune_ratio",
+    "lock_ratio",
+    "distribution",
+    "selection",
+    "weight_init",
+    "score_init",
+    "scale",
+    "seed",
+    "block_size",
+)

@@ -26,7 +26,6 @@ from keras_slt.experiments.jax_parallel import HostShard
 from keras_slt.experiments.processes import Processes, processes
 
 needs_jax = pytest.mark.skipif(keras.backend.backend() != "jax", reason="data_parallel needs the JAX backend")
-HERE = os.path.dirname(os.path.abspath(__file__))
 TOLERANCE = 1e-5
 FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
 # One epoch of the FC recipe on Fashion-MNIST, one device, seeds 0, 1, 2:
@@ -48,15 +47,7 @@ def jax_env(devices):
 
 
 def run_script(script, *args, devices=1, timeout=600):
-    env = dict(os.environ, **jax_env(devices))
-    result = subprocess.run(
-        [sys.executable, os.path.join(HERE, script), *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    result = run_tool(os.path.join("tests", "experiments", script), *args, env=jax_env(devices), timeout=timeout)
     assert result.returncode == 0, result.stderr[-3000:]
     return [json.loads(line) for line in result.stdout.splitlines() if line.startswith(("{", "[", "null"))]
 

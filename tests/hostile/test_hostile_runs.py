@@ -332,38 +332,22 @@ def damaged_copy(run, tmp_path, name, content):
     return folder
 
 
+# A state.json as a run writes it after its first epoch; each damage below changes one thing.
+VALID_STATE = {
+    "epoch": 1,
+    "weights": "ckpt-1.weights.h5",
+    "best_epoch": 1,
+    "best_value": 0.1,
+    "history": [],
+    "elapsed_s": 1.0,
+    "metadata": {"flags": {}},
+}
 STATE_DAMAGE = [
     (b'{"epoch": 1,', "Expecting"),
     (b"\xff\xfe garbage", "invalid start byte"),
     (b"[1, 2]", "not the state of a run"),
-    (
-        json.dumps(
-            {
-                "epoch": 1,
-                "weights": "../../elsewhere.weights.h5",
-                "best_epoch": 1,
-                "best_value": 0.1,
-                "history": [],
-                "elapsed_s": 1.0,
-                "metadata": {"flags": {}},
-            }
-        ).encode(),
-        "not the state of a run",
-    ),
-    (
-        json.dumps(
-            {
-                "epoch": "1",
-                "weights": "ckpt-1.weights.h5",
-                "best_epoch": 1,
-                "best_value": 0.1,
-                "history": [],
-                "elapsed_s": 1.0,
-                "metadata": {"flags": {}},
-            }
-        ).encode(),
-        "not the state of a run",
-    ),
+    (json.dumps(dict(VALID_STATE, weights="../../elsewhere.weights.h5")).encode(), "not the state of a run"),
+    (json.dumps(dict(VALID_STATE, epoch="1")).encode(), "not the state of a run"),
 ]
 
 
