@@ -8,12 +8,15 @@ Example:
 
 Writes accuracy_vs_size, accuracy_vs_freezing_s<sparsity> (one per
 sparsity) and, with --ticket, layer_sparsity, each as PNG and SVG, and prints
-the frontier (or, with --table=all, every configuration) as a Markdown table.
+the frontier (or, with --table=all, every configuration; with
+--table=paired, each source against the dense source at equal ticket size)
+as a Markdown table.
 --sweep_dir reads the finished runs of a sweep folder, also while the sweep
 still runs.
 """
 
 import os
+import statistics
 
 from absl import flags
 
@@ -24,7 +27,13 @@ from keras_slt.utils import files
 FLAGS = flags.FLAGS
 flags.DEFINE_string("csv", None, "Sweep CSV written by tools/sweep.py.")
 flags.DEFINE_string("sweep_dir", None, "Instead of --csv: the finished runs of this tools/sweep.py output folder.")
-flags.DEFINE_enum("table", "frontier", ["frontier", "all"], "Print the frontier or every configuration.")
+flags.DEFINE_enum(
+    "table",
+    "frontier",
+    ["frontier", "all", "paired"],
+    "Print the frontier, every configuration, or each source against the dense source at equal ticket size "
+    "(within 2%), seed by seed.",
+)
 flags.DEFINE_string("output_dir", None, "Folder for the figures.")
 flags.DEFINE_string("title", "", "Title prefix of the figures (model and data set).")
 flags.DEFINE_string("model", None, "Only rows of this model (default: all).")
@@ -73,6 +82,36 @@ def configurations_table(rows):
     return "\n".join(lines)
 
 
+def paired_table(rows):
+    """Each source against the dense source at equal ticket size, as a Markdown table.
+
+    Each source is read at its most accurate sparsity per size; the
+    differences are the dense source's accuracy minus the other's, in
+    points, over the seeds both ran.
+    """
+    lines = [
+        "| size (bits) | dense source | compared with | dense - other | per seed |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for pair in pareto.equal_size_pairs(rows, sweep_table.DENSE_SOURCE):
+        ours, other = pair["reference"], pair["other"]
+        differences = [100 * d for _, d in pair["differences"]]
+        spread = f" ± {statistics.stdev(differences):.2f}" if len(differences) > 1 else ""
+        mean = f"{statistics.mean(differences):+.2f}{spread}" if differences else "no common seed"
+        per_seed = ", ".join(f"{100 * d:+.2f} (seed {seed})" for seed, d in pair["differences"])
+        lines.append(
+            f"| {ours['model_size_bits']:,.0f} / {other['model_size_bits']:,.0f} "
+            f"| {_accuracy(ours)} (width {plots.width_label(ours['width'])}, s {ours['sparsity']:g}) "
+            f"| {other['source']}: {_accuracy(other)} (width {plots.width_label(other['width'])}, "
+            f"f {other['freeze_ratio']:g}, s {other['sparsity']:g}) | {mean} | {per_seed} |"
+        )
+    return "\n".join(lines)
+
+
+def _accuracy(config):
+    return f"{100 * config['accuracy_mean']:.2f} ± {100 * config['accuracy_std']:.2f}"
+
+
 def _rows():
     if bool(FLAGS.csv) == bool(FLAGS.sweep_dir):
         raise ValueError("give one of --csv and --sweep_dir")
@@ -112,7 +151,8 @@ def main(argv):
             os.path.join(out, "layer_sparsity"),
             f"{title}per-layer sparsity of {os.path.basename(FLAGS.ticket.rstrip('/'))}",
         )
-    print(configurations_table(rows) if FLAGS.table == "all" else frontier_table(rows))
+    tables = {"frontier": frontier_table, "all": configurations_table, "paired": paired_table}
+    print(tables[FLAGS.table](rows))
     print("\n".join(f"wrote {p}" for p in paths))
 
 

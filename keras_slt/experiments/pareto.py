@@ -91,3 +91,56 @@ def source_curves(configs, dense_source="dense source"):
         (source, width, sorted(points, key=lambda c: c["model_size_bits"]))
         for (source, _, width), points in sorted(curves.items(), key=lambda item: str(item[0]))
     ]
+
+
+def equal_size_pairs(rows, reference="dense source", tolerance=0.02):
+    """Each source against `reference` at equal ticket size, seed by seed.
+
+    The points are those of `source_curves`: each source at its most
+    accurate sparsity (by the mean over seeds) per size. A point is paired
+    with every `reference` point whose size is within `tolerance` of its
+    own, and compared on the seeds both ran.
+
+    Args:
+        rows: sweep rows (`model`, `source`, `width`, `sparsity`,
+            `freeze_ratio`, `prune_ratio`, `lock_ratio`, `seed`,
+            `test_accuracy`, `model_size_bits`).
+        reference: the source the others are compared with.
+        tolerance: the largest relative size difference still counted as
+            equal size.
+
+    Returns:
+        One dict per pair, largest reference first: `reference` and
+        `other` (configurations as `aggregate` gives them) and
+        `differences`, `[(seed, reference accuracy - other accuracy)]`.
+
+    Example:
+
+    >>> rows = [dict(model="fc", source=s, width=w, sparsity=0.5, freeze_ratio=f, prune_ratio=f, lock_ratio=0,
+    ...              seed=seed, test_accuracy=a, model_size_bits=b)
+    ...         for s, w, f, b, accuracies in (("dense source", 600, 0, 1000, (0.9, 0.8)),
+    ...                                        ("pruned source", "", 0.5, 1010, (0.7, 0.75)),
+    ...                                        ("dense source", "", 0, 2020, (0.95, 0.9)))
+    ...         for seed, a in enumerate(accuracies)]
+    >>> (pair,) = equal_size_pairs(rows)
+    >>> [(seed, round(d, 2)) for seed, d in pair["differences"]]
+    [(0, 0.2), (1, 0.05)]
+    """
+    keys = ("model", "source", "width", "sparsity", "freeze_ratio", "prune_ratio", "lock_ratio")
+    accuracies = collections.defaultdict(dict)
+    for row in rows:
+        accuracies[tuple(row[k] for k in keys)][int(row["seed"])] = float(row["test_accuracy"])
+    points = [point for _, _, curve in source_curves(aggregate(rows, keys), reference) for point in curve]
+    references = sorted(
+        (p for p in points if p["source"] == reference), key=lambda c: c["model_size_bits"], reverse=True
+    )
+    pairs = []
+    for ours in references:
+        for other in points:
+            size_ratio = other["model_size_bits"] / ours["model_size_bits"]
+            if other["source"] == reference or abs(size_ratio - 1) > tolerance:
+                continue
+            a, b = (accuracies[tuple(c[k] for k in keys)] for c in (ours, other))
+            differences = [(seed, a[seed] - b[seed]) for seed in sorted(a.keys() & b.keys())]
+            pairs.append({"reference": ours, "other": other, "differences": differences})
+    return pairs

@@ -198,6 +198,66 @@ def test_source_curves_dense_over_widths_frozen_per_width():
     }
 
 
+def equal_size_rows():
+    def runs(source, width, f, s, bits, accuracies):
+        return [
+            {
+                "model": "fc",
+                "source": source,
+                "width": width,
+                "sparsity": s,
+                "freeze_ratio": f,
+                "prune_ratio": f,
+                "lock_ratio": 0,
+                "seed": str(seed),  # as sweep_table.read_csv gives it
+                "test_accuracy": accuracy,
+                "model_size_bits": bits,
+            }
+            for seed, accuracy in enumerate(accuracies)
+            if accuracy is not None
+        ]
+
+    dense, frozen, pruned = sweep_table.DENSE_SOURCE, sweep_table.FROZEN_SOURCE, sweep_table.PRUNED_SOURCE
+    return (
+        runs(dense, "", 0, 0.7, 2000, (0.87, 0.88, 0.86))
+        + runs(dense, 646, 0, 0.5, 1000, (0.85, 0.86, 0.84))
+        + runs(dense, 646, 0, 0.7, 1000, (0.80, 0.80, 0.80))
+        + runs(frozen, "", 0.5, 0.9, 1010, (0.84, 0.83, 0.85))
+        + runs(frozen, "", 0.5, 0.7, 1010, (0.70, 0.70, 0.70))
+        + runs(pruned, "", 0.5, 0.9, 1030, (0.90, 0.90, 0.90))  # 3 % larger: not equal size
+        + runs(dense, 477, 0, 0.5, 600, (0.83, 0.82, 0.84))
+        + runs(frozen, "", 0.7, 0.9, 600, (0.80, 0.81, None))  # seed 2 not run
+    )
+
+
+def test_equal_size_pairs_best_sparsity_common_seeds():
+    pairs = pareto.equal_size_pairs(equal_size_rows(), sweep_table.DENSE_SOURCE, tolerance=0.02)
+    summary = [
+        (p["reference"]["width"], p["reference"]["sparsity"], p["other"]["freeze_ratio"], p["other"]["sparsity"])
+        for p in pairs
+    ]
+    # largest first; each source at its most accurate sparsity; the pruned
+    # source 3 % larger and the full-width dense source have no partner
+    assert summary == [(646, 0.5, 0.5, 0.9), (477, 0.5, 0.7, 0.9)]
+    assert [seed for seed, _ in pairs[0]["differences"]] == [0, 1, 2]
+    assert [d for _, d in pairs[0]["differences"]] == pytest.approx([0.01, 0.03, -0.01])
+    assert [seed for seed, _ in pairs[1]["differences"]] == [0, 1]
+    assert [d for _, d in pairs[1]["differences"]] == pytest.approx([0.03, 0.01])
+    wider = pareto.equal_size_pairs(equal_size_rows(), sweep_table.DENSE_SOURCE, tolerance=0.05)
+    assert [p["other"]["source"] for p in wider[:2]] == [sweep_table.FROZEN_SOURCE, sweep_table.PRUNED_SOURCE]
+
+
+def test_paired_table_of_the_plot_tool():
+    from keras_slt.cli import plot
+
+    assert plot.paired_table(equal_size_rows()).splitlines()[2:] == [
+        "| 1,000 / 1,010 | 85.00 ± 1.00 (width 646, s 0.5) | frozen source: 84.00 ± 1.00 (width default, f 0.5, s 0.9) "
+        "| +1.00 ± 2.00 | +1.00 (seed 0), +3.00 (seed 1), -1.00 (seed 2) |",
+        "| 600 / 600 | 83.00 ± 1.00 (width 477, s 0.5) | frozen source: 80.50 ± 0.71 (width default, f 0.7, s 0.9) "
+        "| +2.00 ± 1.41 | +3.00 (seed 0), +1.00 (seed 1) |",
+    ]
+
+
 def test_figures_of_a_sweep_with_widths(tmp_path):
     rows = []
     for c in dense_and_frozen_configs():
