@@ -16,12 +16,11 @@ still runs.
 """
 
 import os
-import statistics
 
 from absl import flags
 
 from keras_slt.cli import common
-from keras_slt.experiments import pareto, plots, run_files, sweep_table
+from keras_slt.experiments import markdown_tables, plots, run_files, sweep_table
 from keras_slt.utils import files
 
 FLAGS = flags.FLAGS
@@ -39,77 +38,6 @@ flags.DEFINE_string("title", "", "Title prefix of the figures (model and data se
 flags.DEFINE_string("model", None, "Only rows of this model (default: all).")
 flags.DEFINE_string("ticket", None, "A search output folder whose per-layer sparsity to plot.")
 flags.mark_flag_as_required("output_dir")
-
-
-def frontier_table(rows):
-    """The accuracy-size frontier as a Markdown table."""
-    configs = pareto.aggregate([r for r in rows if r["source"] != sweep_table.WEIGHT_TRAINED])
-    lines = [
-        "| source | width | sparsity | p | r | size (bits) | accuracy (%) | seeds |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for c in pareto.frontier(configs):
-        lines.append(
-            f"| {c['source']} | {plots.width_label(c['width'])} | {c['sparsity']:g} "
-            f"| {c['prune_ratio']:g} | {c['lock_ratio']:g} "
-            f"| {c['model_size_bits']:,.0f} | {100 * c['accuracy_mean']:.2f} "
-            f"± {100 * c['accuracy_std']:.2f} | {c['seeds']} |"
-        )
-    return "\n".join(lines)
-
-
-def configurations_table(rows):
-    """Every configuration, largest first, as a Markdown table with each seed's accuracy."""
-    keys = ("model", "source", "width", "sparsity", "freeze_ratio", "prune_ratio", "lock_ratio")
-    configs = sorted(
-        pareto.aggregate(rows, keys),
-        key=lambda c: (-c["model_size_bits"], sweep_table.SOURCES.index(c["source"]), str(c["sparsity"])),
-    )
-    lines = [
-        "| source | width | sparsity | p | r | size (bits) | accuracy (%) | per seed (%) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for c in configs:
-        runs = sorted((r for r in rows if all(r[k] == c[k] for k in keys)), key=lambda r: int(r["seed"]))
-        per_seed = ", ".join(f"{100 * float(r['test_accuracy']):.2f} (seed {r['seed']})" for r in runs)
-        sparsity = "-" if c["source"] == sweep_table.WEIGHT_TRAINED else f"{c['sparsity']:g}"
-        lines.append(
-            f"| {c['source']} | {plots.width_label(c['width'])} | {sparsity} "
-            f"| {c['prune_ratio']:g} | {c['lock_ratio']:g} "
-            f"| {c['model_size_bits']:,.0f} | {100 * c['accuracy_mean']:.2f} "
-            f"± {100 * c['accuracy_std']:.2f} | {per_seed} |"
-        )
-    return "\n".join(lines)
-
-
-def paired_table(rows):
-    """Each source against the dense source at equal ticket size, as a Markdown table.
-
-    Each source is read at its most accurate sparsity per size; the
-    differences are the dense source's accuracy minus the other's, in
-    points, over the seeds both ran.
-    """
-    lines = [
-        "| size (bits) | dense source | compared with | dense - other | per seed |",
-        "| --- | --- | --- | --- | --- |",
-    ]
-    for pair in pareto.equal_size_pairs(rows, sweep_table.DENSE_SOURCE):
-        ours, other = pair["reference"], pair["other"]
-        differences = [100 * d for _, d in pair["differences"]]
-        spread = f" ± {statistics.stdev(differences):.2f}" if len(differences) > 1 else ""
-        mean = f"{statistics.mean(differences):+.2f}{spread}" if differences else "no common seed"
-        per_seed = ", ".join(f"{100 * d:+.2f} (seed {seed})" for seed, d in pair["differences"])
-        lines.append(
-            f"| {ours['model_size_bits']:,.0f} / {other['model_size_bits']:,.0f} "
-            f"| {_accuracy(ours)} (width {plots.width_label(ours['width'])}, s {ours['sparsity']:g}) "
-            f"| {other['source']}: {_accuracy(other)} (width {plots.width_label(other['width'])}, "
-            f"f {other['freeze_ratio']:g}, s {other['sparsity']:g}) | {mean} | {per_seed} |"
-        )
-    return "\n".join(lines)
-
-
-def _accuracy(config):
-    return f"{100 * config['accuracy_mean']:.2f} ± {100 * config['accuracy_std']:.2f}"
 
 
 def _rows():
@@ -151,7 +79,11 @@ def main(argv):
             os.path.join(out, "layer_sparsity"),
             f"{title}per-layer sparsity of {os.path.basename(FLAGS.ticket.rstrip('/'))}",
         )
-    tables = {"frontier": frontier_table, "all": configurations_table, "paired": paired_table}
+    tables = {
+        "frontier": markdown_tables.frontier,
+        "all": markdown_tables.configurations,
+        "paired": markdown_tables.paired,
+    }
     print(tables[FLAGS.table](rows))
     print("\n".join(f"wrote {p}" for p in paths))
 

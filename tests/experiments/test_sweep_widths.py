@@ -9,7 +9,7 @@ from fakes import FAKE_SEARCH, fake_results
 from helpers import one_error_line, run_tool
 
 from keras_slt.cli import search_flags
-from keras_slt.experiments import pareto, plots, sweep, sweep_table
+from keras_slt.experiments import markdown_tables, pareto, plots, sweep, sweep_table
 
 
 def test_grid_widths_name_and_set_each_run():
@@ -247,10 +247,8 @@ def test_equal_size_pairs_best_sparsity_common_seeds():
     assert [p["other"]["source"] for p in wider[:2]] == [sweep_table.FROZEN_SOURCE, sweep_table.PRUNED_SOURCE]
 
 
-def test_paired_table_of_the_plot_tool():
-    from keras_slt.cli import plot
-
-    assert plot.paired_table(equal_size_rows()).splitlines()[2:] == [
+def test_paired_markdown_table():
+    assert markdown_tables.paired(equal_size_rows()).splitlines()[2:] == [
         "| 1,000 / 1,010 | 85.00 ± 1.00 (width 646, s 0.5) | frozen source: 84.00 ± 1.00 (width default, f 0.5, s 0.9) "
         "| +1.00 ± 2.00 | +1.00 (seed 0), +3.00 (seed 1), -1.00 (seed 2) |",
         "| 600 / 600 | 83.00 ± 1.00 (width 477, s 0.5) | frozen source: 80.50 ± 0.71 (width default, f 0.7, s 0.9) "
