@@ -27,7 +27,7 @@ TOOLS = {
     "plot": (
         "tools/plot.py",
         ["--table=some", "--output_dir=unused"],
-        "error: flag --table=some: value should be one of <frontier|all>",
+        "error: flag --table=some: value should be one of <frontier|all|paired>",
     ),
     "export": (
         "deploy/export.py",
