@@ -154,17 +154,24 @@ def test_sweep_resumes_by_width_and_refuses_a_changed_width(tmp_path):
     assert sweep.changed_runs(others, root, config_of) == [(run, ("width", 512, 646))]
 
 
+def configuration(source, width, f, s, bits):
+    """The columns naming an FC configuration of `source` (p = f, r = 0) and its size."""
+    return {
+        "model": "fc",
+        "source": source,
+        "width": width,
+        "sparsity": s,
+        "freeze_ratio": f,
+        "prune_ratio": f,
+        "lock_ratio": 0,
+        "model_size_bits": bits,
+    }
+
+
 def dense_and_frozen_configs():
     def config(source, width, f, s, bits, accuracy, std=0.0):
         return {
-            "model": "fc",
-            "source": source,
-            "width": width,
-            "sparsity": s,
-            "freeze_ratio": f,
-            "prune_ratio": f,
-            "lock_ratio": 0,
-            "model_size_bits": bits,
+            **configuration(source, width, f, s, bits),
             "accuracy_mean": accuracy,
             "accuracy_std": std,
             "seeds": 3,
@@ -202,16 +209,9 @@ def equal_size_rows():
     def runs(source, width, f, s, bits, accuracies):
         return [
             {
-                "model": "fc",
-                "source": source,
-                "width": width,
-                "sparsity": s,
-                "freeze_ratio": f,
-                "prune_ratio": f,
-                "lock_ratio": 0,
+                **configuration(source, width, f, s, bits),
                 "seed": str(seed),  # as sweep_table.read_csv gives it
                 "test_accuracy": accuracy,
-                "model_size_bits": bits,
             }
             for seed, accuracy in enumerate(accuracies)
             if accuracy is not None
